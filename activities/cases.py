@@ -1,0 +1,51 @@
+"""Activities that act on other workflows: start an application, signal many of them."""
+
+import asyncio
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import ApplicationStart, Fanout
+
+APPLICATION_WORKFLOW = "ApplicationWorkflow"
+SIGNAL_CONCURRENCY = 50
+
+
+class Cases:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    @activity.defn
+    async def start_application(self, start: ApplicationStart) -> None:
+        try:
+            await self.client.start_workflow(
+                APPLICATION_WORKFLOW,
+                start,
+                id=f"application-{start.state.id}",
+                task_queue=self.task_queue,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # a retry: the first attempt started it
+
+    @activity.defn
+    async def fan_out(self, fanout: Fanout) -> None:
+        """Signal every workflow; resumes after the last heartbeat, and signals are idempotent."""
+        done = activity.info().heartbeat_details[0] if activity.info().heartbeat_details else 0
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+        async def signal(workflow_id: str) -> None:
+            async with gate:
+                handle: WorkflowHandle = self.client.get_workflow_handle(workflow_id)
+                try:
+                    await handle.signal(fanout.signal, fanout.arg)
+                except RPCError as error:
+                    if error.status != RPCStatusCode.NOT_FOUND:
+                        raise  # NOT_FOUND: already finished (withdrawn), nothing to tell it
+
+        batch = 10 * SIGNAL_CONCURRENCY
+        for start in range(done, len(fanout.workflow_ids), batch):
+            await asyncio.gather(*(signal(w) for w in fanout.workflow_ids[start : start + batch]))
+            activity.heartbeat(start + batch)

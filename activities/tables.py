@@ -1,0 +1,88 @@
+"""The SQL projection: one row per case, its audit trail and the notification outbox."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in Python, naive UTC in the column: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utc_column(index: bool = False, nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime, index=index, nullable=nullable))
+
+
+class CallRow(SQLModel, table=True):
+    __tablename__ = "calls"
+
+    id: str = Field(primary_key=True)
+    year: int = Field(index=True)
+    title: str
+    stage: str = Field(index=True)
+    opens_at: datetime = utc_column()
+    deadline: datetime = utc_column(index=True)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seq: int
+    updated_at: datetime = utc_column()
+
+
+class ApplicationRow(SQLModel, table=True):
+    __tablename__ = "applications"
+    __table_args__ = (Index("ix_applications_call_stage", "call_id", "stage"),)
+
+    id: str = Field(primary_key=True)
+    call_id: str = Field(index=True)
+    cluster_name: str
+    sector: str = Field(index=True)
+    stage: str = Field(index=True)
+    due_at: datetime | None = utc_column(index=True, nullable=True)
+    registered_at: datetime = utc_column()
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seq: int
+    updated_at: datetime = utc_column()
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("workflow_id", "seq", name="uq_audit_workflow_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str
+    seq: int
+    case_id: str
+    action: str
+    actor: str
+    role: str
+    at: datetime = utc_column()
+    from_stage: str | None = None
+    to_stage: str
+    reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # workflow id, sequence and position: written once
+    recipient: str
+    subject: str
+    body: str
+    created_at: datetime = utc_column()
+    sent_at: datetime | None = utc_column(nullable=True)

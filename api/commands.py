@@ -1,0 +1,59 @@
+"""Writes: operator transitions sent as Temporal updates, and their errors as HTTP answers."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+from fastapi import HTTPException, status
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED
+from domain.stages import Stage, allowed_actions
+
+T = TypeVar("T")
+
+_STATUS = {
+    NOT_ALLOWED: status.HTTP_409_CONFLICT,
+    FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    INVALID: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+class ApiError(HTTPException):
+    """An HTTP error whose body carries more than `detail` (code, stage, allowed actions)."""
+
+    def __init__(self, status_code: int, detail: str, **extra: Any) -> None:
+        super().__init__(status_code, detail)
+        self.extra = extra
+
+
+def conflict(detail: str, stage: Stage) -> ApiError:
+    return ApiError(
+        status.HTTP_409_CONFLICT,
+        detail,
+        code=NOT_ALLOWED,
+        stage=stage,
+        allowed_actions=allowed_actions(stage),
+    )
+
+
+def update_id(action: str, key: str | None) -> str | None:
+    """The Idempotency-Key becomes the update id, so Temporal answers a repeat with the first result."""
+    return f"{action}:{key}" if key else None
+
+
+async def send(call: Callable[[], Awaitable[T]], on_missing: Callable[[], NoReturn]) -> T:
+    """Run an update; a refusal becomes 403/409/422, a missing or finished case `on_missing()`."""
+    try:
+        return await call()
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        if not isinstance(cause, ApplicationError) or cause.type not in _STATUS:
+            raise
+        extra = cause.details[0] if cause.details else {}
+        raise ApiError(_STATUS[cause.type], cause.message, code=cause.type, **extra) from None
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            on_missing()
+        raise

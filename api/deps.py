@@ -1,0 +1,71 @@
+"""Dependencies of the routes: who is calling, the database session, the Temporal client."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+from temporalio.client import Client
+
+from domain.models import Actor
+from domain.stages import Role
+
+_bearer = HTTPBearer(
+    auto_error=False, description="Jeton d'API (voir README, « Rôles et jetons »)."
+)
+
+
+def current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    actor = credentials and request.app.state.tokens.get(credentials.credentials)
+    if not actor:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Jeton d'API manquant ou inconnu.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return actor
+
+
+def require(*roles: Role):
+    """A dependency that lets only `roles` through (403 for the others)."""
+
+    def check(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+        if actor.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"Le rôle « {actor.role} » n'a pas accès à cette opération.",
+            )
+        return actor
+
+    return check
+
+
+def session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as db:
+        yield db
+
+
+def temporal(request: Request) -> Client:
+    return request.app.state.client
+
+
+Db = Annotated[Session, Depends(session)]
+Temporal = Annotated[Client, Depends(temporal)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[!-~]+$",
+        description="Une requête répétée avec la même clé ne change rien et renvoie la première réponse.",
+    ),
+]
+Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
+Desk = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR))]
+Reader = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR, Role.COMMITTEE))]
+Anyone = Annotated[Actor, Depends(current_actor)]

@@ -1,0 +1,80 @@
+"""The FastAPI application: routers, the Temporal client made once, errors as clear JSON."""
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from activities.database import create_schema, make_engine
+from api.commands import ApiError
+from api.routes import applications, calls, deadlines
+from api.schemas import Problem
+from api.tokens import load_tokens
+from settings import Settings, connect_temporal
+
+log = logging.getLogger(__name__)
+ENGINE_DOWN = (
+    "Le moteur de workflows ne répond pas. Réessayez avec la même Idempotency-Key : "
+    "l'action ne sera pas faite deux fois."
+)
+ERRORS = {
+    401: {"model": Problem, "description": "Jeton manquant ou inconnu"},
+    403: {"model": Problem, "description": "Rôle non autorisé"},
+    404: {"model": Problem, "description": "Dossier inconnu"},
+    409: {"model": Problem, "description": "Action impossible à l'étape actuelle"},
+    503: {"model": Problem, "description": "Moteur de workflows injoignable"},
+}
+
+
+def create_app(
+    settings: Settings | None = None, client: Client | None = None, engine: Engine | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.engine = engine or make_engine(settings.database_url)
+        create_schema(app.state.engine)
+        app.state.tokens = load_tokens(settings.api_tokens, settings.tokens_file)
+        # Lazy: the API starts, and answers 503, while the engine is still down.
+        app.state.client = client or await connect_temporal(settings, lazy=True)
+        yield
+
+    app = FastAPI(
+        title="Programme d'appui aux clusters — API",
+        description="Appels à projets et candidatures. Écritures : mises à jour Temporal ; "
+        "lectures : projection SQL. Heures affichées à l'heure de Rabat.",
+        lifespan=lifespan,
+        responses=ERRORS,
+    )
+    for module in (calls, applications, deadlines):
+        app.include_router(module.router)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, error: ApiError) -> JSONResponse:
+        body = {"detail": error.detail, **error.extra}
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(RPCError)
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    @app.exception_handler(ConnectionError)
+    async def _engine_down(_: Request, error: Exception) -> JSONResponse:
+        log.warning("Temporal unreachable: %s", error)
+        return JSONResponse(
+            {"detail": ENGINE_DOWN, "code": "EngineUnavailable"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.get("/health", tags=["service"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()

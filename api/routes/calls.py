@@ -1,0 +1,167 @@
+"""Calls for projects: create, publish, extend the deadline, register applications, read."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, NoReturn
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.tables import CallRow
+from api import queries
+from api.commands import conflict, send, update_id
+from api.deps import Admin, Anyone, Db, Desk, IdempotencyKey, Temporal
+from api.schemas import ApplicationView, CallDetail, CallView, Page, StageCounts
+from domain.models import (
+    ApplicationInput,
+    CallSpec,
+    CallStart,
+    CallState,
+    DeadlineExtension,
+    Registration,
+)
+from domain.stages import CallStage
+from workflows.call import CallWorkflow
+
+router = APIRouter(prefix="/calls", tags=["appels à projets"])
+NOT_FOUND = "Appel à projets inconnu."
+
+
+def _new_id(prefix: str, key: str | None) -> str:
+    """Random, or derived from the Idempotency-Key so that a repeat targets the same case."""
+    raw = uuid.uuid5(uuid.NAMESPACE_URL, f"{prefix}:{key}") if key else uuid.uuid4()
+    return raw.hex[:12]
+
+
+def _missing(db: Db, call_id: str):
+    def raise_for_missing() -> NoReturn:
+        row = db.get(CallRow, call_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        raise conflict("Cet appel est clos.", CallStage(row.stage))
+
+    return raise_for_missing
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CallView)
+async def create_call(
+    spec: CallSpec,
+    actor: Admin,
+    client: Temporal,
+    db: Db,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> CallView:
+    call_id = f"{spec.year}-{_new_id('call', key)}"
+    start = CallStart(
+        state=CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=datetime.now(UTC))
+    )
+    operation = WithStartWorkflowOperation(
+        CallWorkflow.run,
+        start,
+        id=f"call-{call_id}",
+        task_queue=request.app.state.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    state = await send(
+        lambda: client.execute_update_with_start_workflow(
+            CallWorkflow.create,
+            actor,
+            start_workflow_operation=operation,
+            id=update_id("create", key),
+        ),
+        _missing(db, call_id),
+    )
+    return queries.call_view(state)
+
+
+@router.post("/{call_id}/publish", response_model=CallView)
+async def publish_call(
+    call_id: str, actor: Admin, client: Temporal, db: Db, key: IdempotencyKey = None
+) -> CallView:
+    handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
+    state = await send(
+        lambda: handle.execute_update(CallWorkflow.publish, actor, id=update_id("publish", key)),
+        _missing(db, call_id),
+    )
+    return queries.call_view(state)
+
+
+@router.post("/{call_id}/extend_deadline", response_model=CallView)
+async def extend_deadline(
+    call_id: str,
+    body: DeadlineExtension,
+    actor: Admin,
+    client: Temporal,
+    db: Db,
+    key: IdempotencyKey = None,
+) -> CallView:
+    handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
+    state = await send(
+        lambda: handle.execute_update(
+            CallWorkflow.extend_deadline, args=[actor, body], id=update_id("extend_deadline", key)
+        ),
+        _missing(db, call_id),
+    )
+    return queries.call_view(state)
+
+
+@router.post(
+    "/{call_id}/applications", status_code=status.HTTP_201_CREATED, response_model=ApplicationView
+)
+async def register_application(
+    call_id: str,
+    data: ApplicationInput,
+    actor: Desk,
+    client: Temporal,
+    db: Db,
+    key: IdempotencyKey = None,
+) -> ApplicationView:
+    registration = Registration(application_id=_new_id(f"application:{call_id}", key), data=data)
+    handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
+    state = await send(
+        lambda: handle.execute_update(
+            CallWorkflow.register_application,
+            args=[actor, registration],
+            id=update_id("register_application", key),
+        ),
+        _missing(db, call_id),
+    )
+    return queries.application_view(state)
+
+
+@router.get("", response_model=Page[CallView])
+def list_calls(
+    _: Anyone,
+    db: Db,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    stage: CallStage | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[CallView]:
+    return queries.list_calls(db, year, stage, page, page_size)
+
+
+def _call_row(db: Db, call_id: str) -> CallRow:
+    row = db.get(CallRow, call_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return row
+
+
+@router.get("/{call_id}", response_model=CallDetail)
+def get_call(call_id: str, _: Anyone, db: Db) -> CallDetail:
+    view = queries.call_view(queries.call_state(_call_row(db, call_id)))
+    return CallDetail(
+        **view.model_dump(),
+        counts=queries.counts_by_stage(db, call_id),
+        audit=queries.audit_trail(db, f"call-{call_id}"),
+    )
+
+
+@router.get("/{call_id}/stats", response_model=StageCounts)
+def call_stats(call_id: str, _: Anyone, db: Db) -> StageCounts:
+    _call_row(db, call_id)
+    counts = queries.counts_by_stage(db, call_id)
+    return StageCounts(call_id=call_id, total=sum(counts.values()), by_stage=counts)

@@ -1,0 +1,70 @@
+"""Response bodies of the API (request bodies are the domain's input models)."""
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from domain.models import ApplicationState, CallState, Moment
+from domain.stages import Action, Role
+
+T = TypeVar("T")
+
+
+class AuditView(BaseModel):
+    seq: int
+    action: Action
+    actor: str
+    role: Role
+    at: Moment
+    from_stage: str | None
+    to_stage: str
+    reason: str | None
+    payload: dict[str, Any]
+
+
+class CallView(CallState):
+    allowed_actions: list[Action]
+
+
+class CallDetail(CallView):
+    counts: dict[str, int] = Field(description="Candidatures par étape.")
+    audit: list[AuditView]
+
+
+class ApplicationView(ApplicationState):
+    allowed_actions: list[Action]
+    overdue: bool = Field(description="Une échéance (compléments) est dépassée.")
+
+
+class ApplicationDetail(ApplicationView):
+    audit: list[AuditView]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+class StageCounts(BaseModel):
+    call_id: str
+    total: int
+    by_stage: dict[str, int]
+
+
+class Deadline(BaseModel):
+    kind: str = Field(description="call_opening, call_deadline ou complements_due")
+    at: Moment
+    call_id: str
+    application_id: str | None = None
+    title: str
+
+
+class Problem(BaseModel):
+    """Body of every error but 422: a French message, and for 409 where the case stands."""
+
+    detail: str
+    code: str | None = None
+    stage: str | None = None
+    allowed_actions: list[Action] | None = None

@@ -1,0 +1,34 @@
+"""API tokens: from API_TOKENS ("token=role:name,..."), else a JSON file made on first run."""
+
+import json
+import logging
+import secrets
+from pathlib import Path
+
+from domain.models import Actor
+from domain.stages import Role
+
+PERSON_ROLES = [Role.ADMIN, Role.OPERATOR, Role.EVALUATOR, Role.COMMITTEE]
+
+
+def parse_tokens(spec: str) -> dict[str, Actor]:
+    tokens: dict[str, Actor] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        token, _, who = entry.partition("=")
+        role, _, name = who.partition(":")
+        if not token or role not in PERSON_ROLES:
+            raise ValueError(f"API_TOKENS : entrée invalide « {entry} » (attendu token=rôle:nom)")
+        tokens[token] = Actor(name=name or role, role=Role(role))
+    return tokens
+
+
+def load_tokens(spec: str, path: Path) -> dict[str, Actor]:
+    if spec:
+        return parse_tokens(spec)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made = {secrets.token_urlsafe(24): {"role": r.value, "name": r.value} for r in PERSON_ROLES}
+        path.write_text(json.dumps(made, indent=2))
+        path.chmod(0o600)
+        logging.getLogger(__name__).warning("API tokens created in %s", path)
+    return {token: Actor.model_validate(who) for token, who in json.loads(path.read_text()).items()}

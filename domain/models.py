@@ -1,0 +1,326 @@
+"""Messages shared by the API, the workflows and the activities (pydantic, JSON on the wire)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+
+from domain.clock import local, to_utc
+from domain.stages import Action, ApplicationStage, CallStage, Role
+
+# Aware UTC inside; serialized in Rabat time so people read local clock times.
+Moment = Annotated[
+    datetime,
+    BeforeValidator(to_utc),
+    PlainSerializer(lambda v: local(v).isoformat(), return_type=str, when_used="json"),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+
+
+def _distinct(items: list[str]) -> list[str]:
+    keys = [i.casefold() for i in items]
+    if len(set(keys)) != len(keys):
+        raise ValueError("les éléments doivent être distincts")
+    return items
+
+
+TextList = Annotated[list[Text], AfterValidator(_distinct)]
+
+
+class Input(BaseModel):
+    """Client-supplied payloads: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Actor(BaseModel):
+    name: str
+    role: Role
+
+
+CLOCK = Actor(name="horloge", role=Role.SYSTEM)
+
+
+class Criterion(Input):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    label: Text
+    weight: float = Field(gt=0, le=100)
+    threshold: float = Field(default=0, ge=0, le=5)
+
+
+class Grid(Input):
+    criteria: list[Criterion] = Field(min_length=1, max_length=20)
+    overall_threshold: float = Field(default=3, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _codes_distinct(self) -> "Grid":
+        _distinct([c.code for c in self.criteria])
+        return self
+
+
+DEFAULT_GRID = Grid(
+    criteria=[
+        Criterion(
+            code="strategy", label="Stratégie et création de valeur", weight=25, threshold=2.5
+        ),
+        Criterion(
+            code="innovation",
+            label="Innovation collaborative et plan R&D",
+            weight=25,
+            threshold=2.5,
+        ),
+        Criterion(code="governance", label="Gouvernance et équipe", weight=20, threshold=2.5),
+        Criterion(code="ecosystem", label="Membres et écosystème", weight=15, threshold=2),
+        Criterion(code="budget", label="Budget et pérennité", weight=15, threshold=2),
+    ],
+    overall_threshold=3,
+)
+DEFAULT_SECTORS = [
+    "aéronautique",
+    "électronique et mécatronique",
+    "énergies renouvelables",
+    "technologies vertes",
+    "biomasse",
+    "textile",
+    "agro-industrie et cosmétique",
+    "produits de la mer",
+    "TIC",
+    "dispositifs médicaux",
+]
+DEFAULT_DOCUMENTS = [
+    "dossier de candidature",
+    "statuts de l'association",
+    "liste des membres et lettres d'engagement",
+    "plan stratégique et plan d'action",
+    "budget prévisionnel",
+]
+
+
+class CallRules(Input):
+    """The call's rules, frozen at publication and copied into each of its applications."""
+
+    sectors: TextList = Field(default_factory=lambda: list(DEFAULT_SECTORS), min_length=1)
+    required_documents: TextList = Field(default_factory=lambda: list(DEFAULT_DOCUMENTS))
+    grid: Grid = DEFAULT_GRID
+    evaluators_per_application: int = Field(default=3, ge=1, le=9)
+    complement_response_days: int = Field(default=10, ge=1, le=90)
+    max_support_years: int = Field(default=8, ge=1, le=30)
+
+
+class CallSpec(CallRules):
+    year: int = Field(ge=2000, le=2100)
+    title: Text
+    opens_at: Moment
+    deadline: Moment = Field(description="Date seule : 15h00, heure de Rabat.")
+
+    @model_validator(mode="after")
+    def _deadline_after_opening(self) -> "CallSpec":
+        if self.deadline <= self.opens_at:
+            raise ValueError("la date limite doit suivre la date d'ouverture")
+        return self
+
+    def rules(self) -> CallRules:
+        return CallRules.model_validate(self.model_dump(include=set(CallRules.model_fields)))
+
+
+class CallState(BaseModel):
+    id: str
+    stage: CallStage
+    spec: CallSpec
+    seq: int = 0  # 0 until the create update has been recorded
+    updated_at: Moment
+
+
+class CallStart(BaseModel):
+    """Input of a call workflow run; a continued run carries its registered applications."""
+
+    state: CallState
+    registered: list[str] = Field(default_factory=list)
+
+
+class MemberType(StrEnum):
+    COMPANY = "company"
+    STARTUP = "startup"
+    RESEARCH = "research"
+    TRAINING = "training"
+    OTHER = "other"
+
+
+class Member(Input):
+    name: Text
+    type: MemberType
+
+
+class Contact(Input):
+    name: Text
+    email: Email
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+
+
+class ApplicationInput(Input):
+    cluster_name: Text
+    legal_form: Text = "association"
+    sector: Text
+    members: list[Member] = Field(default_factory=list, max_length=500)
+    existing_cluster: bool = False
+    support_years: int = Field(default=0, ge=0, le=60)
+    contact: Contact
+    documents: TextList = Field(default_factory=list, description="Pièces fournies.")
+
+
+class Amendment(Input):
+    """Fields to replace; those left out keep their value."""
+
+    cluster_name: Text | None = None
+    legal_form: Text | None = None
+    sector: Text | None = None
+    members: list[Member] | None = Field(default=None, max_length=500)
+    existing_cluster: bool | None = None
+    support_years: int | None = Field(default=None, ge=0, le=60)
+    contact: Contact | None = None
+    documents: TextList | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Amendment":
+        if not self.model_fields_set:
+            raise ValueError("indiquez au moins un champ à modifier")
+        return self
+
+
+class CheckItem(BaseModel):
+    code: str
+    label: str
+    passed: bool
+    detail: str = ""
+
+
+class ComplementRequest(BaseModel):
+    items: list[str]
+    note: str | None = None
+    requested_at: Moment
+    due_at: Moment
+    answered_at: Moment | None = None
+
+
+class ApplicationState(BaseModel):
+    id: str
+    call_id: str
+    stage: ApplicationStage
+    data: ApplicationInput
+    deadline: Moment
+    registered_at: Moment
+    checklist: list[CheckItem] = Field(default_factory=list)
+    complements: ComplementRequest | None = None
+    reason: str | None = None
+    seq: int = 0
+    updated_at: Moment
+
+
+# Bodies of operator transitions.
+class DeadlineExtension(Input):
+    deadline: Moment = Field(description="Date seule : 15h00, heure de Rabat.")
+    reason: LongText | None = None
+
+
+class Withdrawal(Input):
+    reason: LongText | None = None
+
+
+class EligibleDecision(Input):
+    note: LongText | None = None
+
+
+class IneligibleDecision(Input):
+    reason: LongText
+
+
+class ComplementsAsk(Input):
+    items: TextList = Field(min_length=1, max_length=50)
+    due_at: Moment | None = Field(
+        default=None, description="Par défaut : délai de réponse de l'appel."
+    )
+    note: LongText | None = None
+
+
+class ComplementsReply(Input):
+    documents: TextList = Field(default_factory=list, description="Pièces ajoutées au dossier.")
+    note: LongText | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "ComplementsReply":
+        if not self.documents and not self.note:
+            raise ValueError("joignez au moins une pièce ou une note")
+        return self
+
+
+class Registration(BaseModel):
+    application_id: str
+    data: ApplicationInput
+
+
+# What the workflows hand to the projection.
+class AuditEvent(BaseModel):
+    workflow_id: str
+    seq: int
+    case_id: str
+    action: Action
+    actor: str
+    role: Role
+    at: Moment
+    from_stage: str | None
+    to_stage: str
+    reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class Notification(BaseModel):
+    recipient: str
+    subject: str
+    body: str
+
+
+class CallRecord(BaseModel):
+    state: CallState
+    event: AuditEvent
+
+
+class ApplicationRecord(BaseModel):
+    state: ApplicationState
+    event: AuditEvent
+    notifications: list[Notification] = Field(default_factory=list)
+
+
+class ApplicationStart(BaseModel):
+    """Input of an application workflow: its registration, already projected."""
+
+    state: ApplicationState
+    rules: CallRules
+
+
+class Fanout(BaseModel):
+    """A signal sent to many application workflows."""
+
+    workflow_ids: list[str]
+    signal: str
+    arg: Moment | None = None
+
+
+# ApplicationError types raised by validators; the API maps them to HTTP statuses.
+NOT_ALLOWED = "NotAllowed"  # 409
+FORBIDDEN = "Forbidden"  # 403
+INVALID = "Invalid"  # 422

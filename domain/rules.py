@@ -1,0 +1,61 @@
+"""Eligibility pre-checks: the automatic checklist recorded when a call closes."""
+
+from domain.models import ApplicationInput, CallRules, CheckItem, MemberType
+
+COMPANIES = {MemberType.COMPANY, MemberType.STARTUP}
+KNOWLEDGE = {MemberType.RESEARCH, MemberType.TRAINING}
+
+
+def _key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def missing_documents(data: ApplicationInput, rules: CallRules) -> list[str]:
+    provided = {_key(d) for d in data.documents}
+    return [d for d in rules.required_documents if _key(d) not in provided]
+
+
+def precheck(data: ApplicationInput, rules: CallRules) -> list[CheckItem]:
+    missing = missing_documents(data, rules)
+    sector_ok = _key(data.sector) in {_key(s) for s in rules.sectors}
+    types = {m.type for m in data.members}
+    years = rules.max_support_years
+    return [
+        CheckItem(
+            code="documents_complete",
+            label="Dossier complet",
+            passed=not missing,
+            detail="Pièces manquantes : " + ", ".join(missing) if missing else "",
+        ),
+        CheckItem(
+            code="sector_eligible",
+            label="Secteur éligible à l'appel",
+            passed=sector_ok,
+            detail=""
+            if sector_ok
+            else f"« {data.sector} » ne fait pas partie des secteurs de l'appel",
+        ),
+        CheckItem(
+            code="members_mix",
+            label="Au moins une entreprise (ou start-up) et un établissement de recherche ou de formation",
+            passed=bool(types & COMPANIES) and bool(types & KNOWLEDGE),
+            detail=", ".join(
+                text
+                for lacking, text in (
+                    (not types & COMPANIES, "aucune entreprise"),
+                    (not types & KNOWLEDGE, "aucun établissement de recherche ou de formation"),
+                )
+                if lacking
+            ),
+        ),
+        CheckItem(
+            code="support_years",
+            label=f"Cluster existant : au moins {years} ans de soutien de l'État",
+            passed=not data.existing_cluster or data.support_years >= years,
+            detail=(
+                f"{data.support_years} an(s) de soutien sur {years} requis"
+                if data.existing_cluster and data.support_years < years
+                else ""
+            ),
+        ),
+    ]

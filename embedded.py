@@ -1,0 +1,58 @@
+"""The whole service on one machine: Temporal dev server on a SQLite file, the worker and the API.
+
+State lives under the data folder (CLUSTERS_DATA_DIR, default ./data) and survives restarts.
+"""
+
+import asyncio
+import logging
+import os
+
+import uvicorn
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.database import create_schema, make_engine
+from api.main import create_app
+from settings import DATA_DIR, Settings, bundled_binary
+from worker import build_worker
+
+log = logging.getLogger("embedded")
+
+
+async def main() -> None:
+    settings = Settings()
+    host, _, port = settings.temporal_address.rpartition(":")
+    api_port = int(os.environ.get("API_PORT", "8000"))
+    ui_port = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    async with await WorkflowEnvironment.start_local(
+        namespace=settings.temporal_namespace,
+        ip=host or "127.0.0.1",
+        port=int(port),
+        ui=True,
+        ui_port=ui_port,
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=bundled_binary("temporal"),
+        dev_server_database_filename=str(DATA_DIR / "temporal.db"),
+    ) as env:
+        app = create_app(settings, client=env.client, engine=engine)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port))
+        async with build_worker(env.client, engine, settings.task_queue):
+            log.warning(
+                "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
+                "· jetons : %s",
+                api_port,
+                ui_port,
+                settings.tokens_file if not settings.api_tokens else "API_TOKENS",
+            )
+            await server.serve()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,53 @@
+"""Configuration from the environment, shared by the worker, the API and the embedded run."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA_DIR = Path(os.environ.get("CLUSTERS_DATA_DIR", "data"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(
+        default_factory=lambda: os.environ.get(
+            "DATABASE_URL", f"sqlite:///{DATA_DIR / 'projection.db'}"
+        )
+    )
+    temporal_address: str = field(
+        default_factory=lambda: os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233")
+    )
+    temporal_namespace: str = field(
+        default_factory=lambda: os.environ.get("TEMPORAL_NAMESPACE", "default")
+    )
+    task_queue: str = field(default_factory=lambda: os.environ.get("TASK_QUEUE", "clusters"))
+    # "token=role:name,token=role:name"; when empty, tokens come from `tokens_file`.
+    api_tokens: str = field(default_factory=lambda: os.environ.get("API_TOKENS", ""))
+    tokens_file: Path = field(
+        default_factory=lambda: Path(os.environ.get("API_TOKENS_FILE", DATA_DIR / "tokens.json"))
+    )
+
+
+async def connect_temporal(settings: Settings, lazy: bool = False):
+    """The one Temporal client of a process; pydantic models travel as JSON."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+    )
+
+
+def bundled_binary(name: str) -> str:
+    """A binary installed by a PyPI package (temporal, temporal-test-server) beside this Python."""
+    import shutil
+    import sys
+
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(name, path=search)
+    if not found:
+        raise RuntimeError(f"{name} not found: install the project first (see README)")
+    return found

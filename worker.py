@@ -1,0 +1,52 @@
+"""Runs the Temporal worker: both workflows and every activity, on one task queue."""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.cases import Cases
+from activities.database import create_schema, make_engine
+from activities.prechecks import run_prechecks
+from activities.projection import Projection
+from settings import Settings, connect_temporal
+from workflows.application import ApplicationWorkflow
+from workflows.call import CallWorkflow
+
+WORKFLOWS = [CallWorkflow, ApplicationWorkflow]
+
+
+def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
+    projection = Projection(engine)
+    cases = Cases(client, task_queue)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            projection.record_call,
+            projection.record_application,
+            run_prechecks,
+            cases.start_application,
+            cases.fan_out,
+        ],
+        # Projection writes are blocking SQL: they run in threads, off the event loop.
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+    )
+
+
+async def main() -> None:
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    client = await connect_temporal(settings)
+    logging.info("worker on task queue %s", settings.task_queue)
+    await build_worker(client, engine, settings.task_queue).run()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(main())

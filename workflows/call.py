@@ -1,0 +1,257 @@
+"""CallWorkflow `call-{id}`: a call for projects, from draft to its deadline closure."""
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cases import Cases
+    from activities.projection import Projection
+    from domain import notices
+    from domain.models import (
+        CLOCK,
+        Actor,
+        ApplicationRecord,
+        ApplicationStart,
+        ApplicationState,
+        CallRecord,
+        CallStart,
+        CallState,
+        DeadlineExtension,
+        Fanout,
+        Registration,
+    )
+    from domain.stages import CALL_RULES, Action, ApplicationStage, CallStage
+    from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED
+    from workflows.transitions import (
+        PROJECTION,
+        audit_event,
+        guard,
+        invalid,
+        not_allowed,
+        sleep_until,
+    )
+
+FANOUT_CHUNK = 1000
+FANOUT = dict(
+    start_to_close_timeout=timedelta(minutes=10),
+    heartbeat_timeout=timedelta(minutes=1),
+)
+
+
+def application_workflow_id(application_id: str) -> str:
+    return f"application-{application_id}"
+
+
+@workflow.defn
+class CallWorkflow:
+    @workflow.init
+    def __init__(self, start: CallStart) -> None:
+        self.state = start.state
+        self.registered = start.registered
+        self.known = set(start.registered)
+        self.registering = 0  # registrations accepted whose activities are still running
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, start: CallStart) -> None:
+        if self.state.seq == 0:
+            # Started without its create update (a client that died mid-request): keep nothing.
+            try:
+                await workflow.wait_condition(
+                    lambda: self.state.seq > 0, timeout=timedelta(hours=1)
+                )
+            except TimeoutError:
+                return
+        while not self._should_continue_as_new():
+            stage = self.state.stage
+            still = lambda: self.state.stage == stage and not self._should_continue_as_new()  # noqa: E731
+            if stage == CallStage.SCHEDULED:
+                if await sleep_until(lambda: self.state.spec.opens_at, still):
+                    await self._clock(Action.OPEN)
+            elif stage == CallStage.OPEN:
+                if await sleep_until(lambda: self.state.spec.deadline, still):
+                    await self._close()
+            else:
+                await workflow.wait_condition(lambda: not still())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(CallStart(state=self.state, registered=self.registered))
+
+    # --- programme manager transitions ---------------------------------------------------
+    @workflow.update
+    async def create(self, actor: Actor) -> CallState:
+        async with self.lock:
+            self._check_create(actor)
+            return await self._commit(
+                actor, Action.CREATE, payload=self.state.spec.model_dump(mode="json")
+            )
+
+    @create.validator
+    def _create(self, actor: Actor) -> None:
+        self._check_create(actor)
+
+    @workflow.update
+    async def publish(self, actor: Actor) -> CallState:
+        async with self.lock:
+            self._check_publish(actor)
+            return await self._commit(actor, Action.PUBLISH)
+
+    @publish.validator
+    def _publish(self, actor: Actor) -> None:
+        self._check_publish(actor)
+
+    @workflow.update
+    async def extend_deadline(self, actor: Actor, body: DeadlineExtension) -> CallState:
+        async with self.lock:
+            self._check_extension(actor, body)
+            previous = self.state.spec.deadline
+            self.state.spec.deadline = body.deadline
+            state = await self._commit(
+                actor,
+                Action.EXTEND_DEADLINE,
+                reason=body.reason,
+                payload={"from": previous.isoformat(), "to": body.deadline.isoformat()},
+            )
+        await self._fan_out(self.registered, DEADLINE_EXTENDED, body.deadline)
+        return state
+
+    @extend_deadline.validator
+    def _extend_deadline(self, actor: Actor, body: DeadlineExtension) -> None:
+        self._check_extension(actor, body)
+
+    # --- registration of applications ----------------------------------------------------
+    @workflow.update
+    async def register_application(
+        self, actor: Actor, registration: Registration
+    ) -> ApplicationState:
+        """Admit an application while the call is open; its own workflow takes over from here."""
+        self._check_registration(actor, registration)
+        spec = self.state.spec
+        now = workflow.now()
+        application = ApplicationState(
+            id=registration.application_id,
+            call_id=self.state.id,
+            stage=ApplicationStage.RECEIVED,
+            data=registration.data,
+            deadline=spec.deadline,
+            registered_at=now,
+            seq=1,
+            updated_at=now,
+        )
+        workflow_id = application_workflow_id(application.id)
+        self.registering += 1
+        self.registered.append(application.id)
+        self.known.add(application.id)
+        try:
+            event = audit_event(
+                actor,
+                Action.REGISTER,
+                application.id,
+                1,
+                None,
+                application.stage,
+                payload={"call_id": self.state.id},
+                workflow_id=workflow_id,
+            )
+            await workflow.execute_activity_method(
+                Projection.record_application,
+                ApplicationRecord(
+                    state=application, event=event, notifications=notices.registered(application)
+                ),
+                **PROJECTION,
+            )
+            await workflow.execute_activity_method(
+                Cases.start_application,
+                ApplicationStart(state=application, rules=spec.rules()),
+                **PROJECTION,
+            )
+            if self.state.spec.deadline != application.deadline:  # extended meanwhile
+                await self._fan_out([application.id], DEADLINE_EXTENDED, self.state.spec.deadline)
+        finally:
+            self.registering -= 1
+        return application
+
+    @register_application.validator
+    def _register_application(self, actor: Actor, registration: Registration) -> None:
+        self._check_registration(actor, registration)
+
+    # --- checks ----------------------------------------------------------------------------
+    def _check_create(self, actor: Actor) -> None:
+        if actor.role not in CALL_RULES[Action.CREATE].roles:
+            guard(self.state.stage, Action.CREATE, actor)  # raises the 403
+        if self.state.seq:
+            raise not_allowed("Cet appel existe déjà.", self.state.stage)
+
+    def _check_publish(self, actor: Actor) -> None:
+        guard(self.state.stage, Action.PUBLISH, actor)
+        if self.state.spec.deadline <= workflow.now():
+            raise invalid("La date limite est déjà passée : prolongez-la avant de publier.")
+
+    def _check_extension(self, actor: Actor, body: DeadlineExtension) -> None:
+        guard(self.state.stage, Action.EXTEND_DEADLINE, actor)
+        if body.deadline <= self.state.spec.deadline:
+            raise invalid("La nouvelle date limite doit être postérieure à l'actuelle.")
+        if body.deadline <= workflow.now():
+            raise invalid("La nouvelle date limite doit être dans le futur.")
+
+    def _check_registration(self, actor: Actor, registration: Registration) -> None:
+        guard(self.state.stage, Action.REGISTER_APPLICATION, actor)
+        if workflow.now() >= self.state.spec.deadline:
+            raise not_allowed("La date limite de l'appel est passée.", self.state.stage)
+        if registration.application_id in self.known:
+            raise not_allowed("Cette candidature est déjà enregistrée.", self.state.stage)
+
+    # --- clock -----------------------------------------------------------------------------
+    async def _clock(self, action: Action) -> None:
+        async with self.lock:
+            if self.state.stage in CALL_RULES[action].sources:
+                await self._commit(CLOCK, action)
+
+    async def _close(self) -> None:
+        """Close at the deadline, then move every registered application to eligibility review."""
+        async with self.lock:
+            if self.state.stage != CallStage.OPEN or workflow.now() < self.state.spec.deadline:
+                return  # extended while we waited for the lock
+            self.state.stage = CallStage.CLOSED  # refuses registrations from now on
+            await workflow.wait_condition(lambda: self.registering == 0)
+            await self._commit(CLOCK, Action.CLOSE, source=CallStage.OPEN)
+        await self._fan_out(self.registered, CLOSE_SUBMISSIONS, None)
+
+    async def _fan_out(self, application_ids: list[str], signal: str, arg: datetime | None) -> None:
+        ids = [application_workflow_id(i) for i in application_ids]
+        await asyncio.gather(
+            *(
+                workflow.execute_activity_method(
+                    Cases.fan_out,
+                    Fanout(workflow_ids=ids[i : i + FANOUT_CHUNK], signal=signal, arg=arg),
+                    **FANOUT,
+                )
+                for i in range(0, len(ids), FANOUT_CHUNK)
+            )
+        )
+
+    def _should_continue_as_new(self) -> bool:
+        return workflow.info().is_continue_as_new_suggested()
+
+    async def _commit(
+        self,
+        actor: Actor,
+        action: Action,
+        reason: str | None = None,
+        payload: dict | None = None,
+        source: CallStage | None = None,
+    ) -> CallState:
+        """Apply the action's target stage, record it once in SQL, answer the new state."""
+        source = source or (None if action == Action.CREATE else self.state.stage)
+        self.state.stage = CALL_RULES[action].target or self.state.stage
+        self.state.seq += 1
+        self.state.updated_at = workflow.now()
+        snapshot = self.state.model_copy(deep=True)
+        event = audit_event(
+            actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
+        )
+        await workflow.execute_activity_method(
+            Projection.record_call, CallRecord(state=snapshot, event=event), **PROJECTION
+        )
+        return snapshot

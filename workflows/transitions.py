@@ -1,0 +1,90 @@
+"""Shared by both workflows: checks for validators and handlers, audit events, timers."""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED, Actor, AuditEvent
+    from domain.stages import STAGE_LABELS_FR, Action, Rule, Stage, allowed_actions, rules_for
+
+# Projection writes retry until the database answers: nothing is lost, only delayed.
+PROJECTION = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+)
+
+
+def guard(stage: Stage, action: Action, actor: Actor) -> Rule:
+    """Raise the error the API turns into 403 or 409, or return the rule to apply."""
+    rule = rules_for(stage)[action]
+    if actor.role not in rule.roles:
+        raise ApplicationError(
+            f"Le rôle « {actor.role} » ne permet pas l'action « {action} ».",
+            type=FORBIDDEN,
+            non_retryable=True,
+        )
+    if stage not in rule.sources:
+        raise not_allowed(
+            f"Action « {action} » impossible à l'étape « {STAGE_LABELS_FR[stage]} ».", stage
+        )
+    return rule
+
+
+def invalid(message: str) -> ApplicationError:
+    return ApplicationError(message, type=INVALID, non_retryable=True)
+
+
+def not_allowed(message: str, stage: Stage) -> ApplicationError:
+    return ApplicationError(
+        message,
+        {"stage": stage, "allowed_actions": allowed_actions(stage)},
+        type=NOT_ALLOWED,
+        non_retryable=True,
+    )
+
+
+async def sleep_until(moment: Callable[[], datetime], still: Callable[[], bool]) -> bool:
+    """Wait until `moment()` (which may move) while `still()` holds; True if the time came."""
+    while still():
+        remaining = moment() - workflow.now()
+        if remaining <= timedelta(0):
+            return True
+        target = moment()
+        try:
+            await workflow.wait_condition(
+                lambda: not still() or moment() != target, timeout=remaining
+            )
+        except TimeoutError:
+            pass
+    return False
+
+
+def audit_event(
+    actor: Actor,
+    action: Action,
+    case_id: str,
+    seq: int,
+    source: Stage | None,
+    target: Stage,
+    reason: str | None = None,
+    payload: dict | None = None,
+    workflow_id: str | None = None,
+) -> AuditEvent:
+    """The audit row of one transition, keyed by workflow id and sequence so it is written once."""
+    return AuditEvent(
+        workflow_id=workflow_id or workflow.info().workflow_id,
+        seq=seq,
+        case_id=case_id,
+        action=action,
+        actor=actor.name,
+        role=actor.role,
+        at=workflow.now(),
+        from_stage=source,
+        to_stage=target,
+        reason=reason,
+        payload=payload or {},
+    )
