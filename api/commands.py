@@ -12,6 +12,11 @@ from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED
 from domain.stages import Stage, allowed_actions
 
 T = TypeVar("T")
+UPDATE_TIMEOUT = 30.0  # seconds; the update may still complete, and a retry with the key is safe
+SLOW = (
+    "Pas de réponse du moteur de workflows dans le délai. Réessayez avec la même "
+    "Idempotency-Key : l'action ne sera pas faite deux fois."
+)
 
 _STATUS = {
     NOT_ALLOWED: status.HTTP_409_CONFLICT,

@@ -184,7 +184,7 @@ class ApplicationInput(Input):
 
 
 class Amendment(Input):
-    """Fields to replace; those left out keep their value."""
+    """Fields to replace; those left out (or null) keep their value."""
 
     cluster_name: Text | None = None
     legal_form: Text | None = None
@@ -197,9 +197,12 @@ class Amendment(Input):
 
     @model_validator(mode="after")
     def _not_empty(self) -> "Amendment":
-        if not self.model_fields_set:
+        if not self.changes():
             raise ValueError("indiquez au moins un champ à modifier")
         return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: value for name, value in self if value is not None}
 
 
 class CheckItem(BaseModel):

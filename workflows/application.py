@@ -87,10 +87,9 @@ class ApplicationWorkflow:
     async def amend(self, actor: Actor, changes: Amendment) -> ApplicationState:
         async with self.lock:
             self._before_deadline(Action.AMEND, actor)
-            merged = self.state.data.model_dump() | changes.model_dump(exclude_unset=True)
-            self.state.data = type(self.state.data).model_validate(merged)
+            self.state.data = self.state.data.model_copy(update=changes.changes())
             return await self._commit(
-                actor, Action.AMEND, payload=changes.model_dump(mode="json", exclude_unset=True)
+                actor, Action.AMEND, payload=changes.model_dump(mode="json", exclude_none=True)
             )
 
     @amend.validator

@@ -1,0 +1,212 @@
+"""One time-skipping server and one dev server for the whole run; a worker and an API per test."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine, create_engine, text
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.database import create_schema, make_engine
+from api.main import create_app
+from domain.models import Actor, CallSpec, CallStart, CallState
+from domain.stages import CallStage, Role
+from settings import Settings, bundled_binary
+from worker import build_worker
+from workflows.call import CallWorkflow
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TOKENS = {
+    "admin": "t-admin=admin:Amina Admin",
+    "operator": "t-operator=operator:Omar Opérateur",
+    "evaluator": "t-evaluator=evaluator:Eve Évaluatrice",
+    "committee": "t-committee=committee:Karim Comité",
+}
+ADMIN = Actor(name="Amina Admin", role=Role.ADMIN)
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer t-{role}"}
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=bundled_binary("temporal-test-server"),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=bundled_binary("temporal"),
+    )
+    yield env
+    await env.shutdown()
+
+
+def _postgres_engine() -> Iterator[Engine]:
+    """A throw-away schema in the local PostgreSQL, or a skip (a failure when CI requires it)."""
+    try:
+        probe = create_engine(POSTGRES_URL)
+        with probe.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as error:  # noqa: BLE001 - any reason PostgreSQL is not there
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {error.__class__.__name__}"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with probe.begin() as connection:
+        connection.execute(text(f"create schema {schema}"))
+    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+    with probe.begin() as connection:
+        connection.execute(text(f"drop schema {schema} cascade"))
+    probe.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The projection database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield from _sqlite_engine(tmp_path)
+    else:
+        yield from _postgres_engine()
+
+
+def _sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'projection.db'}")
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    yield from _sqlite_engine(tmp_path)
+
+
+@dataclass
+class Service:
+    """A running worker and the API in front of it, on a task queue of the test's own."""
+
+    env: WorkflowEnvironment
+    engine: Engine
+    http: httpx.AsyncClient
+    task_queue: str
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def new_call(self, **changes: object) -> str:
+        """A draft call started as update-with-start would (the time-skipping server lacks it)."""
+        now = await self.env.get_current_time()
+        spec = CallSpec.model_validate(
+            {
+                "year": now.year,
+                "title": "Appel à projets de test",
+                "opens_at": now - timedelta(days=1),
+                "deadline": now + timedelta(days=30),
+                **changes,
+            }
+        )
+        call_id = f"{spec.year}-{uuid.uuid4().hex[:12]}"
+        state = CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=now)
+        handle = await self.client.start_workflow(
+            CallWorkflow.run,
+            CallStart(state=state),
+            id=f"call-{call_id}",
+            task_queue=self.task_queue,
+        )
+        await handle.execute_update(CallWorkflow.create, ADMIN)
+        return call_id
+
+    async def post(
+        self, path: str, role: str = "operator", json: object = None, **kw
+    ) -> httpx.Response:
+        return await self.http.post(
+            path, json=json, headers={**auth(role), **kw.pop("headers", {})}, **kw
+        )
+
+    async def get(self, path: str, role: str = "operator", **kw) -> httpx.Response:
+        return await self.http.get(path, headers=auth(role), **kw)
+
+
+@asynccontextmanager
+async def running_service(env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Service]:
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    settings = Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values()))
+    app = create_app(settings, client=env.client, engine=engine)
+    async with build_worker(env.client, engine, task_queue), app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            yield Service(env, engine, http, task_queue)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def skipping(skipping_env: WorkflowEnvironment, any_engine: Engine) -> AsyncIterator[Service]:
+    """On the time-skipping server, with the projection on SQLite and on PostgreSQL."""
+    async with running_service(skipping_env, any_engine) as service:
+        yield service
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def dev(dev_env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Service]:
+    async with running_service(dev_env, engine) as service:
+        yield service
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
+) -> None:
+    """Wait (in real time) for activities the clock set off to reach the projection."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await probe():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+APPLICATION = {
+    "cluster_name": "Cluster Aéronautique du Nord",
+    "legal_form": "association",
+    "sector": "aéronautique",
+    "members": [
+        {"name": "Aero Parts SA", "type": "company"},
+        {"name": "Université Abdelmalek Essaâdi", "type": "research"},
+    ],
+    "existing_cluster": False,
+    "support_years": 0,
+    "contact": {"name": "Salma Bennani", "email": "salma@cluster-nord.ma"},
+    "documents": [
+        "dossier de candidature",
+        "statuts de l'association",
+        "liste des membres et lettres d'engagement",
+        "plan stratégique et plan d'action",
+        "budget prévisionnel",
+    ],
+}

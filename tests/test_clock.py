@@ -1,0 +1,170 @@
+"""The clock on the time-skipping server: openings, deadlines, extensions, complement expiry."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import APPLICATION, Service, eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def stage_of(service: Service, kind: str, case_id: str) -> str:
+    response = await service.get(f"/{kind}/{case_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["stage"]
+
+
+async def wait_stage(service: Service, kind: str, case_id: str, stage: str) -> None:
+    async def reached() -> bool:
+        return await stage_of(service, kind, case_id) == stage
+
+    await eventually(reached, what=f"{kind}/{case_id} to reach {stage}")
+
+
+async def register(service: Service, call_id: str, **changes: object) -> str:
+    response = await service.post(f"/calls/{call_id}/applications", json={**APPLICATION, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def test_call_opens_and_closes_by_itself_and_deadline_extends_only_while_open(
+    skipping: Service,
+) -> None:
+    now = await skipping.env.get_current_time()
+    call_id = await skipping.new_call(
+        opens_at=now + timedelta(days=2), deadline=now + timedelta(days=10)
+    )
+    published = await skipping.post(f"/calls/{call_id}/publish", role="admin")
+    assert published.status_code == 200
+    assert published.json()["stage"] == "scheduled"
+
+    too_early = await skipping.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    assert too_early.status_code == 409
+    assert too_early.json()["stage"] == "scheduled"
+
+    await skipping.env.sleep(timedelta(days=3))
+    await wait_stage(skipping, "calls", call_id, "open")
+
+    new_deadline = (now + timedelta(days=20)).isoformat()
+    extended = await skipping.post(
+        f"/calls/{call_id}/extend_deadline",
+        role="admin",
+        json={"deadline": new_deadline, "reason": "Demande des fédérations"},
+    )
+    assert extended.status_code == 200, extended.text
+    backwards = await skipping.post(
+        f"/calls/{call_id}/extend_deadline", role="admin", json={"deadline": now.isoformat()}
+    )
+    assert backwards.status_code == 422
+    assert "postérieure" in backwards.json()["detail"]
+
+    await skipping.env.sleep(timedelta(days=9))  # past the first deadline: still open
+    assert await stage_of(skipping, "calls", call_id) == "open"
+    await skipping.env.sleep(timedelta(days=9))  # past the extended one
+    await wait_stage(skipping, "calls", call_id, "closed")
+
+    late = await skipping.post(
+        f"/calls/{call_id}/extend_deadline",
+        role="admin",
+        json={"deadline": (now + timedelta(days=60)).isoformat()},
+    )
+    assert late.status_code == 409
+    assert late.json() | {"detail": ""} == {
+        "detail": "",
+        "code": "NotAllowed",
+        "stage": "closed",
+        "allowed_actions": [],
+    }
+
+    audit = (await skipping.get(f"/calls/{call_id}")).json()["audit"]
+    assert [(e["action"], e["role"]) for e in audit] == [
+        ("create", "admin"),
+        ("publish", "admin"),
+        ("open", "system"),
+        ("extend_deadline", "admin"),
+        ("close", "system"),
+    ]
+    assert audit[3]["reason"] == "Demande des fédérations"
+
+
+async def test_deadline_moves_applications_to_review_and_complements_expire(
+    skipping: Service,
+) -> None:
+    call_id = await skipping.new_call()
+    assert (await skipping.post(f"/calls/{call_id}/publish", role="admin")).status_code == 200
+    silent = await register(skipping, call_id, cluster_name="Cluster Silencieux")
+    replying = await register(skipping, call_id, cluster_name="Cluster Réactif", documents=[])
+    leaving = await register(skipping, call_id, cluster_name="Cluster Partant")
+    amended = await skipping.post(f"/applications/{replying}/amend", json={"sector": "TIC"})
+    assert amended.json()["data"]["sector"] == "TIC"
+    withdrawn = await skipping.post(
+        f"/applications/{leaving}/withdraw", json={"reason": "Projet reporté"}
+    )
+    assert withdrawn.json()["stage"] == "withdrawn"
+
+    await skipping.env.sleep(timedelta(days=31))
+    for application_id in (silent, replying):
+        await wait_stage(skipping, "applications", application_id, "eligibility_review")
+    assert await stage_of(skipping, "applications", leaving) == "withdrawn"
+
+    after_deadline = await skipping.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    assert after_deadline.status_code == 409
+    assert after_deadline.json()["stage"] == "closed"
+    listed = (await skipping.get("/applications", params={"call_id": call_id})).json()
+    assert listed["total"] == 3  # the refused registration stored nothing
+
+    checklist = {
+        c["code"]: c["passed"]
+        for c in (await skipping.get(f"/applications/{replying}")).json()["checklist"]
+    }
+    assert checklist == {
+        "documents_complete": False,
+        "sector_eligible": True,
+        "members_mix": True,
+        "support_years": True,
+    }
+
+    for application_id in (silent, replying):
+        asked = await skipping.post(
+            f"/applications/{application_id}/request_complements",
+            json={"items": ["budget prévisionnel signé"], "note": "Pièce illisible"},
+        )
+        assert asked.status_code == 200, asked.text
+        assert asked.json()["stage"] == "complements_requested"
+    due_at = asked.json()["complements"]["due_at"]
+    assert due_at.endswith("T15:00:00+01:00") or due_at.endswith("T15:00:00+00:00")
+
+    replied = await skipping.post(
+        f"/applications/{replying}/submit_complements",
+        json={"documents": APPLICATION["documents"], "note": "Dossier complété"},
+    )
+    assert replied.json()["stage"] == "eligibility_review"
+    assert all(c["passed"] for c in replied.json()["checklist"])
+    eligible = await skipping.post(f"/applications/{replying}/mark_eligible")
+    assert eligible.json()["stage"] == "eligible"
+
+    await skipping.env.sleep(timedelta(days=11))
+    await wait_stage(skipping, "applications", silent, "ineligible")
+    case = (await skipping.get(f"/applications/{silent}")).json()
+    assert case["reason"].startswith("Dossier incomplet")
+    assert case["allowed_actions"] == []
+    assert [(e["action"], e["actor"], e["from_stage"], e["to_stage"]) for e in case["audit"]] == [
+        ("register", "Omar Opérateur", None, "received"),
+        ("close_submissions", "horloge", "received", "eligibility_review"),
+        ("request_complements", "Omar Opérateur", "eligibility_review", "complements_requested"),
+        ("expire_complements", "horloge", "complements_requested", "ineligible"),
+    ]
+    closed = await skipping.post(
+        f"/applications/{silent}/submit_complements", json={"note": "trop tard"}
+    )
+    assert closed.status_code == 409
+    assert closed.json()["stage"] == "ineligible"
+
+    assert (await skipping.get(f"/applications/{replying}")).json()["stage"] == "eligible"
+    stats = (await skipping.get(f"/calls/{call_id}/stats")).json()
+    assert stats == {
+        "call_id": call_id,
+        "total": 3,
+        "by_stage": {"eligible": 1, "ineligible": 1, "withdrawn": 1},
+    }
