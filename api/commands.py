@@ -13,6 +13,10 @@ from domain.stages import Stage, allowed_actions
 
 T = TypeVar("T")
 UPDATE_TIMEOUT = 30.0  # seconds; the update may still complete, and a retry with the key is safe
+ENGINE_DOWN = (
+    "Le moteur de workflows ne répond pas. Réessayez avec la même Idempotency-Key : "
+    "l'action ne sera pas faite deux fois."
+)
 SLOW = (
     "Pas de réponse du moteur de workflows dans le délai. Réessayez avec la même "
     "Idempotency-Key : l'action ne sera pas faite deux fois."
@@ -61,4 +65,10 @@ async def send(call: Callable[[], Awaitable[T]], on_missing: Callable[[], NoRetu
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             on_missing()
-        raise
+        raise  # unavailable and the like: 503 by the app's handler
+    except RuntimeError as error:  # the lazy client could not connect
+        if "client connect" not in str(error):
+            raise
+        raise ApiError(
+            status.HTTP_503_SERVICE_UNAVAILABLE, ENGINE_DOWN, code="EngineUnavailable"
+        ) from None

@@ -10,17 +10,13 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from activities.database import create_schema, make_engine
-from api.commands import ApiError
+from api.commands import ENGINE_DOWN, ApiError
 from api.routes import applications, calls, deadlines
 from api.schemas import Problem
 from api.tokens import load_tokens
 from settings import Settings, connect_temporal
 
 log = logging.getLogger(__name__)
-ENGINE_DOWN = (
-    "Le moteur de workflows ne répond pas. Réessayez avec la même Idempotency-Key : "
-    "l'action ne sera pas faite deux fois."
-)
 ERRORS = {
     401: {"model": Problem, "description": "Jeton manquant ou inconnu"},
     403: {"model": Problem, "description": "Rôle non autorisé"},

@@ -3,11 +3,14 @@
 import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlmodel import Session, func, select
 
 from activities.tables import AuditRow, OutboxRow
-from tests.conftest import APPLICATION, Service, eventually, utcnow
+from api.main import create_app
+from settings import Settings
+from tests.conftest import APPLICATION, TOKENS, Service, auth, eventually, utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -280,3 +283,16 @@ async def test_complement_request_shows_due_date_in_deadlines(dev: Service) -> N
         "/applications", params={"stage": "complements_requested", "overdue": False}
     )
     assert application_id in [a["id"] for a in waiting.json()["items"]]
+
+
+async def test_engine_unreachable_is_503_and_reads_still_work(engine) -> None:
+    settings = Settings(temporal_address="127.0.0.1:1", api_tokens=TOKENS["admin"])
+    app = create_app(settings, engine=engine)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            created = await http.post("/calls", json=call_body(), headers=auth("admin"))
+            assert created.status_code == 503
+            assert "Idempotency-Key" in created.json()["detail"]
+            listed = await http.get("/calls", headers=auth("admin"))
+            assert listed.status_code == 200

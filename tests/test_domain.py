@@ -1,0 +1,79 @@
+"""Pure rules: Rabat time, due dates, pre-checks, the lifecycle table, payload validation."""
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from domain.clock import due_after, to_utc
+from domain.models import Amendment, ApplicationInput, CallRules, CallSpec, ComplementsReply
+from domain.rules import precheck
+from domain.stages import ApplicationStage, CallStage, allowed_actions
+from tests.conftest import APPLICATION
+
+
+def test_a_bare_date_means_15h_rabat_time_and_naive_times_are_rabat_time() -> None:
+    # Summer (UTC+1) and Ramadan 2026 (Morocco returns to UTC+0).
+    assert to_utc("2025-07-24") == datetime(2025, 7, 24, 14, 0, tzinfo=UTC)
+    assert to_utc("2026-03-02") == datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    assert to_utc("2025-05-19T15:00") == datetime(2025, 5, 19, 14, 0, tzinfo=UTC)
+    assert to_utc("2025-05-19T15:00Z") == datetime(2025, 5, 19, 15, 0, tzinfo=UTC)
+
+
+def test_response_time_ends_at_15h_rabat_time_n_days_later() -> None:
+    late_evening = datetime(2025, 7, 31, 23, 30, tzinfo=UTC)  # already 1 August in Rabat
+    assert due_after(late_evening, 10) == datetime(2025, 8, 11, 14, 0, tzinfo=UTC)
+
+
+def test_call_rules_are_validated() -> None:
+    with pytest.raises(ValidationError, match="la date limite doit suivre"):
+        CallSpec(year=2025, title="AAP", opens_at="2025-07-01", deadline="2025-06-01")
+    with pytest.raises(ValidationError, match="distincts"):
+        CallRules(sectors=["TIC", "tic"])
+    spec = CallSpec(year=2025, title="AAP", opens_at="2025-06-01", deadline="2025-07-24")
+    assert spec.rules().max_support_years == 8
+    assert spec.rules().evaluators_per_application == 3
+
+
+def test_payloads_that_say_nothing_are_refused() -> None:
+    with pytest.raises(ValidationError, match="au moins un champ"):
+        Amendment(sector=None)
+    with pytest.raises(ValidationError, match="au moins une pièce"):
+        ComplementsReply()
+    assert Amendment(sector="TIC").changes() == {"sector": "TIC"}
+
+
+def checks(**changes: object) -> dict[str, bool]:
+    data = ApplicationInput.model_validate({**APPLICATION, **changes})
+    return {c.code: c.passed for c in precheck(data, CallRules())}
+
+
+def test_prechecks_pass_for_a_complete_new_cluster() -> None:
+    assert all(checks().values())
+
+
+def test_prechecks_name_what_is_wrong() -> None:
+    assert not checks(documents=["dossier de candidature"])["documents_complete"]
+    assert checks(documents=[d.upper() for d in APPLICATION["documents"]])["documents_complete"]
+    assert not checks(sector="immobilier")["sector_eligible"]
+    assert checks(sector="  Aéronautique ")["sector_eligible"]
+    only_companies = [{"name": "A", "type": "company"}, {"name": "B", "type": "startup"}]
+    assert not checks(members=only_companies)["members_mix"]
+    startup_and_school = [{"name": "A", "type": "startup"}, {"name": "B", "type": "training"}]
+    assert checks(members=startup_and_school)["members_mix"]
+    assert not checks(existing_cluster=True, support_years=5)["support_years"]
+    assert checks(existing_cluster=True, support_years=8)["support_years"]
+    detail = precheck(
+        ApplicationInput.model_validate(
+            {**APPLICATION, "existing_cluster": True, "support_years": 5}
+        ),
+        CallRules(),
+    )[3].detail
+    assert detail == "5 an(s) de soutien sur 8 requis"
+
+
+def test_allowed_actions_follow_the_stage_and_exclude_the_clock() -> None:
+    assert allowed_actions(CallStage.OPEN) == ["extend_deadline", "register_application"]
+    assert allowed_actions(ApplicationStage.RECEIVED) == ["amend", "withdraw"]
+    assert allowed_actions(ApplicationStage.COMPLEMENTS_REQUESTED) == ["submit_complements"]
+    assert allowed_actions(ApplicationStage.INELIGIBLE) == []
