@@ -95,7 +95,10 @@ class CallWorkflow:
     async def publish(self, actor: Actor) -> CallState:
         async with self.lock:
             self._check_publish(actor)
-            return await self._commit(actor, Action.PUBLISH)
+            state = await self._commit(actor, Action.PUBLISH)
+        if self.state.spec.opens_at <= workflow.now():  # opening time already past: open now
+            state = await self._clock(Action.OPEN) or state
+        return state
 
     @publish.validator
     def _publish(self, actor: Actor) -> None:
@@ -203,10 +206,11 @@ class CallWorkflow:
             raise not_allowed("Cette candidature est déjà enregistrée.", self.state.stage)
 
     # --- clock -----------------------------------------------------------------------------
-    async def _clock(self, action: Action) -> None:
+    async def _clock(self, action: Action) -> CallState | None:
         async with self.lock:
             if self.state.stage in CALL_RULES[action].sources:
-                await self._commit(CLOCK, action)
+                return await self._commit(CLOCK, action)
+        return None
 
     async def _close(self) -> None:
         """Close at the deadline, then move every registered application to eligibility review."""
