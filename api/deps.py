@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from temporalio.client import Client
@@ -69,3 +69,11 @@ Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
 Desk = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR))]
 Reader = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR, Role.COMMITTEE))]
 Anyone = Annotated[Actor, Depends(current_actor)]
+
+# Identifiers as the API makes them; anything else is a 422 before Temporal is asked.
+CallId = Annotated[
+    str, Path(pattern=r"^[0-9]{4}-[0-9a-f]{1,32}$", description="ex. 2025-3f9a2c01b7de")
+]
+ApplicationId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$", description="ex. 3f9a2c01b7de")]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(ge=1, le=200)]

@@ -6,8 +6,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from activities.tables import ApplicationRow, AuditRow, CallRow
-from api.schemas import ApplicationView, AuditView, CallView, Deadline, Page
-from domain.models import ApplicationState, CallState
+from api.schemas import ApplicationView, CallView, Deadline, Page
+from domain.models import ApplicationState, AuditEvent, CallState
 from domain.stages import ApplicationStage, CallStage, allowed_actions
 
 
@@ -37,11 +37,11 @@ def application_state(row: ApplicationRow) -> ApplicationState:
     return ApplicationState.model_validate(row.state)
 
 
-def audit_trail(db: Session, workflow_id: str) -> list[AuditView]:
+def audit_trail(db: Session, workflow_id: str) -> list[AuditEvent]:
     rows = db.exec(
         select(AuditRow).where(AuditRow.workflow_id == workflow_id).order_by(col(AuditRow.seq))
     )
-    return [AuditView.model_validate(row, from_attributes=True) for row in rows]
+    return [AuditEvent.model_validate(row, from_attributes=True) for row in rows]
 
 
 def list_calls(

@@ -1,25 +1,13 @@
 """Response bodies of the API (request bodies are the domain's input models)."""
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from domain.models import ApplicationState, CallState, Moment
-from domain.stages import Action, Role
+from domain.models import ApplicationState, AuditEvent, CallState, Moment
+from domain.stages import Action
 
 T = TypeVar("T")
-
-
-class AuditView(BaseModel):
-    seq: int
-    action: Action
-    actor: str
-    role: Role
-    at: Moment
-    from_stage: str | None
-    to_stage: str
-    reason: str | None
-    payload: dict[str, Any]
 
 
 class CallView(CallState):
@@ -28,7 +16,7 @@ class CallView(CallState):
 
 class CallDetail(CallView):
     counts: dict[str, int] = Field(description="Candidatures par étape.")
-    audit: list[AuditView]
+    audit: list[AuditEvent]
 
 
 class ApplicationView(ApplicationState):
@@ -37,7 +25,7 @@ class ApplicationView(ApplicationState):
 
 
 class ApplicationDetail(ApplicationView):
-    audit: list[AuditView]
+    audit: list[AuditEvent]
 
 
 class Page(BaseModel, Generic[T]):

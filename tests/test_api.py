@@ -152,13 +152,15 @@ async def test_bad_payloads_and_unknown_cases(dev: Service) -> None:
     assert (await dev.get("/applications", params={"stage": "limbo"})).status_code == 422
     assert (await dev.get("/applications", params={"page": 0})).status_code == 422
 
-    assert (await dev.get("/calls/2026-inconnu")).status_code == 404
-    assert (await dev.get("/applications/inconnue")).status_code == 404
-    assert (await dev.post("/calls/2026-inconnu/publish", role="admin")).status_code == 404
-    missing = await dev.post("/calls/2026-inconnu/applications", json=APPLICATION)
+    assert (await dev.get("/calls/2026-0000deadbeef")).status_code == 404
+    assert (await dev.get("/applications/0000deadbeef")).status_code == 404
+    assert (await dev.post("/calls/2026-0000deadbeef/publish", role="admin")).status_code == 404
+    missing = await dev.post("/calls/2026-0000deadbeef/applications", json=APPLICATION)
     assert missing.status_code == 404
     assert missing.json()["detail"] == "Appel à projets inconnu."
-    assert (await dev.post("/applications/inconnue/withdraw")).status_code == 404
+    assert (await dev.post("/applications/0000deadbeef/withdraw")).status_code == 404
+    assert (await dev.get("/applications/pas%00un-id")).status_code == 422
+    assert (await dev.post("/calls/../publish", role="admin")).status_code in (404, 422)
     bad_key = await dev.post(
         f"/calls/{call_id}/publish", role="admin", headers={"Idempotency-Key": "a b"}
     )

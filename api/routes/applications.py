@@ -3,11 +3,12 @@
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
 
 from activities.tables import ApplicationRow
 from api import queries
 from api.commands import conflict, send, update_id
-from api.deps import Db, Desk, IdempotencyKey, Reader, Temporal
+from api.deps import ApplicationId, Db, Desk, IdempotencyKey, PageNumber, PageSize, Reader, Temporal
 from api.schemas import ApplicationDetail, ApplicationView, Page
 from domain.models import (
     Actor,
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/applications", tags=["candidatures"])
 NOT_FOUND = "Candidature inconnue."
 
 
-def _row(db: Db, application_id: str) -> ApplicationRow:
+def _row(db: Db, application_id: ApplicationId) -> ApplicationRow:
     row = db.get(ApplicationRow, application_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
@@ -35,7 +36,7 @@ def _row(db: Db, application_id: str) -> ApplicationRow:
 async def _transition(
     client: Temporal,
     db: Db,
-    application_id: str,
+    application_id: ApplicationId,
     update: Any,
     actor: Actor,
     body: Any,
@@ -56,94 +57,47 @@ async def _transition(
     return queries.application_view(state)
 
 
-@router.post("/{application_id}/amend", response_model=ApplicationView)
-async def amend(
-    application_id: str,
-    body: Amendment,
-    actor: Desk,
-    client: Temporal,
-    db: Db,
-    key: IdempotencyKey = None,
-) -> ApplicationView:
-    return await _transition(
-        client, db, application_id, ApplicationWorkflow.amend, actor, body, key
-    )
+def _action(update: Any, body_type: type[BaseModel], summary: str, required: bool = True) -> None:
+    """POST /applications/{id}/{action}: one operator transition, named as in allowed_actions."""
+    name = update.__name__
+    if required:
+
+        async def act(
+            application_id: ApplicationId,
+            body: body_type,  # type: ignore[valid-type]
+            actor: Desk,
+            client: Temporal,
+            db: Db,
+            key: IdempotencyKey = None,
+        ) -> ApplicationView:
+            return await _transition(client, db, application_id, update, actor, body, key)
+
+    else:
+
+        async def act(
+            application_id: ApplicationId,
+            actor: Desk,
+            client: Temporal,
+            db: Db,
+            body: body_type | None = None,  # type: ignore[valid-type]
+            key: IdempotencyKey = None,
+        ) -> ApplicationView:
+            body = body or body_type()
+            return await _transition(client, db, application_id, update, actor, body, key)
+
+    router.post(
+        f"/{{application_id}}/{name}", response_model=ApplicationView, name=name, summary=summary
+    )(act)
 
 
-@router.post("/{application_id}/withdraw", response_model=ApplicationView)
-async def withdraw(
-    application_id: str,
-    actor: Desk,
-    client: Temporal,
-    db: Db,
-    body: Withdrawal | None = None,
-    key: IdempotencyKey = None,
-) -> ApplicationView:
-    return await _transition(
-        client, db, application_id, ApplicationWorkflow.withdraw, actor, body or Withdrawal(), key
-    )
-
-
-@router.post("/{application_id}/mark_eligible", response_model=ApplicationView)
-async def mark_eligible(
-    application_id: str,
-    actor: Desk,
-    client: Temporal,
-    db: Db,
-    body: EligibleDecision | None = None,
-    key: IdempotencyKey = None,
-) -> ApplicationView:
-    return await _transition(
-        client,
-        db,
-        application_id,
-        ApplicationWorkflow.mark_eligible,
-        actor,
-        body or EligibleDecision(),
-        key,
-    )
-
-
-@router.post("/{application_id}/mark_ineligible", response_model=ApplicationView)
-async def mark_ineligible(
-    application_id: str,
-    body: IneligibleDecision,
-    actor: Desk,
-    client: Temporal,
-    db: Db,
-    key: IdempotencyKey = None,
-) -> ApplicationView:
-    return await _transition(
-        client, db, application_id, ApplicationWorkflow.mark_ineligible, actor, body, key
-    )
-
-
-@router.post("/{application_id}/request_complements", response_model=ApplicationView)
-async def request_complements(
-    application_id: str,
-    body: ComplementsAsk,
-    actor: Desk,
-    client: Temporal,
-    db: Db,
-    key: IdempotencyKey = None,
-) -> ApplicationView:
-    return await _transition(
-        client, db, application_id, ApplicationWorkflow.request_complements, actor, body, key
-    )
-
-
-@router.post("/{application_id}/submit_complements", response_model=ApplicationView)
-async def submit_complements(
-    application_id: str,
-    body: ComplementsReply,
-    actor: Desk,
-    client: Temporal,
-    db: Db,
-    key: IdempotencyKey = None,
-) -> ApplicationView:
-    return await _transition(
-        client, db, application_id, ApplicationWorkflow.submit_complements, actor, body, key
-    )
+_action(ApplicationWorkflow.amend, Amendment, "Modifier la candidature (avant la date limite)")
+_action(ApplicationWorkflow.withdraw, Withdrawal, "Retirer la candidature", required=False)
+_action(ApplicationWorkflow.mark_eligible, EligibleDecision, "Déclarer recevable", required=False)
+_action(ApplicationWorkflow.mark_ineligible, IneligibleDecision, "Déclarer irrecevable (motif)")
+_action(ApplicationWorkflow.request_complements, ComplementsAsk, "Demander des compléments")
+_action(
+    ApplicationWorkflow.submit_complements, ComplementsReply, "Enregistrer les compléments reçus"
+)
 
 
 @router.get("", response_model=Page[ApplicationView])
@@ -155,8 +109,8 @@ def list_applications(
     sector: Annotated[str | None, Query(max_length=200)] = None,
     overdue: bool | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Nom du cluster contient…")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> Page[ApplicationView]:
     return queries.list_applications(
         db,
@@ -171,7 +125,7 @@ def list_applications(
 
 
 @router.get("/{application_id}", response_model=ApplicationDetail)
-def get_application(application_id: str, _: Reader, db: Db) -> ApplicationDetail:
+def get_application(application_id: ApplicationId, _: Reader, db: Db) -> ApplicationDetail:
     view = queries.application_view(queries.application_state(_row(db, application_id)))
     return ApplicationDetail(
         **view.model_dump(), audit=queries.audit_trail(db, f"application-{application_id}")

@@ -11,7 +11,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from activities.tables import CallRow
 from api import queries
 from api.commands import conflict, send, update_id
-from api.deps import Admin, Anyone, Db, Desk, IdempotencyKey, Temporal
+from api.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageNumber, PageSize, Temporal
 from api.schemas import ApplicationView, CallDetail, CallView, Page, StageCounts
 from domain.models import (
     ApplicationInput,
@@ -34,7 +34,7 @@ def _new_id(prefix: str, key: str | None) -> str:
     return raw.hex[:12]
 
 
-def _missing(db: Db, call_id: str):
+def _missing(db: Db, call_id: CallId):
     def raise_for_missing() -> NoReturn:
         row = db.get(CallRow, call_id)
         if row is None:
@@ -78,7 +78,7 @@ async def create_call(
 
 @router.post("/{call_id}/publish", response_model=CallView)
 async def publish_call(
-    call_id: str, actor: Admin, client: Temporal, db: Db, key: IdempotencyKey = None
+    call_id: CallId, actor: Admin, client: Temporal, db: Db, key: IdempotencyKey = None
 ) -> CallView:
     handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
     state = await send(
@@ -90,7 +90,7 @@ async def publish_call(
 
 @router.post("/{call_id}/extend_deadline", response_model=CallView)
 async def extend_deadline(
-    call_id: str,
+    call_id: CallId,
     body: DeadlineExtension,
     actor: Admin,
     client: Temporal,
@@ -111,7 +111,7 @@ async def extend_deadline(
     "/{call_id}/applications", status_code=status.HTTP_201_CREATED, response_model=ApplicationView
 )
 async def register_application(
-    call_id: str,
+    call_id: CallId,
     data: ApplicationInput,
     actor: Desk,
     client: Temporal,
@@ -137,13 +137,13 @@ def list_calls(
     db: Db,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     stage: CallStage | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> Page[CallView]:
     return queries.list_calls(db, year, stage, page, page_size)
 
 
-def _call_row(db: Db, call_id: str) -> CallRow:
+def _call_row(db: Db, call_id: CallId) -> CallRow:
     row = db.get(CallRow, call_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
@@ -151,7 +151,7 @@ def _call_row(db: Db, call_id: str) -> CallRow:
 
 
 @router.get("/{call_id}", response_model=CallDetail)
-def get_call(call_id: str, _: Anyone, db: Db) -> CallDetail:
+def get_call(call_id: CallId, _: Anyone, db: Db) -> CallDetail:
     view = queries.call_view(queries.call_state(_call_row(db, call_id)))
     return CallDetail(
         **view.model_dump(),
@@ -161,7 +161,7 @@ def get_call(call_id: str, _: Anyone, db: Db) -> CallDetail:
 
 
 @router.get("/{call_id}/stats", response_model=StageCounts)
-def call_stats(call_id: str, _: Anyone, db: Db) -> StageCounts:
+def call_stats(call_id: CallId, _: Anyone, db: Db) -> StageCounts:
     _call_row(db, call_id)
     counts = queries.counts_by_stage(db, call_id)
     return StageCounts(call_id=call_id, total=sum(counts.values()), by_stage=counts)
