@@ -15,8 +15,9 @@ from activities.projection import Projection
 from settings import Settings, connect_temporal
 from workflows.application import ApplicationWorkflow
 from workflows.call import CallWorkflow
+from workflows.cluster import ClusterWorkflow
 
-WORKFLOWS = [CallWorkflow, ApplicationWorkflow]
+WORKFLOWS = [CallWorkflow, ApplicationWorkflow, ClusterWorkflow]
 
 
 def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
@@ -29,8 +30,10 @@ def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
         activities=[
             projection.record_call,
             projection.record_application,
+            projection.count_undecided,
             run_prechecks,
             cases.start_application,
+            cases.start_cluster,
             cases.fan_out,
         ],
         # Projection writes are blocking SQL: they run in threads, off the event loop.

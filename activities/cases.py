@@ -7,9 +7,10 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import ApplicationStart, Fanout
+from domain.models import ApplicationStart, ClusterStart, Fanout
 
 APPLICATION_WORKFLOW = "ApplicationWorkflow"
+CLUSTER_WORKFLOW = "ClusterWorkflow"
 SIGNAL_CONCURRENCY = 50
 
 
@@ -29,6 +30,19 @@ class Cases:
             )
         except WorkflowAlreadyStartedError:
             pass  # a retry: the first attempt started it
+
+    @activity.defn
+    async def start_cluster(self, start: ClusterStart) -> None:
+        """The support case of a labelled cluster, `cluster-{id}` (id of the labelled application)."""
+        try:
+            await self.client.start_workflow(
+                CLUSTER_WORKFLOW,
+                start,
+                id=f"cluster-{start.cluster_id}",
+                task_queue=self.task_queue,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
 
     @activity.defn
     async def fan_out(self, fanout: Fanout) -> None:

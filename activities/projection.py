@@ -2,19 +2,20 @@
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, func, select
 from temporalio import activity
 
-from activities.tables import ApplicationRow, AuditRow, CallRow, OutboxRow
+from activities.tables import ApplicationRow, AssignmentRow, AuditRow, CallRow, OutboxRow
 from domain.models import (
     ApplicationRecord,
     ApplicationState,
+    Assignment,
     AuditEvent,
     CallRecord,
     CallState,
     Notification,
 )
-from domain.stages import ApplicationStage
+from domain.stages import DECIDED_STAGES
 
 
 def call_row(state: CallState) -> CallRow:
@@ -31,15 +32,38 @@ def call_row(state: CallState) -> CallRow:
     )
 
 
+def _status(assignment: Assignment) -> str:
+    if assignment.conflict:
+        return "conflict"
+    if assignment.submitted_at:
+        return "submitted"
+    return "declared" if assignment.declared_at else "assigned"
+
+
+def assignment_rows(state: ApplicationState) -> list[AssignmentRow]:
+    evaluation = state.evaluation
+    if evaluation is None:
+        return []
+    return [
+        AssignmentRow(
+            application_id=state.id,
+            call_id=state.call_id,
+            evaluator=a.evaluator,
+            status=_status(a),
+            due_at=evaluation.due_at,
+        )
+        for a in evaluation.assignments
+    ]
+
+
 def application_row(state: ApplicationState) -> ApplicationRow:
-    waiting = state.stage == ApplicationStage.COMPLEMENTS_REQUESTED and state.complements
     return ApplicationRow(
         id=state.id,
         call_id=state.call_id,
         cluster_name=state.data.cluster_name,
         sector=state.data.sector,
         stage=state.stage,
-        due_at=state.complements.due_at if waiting else None,
+        due_at=state.due_at(),
         registered_at=state.registered_at,
         state=state.model_dump(mode="json"),
         seq=state.seq,
@@ -57,18 +81,46 @@ class Projection:
 
     @activity.defn
     def record_application(self, record: ApplicationRecord) -> None:
-        self.record(application_row(record.state), record.event, record.notifications)
+        self.record(
+            application_row(record.state),
+            record.event,
+            record.notifications,
+            assignment_rows(record.state),
+        )
 
-    def record(self, row: SQLModel, event: AuditEvent, notifications: list[Notification]) -> None:
+    @activity.defn
+    def count_undecided(self, call_id: str) -> int:
+        """Applications of the call still waiting for the committee (or for their eligibility)."""
+        with Session(self.engine) as session:
+            query = select(func.count()).where(
+                ApplicationRow.call_id == call_id,
+                col(ApplicationRow.stage).not_in(list(DECIDED_STAGES)),
+            )
+            return session.exec(query).one()
+
+    def record(
+        self,
+        row: SQLModel,
+        event: AuditEvent,
+        notifications: list[Notification],
+        assignments: list[AssignmentRow] | None = None,
+    ) -> None:
         """One transaction; a retry, or a late older snapshot, changes nothing."""
         with Session(self.engine) as session:
             if self._recorded(session, event):
                 return
             current = session.get(type(row), row.id)
+            newer = current is None or current.seq < row.seq
             if current is None:
                 session.add(row)
-            elif current.seq < row.seq:
+            elif newer:
                 session.merge(row)
+            if assignments is not None and newer:
+                stale = select(AssignmentRow).where(AssignmentRow.application_id == row.id)
+                for old in session.exec(stale):
+                    session.delete(old)
+                session.flush()
+                session.add_all(assignments)
             session.add(
                 AuditRow(
                     **event.model_dump(exclude={"payload"}),

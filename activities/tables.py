@@ -86,3 +86,17 @@ class OutboxRow(SQLModel, table=True):
     body: str
     created_at: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)
+
+
+class AssignmentRow(SQLModel, table=True):
+    """Who evaluates what: the evaluators' own list and their access checks read it."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("application_id", "evaluator", name="uq_assignment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True)
+    call_id: str
+    evaluator: str = Field(index=True)
+    status: str  # assigned, declared, conflict, submitted
+    due_at: datetime | None = utc_column(nullable=True)

@@ -68,6 +68,7 @@ IdempotencyKey = Annotated[
 Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
 Desk = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR))]
 Reader = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR, Role.COMMITTEE))]
+Ranking = Annotated[Actor, Depends(require(Role.ADMIN, Role.COMMITTEE))]
 Anyone = Annotated[Actor, Depends(current_actor)]
 
 # Identifiers as the API makes them; anything else is a 422 before Temporal is asked.

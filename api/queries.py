@@ -1,14 +1,25 @@
 """Reads, all from the SQL projection (never from scanning Temporal)."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from activities.tables import ApplicationRow, AuditRow, CallRow
-from api.schemas import ApplicationView, CallView, Deadline, Page
-from domain.models import ApplicationState, AuditEvent, CallState
-from domain.stages import ApplicationStage, CallStage, allowed_actions
+from activities.tables import ApplicationRow, AssignmentRow, AuditRow, CallRow
+from api.schemas import (
+    ApplicationView,
+    CallView,
+    Deadline,
+    EvaluatorCase,
+    Page,
+    RankedEntry,
+    Ranking,
+)
+from domain.models import ApplicationState, AuditEvent, CallState, Grid
+from domain.scoring import TIE_BREAK, rank_key
+from domain.stages import STAGE_LABELS_FR, ApplicationStage, CallStage, allowed_actions
 
 
 def now() -> datetime:
@@ -135,7 +146,9 @@ def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
     )
     items += [
         Deadline(
-            kind="complements_due",
+            kind="complements_due"
+            if app.stage == ApplicationStage.COMPLEMENTS_REQUESTED
+            else "evaluation_due",
             at=app.due_at,
             call_id=app.call_id,
             application_id=app.id,
@@ -145,3 +158,111 @@ def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
         if app.due_at
     ]
     return sorted(items, key=lambda d: d.at)
+
+
+EVALUATED = [
+    ApplicationStage.SCORED,
+    ApplicationStage.LABELLED,
+    ApplicationStage.RESERVE,
+    ApplicationStage.REJECTED,
+    ApplicationStage.REVIEW_REQUESTED,
+    ApplicationStage.REJECTION_FINAL,
+]
+
+
+def ranking(db: Session, call: CallRow) -> Ranking:
+    """Scored applications by the grid's rule; those below a threshold are listed apart."""
+    grid = call_state(call).spec.grid
+    rows = db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call.id))
+    states = [application_state(r) for r in rows]
+    scored = [s for s in states if s.evaluation and s.evaluation.result and s.stage in EVALUATED]
+    waiting = [
+        s for s in states if s.stage in (ApplicationStage.ELIGIBLE, ApplicationStage.EVALUATION)
+    ]
+    scored.sort(key=lambda s: rank_key(grid, s.evaluation.result, s.registered_at))  # type: ignore[union-attr]
+
+    def entry(state: ApplicationState, rank: int | None) -> RankedEntry:
+        assert state.evaluation and state.evaluation.result
+        return RankedEntry(
+            rank=rank,
+            application_id=state.id,
+            cluster_name=state.data.cluster_name,
+            sector=state.data.sector,
+            stage=state.stage,
+            result=state.evaluation.result,
+        )
+
+    above = [s for s in scored if s.evaluation.result.thresholds_met]  # type: ignore[union-attr]
+    below = [s for s in scored if not s.evaluation.result.thresholds_met]  # type: ignore[union-attr]
+    return Ranking(
+        call_id=call.id,
+        tie_break=TIE_BREAK,
+        ranked=[entry(s, i) for i, s in enumerate(above, start=1)],
+        below_threshold=[entry(s, None) for s in below],
+        not_scored=len(waiting),
+    )
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.2f}".replace(".", ",")
+
+
+def ranking_csv(result: Ranking, grid: Grid) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(
+        ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
+        + [c.label for c in grid.criteria]
+        + ["Écart entre évaluateurs", "Consensus à discuter", "Seuils atteints"]
+    )
+    for item in result.ranked + result.below_threshold:
+        r = item.result
+        writer.writerow(
+            [item.rank or "sous le seuil", item.application_id, item.cluster_name, item.sector]
+            + [STAGE_LABELS_FR[ApplicationStage(item.stage)], _decimal(r.weighted_score)]
+            + [_decimal(r.criterion_means[c.code]) for c in grid.criteria]
+            + [_decimal(r.spread), "oui" if r.consensus_needed else "non"]
+            + ["oui" if r.thresholds_met else "non"]
+        )
+    return "\ufeff" + out.getvalue()
+
+
+def evaluator_cases(
+    db: Session, evaluator: str | None, overdue: bool | None, page: int, size: int
+) -> Page[EvaluatorCase]:
+    query = select(AssignmentRow).where(col(AssignmentRow.status) != "conflict")
+    if evaluator:
+        query = query.where(AssignmentRow.evaluator == evaluator)
+    if overdue is not None:
+        late = (col(AssignmentRow.due_at) < now()) & col(AssignmentRow.status).in_(
+            ["assigned", "declared"]
+        )
+        query = query.where(late if overdue else ~late)
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(
+        query.order_by(col(AssignmentRow.due_at), col(AssignmentRow.id))
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return Page(
+        items=[EvaluatorCase.model_validate(r, from_attributes=True) for r in rows],
+        total=total,
+        page=page,
+        page_size=size,
+    )
+
+
+def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRow | None:
+    query = select(AssignmentRow).where(
+        AssignmentRow.application_id == application_id, AssignmentRow.evaluator == evaluator
+    )
+    return db.exec(query).first()
+
+
+def for_evaluator(view: ApplicationView, evaluator: str) -> ApplicationView:
+    """An evaluator sees the file and their own sheet, not the others' scores nor the result."""
+    if view.evaluation is None:
+        return view
+    own = [a for a in view.evaluation.assignments if a.evaluator == evaluator]
+    evaluation = view.evaluation.model_copy(update={"assignments": own, "result": None})
+    return view.model_copy(update={"evaluation": evaluation, "decision": None})

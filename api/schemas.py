@@ -4,7 +4,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from domain.models import ApplicationState, AuditEvent, CallState, Moment
+from domain.models import ApplicationState, AuditEvent, CallState, EvaluationResult, Moment
 from domain.stages import Action
 
 T = TypeVar("T")
@@ -21,7 +21,7 @@ class CallDetail(CallView):
 
 class ApplicationView(ApplicationState):
     allowed_actions: list[Action]
-    overdue: bool = Field(description="Une échéance (compléments) est dépassée.")
+    overdue: bool = Field(description="Une échéance (compléments, évaluation) est dépassée.")
 
 
 class ApplicationDetail(ApplicationView):
@@ -42,7 +42,7 @@ class StageCounts(BaseModel):
 
 
 class Deadline(BaseModel):
-    kind: str = Field(description="call_opening, call_deadline ou complements_due")
+    kind: str = Field(description="call_opening, call_deadline, complements_due ou evaluation_due")
     at: Moment
     call_id: str
     application_id: str | None = None
@@ -56,3 +56,30 @@ class Problem(BaseModel):
     code: str | None = None
     stage: str | None = None
     allowed_actions: list[Action] | None = None
+
+
+class RankedEntry(BaseModel):
+    rank: int | None = Field(description="Rang parmi les candidatures au-dessus des seuils.")
+    application_id: str
+    cluster_name: str
+    sector: str
+    stage: str
+    result: EvaluationResult
+
+
+class Ranking(BaseModel):
+    call_id: str
+    tie_break: str
+    ranked: list[RankedEntry]
+    below_threshold: list[RankedEntry]
+    not_scored: int = Field(description="Candidatures recevables pas encore entièrement notées.")
+
+
+class EvaluatorCase(BaseModel):
+    """One assignment as its evaluator sees it in their list."""
+
+    application_id: str
+    call_id: str
+    evaluator: str
+    status: str
+    due_at: Moment | None

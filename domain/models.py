@@ -120,6 +120,22 @@ class CallRules(Input):
     evaluators_per_application: int = Field(default=3, ge=1, le=9)
     complement_response_days: int = Field(default=10, ge=1, le=90)
     max_support_years: int = Field(default=8, ge=1, le=30)
+    evaluation_days: int = Field(default=21, ge=1, le=180, description="Délai des évaluateurs.")
+    reminder_days: list[int] = Field(
+        default_factory=lambda: [7, 2],
+        max_length=5,
+        description="Rappels, en jours avant l'échéance.",
+    )
+    consensus_spread: float = Field(
+        default=1.0, ge=0, le=5, description="Écart entre évaluateurs qui appelle une discussion."
+    )
+    redress_days: int = Field(default=30, ge=1, le=120, description="Délai de recours après rejet.")
+
+    @model_validator(mode="after")
+    def _reminders_before_due(self) -> "CallRules":
+        if any(d < 1 or d >= self.evaluation_days for d in self.reminder_days):
+            raise ValueError("les rappels tombent entre 1 jour et le délai d'évaluation")
+        return self
 
 
 class CallSpec(CallRules):
@@ -220,6 +236,72 @@ class ComplementRequest(BaseModel):
     answered_at: Moment | None = None
 
 
+class CriterionScore(Input):
+    criterion: str = Field(max_length=40)
+    score: float = Field(ge=0, le=5, multiple_of=0.5, description="De 0 à 5, par demi-points.")
+    comment: LongText
+
+
+class ScoreSheet(Input):
+    scores: list[CriterionScore] = Field(min_length=1, max_length=20)
+    comment: LongText | None = None
+
+
+class Assignment(BaseModel):
+    evaluator: str
+    assigned_at: Moment
+    declared_at: Moment | None = None
+    conflict: bool = False  # a declared conflict releases the assignment
+    submitted_at: Moment | None = None
+    sheet: ScoreSheet | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.conflict
+
+
+class EvaluationResult(BaseModel):
+    weighted_score: float
+    criterion_means: dict[str, float]
+    evaluator_scores: dict[str, float]
+    spread: float
+    consensus_needed: bool
+    thresholds_met: bool
+    failed_criteria: list[str]
+
+
+class Evaluation(BaseModel):
+    assignments: list[Assignment] = Field(default_factory=list)
+    due_at: Moment | None = None
+    reminders_sent: int = 0
+    overdue: bool = False
+    result: EvaluationResult | None = None
+
+    def active(self) -> list[Assignment]:
+        return [a for a in self.assignments if a.active]
+
+    def of(self, evaluator: str) -> Assignment | None:
+        return next((a for a in self.assignments if a.evaluator == evaluator and a.active), None)
+
+    def waiting(self) -> list[Assignment]:
+        return [a for a in self.active() if a.submitted_at is None]
+
+
+class Decision(BaseModel):
+    outcome: ApplicationStage
+    reason: str
+    decided_by: str
+    decided_at: Moment
+    published_at: Moment | None = None
+
+
+class Redress(BaseModel):
+    due_at: Moment
+    requested_at: Moment | None = None
+    reason: str | None = None
+    answer: str | None = None
+
+
 class ApplicationState(BaseModel):
     id: str
     call_id: str
@@ -230,8 +312,20 @@ class ApplicationState(BaseModel):
     checklist: list[CheckItem] = Field(default_factory=list)
     complements: ComplementRequest | None = None
     reason: str | None = None
+    evaluation: Evaluation | None = None
+    decision: Decision | None = None
+    redress: Redress | None = None
+    cluster_id: str | None = None
     seq: int = 0
     updated_at: Moment
+
+    def due_at(self) -> datetime | None:
+        """What the case waits for by a date: complements, or the evaluators' scores."""
+        if self.stage == ApplicationStage.COMPLEMENTS_REQUESTED and self.complements:
+            return self.complements.due_at
+        if self.stage == ApplicationStage.EVALUATION and self.evaluation:
+            return self.evaluation.due_at
+        return None
 
 
 # Bodies of operator transitions.
@@ -269,6 +363,27 @@ class ComplementsReply(Input):
         if not self.documents and not self.note:
             raise ValueError("joignez au moins une pièce ou une note")
         return self
+
+
+class EvaluatorAssignment(Input):
+    evaluators: TextList = Field(min_length=1, max_length=9, description="Noms des évaluateurs.")
+
+
+class InterestDeclaration(Input):
+    conflict: bool = Field(description="Vrai : conflit d'intérêts, l'affectation est libérée.")
+    note: LongText | None = None
+
+
+class CommitteeDecision(Input):
+    reason: LongText
+
+
+class ReviewRequest(Input):
+    reason: LongText
+
+
+class ReviewAnswer(Input):
+    answer: LongText
 
 
 class Registration(BaseModel):
@@ -313,6 +428,18 @@ class ApplicationStart(BaseModel):
 
     state: ApplicationState
     rules: CallRules
+
+
+class ClusterStart(BaseModel):
+    """Input of the cluster support case `cluster-{id}` a labelled application starts."""
+
+    cluster_id: str
+    application_id: str
+    call_id: str
+    cluster_name: str
+    sector: str
+    labelled_at: Moment
+    max_support_years: int
 
 
 class Fanout(BaseModel):

@@ -33,3 +33,66 @@ def eligibility_decided(state: ApplicationState) -> list[Notification]:
     if state.stage == "eligible":
         return _to(state, f"Candidature {state.id} recevable", "Votre dossier passe en évaluation.")
     return _to(state, f"Candidature {state.id} irrecevable", f"Motif : {state.reason}.")
+
+
+PROGRAMME = "programme@clusters"  # the programme managers' shared mailbox
+
+
+def evaluators_assigned(state: ApplicationState, names: list[str]) -> list[Notification]:
+    assert state.evaluation and state.evaluation.due_at
+    due = f"{local(state.evaluation.due_at):%d/%m/%Y à %H:%M}"
+    return [
+        Notification(
+            recipient=f"évaluateur:{name}",
+            subject=f"Évaluation de la candidature {state.id}",
+            body=f"Vous êtes désigné(e) pour évaluer « {state.data.cluster_name} ». Déclarez d'abord "
+            f"l'absence de conflit d'intérêts, puis notez la grille avant le {due} (heure de Rabat).",
+        )
+        for name in names
+    ]
+
+
+def evaluation_reminder(state: ApplicationState, names: list[str]) -> list[Notification]:
+    assert state.evaluation and state.evaluation.due_at
+    due = f"{local(state.evaluation.due_at):%d/%m/%Y à %H:%M}"
+    return [
+        Notification(
+            recipient=f"évaluateur:{name}",
+            subject=f"Rappel : évaluation de la candidature {state.id}",
+            body=f"Votre évaluation de « {state.data.cluster_name} » est attendue avant le {due}.",
+        )
+        for name in names
+    ]
+
+
+def evaluation_overdue(state: ApplicationState, names: list[str]) -> list[Notification]:
+    return [
+        Notification(
+            recipient=PROGRAMME,
+            subject=f"Évaluation en retard : candidature {state.id}",
+            body="Évaluations non reçues à l'échéance : " + ", ".join(names) + ".",
+        )
+    ]
+
+
+def result_published(state: ApplicationState) -> list[Notification]:
+    assert state.decision
+    texts = {
+        "labelled": "Votre cluster est labellisé. La convention-programme vous sera proposée.",
+        "reserve": "Votre candidature est inscrite sur la liste d'attente.",
+        "rejected": "Votre candidature n'est pas retenue.",
+    }
+    body = f"{texts[state.decision.outcome]} Motif : {state.decision.reason}."
+    if state.redress:
+        body += (
+            " Vous pouvez demander un réexamen jusqu'au "
+            f"{local(state.redress.due_at):%d/%m/%Y à %H:%M} (heure de Rabat)."
+        )
+    return _to(state, f"Résultats de l'appel : candidature {state.id}", body)
+
+
+def review_answered(state: ApplicationState) -> list[Notification]:
+    assert state.redress
+    return _to(
+        state, f"Réponse à votre recours : candidature {state.id}", state.redress.answer or ""
+    )

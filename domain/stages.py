@@ -17,6 +17,9 @@ class CallStage(StrEnum):
     SCHEDULED = "scheduled"  # published, waiting for its opening time
     OPEN = "open"
     CLOSED = "closed"
+    UNDER_EVALUATION = "under_evaluation"
+    RESULTS_PUBLISHED = "results_published"
+    ARCHIVED = "archived"
 
 
 class ApplicationStage(StrEnum):
@@ -26,6 +29,13 @@ class ApplicationStage(StrEnum):
     COMPLEMENTS_REQUESTED = "complements_requested"
     ELIGIBLE = "eligible"
     INELIGIBLE = "ineligible"
+    EVALUATION = "evaluation"
+    SCORED = "scored"
+    LABELLED = "labelled"
+    RESERVE = "reserve"
+    REJECTED = "rejected"
+    REVIEW_REQUESTED = "review_requested"
+    REJECTION_FINAL = "rejection_final"
 
 
 class Action(StrEnum):
@@ -36,6 +46,9 @@ class Action(StrEnum):
     EXTEND_DEADLINE = "extend_deadline"
     REGISTER_APPLICATION = "register_application"
     CLOSE = "close"
+    START_EVALUATION = "start_evaluation"
+    PUBLISH_RESULTS = "publish_results"
+    ARCHIVE = "archive"
     # application
     REGISTER = "register"
     AMEND = "amend"
@@ -46,6 +59,20 @@ class Action(StrEnum):
     REQUEST_COMPLEMENTS = "request_complements"
     SUBMIT_COMPLEMENTS = "submit_complements"
     EXPIRE_COMPLEMENTS = "expire_complements"
+    ASSIGN_EVALUATORS = "assign_evaluators"
+    DECLARE_INTEREST = "declare_interest"
+    SUBMIT_SCORES = "submit_scores"
+    REMIND_EVALUATORS = "remind_evaluators"
+    FLAG_OVERDUE = "flag_overdue"
+    COMPLETE_EVALUATION = "complete_evaluation"
+    LABEL = "label"
+    PUT_ON_RESERVE = "put_on_reserve"
+    REJECT = "reject"
+    NOTIFY_RESULT = "notify_result"
+    REQUEST_REVIEW = "request_review"
+    UPHOLD_REJECTION = "uphold_rejection"
+    ORDER_RE_EVALUATION = "order_re_evaluation"
+    FINALIZE_REJECTION = "finalize_rejection"
 
 
 Stage = CallStage | ApplicationStage
@@ -62,6 +89,9 @@ class Rule:
 
 _MANAGERS = frozenset({Role.ADMIN})
 _DESK = frozenset({Role.ADMIN, Role.OPERATOR})
+_EVALUATORS = frozenset({Role.EVALUATOR})
+_COMMITTEE = frozenset({Role.COMMITTEE})
+_PUBLISHERS = frozenset({Role.ADMIN, Role.COMMITTEE})
 _CLOCK = frozenset({Role.SYSTEM})
 C, A = CallStage, ApplicationStage
 
@@ -72,6 +102,9 @@ CALL_RULES: dict[Action, Rule] = {
     Action.EXTEND_DEADLINE: Rule(frozenset({C.DRAFT, C.SCHEDULED, C.OPEN}), None, _MANAGERS),
     Action.REGISTER_APPLICATION: Rule(frozenset({C.OPEN}), None, _DESK),
     Action.CLOSE: Rule(frozenset({C.OPEN}), C.CLOSED, _CLOCK),
+    Action.START_EVALUATION: Rule(frozenset({C.CLOSED}), C.UNDER_EVALUATION, _MANAGERS),
+    Action.PUBLISH_RESULTS: Rule(frozenset({C.UNDER_EVALUATION}), C.RESULTS_PUBLISHED, _PUBLISHERS),
+    Action.ARCHIVE: Rule(frozenset({C.RESULTS_PUBLISHED}), C.ARCHIVED, _MANAGERS),
 }
 
 APPLICATION_RULES: dict[Action, Rule] = {
@@ -88,22 +121,50 @@ APPLICATION_RULES: dict[Action, Rule] = {
         frozenset({A.COMPLEMENTS_REQUESTED}), A.ELIGIBILITY_REVIEW, _DESK
     ),
     Action.EXPIRE_COMPLEMENTS: Rule(frozenset({A.COMPLEMENTS_REQUESTED}), A.INELIGIBLE, _CLOCK),
+    Action.ASSIGN_EVALUATORS: Rule(frozenset({A.ELIGIBLE, A.EVALUATION}), A.EVALUATION, _MANAGERS),
+    Action.DECLARE_INTEREST: Rule(frozenset({A.EVALUATION}), None, _EVALUATORS),
+    Action.SUBMIT_SCORES: Rule(frozenset({A.EVALUATION}), None, _EVALUATORS),
+    Action.REMIND_EVALUATORS: Rule(frozenset({A.EVALUATION}), None, _CLOCK),
+    Action.FLAG_OVERDUE: Rule(frozenset({A.EVALUATION}), None, _CLOCK),
+    Action.COMPLETE_EVALUATION: Rule(frozenset({A.EVALUATION}), A.SCORED, _CLOCK),
+    Action.LABEL: Rule(frozenset({A.SCORED}), A.LABELLED, _COMMITTEE),
+    Action.PUT_ON_RESERVE: Rule(frozenset({A.SCORED}), A.RESERVE, _COMMITTEE),
+    Action.REJECT: Rule(frozenset({A.SCORED}), A.REJECTED, _COMMITTEE),
+    Action.NOTIFY_RESULT: Rule(frozenset({A.LABELLED, A.RESERVE, A.REJECTED}), None, _CLOCK),
+    Action.REQUEST_REVIEW: Rule(frozenset({A.REJECTED}), A.REVIEW_REQUESTED, _DESK),
+    Action.UPHOLD_REJECTION: Rule(frozenset({A.REVIEW_REQUESTED}), A.REJECTION_FINAL, _COMMITTEE),
+    Action.ORDER_RE_EVALUATION: Rule(frozenset({A.REVIEW_REQUESTED}), A.EVALUATION, _COMMITTEE),
+    Action.FINALIZE_REJECTION: Rule(frozenset({A.REJECTED}), A.REJECTION_FINAL, _CLOCK),
 }
 
 # Stages after which an application workflow has nothing left to wait for.
-FINAL_APPLICATION_STAGES = frozenset({A.WITHDRAWN, A.INELIGIBLE})
+FINAL_APPLICATION_STAGES = frozenset({A.WITHDRAWN, A.INELIGIBLE, A.REJECTION_FINAL})
+# The committee's decisions; they become final or open a redress window once results are published.
+DECISIONS = frozenset({A.LABELLED, A.RESERVE, A.REJECTED})
+# Stages where a case waits for no decision any more before results can be published.
+DECIDED_STAGES = DECISIONS | {A.WITHDRAWN, A.INELIGIBLE}
 
 STAGE_LABELS_FR: dict[Stage, str] = {
     C.DRAFT: "brouillon",
     C.SCHEDULED: "publié, ouverture à venir",
     C.OPEN: "ouvert",
     C.CLOSED: "clôturé",
+    C.UNDER_EVALUATION: "en évaluation",
+    C.RESULTS_PUBLISHED: "résultats publiés",
+    C.ARCHIVED: "archivé",
     A.RECEIVED: "reçue",
     A.WITHDRAWN: "retirée",
     A.ELIGIBILITY_REVIEW: "examen de recevabilité",
     A.COMPLEMENTS_REQUESTED: "compléments demandés",
     A.ELIGIBLE: "recevable",
     A.INELIGIBLE: "irrecevable",
+    A.EVALUATION: "en évaluation",
+    A.SCORED: "évaluée",
+    A.LABELLED: "labellisée",
+    A.RESERVE: "liste d'attente",
+    A.REJECTED: "rejetée",
+    A.REVIEW_REQUESTED: "recours en cours",
+    A.REJECTION_FINAL: "rejet définitif",
 }
 
 

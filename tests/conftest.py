@@ -32,6 +32,9 @@ TOKENS = {
     "admin": "t-admin=admin:Amina Admin",
     "operator": "t-operator=operator:Omar Opérateur",
     "evaluator": "t-evaluator=evaluator:Eve Évaluatrice",
+    "evaluator2": "t-evaluator2=evaluator:Driss Évaluateur",
+    "evaluator3": "t-evaluator3=evaluator:Nadia Évaluatrice",
+    "evaluator4": "t-evaluator4=evaluator:Youssef Évaluateur",
     "committee": "t-committee=committee:Karim Comité",
 }
 ADMIN = Actor(name="Amina Admin", role=Role.ADMIN)

@@ -74,7 +74,7 @@ async def test_call_opens_and_closes_by_itself_and_deadline_extends_only_while_o
         "detail": "",
         "code": "NotAllowed",
         "stage": "closed",
-        "allowed_actions": [],
+        "allowed_actions": ["start_evaluation"],
     }
 
     audit = (await skipping.get(f"/calls/{call_id}")).json()["audit"]

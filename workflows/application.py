@@ -1,12 +1,13 @@
-"""ApplicationWorkflow `application-{id}`: one application from registration to its eligibility."""
+"""ApplicationWorkflow `application-{id}`: one application from registration to the committee's decision."""
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.cases import Cases
     from activities.prechecks import run_prechecks
     from activities.projection import Projection
     from domain import notices
@@ -18,17 +19,30 @@ with workflow.unsafe.imports_passed_through():
         ApplicationRecord,
         ApplicationStart,
         ApplicationState,
+        Assignment,
         CheckItem,
+        ClusterStart,
+        CommitteeDecision,
         ComplementRequest,
         ComplementsAsk,
         ComplementsReply,
+        Decision,
         EligibleDecision,
+        Evaluation,
+        EvaluatorAssignment,
         IneligibleDecision,
+        InterestDeclaration,
         Notification,
+        Redress,
+        ReviewAnswer,
+        ReviewRequest,
+        ScoreSheet,
         Withdrawal,
     )
+    from domain.scoring import evaluate, sheet_errors
     from domain.stages import (
         APPLICATION_RULES,
+        DECISIONS,
         FINAL_APPLICATION_STAGES,
         Action,
         ApplicationStage,
@@ -36,15 +50,19 @@ with workflow.unsafe.imports_passed_through():
     from workflows.transitions import (
         PROJECTION,
         audit_event,
+        forbidden,
         guard,
         invalid,
         not_allowed,
         sleep_until,
     )
 
+Notify = Callable[[ApplicationState], list[Notification]]
 CLOSE_SUBMISSIONS = "close_submissions"
 DEADLINE_EXTENDED = "deadline_extended"
+RESULTS_PUBLISHED = "results_published"
 INCOMPLETE_FILE = "Dossier incomplet : compléments non reçus dans le délai"
+NO_REDRESS = "Aucune demande de réexamen dans le délai : rejet définitif"
 
 
 @workflow.defn
@@ -54,21 +72,31 @@ class ApplicationWorkflow:
         self.state = start.state
         self.rules = start.rules
         self.closing = False
+        self.published = False
         # One transition at a time: a second concurrent one re-checks the stage and gets 409.
         self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
-        while self.state.stage not in FINAL_APPLICATION_STAGES:
+        while not self._finished():
             stage = self.state.stage
             if stage == ApplicationStage.RECEIVED:
                 await workflow.wait_condition(lambda: self.closing or self.state.stage != stage)
-                await self._clock(Action.CLOSE_SUBMISSIONS)
+                await self._clock(Action.CLOSE_SUBMISSIONS, self._close_submissions)
             elif stage == ApplicationStage.COMPLEMENTS_REQUESTED:
                 if await sleep_until(self._complements_due, lambda: self.state.stage == stage):
-                    await self._clock(Action.EXPIRE_COMPLEMENTS, reason=INCOMPLETE_FILE)
+                    await self._clock(Action.EXPIRE_COMPLEMENTS, self._expire_complements)
+            elif stage == ApplicationStage.EVALUATION:
+                await self._evaluation_clock()
+            elif self._result_to_announce():
+                await self._clock(Action.NOTIFY_RESULT, self._announce_result)
+            elif stage == ApplicationStage.REJECTED and self.state.redress:
+                if await sleep_until(self._redress_due, lambda: self.state.stage == stage):
+                    await self._clock(Action.FINALIZE_REJECTION, reason=NO_REDRESS)
             else:
-                await workflow.wait_condition(lambda: self.state.stage != stage)
+                await workflow.wait_condition(
+                    lambda: self.state.stage != stage or self._result_to_announce()
+                )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state.stage
 
@@ -76,6 +104,10 @@ class ApplicationWorkflow:
     @workflow.signal(name=CLOSE_SUBMISSIONS)
     def close_submissions(self, _: datetime | None = None) -> None:
         self.closing = True
+
+    @workflow.signal(name=RESULTS_PUBLISHED)
+    def results_published(self, _: datetime | None = None) -> None:
+        self.published = True
 
     @workflow.signal(name=DEADLINE_EXTENDED)
     def deadline_extended(self, deadline: datetime | None) -> None:
@@ -182,6 +214,145 @@ class ApplicationWorkflow:
     def _submit_complements(self, actor: Actor, body: ComplementsReply) -> None:
         guard(self.state.stage, Action.SUBMIT_COMPLEMENTS, actor)
 
+    # --- evaluation ------------------------------------------------------------------------
+    @workflow.update
+    async def assign_evaluators(self, actor: Actor, body: EvaluatorAssignment) -> ApplicationState:
+        async with self.lock:
+            self._check_assignment(actor, body)
+            now = workflow.now()
+            evaluation = self.state.evaluation or Evaluation()
+            evaluation.due_at = evaluation.due_at or due_after(now, self.rules.evaluation_days)
+            evaluation.assignments += [
+                Assignment(evaluator=name, assigned_at=now) for name in body.evaluators
+            ]
+            self.state.evaluation = evaluation
+            return await self._commit(
+                actor,
+                Action.ASSIGN_EVALUATORS,
+                payload=body.model_dump(mode="json"),
+                notify=lambda state: notices.evaluators_assigned(state, body.evaluators),
+            )
+
+    @assign_evaluators.validator
+    def _assign_evaluators(self, actor: Actor, body: EvaluatorAssignment) -> None:
+        self._check_assignment(actor, body)
+
+    @workflow.update
+    async def declare_interest(self, actor: Actor, body: InterestDeclaration) -> ApplicationState:
+        async with self.lock:
+            assignment = self._own_assignment(Action.DECLARE_INTEREST, actor)
+            if assignment.declared_at:
+                raise not_allowed("Déclaration d'intérêts déjà faite.", self.state.stage)
+            assignment.declared_at = workflow.now()
+            assignment.conflict = body.conflict
+            return await self._commit(
+                actor,
+                Action.DECLARE_INTEREST,
+                reason=body.note,
+                payload={"conflict": body.conflict},
+            )
+
+    @declare_interest.validator
+    def _declare_interest(self, actor: Actor, body: InterestDeclaration) -> None:
+        if self._own_assignment(Action.DECLARE_INTEREST, actor).declared_at:
+            raise not_allowed("Déclaration d'intérêts déjà faite.", self.state.stage)
+
+    @workflow.update
+    async def submit_scores(self, actor: Actor, sheet: ScoreSheet) -> ApplicationState:
+        async with self.lock:
+            assignment = self._check_sheet(actor, sheet)
+            assignment.sheet = sheet
+            assignment.submitted_at = workflow.now()
+            state = await self._commit(
+                actor, Action.SUBMIT_SCORES, payload=sheet.model_dump(mode="json")
+            )
+            evaluation = self.state.evaluation
+            assert evaluation is not None
+            if (
+                len(evaluation.active()) >= self.rules.evaluators_per_application
+                and not evaluation.waiting()
+            ):
+                sheets = {a.evaluator: a.sheet for a in evaluation.active() if a.sheet}
+                evaluation.result = evaluate(self.rules.grid, sheets, self.rules.consensus_spread)
+                state = await self._commit(
+                    CLOCK, Action.COMPLETE_EVALUATION, payload=evaluation.result.model_dump()
+                )
+            return state
+
+    @submit_scores.validator
+    def _submit_scores(self, actor: Actor, sheet: ScoreSheet) -> None:
+        self._check_sheet(actor, sheet)
+
+    # --- committee -----------------------------------------------------------------------
+    @workflow.update
+    async def label(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+        return await self._decide(Action.LABEL, actor, body)
+
+    @label.validator
+    def _label(self, actor: Actor, body: CommitteeDecision) -> None:
+        guard(self.state.stage, Action.LABEL, actor)
+
+    @workflow.update
+    async def put_on_reserve(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+        return await self._decide(Action.PUT_ON_RESERVE, actor, body)
+
+    @put_on_reserve.validator
+    def _put_on_reserve(self, actor: Actor, body: CommitteeDecision) -> None:
+        guard(self.state.stage, Action.PUT_ON_RESERVE, actor)
+
+    @workflow.update
+    async def reject(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+        return await self._decide(Action.REJECT, actor, body)
+
+    @reject.validator
+    def _reject(self, actor: Actor, body: CommitteeDecision) -> None:
+        guard(self.state.stage, Action.REJECT, actor)
+
+    @workflow.update
+    async def request_review(self, actor: Actor, body: ReviewRequest) -> ApplicationState:
+        async with self.lock:
+            redress = self._check_review_request(actor)
+            redress.requested_at = workflow.now()
+            redress.reason = body.reason
+            return await self._commit(actor, Action.REQUEST_REVIEW, reason=body.reason)
+
+    @request_review.validator
+    def _request_review(self, actor: Actor, body: ReviewRequest) -> None:
+        self._check_review_request(actor)
+
+    @workflow.update
+    async def uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> ApplicationState:
+        async with self.lock:
+            guard(self.state.stage, Action.UPHOLD_REJECTION, actor)
+            assert self.state.redress is not None
+            self.state.redress.answer = body.answer
+            return await self._commit(
+                actor, Action.UPHOLD_REJECTION, reason=body.answer, notify=notices.review_answered
+            )
+
+    @uphold_rejection.validator
+    def _uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> None:
+        guard(self.state.stage, Action.UPHOLD_REJECTION, actor)
+
+    @workflow.update
+    async def order_re_evaluation(self, actor: Actor, body: ReviewAnswer) -> ApplicationState:
+        async with self.lock:
+            guard(self.state.stage, Action.ORDER_RE_EVALUATION, actor)
+            assert self.state.redress is not None
+            self.state.redress.answer = body.answer
+            self.state.evaluation = Evaluation()  # new evaluators, new scores
+            self.state.decision = None
+            return await self._commit(
+                actor,
+                Action.ORDER_RE_EVALUATION,
+                reason=body.answer,
+                notify=notices.review_answered,
+            )
+
+    @order_re_evaluation.validator
+    def _order_re_evaluation(self, actor: Actor, body: ReviewAnswer) -> None:
+        guard(self.state.stage, Action.ORDER_RE_EVALUATION, actor)
+
     # --- helpers -------------------------------------------------------------------------
     def _before_deadline(self, action: Action, actor: Actor) -> None:
         guard(self.state.stage, action, actor)
@@ -193,6 +364,144 @@ class ApplicationWorkflow:
         if body.due_at is not None and body.due_at <= workflow.now():
             raise invalid("La date limite de réponse doit être dans le futur.")
 
+    def _check_assignment(self, actor: Actor, body: EvaluatorAssignment) -> None:
+        guard(self.state.stage, Action.ASSIGN_EVALUATORS, actor)
+        for name in body.evaluators:
+            if any(a.evaluator == name for a in self._assignments()):
+                raise invalid(f"« {name} » est déjà affecté(e) ou a déclaré un conflit d'intérêts.")
+
+    def _assignments(self) -> list[Assignment]:
+        return self.state.evaluation.assignments if self.state.evaluation else []
+
+    def _own_assignment(self, action: Action, actor: Actor) -> Assignment:
+        guard(self.state.stage, action, actor)
+        own = self.state.evaluation.of(actor.name) if self.state.evaluation else None
+        if own is None:
+            raise forbidden("Cette candidature ne vous est pas affectée.")
+        return own
+
+    def _check_sheet(self, actor: Actor, sheet: ScoreSheet) -> Assignment:
+        assignment = self._own_assignment(Action.SUBMIT_SCORES, actor)
+        if not assignment.declared_at:
+            raise not_allowed("Déclarez d'abord l'absence de conflit d'intérêts.", self.state.stage)
+        if assignment.submitted_at:
+            raise not_allowed("Vos notes ont déjà été transmises.", self.state.stage)
+        if errors := sheet_errors(self.rules.grid, sheet):
+            raise invalid("Grille incomplète ou erronée : " + " ; ".join(errors) + ".")
+        return assignment
+
+    async def _decide(
+        self, action: Action, actor: Actor, body: CommitteeDecision
+    ) -> ApplicationState:
+        async with self.lock:
+            target = guard(self.state.stage, action, actor).target
+            assert isinstance(target, ApplicationStage)
+            self.state.decision = Decision(
+                outcome=target, reason=body.reason, decided_by=actor.name, decided_at=workflow.now()
+            )
+            return await self._commit(actor, action, reason=body.reason)
+
+    def _check_review_request(self, actor: Actor) -> Redress:
+        guard(self.state.stage, Action.REQUEST_REVIEW, actor)
+        redress = self.state.redress
+        if redress is None or self.state.decision is None or not self.state.decision.published_at:
+            raise not_allowed("Les résultats ne sont pas encore publiés.", self.state.stage)
+        if workflow.now() >= redress.due_at:
+            raise not_allowed("Le délai de recours est expiré.", self.state.stage)
+        return redress
+
+    def _finished(self) -> bool:
+        stage, decision = self.state.stage, self.state.decision
+        settled = stage in (ApplicationStage.LABELLED, ApplicationStage.RESERVE)
+        return stage in FINAL_APPLICATION_STAGES or (
+            settled and decision is not None and decision.published_at is not None
+        )
+
+    def _result_to_announce(self) -> bool:
+        decision = self.state.decision
+        return (
+            self.published
+            and self.state.stage in DECISIONS
+            and decision is not None
+            and decision.published_at is None
+        )
+
+    def _redress_due(self) -> datetime:
+        assert self.state.redress is not None
+        return self.state.redress.due_at
+
+    def _evaluation_alarm(self) -> tuple[datetime, Action] | None:
+        """The next reminder, or the overdue flag, while scores are awaited."""
+        evaluation = self.state.evaluation
+        if (
+            not evaluation
+            or not evaluation.due_at
+            or evaluation.overdue
+            or not evaluation.waiting()
+        ):
+            return None
+        offsets = sorted(self.rules.reminder_days, reverse=True)
+        if evaluation.reminders_sent < len(offsets):
+            reminder = evaluation.due_at - timedelta(days=offsets[evaluation.reminders_sent])
+            return reminder, Action.REMIND_EVALUATORS
+        return evaluation.due_at, Action.FLAG_OVERDUE
+
+    async def _evaluation_clock(self) -> None:
+        alarm = self._evaluation_alarm()
+        stage = self.state.stage
+        if alarm is None:
+            await workflow.wait_condition(
+                lambda: self.state.stage != stage or self._evaluation_alarm() is not None
+            )
+        elif await sleep_until(
+            lambda: alarm[0],
+            lambda: self.state.stage == stage and self._evaluation_alarm() == alarm,
+        ):
+            await self._clock(alarm[1], self._chase_evaluators)
+
+    # --- what the clock changes, each returning the notifications it sends ------------------
+    async def _close_submissions(self) -> Notify | None:
+        self.state.checklist = await self._prechecks()
+        return None
+
+    async def _expire_complements(self) -> Notify | None:
+        self.state.reason = INCOMPLETE_FILE
+        return notices.eligibility_decided
+
+    async def _chase_evaluators(self) -> Notify | None:
+        evaluation = self.state.evaluation
+        assert evaluation is not None
+        names = [a.evaluator for a in evaluation.waiting()]
+        if evaluation.reminders_sent < len(self.rules.reminder_days):
+            evaluation.reminders_sent += 1
+            return lambda state: notices.evaluation_reminder(state, names)
+        evaluation.overdue = True
+        return lambda state: notices.evaluation_overdue(state, names)
+
+    async def _announce_result(self) -> Notify | None:
+        decision = self.state.decision
+        assert decision is not None
+        now = workflow.now()
+        decision.published_at = now
+        if decision.outcome == ApplicationStage.REJECTED:
+            self.state.redress = Redress(due_at=due_after(now, self.rules.redress_days))
+        if decision.outcome == ApplicationStage.LABELLED:
+            self.state.cluster_id = self.state.id
+            await workflow.execute_activity_method(
+                Cases.start_cluster,
+                ClusterStart(
+                    cluster_id=self.state.cluster_id,
+                    application_id=self.state.id,
+                    call_id=self.state.call_id,
+                    cluster_name=self.state.data.cluster_name,
+                    sector=self.state.data.sector,
+                    labelled_at=now,
+                    max_support_years=self.rules.max_support_years,
+                ),
+                **PROJECTION,
+            )
+        return notices.result_published
+
     def _complements_due(self) -> datetime:
         assert self.state.complements is not None
         return self.state.complements.due_at
@@ -202,19 +511,18 @@ class ApplicationWorkflow:
             run_prechecks, args=[self.state.data, self.rules], **PROJECTION
         )
 
-    async def _clock(self, action: Action, reason: str | None = None) -> None:
+    async def _clock(
+        self,
+        action: Action,
+        change: Callable[[], Awaitable[Notify | None]] | None = None,
+        reason: str | None = None,
+    ) -> None:
         """A transition the clock makes, unless an operator moved the case first."""
         async with self.lock:
-            if self.state.stage not in (rule := APPLICATION_RULES[action]).sources:
+            if self.state.stage not in APPLICATION_RULES[action].sources:
                 return
-            if rule.target == ApplicationStage.ELIGIBILITY_REVIEW:
-                self.state.checklist = await self._prechecks()
-            else:
-                self.state.reason = reason
-            notify = (
-                notices.eligibility_decided if rule.target == ApplicationStage.INELIGIBLE else None
-            )
-            await self._commit(CLOCK, action, reason=reason, notify=notify)
+            notify = await change() if change else None
+            await self._commit(CLOCK, action, reason=reason or self.state.reason, notify=notify)
 
     async def _commit(
         self,
@@ -222,7 +530,7 @@ class ApplicationWorkflow:
         action: Action,
         reason: str | None = None,
         payload: dict | None = None,
-        notify: Callable[[ApplicationState], list[Notification]] | None = None,
+        notify: Notify | None = None,
     ) -> ApplicationState:
         """Apply the action's target stage, record it once in SQL, answer the new state."""
         source = self.state.stage

@@ -1,4 +1,4 @@
-"""CallWorkflow `call-{id}`: a call for projects, from draft to its deadline closure."""
+"""CallWorkflow `call-{id}`: a call for projects, from draft through closure to its results."""
 
 import asyncio
 from datetime import datetime, timedelta
@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Registration,
     )
     from domain.stages import CALL_RULES, Action, ApplicationStage, CallStage
-    from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED
+    from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
     from workflows.transitions import (
         PROJECTION,
         audit_event,
@@ -64,7 +64,10 @@ class CallWorkflow:
                 )
             except TimeoutError:
                 return
-        while not self._should_continue_as_new():
+        while self.state.stage != CallStage.ARCHIVED:
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(CallStart(state=self.state, registered=self.registered))
             stage = self.state.stage
             still = lambda: self.state.stage == stage and not self._should_continue_as_new()  # noqa: E731
             if stage == CallStage.SCHEDULED:
@@ -76,7 +79,6 @@ class CallWorkflow:
             else:
                 await workflow.wait_condition(lambda: not still())
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(CallStart(state=self.state, registered=self.registered))
 
     # --- programme manager transitions ---------------------------------------------------
     @workflow.update
@@ -122,6 +124,47 @@ class CallWorkflow:
     @extend_deadline.validator
     def _extend_deadline(self, actor: Actor, body: DeadlineExtension) -> None:
         self._check_extension(actor, body)
+
+    @workflow.update
+    async def start_evaluation(self, actor: Actor) -> CallState:
+        async with self.lock:
+            guard(self.state.stage, Action.START_EVALUATION, actor)
+            return await self._commit(actor, Action.START_EVALUATION)
+
+    @start_evaluation.validator
+    def _start_evaluation(self, actor: Actor) -> None:
+        guard(self.state.stage, Action.START_EVALUATION, actor)
+
+    @workflow.update
+    async def publish_results(self, actor: Actor) -> CallState:
+        """Publish once the committee has decided every case; each applicant is told its result."""
+        async with self.lock:
+            guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
+            waiting = await workflow.execute_activity_method(
+                Projection.count_undecided, self.state.id, **PROJECTION
+            )
+            if waiting:
+                raise not_allowed(
+                    f"{waiting} candidature(s) attendent encore une décision du comité.",
+                    self.state.stage,
+                )
+            state = await self._commit(actor, Action.PUBLISH_RESULTS)
+        await self._fan_out(self.registered, RESULTS_PUBLISHED, None)
+        return state
+
+    @publish_results.validator
+    def _publish_results(self, actor: Actor) -> None:
+        guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
+
+    @workflow.update
+    async def archive(self, actor: Actor) -> CallState:
+        async with self.lock:
+            guard(self.state.stage, Action.ARCHIVE, actor)
+            return await self._commit(actor, Action.ARCHIVE)
+
+    @archive.validator
+    def _archive(self, actor: Actor) -> None:
+        guard(self.state.stage, Action.ARCHIVE, actor)
 
     # --- registration of applications ----------------------------------------------------
     @workflow.update

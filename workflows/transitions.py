@@ -22,16 +22,16 @@ def guard(stage: Stage, action: Action, actor: Actor) -> Rule:
     """Raise the error the API turns into 403 or 409, or return the rule to apply."""
     rule = rules_for(stage)[action]
     if actor.role not in rule.roles:
-        raise ApplicationError(
-            f"Le rôle « {actor.role} » ne permet pas l'action « {action} ».",
-            type=FORBIDDEN,
-            non_retryable=True,
-        )
+        raise forbidden(f"Le rôle « {actor.role} » ne permet pas l'action « {action} ».")
     if stage not in rule.sources:
         raise not_allowed(
             f"Action « {action} » impossible à l'étape « {STAGE_LABELS_FR[stage]} ».", stage
         )
     return rule
+
+
+def forbidden(message: str) -> ApplicationError:
+    return ApplicationError(message, type=FORBIDDEN, non_retryable=True)
 
 
 def invalid(message: str) -> ApplicationError:

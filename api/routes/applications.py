@@ -1,25 +1,42 @@
-"""Applications: the operator's transitions on one case, the case list and the case page."""
+"""Applications: every transition on one case, the case list and the case page."""
 
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
 from activities.tables import ApplicationRow
 from api import queries
 from api.commands import conflict, send, update_id
-from api.deps import ApplicationId, Db, Desk, IdempotencyKey, PageNumber, PageSize, Reader, Temporal
+from api.deps import (
+    Admin,
+    Anyone,
+    ApplicationId,
+    Db,
+    IdempotencyKey,
+    PageNumber,
+    PageSize,
+    Reader,
+    Temporal,
+    require,
+)
 from api.schemas import ApplicationDetail, ApplicationView, Page
 from domain.models import (
     Actor,
     Amendment,
+    CommitteeDecision,
     ComplementsAsk,
     ComplementsReply,
     EligibleDecision,
+    EvaluatorAssignment,
     IneligibleDecision,
+    InterestDeclaration,
+    ReviewAnswer,
+    ReviewRequest,
+    ScoreSheet,
     Withdrawal,
 )
-from domain.stages import ApplicationStage
+from domain.stages import APPLICATION_RULES, Action, ApplicationStage, Role
 from workflows.application import ApplicationWorkflow
 
 router = APIRouter(prefix="/applications", tags=["candidatures"])
@@ -54,18 +71,20 @@ async def _transition(
         ),
         missing,
     )
-    return queries.application_view(state)
+    view = queries.application_view(state)
+    return queries.for_evaluator(view, actor.name) if actor.role == Role.EVALUATOR else view
 
 
 def _action(update: Any, body_type: type[BaseModel], summary: str, required: bool = True) -> None:
-    """POST /applications/{id}/{action}: one operator transition, named as in allowed_actions."""
+    """POST /applications/{id}/{action}: one transition, named as in allowed_actions."""
     name = update.__name__
+    Allowed = Annotated[Actor, Depends(require(*APPLICATION_RULES[Action(name)].roles))]
     if required:
 
         async def act(
             application_id: ApplicationId,
             body: body_type,  # type: ignore[valid-type]
-            actor: Desk,
+            actor: Allowed,
             client: Temporal,
             db: Db,
             key: IdempotencyKey = None,
@@ -76,7 +95,7 @@ def _action(update: Any, body_type: type[BaseModel], summary: str, required: boo
 
         async def act(
             application_id: ApplicationId,
-            actor: Desk,
+            actor: Allowed,
             client: Temporal,
             db: Db,
             body: body_type | None = None,  # type: ignore[valid-type]
@@ -90,14 +109,41 @@ def _action(update: Any, body_type: type[BaseModel], summary: str, required: boo
     )(act)
 
 
-_action(ApplicationWorkflow.amend, Amendment, "Modifier la candidature (avant la date limite)")
-_action(ApplicationWorkflow.withdraw, Withdrawal, "Retirer la candidature", required=False)
-_action(ApplicationWorkflow.mark_eligible, EligibleDecision, "Déclarer recevable", required=False)
-_action(ApplicationWorkflow.mark_ineligible, IneligibleDecision, "Déclarer irrecevable (motif)")
-_action(ApplicationWorkflow.request_complements, ComplementsAsk, "Demander des compléments")
-_action(
-    ApplicationWorkflow.submit_complements, ComplementsReply, "Enregistrer les compléments reçus"
-)
+W = ApplicationWorkflow
+_action(W.amend, Amendment, "Modifier la candidature (avant la date limite)")
+_action(W.withdraw, Withdrawal, "Retirer la candidature", required=False)
+_action(W.mark_eligible, EligibleDecision, "Déclarer recevable", required=False)
+_action(W.mark_ineligible, IneligibleDecision, "Déclarer irrecevable (motif)")
+_action(W.request_complements, ComplementsAsk, "Demander des compléments")
+_action(W.submit_complements, ComplementsReply, "Enregistrer les compléments reçus")
+_action(W.declare_interest, InterestDeclaration, "Évaluateur : déclarer ses intérêts")
+_action(W.submit_scores, ScoreSheet, "Évaluateur : transmettre la grille notée")
+_action(W.label, CommitteeDecision, "Comité : labelliser")
+_action(W.put_on_reserve, CommitteeDecision, "Comité : inscrire en liste d'attente")
+_action(W.reject, CommitteeDecision, "Comité : rejeter (motif)")
+_action(W.request_review, ReviewRequest, "Demander un réexamen (dans le délai de recours)")
+_action(W.uphold_rejection, ReviewAnswer, "Comité : maintenir le rejet")
+_action(W.order_re_evaluation, ReviewAnswer, "Comité : ordonner une nouvelle évaluation")
+
+
+@router.post("/{application_id}/assign_evaluators", response_model=ApplicationView)
+async def assign_evaluators(
+    application_id: ApplicationId,
+    body: EvaluatorAssignment,
+    actor: Admin,
+    client: Temporal,
+    db: Db,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> ApplicationView:
+    """Affecter des évaluateurs (noms de leurs jetons) ; au moins le nombre fixé par l'appel."""
+    known = {a.name for a in request.app.state.tokens.values() if a.role == Role.EVALUATOR}
+    if unknown := [name for name in body.evaluators if name not in known]:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Évaluateur(s) inconnu(s) : " + ", ".join(unknown),
+        )
+    return await _transition(client, db, application_id, W.assign_evaluators, actor, body, key)
 
 
 @router.get("", response_model=Page[ApplicationView])
@@ -125,8 +171,27 @@ def list_applications(
 
 
 @router.get("/{application_id}", response_model=ApplicationDetail)
-def get_application(application_id: ApplicationId, _: Reader, db: Db) -> ApplicationDetail:
+def get_application(application_id: ApplicationId, actor: Anyone, db: Db) -> ApplicationDetail:
+    """The case and its audit trail; an evaluator sees it once assigned and free of conflict."""
+    if actor.role == Role.EVALUATOR:
+        _check_evaluator_access(db, application_id, actor.name)
     view = queries.application_view(queries.application_state(_row(db, application_id)))
-    return ApplicationDetail(
-        **view.model_dump(), audit=queries.audit_trail(db, f"application-{application_id}")
-    )
+    audit = queries.audit_trail(db, f"application-{application_id}")
+    if actor.role == Role.EVALUATOR:
+        view = queries.for_evaluator(view, actor.name)
+        audit = [e for e in audit if e.actor == actor.name]
+    return ApplicationDetail(**view.model_dump(), audit=audit)
+
+
+def _check_evaluator_access(db: Db, application_id: str, evaluator: str) -> None:
+    row = queries.assignment(db, application_id, evaluator)
+    if row is None or row.status == "conflict":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "Cette candidature ne vous est pas affectée."
+        )
+    if row.status == "assigned":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "Déclarez l'absence de conflit d'intérêts avant de consulter le dossier "
+            f"(POST /applications/{application_id}/declare_interest).",
+        )

@@ -1,19 +1,33 @@
-"""Calls for projects: create, publish, extend the deadline, register applications, read."""
+"""Calls for projects: create, publish, extend, register applications, results; reads and ranking."""
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import Response
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.tables import CallRow
 from api import queries
 from api.commands import conflict, send, update_id
-from api.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageNumber, PageSize, Temporal
-from api.schemas import ApplicationView, CallDetail, CallView, Page, StageCounts
+from api.deps import (
+    Admin,
+    Anyone,
+    CallId,
+    Db,
+    Desk,
+    IdempotencyKey,
+    PageNumber,
+    PageSize,
+    Temporal,
+    require,
+)
+from api.deps import Ranking as RankingReaders
+from api.schemas import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from domain.models import (
+    Actor,
     ApplicationInput,
     CallSpec,
     CallStart,
@@ -21,7 +35,7 @@ from domain.models import (
     DeadlineExtension,
     Registration,
 )
-from domain.stages import CallStage
+from domain.stages import CALL_RULES, Action, CallStage
 from workflows.call import CallWorkflow
 
 router = APIRouter(prefix="/calls", tags=["appels à projets"])
@@ -76,16 +90,28 @@ async def create_call(
     return queries.call_view(state)
 
 
-@router.post("/{call_id}/publish", response_model=CallView)
-async def publish_call(
-    call_id: CallId, actor: Admin, client: Temporal, db: Db, key: IdempotencyKey = None
-) -> CallView:
-    handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
-    state = await send(
-        lambda: handle.execute_update(CallWorkflow.publish, actor, id=update_id("publish", key)),
-        _missing(db, call_id),
-    )
-    return queries.call_view(state)
+def _call_action(update: Any, summary: str) -> None:
+    """POST /calls/{id}/{action} for the transitions that take no body."""
+    name = update.__name__
+    Allowed = Annotated[Actor, Depends(require(*CALL_RULES[Action(name)].roles))]
+
+    async def act(
+        call_id: CallId, actor: Allowed, client: Temporal, db: Db, key: IdempotencyKey = None
+    ) -> CallView:
+        handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
+        state = await send(
+            lambda: handle.execute_update(update, actor, id=update_id(name, key)),
+            _missing(db, call_id),
+        )
+        return queries.call_view(state)
+
+    router.post(f"/{{call_id}}/{name}", response_model=CallView, name=name, summary=summary)(act)
+
+
+_call_action(CallWorkflow.publish, "Publier l'appel (ouverture à la date prévue)")
+_call_action(CallWorkflow.start_evaluation, "Lancer la phase d'évaluation")
+_call_action(CallWorkflow.publish_results, "Publier les résultats (toutes les décisions prises)")
+_call_action(CallWorkflow.archive, "Archiver l'appel")
 
 
 @router.post("/{call_id}/extend_deadline", response_model=CallView)
@@ -165,3 +191,19 @@ def call_stats(call_id: CallId, _: Anyone, db: Db) -> StageCounts:
     _call_row(db, call_id)
     counts = queries.counts_by_stage(db, call_id)
     return StageCounts(call_id=call_id, total=sum(counts.values()), by_stage=counts)
+
+
+@router.get("/{call_id}/ranking", response_model=Ranking)
+def ranking(call_id: CallId, _: RankingReaders, db: Db) -> Ranking:
+    return queries.ranking(db, _call_row(db, call_id))
+
+
+@router.get("/{call_id}/ranking.csv", response_class=Response)
+def ranking_csv(call_id: CallId, _: RankingReaders, db: Db) -> Response:
+    """The ranked list for a spreadsheet: semicolons, decimal commas, UTF-8 with BOM."""
+    row = _call_row(db, call_id)
+    return Response(
+        queries.ranking_csv(queries.ranking(db, row), queries.call_state(row).spec.grid),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="classement-{call_id}.csv"'},
+    )

@@ -1,0 +1,29 @@
+"""Evaluators' work lists: an evaluator sees their own assignments, managers see everyone's."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api import queries
+from api.deps import Db, PageNumber, PageSize, require
+from api.schemas import EvaluatorCase, Page
+from domain.models import Actor
+from domain.stages import Role
+
+router = APIRouter(prefix="/evaluations", tags=["évaluations"])
+Viewer = Annotated[Actor, Depends(require(Role.EVALUATOR, Role.ADMIN, Role.COMMITTEE))]
+
+
+@router.get("", response_model=Page[EvaluatorCase])
+def list_evaluations(
+    actor: Viewer,
+    db: Db,
+    evaluator: Annotated[
+        str | None, Query(max_length=200, description="Gestionnaires seulement")
+    ] = None,
+    overdue: bool | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> Page[EvaluatorCase]:
+    who = actor.name if actor.role == Role.EVALUATOR else evaluator
+    return queries.evaluator_cases(db, who, overdue, page, page_size)

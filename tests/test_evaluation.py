@@ -1,0 +1,318 @@
+"""Evaluation, committee decision, publication and redress, with the clock on the time-skipping server."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from activities.tables import OutboxRow
+from domain.models import DEFAULT_GRID
+from tests.conftest import APPLICATION, Service, eventually
+from workflows.cluster import ClusterWorkflow
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+EVE, DRISS, NADIA, YOUSSEF = "evaluator", "evaluator2", "evaluator3", "evaluator4"
+NAMES = {
+    EVE: "Eve Évaluatrice",
+    DRISS: "Driss Évaluateur",
+    NADIA: "Nadia Évaluatrice",
+    YOUSSEF: "Youssef Évaluateur",
+}
+
+
+def sheet(*marks: float) -> dict:
+    """A score sheet: one mark per criterion of the default grid, in grid order."""
+    return {
+        "scores": [
+            {"criterion": c.code, "score": m, "comment": f"Appréciation sur {c.label}"}
+            for c, m in zip(DEFAULT_GRID.criteria, marks, strict=True)
+        ]
+    }
+
+
+def outbox(service: Service, recipient: str) -> list[str]:
+    with Session(service.engine) as db:
+        return list(db.exec(select(OutboxRow.subject).where(OutboxRow.recipient == recipient)))
+
+
+async def ok(response, stage: str | None = None) -> dict:
+    assert response.status_code == 200, response.text
+    if stage:
+        assert response.json()["stage"] == stage
+    return response.json()
+
+
+async def eligible_applications(service: Service, names: list[str]) -> tuple[str, list[str]]:
+    call_id = await service.new_call()
+    await ok(await service.post(f"/calls/{call_id}/publish", role="admin"))
+    ids = []
+    for name in names:
+        created = await service.post(
+            f"/calls/{call_id}/applications", json={**APPLICATION, "cluster_name": name}
+        )
+        ids.append(created.json()["id"])
+    await service.env.sleep(timedelta(days=31))
+    for application_id in ids:
+
+        async def reviewed(application_id: str = application_id) -> bool:
+            body = (await service.get(f"/applications/{application_id}")).json()
+            return body["stage"] == "eligibility_review"
+
+        await eventually(reviewed, what="eligibility review")
+        await ok(await service.post(f"/applications/{application_id}/mark_eligible"), "eligible")
+    await ok(
+        await service.post(f"/calls/{call_id}/start_evaluation", role="admin"), "under_evaluation"
+    )
+    return call_id, ids
+
+
+async def score(service: Service, application_id: str, marks: dict[str, tuple]) -> dict:
+    """Each evaluator declares and scores; answers the case as the committee sees it."""
+    for role, values in marks.items():
+        declared = await service.post(
+            f"/applications/{application_id}/declare_interest", role=role, json={"conflict": False}
+        )
+        await ok(declared)
+        answer = await ok(
+            await service.post(
+                f"/applications/{application_id}/submit_scores", role=role, json=sheet(*values)
+            )
+        )
+        assert answer["evaluation"]["result"] is None  # never shown to an evaluator
+    return (await service.get(f"/applications/{application_id}", role="committee")).json()
+
+
+async def test_from_eligible_to_published_results_and_redress(skipping: Service) -> None:
+    call_id, (alpha, beta, gamma, delta) = await eligible_applications(
+        skipping, ["Cluster Alpha", "Cluster Beta", "Cluster Gamma", "Cluster Delta"]
+    )
+    panel = [NAMES[EVE], NAMES[DRISS], NAMES[NADIA]]
+    for application_id in (alpha, beta, gamma, delta):
+        assigned = await ok(
+            await skipping.post(
+                f"/applications/{application_id}/assign_evaluators",
+                role="admin",
+                json={"evaluators": panel},
+            ),
+            "evaluation",
+        )
+    assert [a["evaluator"] for a in assigned["evaluation"]["assignments"]] == panel
+    unknown = await skipping.post(
+        f"/applications/{alpha}/assign_evaluators", role="admin", json={"evaluators": ["Inconnu"]}
+    )
+    assert unknown.status_code == 422
+
+    # Before declaring, an evaluator sees nothing and cannot score; a stranger is kept out.
+    assert (await skipping.get(f"/applications/{alpha}", role=EVE)).status_code == 403
+    early = await skipping.post(
+        f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(4, 4, 4, 4, 4)
+    )
+    assert early.status_code == 409
+    stranger = await skipping.post(
+        f"/applications/{alpha}/declare_interest", role=YOUSSEF, json={"conflict": False}
+    )
+    assert stranger.status_code == 403
+    assert (await skipping.get(f"/applications/{alpha}", role=YOUSSEF)).status_code == 403
+
+    # A declared conflict releases the assignment; the admin assigns someone else.
+    await ok(
+        await skipping.post(
+            f"/applications/{alpha}/declare_interest",
+            role=NADIA,
+            json={"conflict": True, "note": "Ancien membre"},
+        )
+    )
+    assert (await skipping.get(f"/applications/{alpha}", role=NADIA)).status_code == 403
+    await ok(
+        await skipping.post(
+            f"/applications/{alpha}/assign_evaluators",
+            role="admin",
+            json={"evaluators": [NAMES[YOUSSEF]]},
+        )
+    )
+
+    await ok(
+        await skipping.post(
+            f"/applications/{alpha}/declare_interest", role=EVE, json={"conflict": False}
+        )
+    )
+    own = (await skipping.get(f"/applications/{alpha}", role=EVE)).json()
+    assert own["data"]["cluster_name"] == "Cluster Alpha"
+    assert [a["evaluator"] for a in own["evaluation"]["assignments"]] == [NAMES[EVE]]
+    missing = await skipping.post(
+        f"/applications/{alpha}/submit_scores",
+        role=EVE,
+        json={"scores": sheet(4, 4, 4, 4, 4)["scores"][:4]},
+    )
+    assert missing.status_code == 422 and "budget" in missing.json()["detail"]
+    too_high = await skipping.post(
+        f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(6, 4, 4, 4, 4)
+    )
+    assert too_high.status_code == 422
+    not_half = await skipping.post(
+        f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(3.3, 4, 4, 4, 4)
+    )
+    assert not_half.status_code == 422
+
+    await ok(
+        await skipping.post(
+            f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(4.5, 4, 4, 3.5, 4)
+        )
+    )
+    scored = await score(skipping, alpha, {DRISS: (4, 4, 4.5, 4, 3.5), YOUSSEF: (4, 4.5, 4, 4, 4)})
+    assert scored["stage"] == "scored"
+    result = scored["evaluation"]["result"]
+    assert result["criterion_means"]["strategy"] == pytest.approx((4.5 + 4 + 4) / 3, abs=0.001)
+    assert result["thresholds_met"] and not result["consensus_needed"]
+
+    # Beta: evaluators far apart, flagged for a consensus discussion; same score as Gamma.
+    beta_scored = await score(
+        skipping,
+        beta,
+        {EVE: (5, 5, 5, 5, 5), DRISS: (2.5, 2.5, 2.5, 2.5, 2.5), NADIA: (3.5, 3.5, 3.5, 3.5, 3.5)},
+    )
+    assert beta_scored["evaluation"]["result"]["consensus_needed"]
+    await score(
+        skipping,
+        gamma,
+        {EVE: (3.5, 4, 3.5, 4, 3.5), DRISS: (4, 3.5, 4, 3.5, 4), NADIA: (3.5, 3.5, 3.5, 3.5, 3.5)},
+    )
+
+    # Delta: one evaluator late; reminders go out, then the case is flagged overdue, all by the clock.
+    await score(skipping, delta, {EVE: (2, 2, 2, 2, 2), DRISS: (2, 1.5, 2, 2, 2)})
+    await ok(
+        await skipping.post(
+            f"/applications/{delta}/declare_interest", role=NADIA, json={"conflict": False}
+        )
+    )
+    await skipping.env.sleep(timedelta(days=22))
+
+    async def flagged() -> bool:
+        audit = (await skipping.get(f"/applications/{delta}")).json()["audit"]
+        return "flag_overdue" in [e["action"] for e in audit]
+
+    await eventually(flagged, what="the overdue flag")
+    reminders = [
+        s
+        for s in outbox(skipping, f"évaluateur:{NAMES[NADIA]}")
+        if s.startswith("Rappel") and delta in s
+    ]
+    assert len(reminders) == 2  # 7 and 2 days before the due date
+    assert f"Évaluation en retard : candidature {delta}" in outbox(skipping, "programme@clusters")
+    late = await skipping.post(
+        f"/applications/{delta}/submit_scores", role=NADIA, json=sheet(2, 2, 2.5, 2, 2)
+    )
+    assert (await ok(late))["stage"] == "scored"
+
+    ranking = (await skipping.get(f"/calls/{call_id}/ranking", role="committee")).json()
+    assert [e["application_id"] for e in ranking["ranked"]] == [alpha, beta, gamma]
+    assert [e["rank"] for e in ranking["ranked"]] == [1, 2, 3]
+    assert [e["application_id"] for e in ranking["below_threshold"]] == [delta]
+    beta_score = ranking["ranked"][1]["result"]["weighted_score"]
+    assert beta_score == ranking["ranked"][2]["result"]["weighted_score"]  # tie broken by the grid
+    exported = await skipping.get(f"/calls/{call_id}/ranking.csv", role="committee")
+    rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";"))
+    assert rows[0][:6] == ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "sous le seuil"]
+    assert rows[1][5] == f"{ranking['ranked'][0]['result']['weighted_score']:.2f}".replace(".", ",")
+    assert (await skipping.get(f"/calls/{call_id}/ranking", role="operator")).status_code == 403
+
+    early_publish = await skipping.post(f"/calls/{call_id}/publish_results", role="committee")
+    assert early_publish.status_code == 409
+    assert early_publish.json()["detail"].startswith("4 candidature(s)")
+    not_yours = await skipping.post(
+        f"/applications/{alpha}/label", role="operator", json={"reason": "x"}
+    )
+    assert not_yours.status_code == 403
+    await ok(
+        await skipping.post(
+            f"/applications/{alpha}/label",
+            role="committee",
+            json={"reason": "Premier du classement"},
+        ),
+        "labelled",
+    )
+    await ok(
+        await skipping.post(
+            f"/applications/{beta}/put_on_reserve",
+            role="committee",
+            json={"reason": "Consensus à consolider"},
+        ),
+        "reserve",
+    )
+    await ok(
+        await skipping.post(
+            f"/applications/{gamma}/reject", role="committee", json={"reason": "Budget insuffisant"}
+        ),
+        "rejected",
+    )
+    await ok(
+        await skipping.post(
+            f"/applications/{delta}/reject", role="committee", json={"reason": "Sous les seuils"}
+        ),
+        "rejected",
+    )
+    too_soon = await skipping.post(
+        f"/applications/{gamma}/request_review", json={"reason": "Erreur"}
+    )
+    assert too_soon.status_code == 409 and "pas encore publiés" in too_soon.json()["detail"]
+
+    await ok(
+        await skipping.post(f"/calls/{call_id}/publish_results", role="committee"),
+        "results_published",
+    )
+
+    async def announced() -> bool:
+        subjects = outbox(skipping, "salma@cluster-nord.ma")
+        return all(
+            f"Résultats de l'appel : candidature {a}" in subjects
+            for a in (alpha, beta, gamma, delta)
+        )
+
+    await eventually(announced, what="every applicant to be told")
+    labelled = (await skipping.get(f"/applications/{alpha}")).json()
+    assert labelled["cluster_id"] == alpha
+    cluster = skipping.client.get_workflow_handle_for(ClusterWorkflow.run, f"cluster-{alpha}")
+    assert (await cluster.query(ClusterWorkflow.describe)).application_id == alpha
+
+    # Gamma asks for a review in time; Delta stays silent and its rejection becomes final by itself.
+    await ok(
+        await skipping.post(
+            f"/applications/{gamma}/request_review", json={"reason": "Budget mal lu"}
+        ),
+        "review_requested",
+    )
+    await ok(
+        await skipping.post(
+            f"/applications/{gamma}/order_re_evaluation",
+            role="committee",
+            json={"answer": "Nouvelle évaluation accordée"},
+        ),
+        "evaluation",
+    )
+    await skipping.env.sleep(timedelta(days=31))
+
+    async def final() -> bool:
+        return (await skipping.get(f"/applications/{delta}")).json()["stage"] == "rejection_final"
+
+    await eventually(final, what="the redress window to expire")
+    late_review = await skipping.post(
+        f"/applications/{delta}/request_review", json={"reason": "Trop tard"}
+    )
+    assert late_review.status_code == 409
+    trail = [
+        (e["action"], e["role"])
+        for e in (await skipping.get(f"/applications/{delta}")).json()["audit"]
+    ]
+    assert trail[-4:] == [
+        ("complete_evaluation", "system"),
+        ("reject", "committee"),
+        ("notify_result", "system"),
+        ("finalize_rejection", "system"),
+    ]
+    assert ("flag_overdue", "system") in trail and trail.count(("remind_evaluators", "system")) == 2
+    call_trail = [e["action"] for e in (await skipping.get(f"/calls/{call_id}")).json()["audit"]]
+    assert call_trail[-2:] == ["start_evaluation", "publish_results"]
+    await ok(await skipping.post(f"/calls/{call_id}/archive", role="admin"), "archived")
