@@ -1,7 +1,7 @@
 """Record workflow histories for the replay tests (tests/histories/*.json).
 
 Run after a workflow change that is meant to be compatible, then commit the new files next to
-the old ones: `.venv/bin/python scripts/record_histories.py`. Old histories stay, so CI proves
+the old ones: `.venv/bin/python scripts/record_histories.py v2`. Old histories stay, so CI proves
 that the new code still replays the cases already running. See README, "Replay tests".
 """
 
@@ -14,41 +14,183 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.database import create_schema, make_engine  # noqa: E402
 from domain.models import (  # noqa: E402
+    DEFAULT_DOCUMENTS,
+    DEFAULT_GRID,
     Actor,
     Amendment,
     ApplicationInput,
     CallSpec,
     CallStart,
     CallState,
+    CommitteeDecision,
     ComplementsAsk,
     ComplementsReply,
     DeadlineExtension,
     EligibleDecision,
+    EvaluatorAssignment,
+    InterestDeclaration,
     Registration,
+    ReviewAnswer,
+    ReviewRequest,
+    ScoreSheet,
     Withdrawal,
 )
 from domain.stages import CallStage, Role  # noqa: E402
 from settings import bundled_binary  # noqa: E402
 from worker import build_worker  # noqa: E402
-from workflows.application import ApplicationWorkflow  # noqa: E402
+from workflows.application import ApplicationWorkflow as App  # noqa: E402
 from workflows.call import CallWorkflow  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
 ADMIN = Actor(name="Amina", role=Role.ADMIN)
 OPERATOR = Actor(name="Omar", role=Role.OPERATOR)
-DOCUMENTS = CallSpec.model_fields["required_documents"].default_factory()
+COMMITTEE = Actor(name="Karim", role=Role.COMMITTEE)
+EVALUATORS = [Actor(name=n, role=Role.EVALUATOR) for n in ("Eve", "Driss", "Nadia")]
 APPLICATION = ApplicationInput(
     cluster_name="Cluster enregistré",
     sector="TIC",
     members=[{"name": "Entreprise", "type": "company"}, {"name": "École", "type": "training"}],
     contact={"name": "Contact", "email": "contact@cluster.ma"},
-    documents=DOCUMENTS[:2],
+    documents=DEFAULT_DOCUMENTS[:2],
 )
+
+
+def sheet(mark: float) -> ScoreSheet:
+    return ScoreSheet(
+        scores=[
+            {"criterion": c.code, "score": mark, "comment": "ok"} for c in DEFAULT_GRID.criteria
+        ]
+    )
+
+
+class Scenario:
+    def __init__(self, env: WorkflowEnvironment, client: Client, queue: str) -> None:
+        self.env, self.client, self.queue = env, client, queue
+
+    async def open_call(self, **rules: object) -> WorkflowHandle:
+        now = await self.env.get_current_time()
+        spec = CallSpec(
+            year=now.year,
+            title="Historique",
+            opens_at=now + timedelta(days=1),
+            deadline=now + timedelta(days=20),
+            **rules,
+        )
+        state = CallState(
+            id=uuid.uuid4().hex[:12], stage=CallStage.DRAFT, spec=spec, updated_at=now
+        )
+        call = await self.client.start_workflow(
+            CallWorkflow.run, CallStart(state=state), id=f"call-{state.id}", task_queue=self.queue
+        )
+        await call.execute_update(CallWorkflow.create, ADMIN)
+        await call.execute_update(CallWorkflow.publish, ADMIN)
+        await self.env.sleep(timedelta(days=2))
+        return call
+
+    async def register(
+        self, call: WorkflowHandle, count: int, **data: object
+    ) -> list[WorkflowHandle]:
+        handles = []
+        for _ in range(count):
+            registration = Registration(
+                application_id=uuid.uuid4().hex[:12], data=APPLICATION.model_copy(update=data)
+            )
+            await call.execute_update(
+                CallWorkflow.register_application, args=[OPERATOR, registration]
+            )
+            handles.append(
+                self.client.get_workflow_handle_for(
+                    App.run, f"application-{registration.application_id}"
+                )
+            )
+        return handles
+
+    async def past_deadline(self, days: int) -> None:
+        await self.env.sleep(timedelta(days=days))
+        await asyncio.sleep(1)  # let the closure fan-out and pre-checks land
+
+
+async def eligibility(s: Scenario) -> dict[str, WorkflowHandle]:
+    call = await s.open_call()
+    apps = await s.register(call, 3)
+    now = await s.env.get_current_time()
+    await call.execute_update(
+        CallWorkflow.extend_deadline,
+        args=[ADMIN, DeadlineExtension(deadline=now + timedelta(days=23))],
+    )
+    await apps[0].execute_update(App.amend, args=[OPERATOR, Amendment(legal_form="GIE")])
+    await apps[2].execute_update(App.withdraw, args=[OPERATOR, Withdrawal()])
+    await s.past_deadline(24)
+    for app in apps[:2]:
+        await app.execute_update(
+            App.request_complements, args=[OPERATOR, ComplementsAsk(items=["budget"])]
+        )
+    reply = ComplementsReply(documents=DEFAULT_DOCUMENTS)
+    await apps[1].execute_update(App.submit_complements, args=[OPERATOR, reply])
+    await apps[1].execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+    await s.env.sleep(timedelta(days=15))  # the first one's complements expire
+    await apps[0].result()
+    return {"call": call, "expired": apps[0], "eligible": apps[1], "withdrawn": apps[2]}
+
+
+async def evaluation(s: Scenario) -> dict[str, WorkflowHandle]:
+    call = await s.open_call(evaluators_per_application=2)
+    labelled, reviewed, final = apps = await s.register(call, 3, documents=DEFAULT_DOCUMENTS)
+    await s.past_deadline(19)
+    for app in apps:
+        await app.execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+    await call.execute_update(CallWorkflow.start_evaluation, ADMIN)
+    eve, driss, nadia = EVALUATORS
+    for app in apps:
+        await app.execute_update(
+            App.assign_evaluators,
+            args=[ADMIN, EvaluatorAssignment(evaluators=[eve.name, driss.name])],
+        )
+    await labelled.execute_update(
+        App.declare_interest, args=[driss, InterestDeclaration(conflict=True)]
+    )
+    await labelled.execute_update(
+        App.assign_evaluators, args=[ADMIN, EvaluatorAssignment(evaluators=[nadia.name])]
+    )
+    marks = {labelled: (eve, nadia, 4.5), reviewed: (eve, driss, 3.5), final: (eve, driss, 2)}
+    for app, (first, second, mark) in marks.items():
+        for evaluator in (first, second):
+            await app.execute_update(
+                App.declare_interest, args=[evaluator, InterestDeclaration(conflict=False)]
+            )
+            if app is not final or evaluator is first:
+                await app.execute_update(App.submit_scores, args=[evaluator, sheet(mark)])
+    await s.env.sleep(timedelta(days=22))  # reminders, then the late evaluation is flagged
+    await asyncio.sleep(1)
+    await final.execute_update(App.submit_scores, args=[driss, sheet(2)])
+    await labelled.execute_update(App.label, args=[COMMITTEE, CommitteeDecision(reason="Premier")])
+    for app in (reviewed, final):
+        await app.execute_update(
+            App.reject, args=[COMMITTEE, CommitteeDecision(reason="Non retenu")]
+        )
+    await call.execute_update(CallWorkflow.publish_results, COMMITTEE)
+    await asyncio.sleep(1)
+    await reviewed.execute_update(
+        App.request_review, args=[OPERATOR, ReviewRequest(reason="Erreur")]
+    )
+    await reviewed.execute_update(
+        App.order_re_evaluation, args=[COMMITTEE, ReviewAnswer(answer="Accordé")]
+    )
+    await s.env.sleep(timedelta(days=31))
+    await final.result()
+    await labelled.result()
+    return {
+        "results-call": call,
+        "labelled": labelled,
+        "re-evaluation": reviewed,
+        "rejection-final": final,
+    }
 
 
 async def main(tag: str) -> None:
@@ -59,65 +201,13 @@ async def main(tag: str) -> None:
     engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/projection.db")
     create_schema(engine)
     queue = f"record-{uuid.uuid4().hex}"
-    client = env.client
-    async with env, build_worker(client, engine, queue):
-        now = await env.get_current_time()
-        spec = CallSpec(
-            year=now.year,
-            title="Historique",
-            opens_at=now + timedelta(days=1),
-            deadline=now + timedelta(days=20),
-        )
-        state = CallState(id="history", stage=CallStage.DRAFT, spec=spec, updated_at=now)
-        call = await client.start_workflow(
-            CallWorkflow.run,
-            CallStart(state=state),
-            id=f"call-{uuid.uuid4().hex}",
-            task_queue=queue,
-        )
-        await call.execute_update(CallWorkflow.create, ADMIN)
-        await call.execute_update(CallWorkflow.publish, ADMIN)
-        await env.sleep(timedelta(days=2))
-        ids = [uuid.uuid4().hex[:12] for _ in range(3)]
-        for application_id in ids:
-            registration = Registration(application_id=application_id, data=APPLICATION)
-            await call.execute_update(
-                CallWorkflow.register_application, args=[OPERATOR, registration]
-            )
-        apps = [
-            client.get_workflow_handle_for(ApplicationWorkflow.run, f"application-{i}") for i in ids
-        ]
-        await call.execute_update(
-            CallWorkflow.extend_deadline,
-            args=[ADMIN, DeadlineExtension(deadline=now + timedelta(days=25))],
-        )
-        await apps[0].execute_update(
-            ApplicationWorkflow.amend, args=[OPERATOR, Amendment(legal_form="GIE")]
-        )
-        await apps[2].execute_update(ApplicationWorkflow.withdraw, args=[OPERATOR, Withdrawal()])
-        await env.sleep(timedelta(days=24))
-        await asyncio.sleep(1)  # let the closure fan-out and pre-checks land
-        ask = ComplementsAsk(items=["budget"])
-        for app in apps[:2]:
-            await app.execute_update(ApplicationWorkflow.request_complements, args=[OPERATOR, ask])
-        await apps[1].execute_update(
-            ApplicationWorkflow.submit_complements,
-            args=[OPERATOR, ComplementsReply(documents=DOCUMENTS)],
-        )
-        await apps[1].execute_update(
-            ApplicationWorkflow.mark_eligible, args=[OPERATOR, EligibleDecision()]
-        )
-        await env.sleep(timedelta(days=15))  # the first one's complements expire
-        await apps[0].result()
-        for name, handle in [
-            ("call", call),
-            ("expired", apps[0]),
-            ("eligible", apps[1]),
-            ("withdrawn", apps[2]),
-        ]:
-            history = await handle.fetch_history()
-            (OUT / f"{tag}-{name}.json").write_text(history.to_json())
-            print("recorded", name, len(history.events), "events")
+    async with env, build_worker(env.client, engine, queue):
+        scenario = Scenario(env, env.client, queue)
+        for record in (eligibility, evaluation):
+            for name, handle in (await record(scenario)).items():
+                history = await handle.fetch_history()
+                (OUT / f"{tag}-{name}.json").write_text(history.to_json())
+                print("recorded", tag, name, len(history.events), "events")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 def test_histories_are_committed() -> None:
     kinds = {path.stem.split("-", 1)[1] for path in HISTORIES}
     assert {"call", "expired", "eligible", "withdrawn"} <= kinds
+    assert {"results-call", "labelled", "re-evaluation", "rejection-final"} <= kinds
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.transitions import (
         PROJECTION,
-        audit_event,
+        advance,
         forbidden,
         guard,
         invalid,
@@ -533,16 +533,7 @@ class ApplicationWorkflow:
         notify: Notify | None = None,
     ) -> ApplicationState:
         """Apply the action's target stage, record it once in SQL, answer the new state."""
-        source = self.state.stage
-        target = APPLICATION_RULES[action].target
-        now = workflow.now()
-        self.state.stage = target or source
-        self.state.seq += 1
-        self.state.updated_at = now
-        snapshot = self.state.model_copy(deep=True)
-        event = audit_event(
-            actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
-        )
+        snapshot, event = advance(self.state, actor, action, self.state.stage, reason, payload)
         notifications: list[Notification] = notify(snapshot) if notify else []
         await workflow.execute_activity_method(
             Projection.record_application,

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
     from workflows.transitions import (
         PROJECTION,
+        advance,
         audit_event,
         guard,
         invalid,
@@ -291,13 +292,7 @@ class CallWorkflow:
     ) -> CallState:
         """Apply the action's target stage, record it once in SQL, answer the new state."""
         source = source or (None if action == Action.CREATE else self.state.stage)
-        self.state.stage = CALL_RULES[action].target or self.state.stage
-        self.state.seq += 1
-        self.state.updated_at = workflow.now()
-        snapshot = self.state.model_copy(deep=True)
-        event = audit_event(
-            actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
-        )
+        snapshot, event = advance(self.state, actor, action, source, reason, payload)
         await workflow.execute_activity_method(
             Projection.record_call, CallRecord(state=snapshot, event=event), **PROJECTION
         )

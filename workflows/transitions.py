@@ -2,14 +2,25 @@
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED, Actor, AuditEvent
+    from domain.models import (
+        FORBIDDEN,
+        INVALID,
+        NOT_ALLOWED,
+        Actor,
+        ApplicationState,
+        AuditEvent,
+        CallState,
+    )
     from domain.stages import STAGE_LABELS_FR, Action, Rule, Stage, allowed_actions, rules_for
+
+CaseState = TypeVar("CaseState", CallState, ApplicationState)
 
 # Projection writes retry until the database answers: nothing is lost, only delayed.
 PROJECTION = dict(
@@ -61,6 +72,25 @@ async def sleep_until(moment: Callable[[], datetime], still: Callable[[], bool])
         except TimeoutError:
             pass
     return False
+
+
+def advance(
+    state: CaseState,
+    actor: Actor,
+    action: Action,
+    source: Stage | None,
+    reason: str | None = None,
+    payload: dict | None = None,
+) -> tuple[CaseState, AuditEvent]:
+    """Move `state` to the action's target, count the transition; answer a snapshot and its event."""
+    state.stage = rules_for(state.stage)[action].target or state.stage
+    state.seq += 1
+    state.updated_at = workflow.now()
+    snapshot = state.model_copy(deep=True)
+    event = audit_event(
+        actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
+    )
+    return snapshot, event
 
 
 def audit_event(
