@@ -10,7 +10,7 @@ from temporalio.worker import Worker
 
 from activities.cases import Cases
 from activities.database import create_schema, make_engine
-from activities.prechecks import run_prechecks
+from activities.prechecks import Prechecks
 from activities.projection import Projection
 from settings import Settings, connect_temporal
 from workflows.application import ApplicationWorkflow
@@ -31,7 +31,8 @@ def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
             projection.record_call,
             projection.record_application,
             projection.count_undecided,
-            run_prechecks,
+            projection.record_cluster,
+            Prechecks(engine).run_prechecks,
             cases.start_application,
             cases.start_cluster,
             cases.fan_out,

@@ -37,7 +37,7 @@ class Cases:
         try:
             await self.client.start_workflow(
                 CLUSTER_WORKFLOW,
-                start,
+                args=[start, None],  # no state yet: its first year
                 id=f"cluster-{start.cluster_id}",
                 task_queue=self.task_queue,
             )

@@ -1,11 +1,21 @@
 """Projection activities: each transition's case row, audit event and notifications, written once."""
 
+from typing import Any
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
 from temporalio import activity
 
-from activities.tables import ApplicationRow, AssignmentRow, AuditRow, CallRow, OutboxRow
+from activities.tables import (
+    ApplicationRow,
+    AssignmentRow,
+    AuditRow,
+    CallRow,
+    ClusterRow,
+    OutboxRow,
+    PaymentRow,
+)
 from domain.models import (
     ApplicationRecord,
     ApplicationState,
@@ -16,6 +26,7 @@ from domain.models import (
     Notification,
 )
 from domain.stages import DECIDED_STAGES
+from domain.support import ClusterRecord, ClusterState
 
 
 def call_row(state: CallState) -> CallRow:
@@ -65,10 +76,37 @@ def application_row(state: ApplicationState) -> ApplicationRow:
         stage=state.stage,
         due_at=state.due_at(),
         registered_at=state.registered_at,
+        previous_cluster_id=state.data.previous_cluster_id,
         state=state.model_dump(mode="json"),
         seq=state.seq,
         updated_at=state.updated_at,
     )
+
+
+def cluster_row(state: ClusterState) -> ClusterRow:
+    year = state.current
+    return ClusterRow(
+        id=state.id,
+        application_id=state.origin.application_id,
+        call_id=state.origin.call_id,
+        cluster_name=state.origin.cluster_name,
+        sector=state.origin.sector,
+        stage=state.stage,
+        year=year.year if year else 0,
+        anniversary_at=year.ends_at if year else None,
+        report_due_at=state.report_due(),
+        can_reapply=state.can_reapply,
+        state=state.model_dump(mode="json"),
+        seq=state.seq,
+        updated_at=state.updated_at,
+    )
+
+
+def payment_rows(state: ClusterState) -> list[PaymentRow]:
+    return [
+        PaymentRow(cluster_id=state.id, year=y.year, starts_at=y.starts_at, amount=y.amount)
+        for y in state.years
+    ]
 
 
 class Projection:
@@ -81,12 +119,13 @@ class Projection:
 
     @activity.defn
     def record_application(self, record: ApplicationRecord) -> None:
-        self.record(
-            application_row(record.state),
-            record.event,
-            record.notifications,
-            assignment_rows(record.state),
-        )
+        children = (AssignmentRow, AssignmentRow.application_id, assignment_rows(record.state))
+        self.record(application_row(record.state), record.event, record.notifications, children)
+
+    @activity.defn
+    def record_cluster(self, record: ClusterRecord) -> None:
+        children = (PaymentRow, PaymentRow.cluster_id, payment_rows(record.state))
+        self.record(cluster_row(record.state), record.event, record.notifications, children)
 
     @activity.defn
     def count_undecided(self, call_id: str) -> int:
@@ -103,7 +142,7 @@ class Projection:
         row: SQLModel,
         event: AuditEvent,
         notifications: list[Notification],
-        assignments: list[AssignmentRow] | None = None,
+        children: tuple[type[SQLModel], Any, list[SQLModel]] | None = None,
     ) -> None:
         """One transaction; a retry, or a late older snapshot, changes nothing."""
         with Session(self.engine) as session:
@@ -115,12 +154,12 @@ class Projection:
                 session.add(row)
             elif newer:
                 session.merge(row)
-            if assignments is not None and newer:
-                stale = select(AssignmentRow).where(AssignmentRow.application_id == row.id)
-                for old in session.exec(stale):
+            if children and newer:  # rows derived from the state: replaced with it
+                table, parent_key, rows = children
+                for old in session.exec(select(table).where(parent_key == row.id)):
                     session.delete(old)
                 session.flush()
-                session.add_all(assignments)
+                session.add_all(rows)
             session.add(
                 AuditRow(
                     **event.model_dump(exclude={"payload"}),

@@ -48,6 +48,7 @@ class ApplicationRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True)
     call_id: str = Field(index=True)
+    previous_cluster_id: str | None = Field(default=None, index=True)
     cluster_name: str
     sector: str = Field(index=True)
     stage: str = Field(index=True)
@@ -100,3 +101,36 @@ class AssignmentRow(SQLModel, table=True):
     evaluator: str = Field(index=True)
     status: str  # assigned, declared, conflict, submitted
     due_at: datetime | None = utc_column(nullable=True)
+
+
+class ClusterRow(SQLModel, table=True):
+    """A labelled cluster's support case."""
+
+    __tablename__ = "clusters"
+
+    id: str = Field(primary_key=True)
+    application_id: str
+    call_id: str = Field(index=True)
+    cluster_name: str
+    sector: str
+    stage: str = Field(index=True)
+    year: int
+    anniversary_at: datetime | None = utc_column(index=True, nullable=True)
+    report_due_at: datetime | None = utc_column(nullable=True)
+    can_reapply: bool = False
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seq: int
+    updated_at: datetime = utc_column()
+
+
+class PaymentRow(SQLModel, table=True):
+    """Support granted to a cluster for one of its years."""
+
+    __tablename__ = "support_payments"
+    __table_args__ = (UniqueConstraint("cluster_id", "year", name="uq_payment_year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cluster_id: str = Field(index=True)
+    year: int
+    starts_at: datetime = utc_column()
+    amount: float

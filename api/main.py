@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from activities.database import create_schema, make_engine
 from api.commands import ENGINE_DOWN, ApiError
-from api.routes import applications, calls, deadlines, evaluations
+from api.routes import applications, calls, clusters, deadlines, evaluations
 from api.schemas import Problem
 from api.tokens import load_tokens
 from settings import Settings, connect_temporal
@@ -48,7 +48,7 @@ def create_app(
         lifespan=lifespan,
         responses=ERRORS,
     )
-    for module in (calls, applications, evaluations, deadlines):
+    for module in (calls, applications, evaluations, clusters, deadlines):
         app.include_router(module.router)
 
     @app.exception_handler(ApiError)

@@ -7,19 +7,38 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from activities.tables import ApplicationRow, AssignmentRow, AuditRow, CallRow
+from activities.tables import (
+    ApplicationRow,
+    AssignmentRow,
+    AuditRow,
+    CallRow,
+    ClusterRow,
+    PaymentRow,
+)
 from api.schemas import (
     ApplicationView,
     CallView,
+    ClusterView,
     Deadline,
     EvaluatorCase,
+    KpiLine,
     Page,
     RankedEntry,
     Ranking,
+    SupportTotals,
 )
+from domain.clock import local
 from domain.models import ApplicationState, AuditEvent, CallState, Grid
 from domain.scoring import TIE_BREAK, rank_key
-from domain.stages import STAGE_LABELS_FR, ApplicationStage, CallStage, allowed_actions
+from domain.stages import (
+    FINAL_CLUSTER_STAGES,
+    STAGE_LABELS_FR,
+    ApplicationStage,
+    CallStage,
+    ClusterStage,
+    allowed_actions,
+)
+from domain.support import KPI_LABELS, ClusterState
 
 
 def now() -> datetime:
@@ -266,3 +285,74 @@ def for_evaluator(view: ApplicationView, evaluator: str) -> ApplicationView:
     own = [a for a in view.evaluation.assignments if a.evaluator == evaluator]
     evaluation = view.evaluation.model_copy(update={"assignments": own, "result": None})
     return view.model_copy(update={"evaluation": evaluation, "decision": None})
+
+
+def cluster_view(state: ClusterState) -> ClusterView:
+    return ClusterView(
+        **state.model_dump(),
+        allowed_actions=allowed_actions(state.stage),
+        total_support=sum(y.amount for y in state.years),
+    )
+
+
+def cluster_state(row: ClusterRow) -> ClusterState:
+    return ClusterState.model_validate(row.state)
+
+
+def list_clusters(
+    db: Session,
+    *,
+    stage: ClusterStage | None,
+    can_reapply: bool | None,
+    renewal_within: int | None,
+    page: int,
+    size: int,
+) -> Page[ClusterView]:
+    query = select(ClusterRow)
+    if stage:
+        query = query.where(ClusterRow.stage == stage)
+    if can_reapply is not None:
+        query = query.where(ClusterRow.can_reapply == can_reapply)
+    if renewal_within is not None:
+        query = query.where(
+            col(ClusterRow.stage).not_in(list(FINAL_CLUSTER_STAGES)),
+            col(ClusterRow.anniversary_at) >= now(),
+            col(ClusterRow.anniversary_at) <= now() + timedelta(days=renewal_within),
+        )
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(
+        query.order_by(col(ClusterRow.anniversary_at), col(ClusterRow.id))
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return Page(
+        items=[cluster_view(cluster_state(r)) for r in rows], total=total, page=page, page_size=size
+    )
+
+
+def later_applications(db: Session, cluster_id: str) -> list[str]:
+    query = select(ApplicationRow.id).where(ApplicationRow.previous_cluster_id == cluster_id)
+    return list(db.exec(query.order_by(col(ApplicationRow.registered_at))))
+
+
+def kpi_table(state: ClusterState) -> list[KpiLine]:
+    return [
+        KpiLine(
+            year=year.year,
+            indicator=code,
+            label=label,
+            target=getattr(year.kpi_targets, code),
+            actual=getattr(year.report.kpi_actuals, code) if year.report else None,
+        )
+        for year in state.years
+        for code, label in KPI_LABELS.items()
+    ]
+
+
+def support_totals(db: Session) -> SupportTotals:
+    rows = db.exec(select(PaymentRow.starts_at, PaymentRow.amount))
+    by_year: dict[int, float] = {}
+    for starts_at, amount in rows:
+        year = local(starts_at).year
+        by_year[year] = by_year.get(year, 0.0) + amount
+    return SupportTotals(by_year=dict(sorted(by_year.items())), total=sum(by_year.values()))

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from domain.models import ApplicationState, AuditEvent, CallState, EvaluationResult, Moment
 from domain.stages import Action
+from domain.support import ClusterState
 
 T = TypeVar("T")
 
@@ -83,3 +84,30 @@ class EvaluatorCase(BaseModel):
     evaluator: str
     status: str
     due_at: Moment | None
+
+
+class ClusterView(ClusterState):
+    allowed_actions: list[Action]
+    total_support: float = Field(description="Soutien accordé, toutes années (MAD).")
+
+
+class ClusterDetail(ClusterView):
+    later_applications: list[str] = Field(
+        description="Candidatures ultérieures de ce cluster (comme cluster existant)."
+    )
+    audit: list[AuditEvent]
+
+
+class KpiLine(BaseModel):
+    year: int
+    indicator: str
+    label: str
+    target: int
+    actual: int | None
+
+
+class SupportTotals(BaseModel):
+    by_year: dict[int, float] = Field(
+        description="Soutien accordé par année civile de début (MAD)."
+    )
+    total: float

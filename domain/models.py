@@ -130,11 +130,19 @@ class CallRules(Input):
         default=1.0, ge=0, le=5, description="Écart entre évaluateurs qui appelle une discussion."
     )
     redress_days: int = Field(default=30, ge=1, le=120, description="Délai de recours après rejet.")
+    report_lead_days: int = Field(
+        default=30, ge=1, le=180, description="Rapport annuel demandé N jours avant l'anniversaire."
+    )
+    report_reminder_days: list[int] = Field(
+        default_factory=lambda: [14, 3], max_length=5, description="Rappels avant l'échéance."
+    )
 
     @model_validator(mode="after")
     def _reminders_before_due(self) -> "CallRules":
         if any(d < 1 or d >= self.evaluation_days for d in self.reminder_days):
             raise ValueError("les rappels tombent entre 1 jour et le délai d'évaluation")
+        if any(d < 1 or d >= self.report_lead_days for d in self.report_reminder_days):
+            raise ValueError("les rappels de rapport tombent entre 1 jour et le préavis du rapport")
         return self
 
 
@@ -197,6 +205,11 @@ class ApplicationInput(Input):
     support_years: int = Field(default=0, ge=0, le=60)
     contact: Contact
     documents: TextList = Field(default_factory=list, description="Pièces fournies.")
+    previous_cluster_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{1,32}$",
+        description="Cluster déjà soutenu (id de son dossier de soutien) : lie la candidature à son historique.",
+    )
 
 
 class Amendment(Input):
@@ -210,6 +223,7 @@ class Amendment(Input):
     support_years: int | None = Field(default=None, ge=0, le=60)
     contact: Contact | None = None
     documents: TextList | None = None
+    previous_cluster_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,32}$")
 
     @model_validator(mode="after")
     def _not_empty(self) -> "Amendment":
@@ -440,6 +454,9 @@ class ClusterStart(BaseModel):
     sector: str
     labelled_at: Moment
     max_support_years: int
+    contact_email: str | None = None
+    report_lead_days: int = 30
+    report_reminder_days: list[int] = Field(default_factory=lambda: [14, 3])
 
 
 class Fanout(BaseModel):

@@ -1,7 +1,8 @@
-"""Texts of the notifications sent to applicants (French, the programme's language)."""
+"""Texts of the notifications to applicants, evaluators, clusters and managers (in French)."""
 
 from domain.clock import local
 from domain.models import ApplicationState, Notification
+from domain.support import ClusterState
 
 
 def _to(state: ApplicationState, subject: str, body: str) -> list[Notification]:
@@ -96,3 +97,62 @@ def review_answered(state: ApplicationState) -> list[Notification]:
     return _to(
         state, f"Réponse à votre recours : candidature {state.id}", state.redress.answer or ""
     )
+
+
+def _cluster(state: ClusterState, subject: str, body: str) -> list[Notification]:
+    recipient = state.origin.contact_email or f"cluster:{state.id}"
+    return [Notification(recipient=recipient, subject=subject, body=body)]
+
+
+def report_requested(state: ClusterState) -> list[Notification]:
+    year = state.current
+    assert year is not None
+    return _cluster(
+        state,
+        f"Cluster {state.origin.cluster_name} : rapport annuel de l'année {year.year}",
+        "Merci de transmettre le rapport d'activité, le rapport financier, les indicateurs réalisés "
+        f"et le plan de l'année suivante avant le {local(year.ends_at):%d/%m/%Y à %H:%M} (heure de Rabat).",
+    )
+
+
+def report_reminder(state: ClusterState) -> list[Notification]:
+    year = state.current
+    assert year is not None
+    return _cluster(
+        state,
+        f"Rappel : rapport annuel {year.year} du cluster {state.origin.cluster_name}",
+        f"Échéance le {local(year.ends_at):%d/%m/%Y à %H:%M} (heure de Rabat).",
+    )
+
+
+def report_overdue(state: ClusterState) -> list[Notification]:
+    year = state.current
+    assert year is not None
+    subject = f"Rapport annuel {year.year} en retard : cluster {state.origin.cluster_name}"
+    body = "Le rapport annuel n'a pas été reçu à l'échéance ; le dossier est signalé en retard."
+    return _cluster(state, subject, body) + [
+        Notification(recipient=PROGRAMME, subject=subject, body=body)
+    ]
+
+
+def probation_review(state: ClusterState) -> list[Notification]:
+    return [
+        Notification(
+            recipient=PROGRAMME,
+            subject=f"Revue de probation : cluster {state.origin.cluster_name}",
+            body="La date de revue de la probation est atteinte.",
+        )
+    ]
+
+
+def support_decided(state: ClusterState) -> list[Notification]:
+    labels = {
+        "active": "Soutien renouvelé",
+        "suspended": "Soutien suspendu",
+        "terminated": "Soutien résilié",
+        "ended": "Soutien achevé : le cluster peut candidater de nouveau comme cluster existant",
+    }
+    body = labels.get(state.stage, state.stage)
+    if state.reason:
+        body += f". Motif : {state.reason}"
+    return _cluster(state, f"Cluster {state.origin.cluster_name} : décision", body + ".")

@@ -15,8 +15,14 @@ def missing_documents(data: ApplicationInput, rules: CallRules) -> list[str]:
     return [d for d in rules.required_documents if _key(d) not in provided]
 
 
-def precheck(data: ApplicationInput, rules: CallRules) -> list[CheckItem]:
+def precheck(
+    data: ApplicationInput, rules: CallRules, years_supported: int | None = None
+) -> list[CheckItem]:
+    """The checklist; `years_supported` is the programme's own record for a returning cluster."""
     missing = missing_documents(data, rules)
+    existing = data.existing_cluster or data.previous_cluster_id is not None
+    support = data.support_years if years_supported is None else years_supported
+    source = "" if years_supported is None else " (historique du programme)"
     sector_ok = _key(data.sector) in {_key(s) for s in rules.sectors}
     types = {m.type for m in data.members}
     years = rules.max_support_years
@@ -51,10 +57,10 @@ def precheck(data: ApplicationInput, rules: CallRules) -> list[CheckItem]:
         CheckItem(
             code="support_years",
             label=f"Cluster existant : au moins {years} ans de soutien de l'État",
-            passed=not data.existing_cluster or data.support_years >= years,
+            passed=not existing or support >= years,
             detail=(
-                f"{data.support_years} an(s) de soutien sur {years} requis"
-                if data.existing_cluster and data.support_years < years
+                f"{support} an(s) de soutien sur {years} requis{source}"
+                if existing and support < years
                 else ""
             ),
         ),

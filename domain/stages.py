@@ -38,6 +38,17 @@ class ApplicationStage(StrEnum):
     REJECTION_FINAL = "rejection_final"
 
 
+class ClusterStage(StrEnum):
+    AWAITING_CONTRACT = "awaiting_contract"
+    ACTIVE = "active"
+    REPORT_REQUESTED = "report_requested"
+    REPORT_OVERDUE = "report_overdue"
+    UNDER_REVIEW = "under_review"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+    ENDED = "ended"  # the maximum years of support are over: it may apply again
+
+
 class Action(StrEnum):
     # call
     CREATE = "create"
@@ -73,9 +84,23 @@ class Action(StrEnum):
     UPHOLD_REJECTION = "uphold_rejection"
     ORDER_RE_EVALUATION = "order_re_evaluation"
     FINALIZE_REJECTION = "finalize_rejection"
+    # cluster support
+    OPEN_CASE = "open_case"
+    SIGN_CONTRACT = "sign_contract"
+    REQUEST_REPORT = "request_report"
+    REMIND_REPORT = "remind_report"
+    ESCALATE_REPORT = "escalate_report"
+    RECORD_REPORT = "record_report"
+    RENEW = "renew"
+    RENEW_ON_PROBATION = "renew_on_probation"
+    REVIEW_PROBATION = "review_probation"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+    END_SUPPORT = "end_support"
 
 
-Stage = CallStage | ApplicationStage
+Stage = CallStage | ApplicationStage | ClusterStage
 
 
 @dataclass(frozen=True)
@@ -137,6 +162,27 @@ APPLICATION_RULES: dict[Action, Rule] = {
     Action.FINALIZE_REJECTION: Rule(frozenset({A.REJECTED}), A.REJECTION_FINAL, _CLOCK),
 }
 
+K = ClusterStage
+_RUNNING = frozenset({K.ACTIVE, K.REPORT_REQUESTED, K.REPORT_OVERDUE, K.UNDER_REVIEW})
+CLUSTER_RULES: dict[Action, Rule] = {
+    Action.OPEN_CASE: Rule(frozenset(), K.AWAITING_CONTRACT, _CLOCK),
+    Action.SIGN_CONTRACT: Rule(frozenset({K.AWAITING_CONTRACT}), K.ACTIVE, _MANAGERS),
+    Action.REQUEST_REPORT: Rule(frozenset({K.ACTIVE}), K.REPORT_REQUESTED, _CLOCK),
+    Action.REMIND_REPORT: Rule(frozenset({K.REPORT_REQUESTED}), None, _CLOCK),
+    Action.ESCALATE_REPORT: Rule(frozenset({K.REPORT_REQUESTED}), K.REPORT_OVERDUE, _CLOCK),
+    Action.RECORD_REPORT: Rule(
+        frozenset({K.REPORT_REQUESTED, K.REPORT_OVERDUE}), K.UNDER_REVIEW, _DESK
+    ),
+    Action.RENEW: Rule(frozenset({K.UNDER_REVIEW}), K.ACTIVE, _MANAGERS),
+    Action.RENEW_ON_PROBATION: Rule(frozenset({K.UNDER_REVIEW}), K.ACTIVE, _MANAGERS),
+    Action.REVIEW_PROBATION: Rule(_RUNNING, None, _CLOCK),
+    Action.SUSPEND: Rule(_RUNNING, K.SUSPENDED, _MANAGERS),
+    Action.RESUME: Rule(frozenset({K.SUSPENDED}), None, _MANAGERS),  # back where it was
+    Action.TERMINATE: Rule(_RUNNING | {K.SUSPENDED, K.AWAITING_CONTRACT}, K.TERMINATED, _MANAGERS),
+    Action.END_SUPPORT: Rule(_RUNNING | {K.SUSPENDED}, K.ENDED, _CLOCK),
+}
+FINAL_CLUSTER_STAGES = frozenset({K.TERMINATED, K.ENDED})
+
 # Stages after which an application workflow has nothing left to wait for.
 FINAL_APPLICATION_STAGES = frozenset({A.WITHDRAWN, A.INELIGIBLE, A.REJECTION_FINAL})
 # The committee's decisions; they become final or open a redress window once results are published.
@@ -165,11 +211,21 @@ STAGE_LABELS_FR: dict[Stage, str] = {
     A.REJECTED: "rejetée",
     A.REVIEW_REQUESTED: "recours en cours",
     A.REJECTION_FINAL: "rejet définitif",
+    K.AWAITING_CONTRACT: "convention à signer",
+    K.ACTIVE: "soutien en cours",
+    K.REPORT_REQUESTED: "rapport annuel demandé",
+    K.REPORT_OVERDUE: "rapport annuel en retard",
+    K.UNDER_REVIEW: "rapport en examen",
+    K.SUSPENDED: "soutien suspendu",
+    K.TERMINATED: "soutien résilié",
+    K.ENDED: "soutien achevé",
 }
 
 
 def rules_for(stage: Stage) -> dict[Action, Rule]:
-    return CALL_RULES if isinstance(stage, CallStage) else APPLICATION_RULES
+    if isinstance(stage, CallStage):
+        return CALL_RULES
+    return CLUSTER_RULES if isinstance(stage, ClusterStage) else APPLICATION_RULES
 
 
 def allowed_actions(stage: Stage) -> list[Action]:

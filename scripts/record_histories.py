@@ -28,6 +28,7 @@ from domain.models import (  # noqa: E402
     CallSpec,
     CallStart,
     CallState,
+    ClusterStart,
     CommitteeDecision,
     ComplementsAsk,
     ComplementsReply,
@@ -42,10 +43,12 @@ from domain.models import (  # noqa: E402
     Withdrawal,
 )
 from domain.stages import CallStage, Role  # noqa: E402
+from domain.support import AnnualReport, ContractTerms, KPIs, ProbationRenewal, Renewal  # noqa: E402
 from settings import bundled_binary  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.application import ApplicationWorkflow as App  # noqa: E402
 from workflows.call import CallWorkflow  # noqa: E402
+from workflows.cluster import ClusterWorkflow as Cluster  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
 ADMIN = Actor(name="Amina", role=Role.ADMIN)
@@ -193,6 +196,40 @@ async def evaluation(s: Scenario) -> dict[str, WorkflowHandle]:
     }
 
 
+async def support(s: Scenario) -> dict[str, WorkflowHandle]:
+    now = await s.env.get_current_time()
+    start = ClusterStart(
+        cluster_id=uuid.uuid4().hex[:12],
+        application_id="history",
+        call_id="history",
+        cluster_name="Cluster historique",
+        sector="TIC",
+        labelled_at=now,
+        max_support_years=3,
+    )
+    first = await s.client.start_workflow(
+        Cluster.run, args=[start, None], id=f"cluster-{start.cluster_id}", task_queue=s.queue
+    )
+    terms = ContractTerms(
+        start_at=now, planned_amounts=[1e6, 9e5, 8e5], kpi_targets=KPIs(patents=1)
+    )
+    await first.execute_update(Cluster.sign_contract, args=[ADMIN, terms])
+    report = AnnualReport(
+        activity_report="RA", financial_report="RF", kpi_actuals=KPIs(), next_year_plan="Plan"
+    )
+    await s.env.sleep(timedelta(days=370))  # year 1's report is late: reminders, escalation
+    latest = s.client.get_workflow_handle(first.id)
+    await latest.execute_update(Cluster.record_report, args=[OPERATOR, report])
+    probation = ProbationRenewal(conditions="Gouvernance", review_at=now + timedelta(days=500))
+    await latest.execute_update(Cluster.renew_on_probation, args=[ADMIN, probation])
+    await s.env.sleep(timedelta(days=340))
+    await latest.execute_update(Cluster.record_report, args=[OPERATOR, report])
+    await latest.execute_update(Cluster.renew, args=[ADMIN, Renewal()])
+    await s.env.sleep(timedelta(days=400))  # the last year ends support by itself
+    await latest.result()
+    return {"support-first-year": first, "support-last-year": latest}
+
+
 async def main(tag: str) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
@@ -203,7 +240,7 @@ async def main(tag: str) -> None:
     queue = f"record-{uuid.uuid4().hex}"
     async with env, build_worker(env.client, engine, queue):
         scenario = Scenario(env, env.client, queue)
-        for record in (eligibility, evaluation):
+        for record in (eligibility, evaluation, support):
             for name, handle in (await record(scenario)).items():
                 history = await handle.fetch_history()
                 (OUT / f"{tag}-{name}.json").write_text(history.to_json())

@@ -275,7 +275,7 @@ async def test_from_eligible_to_published_results_and_redress(skipping: Service)
     labelled = (await skipping.get(f"/applications/{alpha}")).json()
     assert labelled["cluster_id"] == alpha
     cluster = skipping.client.get_workflow_handle_for(ClusterWorkflow.run, f"cluster-{alpha}")
-    assert (await cluster.query(ClusterWorkflow.describe)).application_id == alpha
+    assert (await cluster.query(ClusterWorkflow.snapshot)).origin.application_id == alpha
 
     # Gamma asks for a review in time; Delta stays silent and its rejection becomes final by itself.
     await ok(

@@ -112,3 +112,18 @@ def test_queries_filter_count_and_flag_overdue(any_engine: Engine) -> None:
             "received": 1,
             "complements_requested": 1,
         }
+
+
+def test_a_database_made_by_an_older_version_gains_the_new_columns(tmp_path) -> None:
+    from sqlalchemy import inspect, text
+
+    from activities.database import create_schema, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE applications (id VARCHAR PRIMARY KEY, call_id VARCHAR)")
+        )
+    create_schema(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("applications")}
+    assert "previous_cluster_id" in columns

@@ -16,6 +16,7 @@ def test_histories_are_committed() -> None:
     kinds = {path.stem.split("-", 1)[1] for path in HISTORIES}
     assert {"call", "expired", "eligible", "withdrawn"} <= kinds
     assert {"results-call", "labelled", "re-evaluation", "rejection-final"} <= kinds
+    assert {"support-first-year", "support-last-year"} <= kinds
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -8,7 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
-    from activities.prechecks import run_prechecks
+    from activities.prechecks import Prechecks
     from activities.projection import Projection
     from domain import notices
     from domain.clock import due_after
@@ -497,6 +497,9 @@ class ApplicationWorkflow:
                     sector=self.state.data.sector,
                     labelled_at=now,
                     max_support_years=self.rules.max_support_years,
+                    contact_email=self.state.data.contact.email,
+                    report_lead_days=self.rules.report_lead_days,
+                    report_reminder_days=self.rules.report_reminder_days,
                 ),
                 **PROJECTION,
             )
@@ -507,8 +510,8 @@ class ApplicationWorkflow:
         return self.state.complements.due_at
 
     async def _prechecks(self) -> list[CheckItem]:
-        return await workflow.execute_local_activity(
-            run_prechecks, args=[self.state.data, self.rules], **PROJECTION
+        return await workflow.execute_local_activity_method(
+            Prechecks.run_prechecks, args=[self.state.data, self.rules], **PROJECTION
         )
 
     async def _clock(

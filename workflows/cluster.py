@@ -1,25 +1,290 @@
-"""ClusterWorkflow `cluster-{id}`: the support case a labelled application starts.
+"""ClusterWorkflow `cluster-{id}`: a labelled cluster's support, one run per support year.
 
-A stub until the renewal issue lands: it holds the link to its application and call and waits for
-the programme contract. The id scheme is final: `cluster-{id of the labelled application}`.
+The id is the labelled application's. Each renewal moves the case to its next year and the run
+continues as new, so a cluster followed for decades keeps a short history.
 """
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import ClusterStart
+    from activities.projection import Projection
+    from domain import notices
+    from domain.models import CLOCK, Actor, ClusterStart, Notification
+    from domain.stages import CLUSTER_RULES, FINAL_CLUSTER_STAGES, Action, ClusterStage
+    from domain.support import (
+        AnnualReport,
+        ClusterRecord,
+        ClusterState,
+        ContractTerms,
+        Note,
+        Probation,
+        ProbationRenewal,
+        Reason,
+        Renewal,
+        SupportYear,
+        add_years,
+    )
+    from workflows.transitions import PROJECTION, advance, guard, invalid, not_allowed, sleep_until
+
+MAX_REACHED = "Durée maximale de soutien atteinte"
 
 
 @workflow.defn
 class ClusterWorkflow:
     @workflow.init
-    def __init__(self, start: ClusterStart) -> None:
-        self.start = start
+    def __init__(self, start: ClusterStart, state: ClusterState | None = None) -> None:
+        self.state = state or ClusterState(
+            id=start.cluster_id,
+            stage=ClusterStage.AWAITING_CONTRACT,
+            origin=start,
+            updated_at=workflow.now(),
+        )
+        self.year = self._year()  # the support year this run serves
+        self.lock = asyncio.Lock()
 
     @workflow.run
-    async def run(self, start: ClusterStart) -> None:
-        await workflow.wait_condition(lambda: False)  # the renewal issue gives it a lifecycle
+    async def run(self, start: ClusterStart, state: ClusterState | None = None) -> ClusterStage:
+        if state is None:
+            await self._commit(CLOCK, Action.OPEN_CASE)
+        while self.state.stage not in FINAL_CLUSTER_STAGES:
+            if self._year() != self.year:  # renewed: the next year gets a run of its own
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(args=[start, self.state])
+            stage = self.state.stage
+            if stage == ClusterStage.AWAITING_CONTRACT:
+                await workflow.wait_condition(lambda: self.state.stage != stage)
+                continue
+            alarm = self._alarm()
+            if await sleep_until(
+                lambda: alarm[0],
+                lambda: self.state.stage == stage and self._alarm() == alarm,
+            ):
+                await self._clock(alarm[1])
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state.stage
 
     @workflow.query
-    def describe(self) -> ClusterStart:
-        return self.start
+    def snapshot(self) -> ClusterState:
+        return self.state
+
+    # --- programme manager and operator -------------------------------------------------------
+    @workflow.update
+    async def sign_contract(self, actor: Actor, terms: ContractTerms) -> ClusterState:
+        async with self.lock:
+            self._check_contract(actor, terms)
+            self.state.contract = terms
+            self.state.years = [self._new_year(1, terms.planned_amounts[0])]
+            self.year = 1
+            return await self._commit(
+                actor, Action.SIGN_CONTRACT, payload=terms.model_dump(mode="json")
+            )
+
+    @sign_contract.validator
+    def _sign_contract(self, actor: Actor, terms: ContractTerms) -> None:
+        self._check_contract(actor, terms)
+
+    @workflow.update
+    async def record_report(self, actor: Actor, report: AnnualReport) -> ClusterState:
+        async with self.lock:
+            guard(self.state.stage, Action.RECORD_REPORT, actor)
+            year = self._current()
+            year.report = report
+            year.report_received_at = workflow.now()
+            return await self._commit(
+                actor, Action.RECORD_REPORT, payload=report.model_dump(mode="json")
+            )
+
+    @record_report.validator
+    def _record_report(self, actor: Actor, report: AnnualReport) -> None:
+        guard(self.state.stage, Action.RECORD_REPORT, actor)
+
+    @workflow.update
+    async def renew(self, actor: Actor, body: Renewal) -> ClusterState:
+        return await self._renew(Action.RENEW, actor, body, None)
+
+    @renew.validator
+    def _renew_check(self, actor: Actor, body: Renewal) -> None:
+        self._check_renewal(Action.RENEW, actor)
+
+    @workflow.update
+    async def renew_on_probation(self, actor: Actor, body: ProbationRenewal) -> ClusterState:
+        probation = Probation(conditions=body.conditions, review_at=body.review_at)
+        return await self._renew(Action.RENEW_ON_PROBATION, actor, body, probation)
+
+    @renew_on_probation.validator
+    def _renew_on_probation(self, actor: Actor, body: ProbationRenewal) -> None:
+        self._check_renewal(Action.RENEW_ON_PROBATION, actor)
+        if body.review_at <= workflow.now():
+            raise invalid("La date de revue de la probation doit être dans le futur.")
+
+    @workflow.update
+    async def suspend(self, actor: Actor, body: Reason) -> ClusterState:
+        async with self.lock:
+            guard(self.state.stage, Action.SUSPEND, actor)
+            self.state.suspended_from = self.state.stage
+            self.state.reason = body.reason
+            return await self._commit(
+                actor, Action.SUSPEND, reason=body.reason, notify=notices.support_decided
+            )
+
+    @suspend.validator
+    def _suspend(self, actor: Actor, body: Reason) -> None:
+        guard(self.state.stage, Action.SUSPEND, actor)
+
+    @workflow.update
+    async def resume(self, actor: Actor, body: Note) -> ClusterState:
+        async with self.lock:
+            guard(self.state.stage, Action.RESUME, actor)
+            source = self.state.stage
+            self.state.stage = self.state.suspended_from or ClusterStage.ACTIVE
+            self.state.suspended_from = None
+            self.state.reason = None
+            return await self._commit(actor, Action.RESUME, reason=body.note, source=source)
+
+    @resume.validator
+    def _resume(self, actor: Actor, body: Note) -> None:
+        guard(self.state.stage, Action.RESUME, actor)
+
+    @workflow.update
+    async def terminate(self, actor: Actor, body: Reason) -> ClusterState:
+        async with self.lock:
+            guard(self.state.stage, Action.TERMINATE, actor)
+            self.state.reason = body.reason
+            return await self._commit(
+                actor, Action.TERMINATE, reason=body.reason, notify=notices.support_decided
+            )
+
+    @terminate.validator
+    def _terminate(self, actor: Actor, body: Reason) -> None:
+        guard(self.state.stage, Action.TERMINATE, actor)
+
+    # --- checks -----------------------------------------------------------------------------
+    def _check_contract(self, actor: Actor, terms: ContractTerms) -> None:
+        guard(self.state.stage, Action.SIGN_CONTRACT, actor)
+        years = self.state.origin.max_support_years
+        if len(terms.planned_amounts) > years:
+            raise invalid(f"Au plus {years} montants annuels : durée maximale de soutien.")
+        if add_years(terms.start_at, years) <= workflow.now():
+            raise invalid("Cette convention serait déjà échue : vérifiez la date de début.")
+
+    def _check_renewal(self, action: Action, actor: Actor) -> None:
+        guard(self.state.stage, action, actor)
+        if self._year() >= self.state.origin.max_support_years:
+            raise not_allowed(
+                "Dernière année de soutien : le soutien s'achève à l'anniversaire.",
+                self.state.stage,
+            )
+
+    # --- years and the clock --------------------------------------------------------------------
+    def _year(self) -> int:
+        return self.state.current.year if self.state.current else 0
+
+    def _current(self) -> SupportYear:
+        assert self.state.current is not None
+        return self.state.current
+
+    def _new_year(self, number: int, amount: float) -> SupportYear:
+        assert self.state.contract is not None
+        start = self.state.contract.start_at
+        return SupportYear(
+            year=number,
+            starts_at=add_years(start, number - 1),
+            ends_at=add_years(start, number),
+            amount=amount,
+            kpi_targets=self.state.contract.kpi_targets,
+        )
+
+    async def _renew(
+        self, action: Action, actor: Actor, body: Renewal, probation: Probation | None
+    ) -> ClusterState:
+        async with self.lock:
+            self._check_renewal(action, actor)
+            assert self.state.contract is not None
+            planned = self.state.contract.planned_amounts
+            number = self._year() + 1
+            amount = (
+                body.amount if body.amount is not None else planned[min(number, len(planned)) - 1]
+            )
+            self._current().decision = action
+            following = self._new_year(number, amount)
+            following.probation = probation
+            self.state.years.append(following)
+            return await self._commit(
+                actor,
+                action,
+                reason=body.reason,
+                payload=body.model_dump(mode="json") | {"year": number, "amount": amount},
+                notify=notices.support_decided,
+            )
+
+    def _alarm(self) -> tuple[datetime, Action]:
+        """The clock's next move: report request, reminder, escalation, probation review, end."""
+        assert self.state.contract is not None
+        origin, year, stage = self.state.origin, self._current(), self.state.stage
+        moves = [
+            (add_years(self.state.contract.start_at, origin.max_support_years), Action.END_SUPPORT)
+        ]
+        if stage == ClusterStage.ACTIVE and year.report_requested_at is None:
+            moves.append(
+                (year.ends_at - timedelta(days=origin.report_lead_days), Action.REQUEST_REPORT)
+            )
+        if stage == ClusterStage.REPORT_REQUESTED:
+            offsets = sorted(origin.report_reminder_days, reverse=True)
+            if year.reminders_sent < len(offsets):
+                reminder = year.ends_at - timedelta(days=offsets[year.reminders_sent])
+                moves.append((reminder, Action.REMIND_REPORT))
+            else:
+                moves.append((year.ends_at, Action.ESCALATE_REPORT))
+        if year.probation and not year.probation.reviewed and stage != ClusterStage.SUSPENDED:
+            moves.append((year.probation.review_at, Action.REVIEW_PROBATION))
+        return min(moves)
+
+    async def _clock(self, action: Action) -> None:
+        async with self.lock:
+            if self.state.stage not in CLUSTER_RULES[action].sources:
+                return
+            year = self._current()
+            now = workflow.now()
+            if action == Action.REQUEST_REPORT:
+                year.report_requested_at = now
+                notify = notices.report_requested
+            elif action == Action.REMIND_REPORT:
+                year.reminders_sent += 1
+                notify = notices.report_reminder
+            elif action == Action.ESCALATE_REPORT:
+                year.overdue = True
+                notify = notices.report_overdue
+            elif action == Action.REVIEW_PROBATION:
+                assert year.probation is not None
+                year.probation.reviewed = True
+                notify = notices.probation_review
+            else:  # END_SUPPORT
+                self.state.can_reapply = True
+                self.state.reason = MAX_REACHED
+                year.overdue = year.overdue or self.state.stage == ClusterStage.REPORT_REQUESTED
+                notify = notices.support_decided
+            await self._commit(CLOCK, action, notify=notify)
+
+    async def _commit(
+        self,
+        actor: Actor,
+        action: Action,
+        reason: str | None = None,
+        payload: dict | None = None,
+        notify: Callable[[ClusterState], list[Notification]] | None = None,
+        source: ClusterStage | None = None,
+    ) -> ClusterState:
+        """Apply the action's target stage, record it once in SQL, answer the new state."""
+        source = source or (None if action == Action.OPEN_CASE else self.state.stage)
+        snapshot, event = advance(self.state, actor, action, source, reason, payload)
+        notifications: list[Notification] = notify(snapshot) if notify else []
+        await workflow.execute_activity_method(
+            Projection.record_cluster,
+            ClusterRecord(state=snapshot, event=event, notifications=notifications),
+            **PROJECTION,
+        )
+        return snapshot

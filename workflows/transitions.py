@@ -19,8 +19,9 @@ with workflow.unsafe.imports_passed_through():
         CallState,
     )
     from domain.stages import STAGE_LABELS_FR, Action, Rule, Stage, allowed_actions, rules_for
+    from domain.support import ClusterState
 
-CaseState = TypeVar("CaseState", CallState, ApplicationState)
+CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
 
 # Projection writes retry until the database answers: nothing is lost, only delayed.
 PROJECTION = dict(

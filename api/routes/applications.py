@@ -2,28 +2,26 @@
 
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
 from activities.tables import ApplicationRow
 from api import queries
-from api.commands import conflict, send, update_id
+from api.actions import add_action
+from api.commands import conflict
 from api.deps import (
-    Admin,
     Anyone,
     ApplicationId,
     Db,
-    IdempotencyKey,
     PageNumber,
     PageSize,
     Reader,
-    Temporal,
-    require,
 )
 from api.schemas import ApplicationDetail, ApplicationView, Page
 from domain.models import (
     Actor,
     Amendment,
+    ApplicationState,
     CommitteeDecision,
     ComplementsAsk,
     ComplementsReply,
@@ -50,72 +48,54 @@ def _row(db: Db, application_id: ApplicationId) -> ApplicationRow:
     return row
 
 
-async def _transition(
-    client: Temporal,
-    db: Db,
-    application_id: ApplicationId,
-    update: Any,
-    actor: Actor,
-    body: Any,
-    key: str | None,
-) -> ApplicationView:
-    def missing() -> NoReturn:  # no workflow: unknown case, or one that is over
-        raise conflict("Ce dossier est clos.", ApplicationStage(_row(db, application_id).stage))
+def _missing(db: Db, application_id: str) -> NoReturn:
+    """No workflow: an unknown case, or one whose workflow is over."""
+    raise conflict("Ce dossier est clos.", ApplicationStage(_row(db, application_id).stage))
 
-    handle = client.get_workflow_handle_for(
-        ApplicationWorkflow.run, f"application-{application_id}"
-    )
-    state = await send(
-        lambda: handle.execute_update(
-            update, args=[actor, body], id=update_id(update.__name__, key)
-        ),
-        missing,
-    )
+
+def _respond(state: ApplicationState, actor: Actor) -> ApplicationView:
     view = queries.application_view(state)
     return queries.for_evaluator(view, actor.name) if actor.role == Role.EVALUATOR else view
 
 
-def _action(update: Any, body_type: type[BaseModel], summary: str, required: bool = True) -> None:
-    """POST /applications/{id}/{action}: one transition, named as in allowed_actions."""
-    name = update.__name__
-    Allowed = Annotated[Actor, Depends(require(*APPLICATION_RULES[Action(name)].roles))]
-    if required:
+def _known_evaluators(request: Request, body: EvaluatorAssignment) -> None:
+    known = {a.name for a in request.app.state.tokens.values() if a.role == Role.EVALUATOR}
+    if unknown := [name for name in body.evaluators if name not in known]:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Évaluateur(s) inconnu(s) : " + ", ".join(unknown),
+        )
 
-        async def act(
-            application_id: ApplicationId,
-            body: body_type,  # type: ignore[valid-type]
-            actor: Allowed,
-            client: Temporal,
-            db: Db,
-            key: IdempotencyKey = None,
-        ) -> ApplicationView:
-            return await _transition(client, db, application_id, update, actor, body, key)
 
-    else:
-
-        async def act(
-            application_id: ApplicationId,
-            actor: Allowed,
-            client: Temporal,
-            db: Db,
-            body: body_type | None = None,  # type: ignore[valid-type]
-            key: IdempotencyKey = None,
-        ) -> ApplicationView:
-            body = body or body_type()
-            return await _transition(client, db, application_id, update, actor, body, key)
-
-    router.post(
-        f"/{{application_id}}/{name}", response_model=ApplicationView, name=name, summary=summary
-    )(act)
+def _action(update: Any, body: type[BaseModel], summary: str, **options: Any) -> None:
+    add_action(
+        router,
+        update,
+        summary,
+        rule=APPLICATION_RULES[Action(update.__name__)],
+        case_id=ApplicationId,
+        workflow_id=lambda case: f"application-{case}",
+        missing=_missing,
+        respond=_respond,
+        response_model=ApplicationView,
+        body=body,
+        **options,
+    )
 
 
 W = ApplicationWorkflow
 _action(W.amend, Amendment, "Modifier la candidature (avant la date limite)")
-_action(W.withdraw, Withdrawal, "Retirer la candidature", required=False)
-_action(W.mark_eligible, EligibleDecision, "Déclarer recevable", required=False)
+_action(W.withdraw, Withdrawal, "Retirer la candidature", optional_body=True)
+_action(W.mark_eligible, EligibleDecision, "Déclarer recevable", optional_body=True)
 _action(W.mark_ineligible, IneligibleDecision, "Déclarer irrecevable (motif)")
 _action(W.request_complements, ComplementsAsk, "Demander des compléments")
 _action(W.submit_complements, ComplementsReply, "Enregistrer les compléments reçus")
+_action(
+    W.assign_evaluators,
+    EvaluatorAssignment,
+    "Affecter des évaluateurs (noms de leurs jetons)",
+    check=_known_evaluators,
+)
 _action(W.declare_interest, InterestDeclaration, "Évaluateur : déclarer ses intérêts")
 _action(W.submit_scores, ScoreSheet, "Évaluateur : transmettre la grille notée")
 _action(W.label, CommitteeDecision, "Comité : labelliser")
@@ -124,26 +104,6 @@ _action(W.reject, CommitteeDecision, "Comité : rejeter (motif)")
 _action(W.request_review, ReviewRequest, "Demander un réexamen (dans le délai de recours)")
 _action(W.uphold_rejection, ReviewAnswer, "Comité : maintenir le rejet")
 _action(W.order_re_evaluation, ReviewAnswer, "Comité : ordonner une nouvelle évaluation")
-
-
-@router.post("/{application_id}/assign_evaluators", response_model=ApplicationView)
-async def assign_evaluators(
-    application_id: ApplicationId,
-    body: EvaluatorAssignment,
-    actor: Admin,
-    client: Temporal,
-    db: Db,
-    request: Request,
-    key: IdempotencyKey = None,
-) -> ApplicationView:
-    """Affecter des évaluateurs (noms de leurs jetons) ; au moins le nombre fixé par l'appel."""
-    known = {a.name for a in request.app.state.tokens.values() if a.role == Role.EVALUATOR}
-    if unknown := [name for name in body.evaluators if name not in known]:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "Évaluateur(s) inconnu(s) : " + ", ".join(unknown),
-        )
-    return await _transition(client, db, application_id, W.assign_evaluators, actor, body, key)
 
 
 @router.get("", response_model=Page[ApplicationView])

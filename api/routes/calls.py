@@ -4,13 +4,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
+from pydantic import BaseModel
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.tables import CallRow
+from activities.tables import CallRow, ClusterRow
 from api import queries
+from api.actions import add_action
 from api.commands import conflict, send, update_id
 from api.deps import (
     Admin,
@@ -22,12 +24,10 @@ from api.deps import (
     PageNumber,
     PageSize,
     Temporal,
-    require,
 )
 from api.deps import Ranking as RankingReaders
 from api.schemas import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from domain.models import (
-    Actor,
     ApplicationInput,
     CallSpec,
     CallStart,
@@ -48,14 +48,12 @@ def _new_id(prefix: str, key: str | None) -> str:
     return raw.hex[:12]
 
 
-def _missing(db: Db, call_id: CallId):
-    def raise_for_missing() -> NoReturn:
-        row = db.get(CallRow, call_id)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-        raise conflict("Cet appel est clos.", CallStage(row.stage))
-
-    return raise_for_missing
+def _raise_missing(db: Db, call_id: str) -> NoReturn:
+    """No workflow: an unknown call, or one whose workflow is over (archived)."""
+    row = db.get(CallRow, call_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    raise conflict("Cet appel est clos.", CallStage(row.stage))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CallView)
@@ -85,52 +83,31 @@ async def create_call(
             start_workflow_operation=operation,
             id=update_id("create", key),
         ),
-        _missing(db, call_id),
+        lambda: _raise_missing(db, call_id),
     )
     return queries.call_view(state)
 
 
-def _call_action(update: Any, summary: str) -> None:
-    """POST /calls/{id}/{action} for the transitions that take no body."""
-    name = update.__name__
-    Allowed = Annotated[Actor, Depends(require(*CALL_RULES[Action(name)].roles))]
-
-    async def act(
-        call_id: CallId, actor: Allowed, client: Temporal, db: Db, key: IdempotencyKey = None
-    ) -> CallView:
-        handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
-        state = await send(
-            lambda: handle.execute_update(update, actor, id=update_id(name, key)),
-            _missing(db, call_id),
-        )
-        return queries.call_view(state)
-
-    router.post(f"/{{call_id}}/{name}", response_model=CallView, name=name, summary=summary)(act)
+def _call_action(update: Any, summary: str, body: type[BaseModel] | None = None) -> None:
+    add_action(
+        router,
+        update,
+        summary,
+        rule=CALL_RULES[Action(update.__name__)],
+        case_id=CallId,
+        workflow_id=lambda case: f"call-{case}",
+        missing=_raise_missing,
+        respond=lambda state, _: queries.call_view(state),
+        response_model=CallView,
+        body=body,
+    )
 
 
 _call_action(CallWorkflow.publish, "Publier l'appel (ouverture à la date prévue)")
+_call_action(CallWorkflow.extend_deadline, "Prolonger la date limite", DeadlineExtension)
 _call_action(CallWorkflow.start_evaluation, "Lancer la phase d'évaluation")
 _call_action(CallWorkflow.publish_results, "Publier les résultats (toutes les décisions prises)")
 _call_action(CallWorkflow.archive, "Archiver l'appel")
-
-
-@router.post("/{call_id}/extend_deadline", response_model=CallView)
-async def extend_deadline(
-    call_id: CallId,
-    body: DeadlineExtension,
-    actor: Admin,
-    client: Temporal,
-    db: Db,
-    key: IdempotencyKey = None,
-) -> CallView:
-    handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
-    state = await send(
-        lambda: handle.execute_update(
-            CallWorkflow.extend_deadline, args=[actor, body], id=update_id("extend_deadline", key)
-        ),
-        _missing(db, call_id),
-    )
-    return queries.call_view(state)
 
 
 @router.post(
@@ -144,6 +121,11 @@ async def register_application(
     db: Db,
     key: IdempotencyKey = None,
 ) -> ApplicationView:
+    if data.previous_cluster_id and db.get(ClusterRow, data.previous_cluster_id) is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Cluster inconnu : {data.previous_cluster_id} (previous_cluster_id).",
+        )
     registration = Registration(application_id=_new_id(f"application:{call_id}", key), data=data)
     handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
     state = await send(
@@ -152,7 +134,7 @@ async def register_application(
             args=[actor, registration],
             id=update_id("register_application", key),
         ),
-        _missing(db, call_id),
+        lambda: _raise_missing(db, call_id),
     )
     return queries.application_view(state)
 

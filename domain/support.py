@@ -1,0 +1,135 @@
+"""Cluster support: the programme contract, its years, reports, KPIs and decisions."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, model_validator
+
+from domain.models import AuditEvent, ClusterStart, Input, LongText, Moment, Notification, Text
+from domain.stages import ClusterStage
+
+Amount = float  # Moroccan dirhams (MAD)
+
+
+class KPIs(Input):
+    """The five indicators a cluster commits to, per year."""
+
+    rd_projects: int = Field(default=0, ge=0, le=100_000, description="Projets R&D collaboratifs")
+    patents: int = Field(default=0, ge=0, le=100_000, description="Brevets")
+    startups: int = Field(default=0, ge=0, le=100_000, description="Start-ups créées")
+    rd_jobs: int = Field(default=0, ge=0, le=100_000, description="Emplois R&D")
+    trainings: int = Field(default=0, ge=0, le=100_000, description="Formations")
+
+
+KPI_LABELS = {
+    "rd_projects": "Projets R&D collaboratifs",
+    "patents": "Brevets",
+    "startups": "Start-ups créées",
+    "rd_jobs": "Emplois R&D",
+    "trainings": "Formations",
+}
+
+
+class ContractTerms(Input):
+    start_at: Moment = Field(description="Début de la convention-programme (date seule : 15h00).")
+    planned_amounts: list[Amount] = Field(
+        min_length=1,
+        max_length=30,
+        description="Soutien prévu par année, en MAD (dégressif permis).",
+    )
+    kpi_targets: KPIs
+
+    @model_validator(mode="after")
+    def _amounts_positive(self) -> "ContractTerms":
+        if any(a < 0 or a > 1e10 for a in self.planned_amounts):
+            raise ValueError("les montants vont de 0 à 10 milliards de MAD")
+        return self
+
+
+class AnnualReport(Input):
+    activity_report: Text = Field(description="Rapport d'activité (référence du document)")
+    financial_report: Text = Field(description="Rapport financier (référence du document)")
+    kpi_actuals: KPIs
+    next_year_plan: LongText
+
+
+class Renewal(Input):
+    amount: Amount | None = Field(
+        default=None,
+        ge=0,
+        le=1e10,
+        description="Soutien de l'année qui vient (MAD) ; par défaut, le montant prévu.",
+    )
+    reason: LongText | None = None
+
+
+class ProbationRenewal(Renewal):
+    conditions: LongText
+    review_at: Moment = Field(description="Date de revue de la probation.")
+
+
+class Reason(Input):
+    reason: LongText
+
+
+class Note(Input):
+    note: LongText | None = None
+
+
+class Probation(BaseModel):
+    conditions: str
+    review_at: Moment
+    reviewed: bool = False
+
+
+class SupportYear(BaseModel):
+    year: int
+    starts_at: Moment
+    ends_at: Moment  # the anniversary: the annual report is due then
+    amount: Amount
+    kpi_targets: KPIs
+    report_requested_at: Moment | None = None
+    reminders_sent: int = 0
+    overdue: bool = False
+    report: AnnualReport | None = None
+    report_received_at: Moment | None = None
+    decision: str | None = None
+    probation: Probation | None = None
+
+
+class ClusterState(BaseModel):
+    id: str
+    stage: ClusterStage
+    origin: ClusterStart
+    contract: ContractTerms | None = None
+    years: list[SupportYear] = Field(default_factory=list)
+    suspended_from: ClusterStage | None = None
+    reason: str | None = None
+    can_reapply: bool = False
+    seq: int = 0
+    updated_at: Moment
+
+    @property
+    def current(self) -> SupportYear | None:
+        return self.years[-1] if self.years else None
+
+    def report_due(self) -> datetime | None:
+        if (
+            self.stage in (ClusterStage.REPORT_REQUESTED, ClusterStage.REPORT_OVERDUE)
+            and self.current
+        ):
+            return self.current.ends_at
+        return None
+
+
+class ClusterRecord(BaseModel):
+    state: ClusterState
+    event: AuditEvent
+    notifications: list[Notification] = Field(default_factory=list)
+
+
+def add_years(moment: datetime, years: int) -> datetime:
+    """The same calendar day `years` later (29 February falls on the 28th)."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
