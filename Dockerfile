@@ -5,7 +5,7 @@ COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
-COPY settings.py worker.py embedded.py ./
+COPY settings.py worker.py embedded.py observability.py ./
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]

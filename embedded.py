@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_schema, make_engine
 from api.main import create_app
+from observability import configure_logging, metrics_runtime
 from settings import DATA_DIR, Settings, bundled_binary
 from worker import build_worker
 
@@ -20,7 +21,10 @@ log = logging.getLogger("embedded")
 
 
 async def main() -> None:
+    os.environ.setdefault("LOG_FORMAT", "text")  # a terminal, not a log collector
+    os.environ.setdefault("METRICS_ADDRESS", "127.0.0.1:9464")
     settings = Settings()
+    configure_logging(settings)
     host, _, port = settings.temporal_address.rpartition(":")
     api_port = int(os.environ.get("API_PORT", "8000"))
     ui_port = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
@@ -34,6 +38,7 @@ async def main() -> None:
         ui=True,
         ui_port=ui_port,
         data_converter=pydantic_data_converter,
+        runtime=metrics_runtime(settings),
         dev_server_existing_path=bundled_binary("temporal"),
         dev_server_database_filename=str(DATA_DIR / "temporal.db"),
     ) as env:
@@ -42,16 +47,16 @@ async def main() -> None:
         async with build_worker(env.client, engine, settings.task_queue):
             log.warning(
                 "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
-                "· jetons : %s",
+                "· métriques http://%s/metrics · jetons : %s",
                 api_port,
                 ui_port,
+                settings.metrics_address,
                 settings.tokens_file if not settings.api_tokens else "API_TOKENS",
             )
             await server.serve()
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

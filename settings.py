@@ -26,9 +26,12 @@ class Settings:
     tokens_file: Path = field(
         default_factory=lambda: Path(os.environ.get("API_TOKENS_FILE", DATA_DIR / "tokens.json"))
     )
+    # host:port where the worker serves Temporal's metrics to Prometheus; empty: none.
+    metrics_address: str = field(default_factory=lambda: os.environ.get("METRICS_ADDRESS", ""))
+    log_format: str = field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json"))
 
 
-async def connect_temporal(settings: Settings, lazy: bool = False):
+async def connect_temporal(settings: Settings, lazy: bool = False, runtime=None):
     """The one Temporal client of a process; pydantic models travel as JSON."""
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -38,6 +41,7 @@ async def connect_temporal(settings: Settings, lazy: bool = False):
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         lazy=lazy,
+        runtime=runtime,
     )
 
 

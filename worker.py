@@ -12,6 +12,7 @@ from activities.cases import Cases
 from activities.database import create_schema, make_engine
 from activities.prechecks import Prechecks
 from activities.projection import Projection
+from observability import configure_logging, metrics_runtime
 from settings import Settings, connect_temporal
 from workflows.application import ApplicationWorkflow
 from workflows.call import CallWorkflow
@@ -44,13 +45,13 @@ def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
 
 async def main() -> None:
     settings = Settings()
+    configure_logging(settings)
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    client = await connect_temporal(settings)
+    client = await connect_temporal(settings, runtime=metrics_runtime(settings))
     logging.info("worker on task queue %s", settings.task_queue)
     await build_worker(client, engine, settings.task_queue).run()
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
     asyncio.run(main())

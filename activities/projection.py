@@ -1,5 +1,6 @@
 """Projection activities: each transition's case row, audit event and notifications, written once."""
 
+import logging
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,10 +24,12 @@ from domain.models import (
     AuditEvent,
     CallRecord,
     CallState,
-    Notification,
 )
 from domain.stages import DECIDED_STAGES
 from domain.support import ClusterRecord, ClusterState
+
+log = logging.getLogger(__name__)
+Children = tuple[type[SQLModel], Any, list[SQLModel]]
 
 
 def call_row(state: CallState) -> CallRow:
@@ -109,23 +112,42 @@ def payment_rows(state: ClusterState) -> list[PaymentRow]:
     ]
 
 
+Record = CallRecord | ApplicationRecord | ClusterRecord
+
+
+def rows_of(record: Record) -> tuple[SQLModel, Children | None]:
+    """The case row, and the rows derived from its state that are replaced with it."""
+    if isinstance(record, CallRecord):
+        return call_row(record.state), None
+    if isinstance(record, ApplicationRecord):
+        children = assignment_rows(record.state)
+        return application_row(record.state), (
+            AssignmentRow,
+            AssignmentRow.application_id,
+            children,
+        )
+    return cluster_row(record.state), (
+        PaymentRow,
+        PaymentRow.cluster_id,
+        payment_rows(record.state),
+    )
+
+
 class Projection:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @activity.defn
     def record_call(self, record: CallRecord) -> None:
-        self.record(call_row(record.state), record.event, [])
+        self.write(record)
 
     @activity.defn
     def record_application(self, record: ApplicationRecord) -> None:
-        children = (AssignmentRow, AssignmentRow.application_id, assignment_rows(record.state))
-        self.record(application_row(record.state), record.event, record.notifications, children)
+        self.write(record)
 
     @activity.defn
     def record_cluster(self, record: ClusterRecord) -> None:
-        children = (PaymentRow, PaymentRow.cluster_id, payment_rows(record.state))
-        self.record(cluster_row(record.state), record.event, record.notifications, children)
+        self.write(record)
 
     @activity.defn
     def count_undecided(self, call_id: str) -> int:
@@ -137,14 +159,13 @@ class Projection:
             )
             return session.exec(query).one()
 
-    def record(
-        self,
-        row: SQLModel,
-        event: AuditEvent,
-        notifications: list[Notification],
-        children: tuple[type[SQLModel], Any, list[SQLModel]] | None = None,
-    ) -> None:
-        """One transaction; a retry, or a late older snapshot, changes nothing."""
+    def write(self, record: Record, rebuilding: bool = False) -> None:
+        """One transaction; a retry, or a late older snapshot, changes nothing.
+
+        When rebuilding from histories, notifications are kept as already sent.
+        """
+        row, children = rows_of(record)
+        event = record.event
         with Session(self.engine) as session:
             if self._recorded(session, event):
                 return
@@ -154,7 +175,7 @@ class Projection:
                 session.add(row)
             elif newer:
                 session.merge(row)
-            if children and newer:  # rows derived from the state: replaced with it
+            if children and newer:
                 table, parent_key, rows = children
                 for old in session.exec(select(table).where(parent_key == row.id)):
                     session.delete(old)
@@ -166,11 +187,12 @@ class Projection:
                     payload=event.model_dump(mode="json")["payload"],
                 )
             )
-            for position, notice in enumerate(notifications):
+            for position, notice in enumerate(record.notifications):
                 session.add(
                     OutboxRow(
                         key=f"{event.workflow_id}:{event.seq}:{position}",
                         created_at=event.at,
+                        sent_at=event.at if rebuilding else None,
                         **notice.model_dump(),
                     )
                 )
@@ -180,6 +202,19 @@ class Projection:
                 session.rollback()
                 if not self._recorded(session, event):
                     raise  # a real conflict: let Temporal retry
+                return
+        log.info(
+            "transition recorded",
+            extra={
+                "case_id": event.case_id,
+                "workflow_id": event.workflow_id,
+                "action": event.action,
+                "seq": event.seq,
+                "from_stage": event.from_stage,
+                "to_stage": event.to_stage,
+                "actor": event.actor,
+            },
+        )
 
     @staticmethod
     def _recorded(session: Session, event: AuditEvent) -> bool:

@@ -1,11 +1,13 @@
 """The FastAPI application: routers, the Temporal client made once, errors as clear JSON."""
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -24,6 +26,22 @@ ERRORS = {
     409: {"model": Problem, "description": "Action impossible à l'étape actuelle"},
     503: {"model": Problem, "description": "Moteur de workflows injoignable"},
 }
+
+
+async def _engine_ok(client: Client) -> bool:
+    try:
+        return await asyncio.wait_for(client.service_client.check_health(), 3)
+    except Exception:  # noqa: BLE001 - any failure means not healthy
+        return False
+
+
+def _database_ok(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        return True
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def create_app(
@@ -56,6 +74,18 @@ def create_app(
         body = {"detail": error.detail, **error.extra}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(_: Request, error: Exception) -> JSONResponse:
+        log.warning("projection database unreachable: %s", error)
+        return JSONResponse(
+            {
+                "detail": "Base de données indisponible ; réessayez dans un instant.",
+                "code": "DatabaseUnavailable",
+            },
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
     @app.exception_handler(RPCError)
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
     @app.exception_handler(ConnectionError)
@@ -66,9 +96,20 @@ def create_app(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
-    @app.get("/health", tags=["service"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/health", tags=["service"], responses={503: {"description": "Un composant ne répond pas"}}
+    )
+    async def health(request: Request) -> JSONResponse:
+        """The engine and the projection database, each checked for real."""
+        checks = {
+            "engine": await _engine_ok(request.app.state.client),
+            "database": await asyncio.to_thread(_database_ok, request.app.state.engine),
+        }
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "degraded"} | {
+            name: "ok" if ok else "unreachable" for name, ok in checks.items()
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     return app
 

@@ -429,6 +429,7 @@ class Notification(BaseModel):
 class CallRecord(BaseModel):
     state: CallState
     event: AuditEvent
+    notifications: list[Notification] = Field(default_factory=list)
 
 
 class ApplicationRecord(BaseModel):

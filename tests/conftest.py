@@ -64,7 +64,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-def _postgres_engine() -> Iterator[Engine]:
+def postgres_engine() -> Iterator[Engine]:
     """A throw-away schema in the local PostgreSQL, or a skip (a failure when CI requires it)."""
     try:
         probe = create_engine(POSTGRES_URL)
@@ -93,7 +93,7 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     if request.param == "sqlite":
         yield from _sqlite_engine(tmp_path)
     else:
-        yield from _postgres_engine()
+        yield from postgres_engine()
 
 
 def _sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
@@ -156,8 +156,10 @@ class Service:
 
 
 @asynccontextmanager
-async def running_service(env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Service]:
-    task_queue = f"tq-{uuid.uuid4().hex}"
+async def running_service(
+    env: WorkflowEnvironment, engine: Engine, task_queue: str | None = None
+) -> AsyncIterator[Service]:
+    task_queue = task_queue or f"tq-{uuid.uuid4().hex}"
     settings = Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values()))
     app = create_app(settings, client=env.client, engine=engine)
     async with build_worker(env.client, engine, task_queue), app.router.lifespan_context(app):

@@ -1,0 +1,58 @@
+"""The production compose file, checked without a Docker engine: services, pinned images, settings."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+# Variables only the embedded run reads (PATH: to find the bundled Temporal binaries).
+EMBEDDED_ONLY = {"CLUSTERS_DATA_DIR", "API_TOKENS_FILE", "API_PORT", "TEMPORAL_UI_PORT", "PATH"}
+
+
+def variables_read_by_the_code() -> set[str]:
+    names: set[str] = set()
+    for path in [ROOT / "settings.py", ROOT / "embedded.py", *ROOT.glob("api/**/*.py")]:
+        names |= set(
+            re.findall(r'os\.environ\.(?:get|setdefault)\(\s*"([A-Z_]+)"', path.read_text())
+        )
+    return names
+
+
+def test_every_component_of_a_production_install_is_there() -> None:
+    assert {"postgresql", "temporal", "temporal-ui", "api", "worker"} <= set(SERVICES)
+    assert SERVICES["temporal"]["environment"]["DB"].startswith("postgres")
+    assert "postgresql" in SERVICES["temporal"]["depends_on"]
+    assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert SERVICES["worker"]["command"] == ["python", "worker.py"]
+    assert SERVICES["api"]["command"][:2] == ["uvicorn", "api.main:app"]
+
+
+def test_images_are_pinned() -> None:
+    for name, service in SERVICES.items():
+        if "image" in service:
+            image, _, tag = service["image"].partition(":")
+            assert tag and tag != "latest" and re.match(r"^\d", tag), f"{name}: {service['image']}"
+        else:
+            assert service["build"] == ".", name
+    base = (ROOT / "Dockerfile").read_text().splitlines()[0]
+    assert re.match(r"^FROM python:3\.11(\.\d+)?-slim", base)
+
+
+def test_api_and_worker_get_every_setting_the_code_reads() -> None:
+    needed = variables_read_by_the_code() - EMBEDDED_ONLY
+    assert {"DATABASE_URL", "TEMPORAL_ADDRESS", "TASK_QUEUE", "API_TOKENS"} <= needed
+    for name in ("api", "worker"):
+        environment = SERVICES[name]["environment"]
+        assert needed <= set(environment), f"{name} lacks {needed - set(environment)}"
+        assert environment["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_the_image_holds_every_package_of_the_service() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("domain", "workflows", "activities", "api"):
+        assert f"COPY {package} ./{package}" in dockerfile
+    for module in ("settings.py", "worker.py", "observability.py"):
+        assert module in dockerfile

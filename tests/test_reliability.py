@@ -1,0 +1,271 @@
+"""Nothing lost: a killed worker, a restarted engine, a database outage; many updates at once."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session, func, select
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.database import create_schema, make_engine
+from activities.projection import Projection
+from activities.rebuild import rebuild
+from activities.tables import ApplicationRow, AuditRow
+from api.main import create_app
+from observability import metrics_runtime
+from settings import Settings, bundled_binary
+from tests.conftest import (
+    APPLICATION,
+    TOKENS,
+    Service,
+    eventually,
+    postgres_engine,
+    running_service,
+    utcnow,
+)
+from tests.test_api import open_call
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def audit_rows(engine: Engine) -> list[tuple[str, int]]:
+    with Session(engine) as db:
+        return list(db.exec(select(AuditRow.workflow_id, AuditRow.seq)))
+
+
+def assert_no_duplicate(engine: Engine) -> None:
+    rows = audit_rows(engine)
+    assert len(rows) == len(set(rows))
+
+
+async def stages(service: Service, call_id: str) -> list[str]:
+    body = (
+        await service.get("/applications", params={"call_id": call_id, "page_size": 200})
+    ).json()
+    return [a["stage"] for a in body["items"]]
+
+
+async def test_projection_is_rebuilt_from_the_workflows(dev: Service, tmp_path: Path) -> None:
+    call_id = await open_call(dev)
+    ids = [
+        (await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)).json()["id"]
+        for _ in range(3)
+    ]
+    await dev.post(f"/applications/{ids[0]}/withdraw", json={"reason": "Reporté"})
+    await dev.post(f"/applications/{ids[1]}/amend", json={"sector": "TIC"})
+    fresh = make_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    create_schema(fresh)
+    read = await rebuild(dev.client, Projection(fresh), dev.task_queue)
+    assert read == len(audit_rows(dev.engine))
+    assert sorted(audit_rows(fresh)) == sorted(audit_rows(dev.engine))
+    with Session(fresh) as db:
+        rebuilt = {r.id: (r.stage, r.seq, r.sector) for r in db.exec(select(ApplicationRow))}
+    with Session(dev.engine) as db:
+        original = {r.id: (r.stage, r.seq, r.sector) for r in db.exec(select(ApplicationRow))}
+    assert rebuilt == original
+    again = await rebuild(dev.client, Projection(fresh), dev.task_queue)  # idempotent
+    assert again == read and len(audit_rows(fresh)) == read
+
+
+async def test_health_checks_the_engine_and_the_database(dev: Service, engine: Engine) -> None:
+    healthy = await dev.http.get("/health")
+    assert healthy.status_code == 200
+    assert healthy.json() == {"status": "ok", "engine": "ok", "database": "ok"}
+    app = create_app(
+        Settings(temporal_address="127.0.0.1:1", api_tokens=TOKENS["admin"]), engine=engine
+    )
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api"
+        ) as http:
+            down = await http.get("/health")
+    assert down.status_code == 503
+    assert down.json()["engine"] == "unreachable" and down.json()["database"] == "ok"
+
+
+async def test_worker_metrics_are_served_for_prometheus(
+    dev_env: WorkflowEnvironment, engine: Engine
+) -> None:
+    with socket.socket() as probe:  # a free port for the metrics endpoint
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(metrics_address=f"127.0.0.1:{port}")
+    runtime = metrics_runtime(settings)
+    address = dev_env.client.service_client.config.target_host
+    client = await Client.connect(address, data_converter=pydantic_data_converter, runtime=runtime)
+    async with running_service(WorkflowEnvironment.from_client(client), engine) as service:
+        await open_call(service)
+        scraped = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        )
+    assert "temporal_workflow_task_execution_latency" in scraped
+    assert "temporal_activity_execution_latency" in scraped
+
+
+def worker_process(address: str, database_url: str, task_queue: str) -> subprocess.Popen:
+    environment = os.environ | {
+        "TEMPORAL_ADDRESS": address,
+        "DATABASE_URL": database_url,
+        "TASK_QUEUE": task_queue,
+        "LOG_FORMAT": "text",
+    }
+    return subprocess.Popen(
+        [sys.executable, "worker.py"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_worker_killed_mid_transitions_loses_nothing(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'projection.db'}"
+    engine = make_engine(database_url)
+    create_schema(engine)
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    address = dev_env.client.service_client.config.target_host
+    app = create_app(
+        Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values())),
+        client=dev_env.client,
+        engine=engine,
+    )
+    worker = worker_process(address, database_url, task_queue)
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://api", timeout=60
+            ) as http:
+                service = Service(dev_env, engine, http, task_queue)
+                # Room for the restart: the killed worker's tasks come back after Temporal's
+                # sticky-queue timeout (5 s); a request not accepted before the deadline is refused.
+                call_id = await open_call(
+                    service, deadline=(utcnow() + timedelta(seconds=20)).isoformat()
+                )
+                registering = [
+                    asyncio.create_task(
+                        service.post(f"/calls/{call_id}/applications", json=APPLICATION)
+                    )
+                    for _ in range(12)
+                ]
+                await asyncio.sleep(0.3)
+                worker.send_signal(signal.SIGKILL)  # in the middle of the registrations
+                worker.wait()
+                worker = worker_process(address, database_url, task_queue)
+                answers = await asyncio.gather(*registering)
+                assert [a.status_code for a in answers] == [201] * 12, [a.json() for a in answers if a.status_code != 201]
+
+                async def all_reviewed() -> bool:
+                    return await stages(service, call_id) == ["eligibility_review"] * 12
+
+                await eventually(all_reviewed, timeout=40, what="every application to reach review")
+    finally:
+        worker.kill()
+        worker.wait()
+    assert_no_duplicate(engine)
+    assert len(audit_rows(engine)) == 4 + 12 * 2  # call: create, publish, open, close
+
+
+async def test_engine_restarted_on_its_file_keeps_every_case(
+    tmp_path: Path, engine: Engine
+) -> None:
+    database = str(tmp_path / "temporal.db")
+
+    async def engine_on_file() -> WorkflowEnvironment:
+        return await WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=bundled_binary("temporal"),
+            dev_server_database_filename=database,
+        )
+
+    env = await engine_on_file()
+    async with running_service(env, engine) as service:
+        call_id = await open_call(service, deadline=(utcnow() + timedelta(seconds=4)).isoformat())
+        for _ in range(3):
+            assert (
+                await service.post(f"/calls/{call_id}/applications", json=APPLICATION)
+            ).status_code == 201
+        task_queue = service.task_queue
+    await env.shutdown()  # the engine stops before the deadline
+    await asyncio.sleep(1)
+
+    env = await engine_on_file()
+    try:
+        async with running_service(env, engine, task_queue=task_queue) as service:
+
+            async def all_reviewed() -> bool:
+                return await stages(service, call_id) == ["eligibility_review"] * 3
+
+            await eventually(all_reviewed, timeout=30, what="closure after the restart")
+            assert (await service.get(f"/calls/{call_id}")).json()["stage"] == "closed"
+    finally:
+        await env.shutdown()
+    assert_no_duplicate(engine)
+
+
+@pytest.fixture
+def postgres() -> Iterator[Engine]:
+    yield from postgres_engine()
+
+
+async def test_database_outage_delays_writes_and_loses_none(
+    dev_env: WorkflowEnvironment, postgres: Engine
+) -> None:
+    async with running_service(dev_env, postgres) as service:
+        call_id = await open_call(service)
+        application_id = (
+            await service.post(f"/calls/{call_id}/applications", json=APPLICATION)
+        ).json()["id"]
+        with postgres.begin() as connection:
+            current = connection.execute(text("select current_schema()")).scalar_one()
+            connection.execute(text(f"alter schema {current} rename to {current}_away"))
+        try:
+            amend = asyncio.create_task(
+                service.post(f"/applications/{application_id}/amend", json={"sector": "TIC"})
+            )
+            await asyncio.sleep(3)  # the projection write fails and is retried meanwhile
+            assert not amend.done()
+        finally:
+            with postgres.begin() as connection:
+                connection.execute(text(f"alter schema {current}_away rename to {current}"))
+        answer = await asyncio.wait_for(amend, 40)
+        assert answer.status_code == 200 and answer.json()["data"]["sector"] == "TIC"
+    with Session(postgres) as db:
+        row = db.get(ApplicationRow, application_id)
+        assert row.sector == "TIC" and row.seq == 2
+    assert_no_duplicate(postgres)
+
+
+async def test_200_concurrent_updates_on_different_cases_all_land(dev: Service) -> None:
+    call_id = await open_call(dev)
+    gate = asyncio.Semaphore(50)
+
+    async def register(i: int) -> str:
+        async with gate:
+            body = {**APPLICATION, "cluster_name": f"Cluster {i}"}
+            return (await dev.post(f"/calls/{call_id}/applications", json=body)).json()["id"]
+
+    ids = await asyncio.gather(*(register(i) for i in range(200)))
+    answers = await asyncio.gather(
+        *(dev.post(f"/applications/{a}/amend", json={"legal_form": "GIE"}) for a in ids)
+    )
+    assert [a.status_code for a in answers] == [200] * 200
+    with Session(dev.engine) as db:
+        amended = db.exec(select(func.count()).where(AuditRow.action == "amend")).one()
+    assert amended == 200
+    assert_no_duplicate(dev.engine)
