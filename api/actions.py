@@ -1,6 +1,10 @@
-"""One POST route per workflow update: `/{case_id}/{action}`, named as in `allowed_actions`."""
+"""One POST route per workflow update: `/{case_id}/{action}`, named as in `allowed_actions`.
+
+Each route is also kept in `ACTIONS`, so the console performs exactly the same transitions.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
@@ -10,6 +14,39 @@ from api.commands import send, update_id
 from api.deps import Db, IdempotencyKey, require
 from domain.models import Actor
 from domain.stages import Rule
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    update: Any
+    rule: Rule
+    workflow_id: Callable[[str], str]
+    missing: Callable[[Db, str], NoReturn]
+    respond: Callable[[Any, Actor], BaseModel]
+    body: type[BaseModel] | None
+    optional_body: bool
+    check: Callable[[Request, Any], None] | None
+
+    @property
+    def name(self) -> str:
+        return self.update.__name__
+
+    async def perform(
+        self, request: Request, target: str, actor: Actor, db: Db, payload: Any, key: str | None
+    ) -> BaseModel:
+        if self.check:
+            self.check(request, payload)
+        handle = request.app.state.client.get_workflow_handle(self.workflow_id(target))
+        args = [actor] if payload is None else [actor, payload]
+        state = await send(
+            lambda: handle.execute_update(self.update, args=args, id=update_id(self.name, key)),
+            lambda: self.missing(db, target),
+        )
+        return self.respond(state, actor)
+
+
+# (resource, action) -> how to perform it; resource is the router's prefix without "/".
+ACTIONS: dict[tuple[str, str], ActionSpec] = {}
 
 
 def add_action(
@@ -28,28 +65,16 @@ def add_action(
     check: Callable[[Request, Any], None] | None = None,
 ) -> None:
     """Register the route; roles come from the lifecycle table, so API and workflow agree."""
+    spec = ActionSpec(update, rule, workflow_id, missing, respond, body, optional_body, check)
+    ACTIONS[(router.prefix.strip("/"), spec.name)] = spec
     Allowed = Annotated[Actor, Depends(require(*rule.roles))]
-
-    async def run(
-        request: Request, target: str, actor: Actor, db: Db, payload: Any, key: str | None
-    ) -> BaseModel:
-        if check:
-            check(request, payload)
-        client = request.app.state.client
-        handle = client.get_workflow_handle(workflow_id(target))
-        args = [actor] if payload is None else [actor, payload]
-        state = await send(
-            lambda: handle.execute_update(update, args=args, id=update_id(update.__name__, key)),
-            lambda: missing(db, target),
-        )
-        return respond(state, actor)
 
     if body is None:
 
         async def act(
             case_id: case_id, actor: Allowed, db: Db, request: Request, key: IdempotencyKey = None
         ) -> BaseModel:
-            return await run(request, case_id, actor, db, None, key)
+            return await spec.perform(request, case_id, actor, db, None, key)
 
     elif optional_body:
 
@@ -61,7 +86,7 @@ def add_action(
             payload: body | None = None,  # type: ignore[valid-type]
             key: IdempotencyKey = None,
         ) -> BaseModel:
-            return await run(request, case_id, actor, db, payload or body(), key)
+            return await spec.perform(request, case_id, actor, db, payload or body(), key)
 
     else:
 
@@ -73,9 +98,8 @@ def add_action(
             request: Request,
             key: IdempotencyKey = None,
         ) -> BaseModel:
-            return await run(request, case_id, actor, db, payload, key)
+            return await spec.perform(request, case_id, actor, db, payload, key)
 
-    name = update.__name__
-    router.post(f"/{{case_id}}/{name}", response_model=response_model, name=name, summary=summary)(
-        act
-    )
+    router.post(
+        f"/{{case_id}}/{spec.name}", response_model=response_model, name=spec.name, summary=summary
+    )(act)

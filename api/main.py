@@ -5,7 +5,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 
 from activities.database import create_schema, make_engine
 from api.commands import ENGINE_DOWN, ApiError
+from api.console import views as console
 from api.routes import applications, calls, clusters, deadlines, evaluations
 from api.schemas import Problem
 from api.tokens import load_tokens
@@ -66,8 +67,12 @@ def create_app(
         lifespan=lifespan,
         responses=ERRORS,
     )
-    for module in (calls, applications, evaluations, clusters, deadlines):
+    for module in (calls, applications, evaluations, clusters, deadlines, console):
         app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/console/")
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:

@@ -134,7 +134,7 @@ def list_applications(
 def get_application(application_id: ApplicationId, actor: Anyone, db: Db) -> ApplicationDetail:
     """The case and its audit trail; an evaluator sees it once assigned and free of conflict."""
     if actor.role == Role.EVALUATOR:
-        _check_evaluator_access(db, application_id, actor.name)
+        check_evaluator_access(db, application_id, actor.name)
     view = queries.application_view(queries.application_state(_row(db, application_id)))
     audit = queries.audit_trail(db, f"application-{application_id}")
     if actor.role == Role.EVALUATOR:
@@ -143,7 +143,7 @@ def get_application(application_id: ApplicationId, actor: Anyone, db: Db) -> App
     return ApplicationDetail(**view.model_dump(), audit=audit)
 
 
-def _check_evaluator_access(db: Db, application_id: str, evaluator: str) -> None:
+def check_evaluator_access(db: Db, application_id: str, evaluator: str) -> None:
     row = queries.assignment(db, application_id, evaluator)
     if row is None or row.status == "conflict":
         raise HTTPException(

@@ -23,12 +23,13 @@ from api.deps import (
     IdempotencyKey,
     PageNumber,
     PageSize,
-    Temporal,
 )
 from api.deps import Ranking as RankingReaders
 from api.schemas import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from domain.models import (
+    Actor,
     ApplicationInput,
+    ApplicationState,
     CallSpec,
     CallStart,
     CallState,
@@ -56,15 +57,10 @@ def _raise_missing(db: Db, call_id: str) -> NoReturn:
     raise conflict("Cet appel est clos.", CallStage(row.stage))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CallView)
-async def create_call(
-    spec: CallSpec,
-    actor: Admin,
-    client: Temporal,
-    db: Db,
-    request: Request,
-    key: IdempotencyKey = None,
-) -> CallView:
+async def start_call(
+    request: Request, db: Db, spec: CallSpec, actor: Actor, key: str | None
+) -> CallState:
+    """Start the call's workflow and its create update at once (update-with-start)."""
     call_id = f"{spec.year}-{_new_id('call', key)}"
     start = CallStart(
         state=CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=datetime.now(UTC))
@@ -76,8 +72,8 @@ async def create_call(
         task_queue=request.app.state.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    state = await send(
-        lambda: client.execute_update_with_start_workflow(
+    return await send(
+        lambda: request.app.state.client.execute_update_with_start_workflow(
             CallWorkflow.create,
             actor,
             start_workflow_operation=operation,
@@ -85,7 +81,34 @@ async def create_call(
         ),
         lambda: _raise_missing(db, call_id),
     )
-    return queries.call_view(state)
+
+
+async def register(
+    request: Request, db: Db, call_id: str, data: ApplicationInput, actor: Actor, key: str | None
+) -> ApplicationState:
+    """Admit an application through its call's workflow, which refuses it once closed."""
+    if data.previous_cluster_id and db.get(ClusterRow, data.previous_cluster_id) is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Cluster inconnu : {data.previous_cluster_id} (previous_cluster_id).",
+        )
+    registration = Registration(application_id=_new_id(f"application:{call_id}", key), data=data)
+    handle = request.app.state.client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
+    return await send(
+        lambda: handle.execute_update(
+            CallWorkflow.register_application,
+            args=[actor, registration],
+            id=update_id("register_application", key),
+        ),
+        lambda: _raise_missing(db, call_id),
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CallView)
+async def create_call(
+    spec: CallSpec, actor: Admin, db: Db, request: Request, key: IdempotencyKey = None
+) -> CallView:
+    return queries.call_view(await start_call(request, db, spec, actor, key))
 
 
 def _call_action(update: Any, summary: str, body: type[BaseModel] | None = None) -> None:
@@ -117,26 +140,11 @@ async def register_application(
     call_id: CallId,
     data: ApplicationInput,
     actor: Desk,
-    client: Temporal,
     db: Db,
+    request: Request,
     key: IdempotencyKey = None,
 ) -> ApplicationView:
-    if data.previous_cluster_id and db.get(ClusterRow, data.previous_cluster_id) is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"Cluster inconnu : {data.previous_cluster_id} (previous_cluster_id).",
-        )
-    registration = Registration(application_id=_new_id(f"application:{call_id}", key), data=data)
-    handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
-    state = await send(
-        lambda: handle.execute_update(
-            CallWorkflow.register_application,
-            args=[actor, registration],
-            id=update_id("register_application", key),
-        ),
-        lambda: _raise_missing(db, call_id),
-    )
-    return queries.application_view(state)
+    return queries.application_view(await register(request, db, call_id, data, actor, key))
 
 
 @router.get("", response_model=Page[CallView])

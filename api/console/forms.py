@@ -1,0 +1,219 @@
+"""HTML forms for each action, the payloads they make, and validation errors in plain French."""
+
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from domain.models import Grid, MemberType
+from domain.support import KPI_LABELS
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str = (
+        "text"  # text, textarea, lines, date, number, checkbox, amounts, kpis, evaluators, grid
+    )
+    required: bool = False
+    options: tuple[str, ...] = field(default_factory=tuple)
+
+
+REASON = Field("reason", "Motif", "textarea", required=True)
+NOTE = Field("note", "Note (facultative)", "textarea")
+AMOUNT = Field("amount", "Montant de l'année en MAD (vide : montant prévu)", "number")
+
+FORMS: dict[str, list[Field]] = {
+    # calls
+    "publish": [],
+    "start_evaluation": [],
+    "publish_results": [],
+    "archive": [],
+    "extend_deadline": [
+        Field("deadline", "Nouvelle date limite (heure de Rabat)", "date", required=True),
+        Field("reason", "Motif", "textarea"),
+    ],
+    # applications
+    "amend": [
+        Field("cluster_name", "Nom du cluster"),
+        Field("sector", "Secteur"),
+        Field("documents", "Pièces fournies (remplace la liste ; une par ligne)", "lines"),
+    ],
+    "withdraw": [Field("reason", "Motif", "textarea")],
+    "mark_eligible": [NOTE],
+    "mark_ineligible": [REASON],
+    "request_complements": [
+        Field("items", "Pièces demandées (une par ligne)", "lines", required=True),
+        Field("due_at", "Date limite (vide : délai de réponse de l'appel)", "date"),
+        NOTE,
+    ],
+    "submit_complements": [Field("documents", "Pièces reçues (une par ligne)", "lines"), NOTE],
+    "assign_evaluators": [Field("evaluators", "Évaluateurs", "evaluators", required=True)],
+    "declare_interest": [
+        Field("conflict", "J'ai un conflit d'intérêts avec ce dossier", "checkbox"),
+        NOTE,
+    ],
+    "submit_scores": [
+        Field("scores", "Grille d'évaluation", "grid", required=True),
+        Field("comment", "Commentaire général", "textarea"),
+    ],
+    "label": [REASON],
+    "put_on_reserve": [REASON],
+    "reject": [REASON],
+    "request_review": [Field("reason", "Motif du recours", "textarea", required=True)],
+    "uphold_rejection": [Field("answer", "Réponse du comité", "textarea", required=True)],
+    "order_re_evaluation": [Field("answer", "Réponse du comité", "textarea", required=True)],
+    # clusters
+    "sign_contract": [
+        Field("start_at", "Début de la convention-programme", "date", required=True),
+        Field(
+            "planned_amounts",
+            "Soutien prévu par année, en MAD (un montant par ligne)",
+            "amounts",
+            required=True,
+        ),
+        Field("kpi_targets", "Objectifs annuels", "kpis", required=True),
+    ],
+    "record_report": [
+        Field("activity_report", "Rapport d'activité (référence)", required=True),
+        Field("financial_report", "Rapport financier (référence)", required=True),
+        Field("kpi_actuals", "Indicateurs réalisés", "kpis", required=True),
+        Field("next_year_plan", "Plan de l'année suivante", "textarea", required=True),
+    ],
+    "renew": [AMOUNT, Field("reason", "Motif", "textarea")],
+    "renew_on_probation": [
+        AMOUNT,
+        Field("conditions", "Conditions", "textarea", required=True),
+        Field("review_at", "Date de revue", "date", required=True),
+        Field("reason", "Motif", "textarea"),
+    ],
+    "suspend": [REASON],
+    "resume": [NOTE],
+    "terminate": [REASON],
+}
+
+MEMBER_TYPES_FR = {
+    "entreprise": MemberType.COMPANY,
+    "start-up": MemberType.STARTUP,
+    "recherche": MemberType.RESEARCH,
+    "formation": MemberType.TRAINING,
+    "autre": MemberType.OTHER,
+}
+
+
+class FormError(ValueError):
+    """A value the form cannot turn into a payload (a number that is not one, …)."""
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _number(text: str, label: str) -> float:
+    try:
+        return float(text.replace("\u202f", "").replace(" ", "").replace(",", "."))
+    except ValueError:
+        raise FormError(f"{label} : nombre attendu (« {text} »).") from None
+
+
+def payload(fields: list[Field], form: FormData, grid: Grid | None = None) -> dict:
+    """The JSON body the action's model validates; fields left empty are left out."""
+    body: dict = {}
+    for f in fields:
+        raw = str(form.get(f.name) or "").strip()
+        if f.kind in ("text", "textarea", "date") and raw:
+            body[f.name] = raw
+        elif f.kind == "lines" and (raw or f.required):
+            body[f.name] = _lines(raw)
+        elif f.kind == "number" and raw:
+            body[f.name] = _number(raw, f.label)
+        elif f.kind == "amounts":
+            body[f.name] = [_number(line, f.label) for line in _lines(raw)]
+        elif f.kind == "checkbox":
+            body[f.name] = f.name in form
+        elif f.kind == "evaluators":
+            body[f.name] = [str(v) for v in form.getlist(f.name)]
+        elif f.kind == "kpis":
+            body[f.name] = {
+                code: int(_number(str(form.get(f"{f.name}.{code}") or "0"), label))
+                for code, label in KPI_LABELS.items()
+            }
+        elif f.kind == "grid" and grid:
+            body[f.name] = [
+                {
+                    "criterion": c.code,
+                    "score": _number(str(form.get(f"score.{c.code}") or ""), c.label),
+                    "comment": str(form.get(f"comment.{c.code}") or "").strip(),
+                }
+                for c in grid.criteria
+            ]
+    return body
+
+
+def application_payload(form: FormData) -> dict:
+    """The registration form: members are typed as « Nom ; type » lines."""
+    members = []
+    for line in _lines(str(form.get("members") or "")):
+        name, _, kind = line.rpartition(";")
+        member_type = MEMBER_TYPES_FR.get(kind.strip().lower())
+        if not name.strip() or member_type is None:
+            raise FormError(
+                f"Membre « {line} » : écrivez « Nom ; type », type parmi "
+                + ", ".join(MEMBER_TYPES_FR)
+                + "."
+            )
+        members.append({"name": name.strip(), "type": member_type})
+    body = {
+        "cluster_name": str(form.get("cluster_name") or "").strip(),
+        "legal_form": str(form.get("legal_form") or "association").strip(),
+        "sector": str(form.get("sector") or "").strip(),
+        "members": members,
+        "existing_cluster": "existing_cluster" in form,
+        "support_years": int(_number(str(form.get("support_years") or "0"), "Années de soutien")),
+        "contact": {
+            "name": str(form.get("contact_name") or "").strip(),
+            "email": str(form.get("contact_email") or "").strip(),
+            "phone": str(form.get("contact_phone") or "").strip() or None,
+        },
+        "documents": [str(d) for d in form.getlist("documents")]
+        + _lines(str(form.get("other_documents") or "")),
+    }
+    if previous := str(form.get("previous_cluster_id") or "").strip():
+        body["previous_cluster_id"] = previous
+    return body
+
+
+_MESSAGES = {
+    "missing": "obligatoire",
+    "string_too_short": "obligatoire",
+    "too_short": "au moins {min_length} élément(s)",
+    "too_long": "au plus {max_length} élément(s)",
+    "string_too_long": "au plus {max_length} caractères",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "greater_than": "doit être supérieur à {gt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "multiple_of": "par pas de {multiple_of}",
+    "string_pattern_mismatch": "format invalide",
+    "enum": "valeur non prévue",
+    "int_parsing": "nombre entier attendu",
+    "float_parsing": "nombre attendu",
+    "datetime_from_date_parsing": "date invalide",
+    "datetime_parsing": "date invalide",
+    "datetime_type": "date invalide",
+    "extra_forbidden": "champ inconnu",
+}
+
+
+def french_errors(error: ValidationError, labels: dict[str, str]) -> list[str]:
+    """Pydantic's errors, told in French with the form's own labels."""
+    lines = []
+    for item in error.errors():
+        where = " › ".join(labels.get(str(part), str(part)) for part in item["loc"])
+        template = _MESSAGES.get(item["type"])
+        if template:
+            text = template.format(**item.get("ctx", {}))
+        else:
+            text = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where} : {text}" if where else text)
+    return lines

@@ -1,0 +1,454 @@
+"""Console pages: sign-in, dashboard, case lists and pages, and the forms of allowed actions."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from activities.tables import ApplicationRow, CallRow, ClusterRow
+from api import queries
+from api.actions import ACTIONS
+from api.commands import ApiError
+from api.console.forms import (
+    FORMS,
+    MEMBER_TYPES_FR,
+    FormError,
+    application_payload,
+    french_errors,
+    payload,
+)
+from api.deps import Db
+from api.routes.applications import check_evaluator_access
+from api.routes.calls import register, start_call
+from domain.clock import RABAT, local
+from domain.models import DEFAULT_SECTORS, ApplicationInput, CallSpec
+from domain.stages import (
+    ACTION_LABELS_FR,
+    STAGE_LABELS_FR,
+    Action,
+    ApplicationStage,
+    CallStage,
+    Role,
+    rules_for,
+)
+from domain.support import KPI_LABELS
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TOKEN_COOKIE, MESSAGE_COOKIE = "console_jeton", "console_message"
+RESOURCES = {"appels": "calls", "candidatures": "applications", "clusters": "clusters"}
+ROLE_LABELS = {
+    "admin": "gestionnaire du programme",
+    "operator": "opérateur",
+    "evaluator": "évaluateur",
+    "committee": "comité",
+}
+
+
+def _date(value: datetime | str | None, with_time: bool = True) -> str:
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{local(moment):%d/%m/%Y à %H:%M}" if with_time else f"{local(moment):%d/%m/%Y}"
+
+
+def _amount(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}".replace(",", "\u202f") + " MAD"
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}".replace(".", ",")
+
+
+def _countdown(deadline: datetime) -> str:
+    left = deadline - datetime.now(UTC)
+    if left.total_seconds() <= 0:
+        return "échue"
+    days, hours = left.days, left.seconds // 3600
+    return (
+        f"J-{days} ({days} j {hours} h)" if days else f"{hours} h {left.seconds % 3600 // 60} min"
+    )
+
+
+templates.env.filters |= {"date": _date, "montant": _amount, "note": _score}
+templates.env.globals |= {
+    "STAGES": STAGE_LABELS_FR,
+    "ACTIONS": ACTION_LABELS_FR,
+    "ROLES": ROLE_LABELS,
+    "KPI_LABELS": KPI_LABELS,
+    "countdown": _countdown,
+}
+
+
+def console_actor(request: Request):
+    token = request.cookies.get(TOKEN_COOKIE)
+    actor = token and request.app.state.tokens.get(token)
+    if not actor:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/console/connexion"})
+    return actor
+
+
+Signed = Annotated[Any, Depends(console_actor)]
+
+
+def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLResponse:
+    """Render with the signed-in person, the pending message, and a fresh key for each form."""
+    message = request.cookies.get(MESSAGE_COOKIE)
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "actor": actor,
+            "message": json.loads(message) if message else None,
+            "key": uuid.uuid4().hex,
+            **context,
+        },
+    )
+    response.delete_cookie(MESSAGE_COOKIE)
+    return response
+
+
+def back(to: str, kind: str, text: str | list[str]) -> RedirectResponse:
+    response = RedirectResponse(to, status_code=status.HTTP_303_SEE_OTHER)
+    lines = [text] if isinstance(text, str) else text
+    response.set_cookie(
+        MESSAGE_COOKIE,
+        json.dumps({"kind": kind, "lines": lines}),
+        max_age=60,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+def refusal(error: ApiError) -> list[str]:
+    lines = [str(error.detail)]
+    allowed = error.extra.get("allowed_actions")
+    if allowed is not None:
+        possible = ", ".join(ACTION_LABELS_FR[Action(a)] for a in allowed) or "aucune"
+        lines.append(f"Actions possibles à cette étape : {possible}.")
+    return lines
+
+
+def actions_for(actor: Any, stage: Any) -> list[str]:
+    """The actions allowed now at this stage for the signed-in role."""
+    return [
+        action
+        for action, rule in rules_for(stage).items()
+        if stage in rule.sources
+        and actor.role in rule.roles
+        and action != Action.REGISTER_APPLICATION
+    ]
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+@router.get("/connexion", response_class=HTMLResponse)
+def sign_in_form(request: Request) -> HTMLResponse:
+    return render(request, "connexion.html", None)
+
+
+@router.post("/connexion")
+async def sign_in(request: Request) -> Response:
+    token = str((await request.form()).get("jeton") or "").strip()
+    if token not in request.app.state.tokens:
+        return back(
+            "/console/connexion",
+            "erreur",
+            "Jeton inconnu : vérifiez-le auprès de l'administrateur.",
+        )
+    response = back("/console/", "succes", f"Bienvenue, {request.app.state.tokens[token].name}.")
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
+    return response
+
+
+@router.post("/deconnexion")
+def sign_out() -> Response:
+    response = back("/console/connexion", "succes", "Vous êtes déconnecté(e).")
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+    open_calls = db.exec(
+        select(CallRow).where(CallRow.stage == CallStage.OPEN).order_by(col(CallRow.deadline))
+    )
+    by_stage = dict(
+        db.exec(select(ApplicationRow.stage, func.count()).group_by(ApplicationRow.stage)).all()
+    )
+    overdue = db.exec(
+        select(ApplicationRow)
+        .where(col(ApplicationRow.due_at) < queries.now())
+        .order_by(col(ApplicationRow.due_at))
+    ).all()
+    late_reports = db.exec(select(ClusterRow).where(ClusterRow.stage == "report_overdue")).all()
+    return render(
+        request,
+        "tableau.html",
+        actor,
+        calls=[queries.call_state(c) for c in open_calls],
+        by_stage=by_stage,
+        overdue=overdue,
+        late_reports=late_reports,
+        week=queries.upcoming_deadlines(db, 7),
+    )
+
+
+# --- applications -----------------------------------------------------------------------------
+@router.get("/candidatures", response_class=HTMLResponse)
+def applications(
+    request: Request,
+    actor: Signed,
+    db: Db,
+    call_id: str = "",
+    stage: str = "",
+    sector: str = "",
+    overdue: str = "",
+    q: str = "",
+    page: int = 1,
+) -> HTMLResponse:
+    if actor.role == Role.EVALUATOR:
+        return render(
+            request,
+            "evaluations.html",
+            actor,
+            items=queries.evaluator_cases(db, actor.name, None, 1, 200).items,
+        )
+    listing = queries.list_applications(
+        db,
+        call_id=call_id or None,
+        stage=ApplicationStage(stage) if stage in set(ApplicationStage) else None,
+        sector=sector or None,
+        overdue={"oui": True, "non": False}.get(overdue),
+        search=q or None,
+        page=min(max(page, 1), 100_000),
+        size=50,
+    )
+    calls = db.exec(select(CallRow).order_by(col(CallRow.deadline).desc())).all()
+    filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
+    return render(
+        request,
+        "candidatures.html",
+        actor,
+        listing=listing,
+        calls=calls,
+        filters=filters,
+        stages=list(ApplicationStage),
+    )
+
+
+@router.get("/candidatures/{case_id}", response_class=HTMLResponse)
+def application(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
+    if actor.role == Role.EVALUATOR:
+        try:
+            check_evaluator_access(db, case_id, actor.name)
+        except HTTPException as error:
+            return back("/console/candidatures", "erreur", str(error.detail))
+    row = db.get(ApplicationRow, case_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Candidature inconnue.")
+    view = queries.application_view(queries.application_state(row))
+    audit = queries.audit_trail(db, f"application-{case_id}")
+    if actor.role == Role.EVALUATOR:
+        view = queries.for_evaluator(view, actor.name)
+        audit = [e for e in audit if e.actor == actor.name]
+    call = queries.call_state(db.get(CallRow, view.call_id))
+    evaluators = sorted(
+        a.name for a in request.app.state.tokens.values() if a.role == Role.EVALUATOR
+    )
+    return render(
+        request,
+        "candidature.html",
+        actor,
+        case=view,
+        call=call,
+        audit=audit,
+        actions=actions_for(actor, view.stage),
+        forms=FORMS,
+        evaluators=evaluators,
+        grid=call.spec.grid,
+    )
+
+
+# --- calls ----------------------------------------------------------------------------------------
+@router.get("/appels", response_class=HTMLResponse)
+def calls(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+    rows = db.exec(select(CallRow).order_by(col(CallRow.deadline).desc())).all()
+    return render(
+        request,
+        "appels.html",
+        actor,
+        calls=[queries.call_state(r) for r in rows],
+        sectors=DEFAULT_SECTORS,
+        year=datetime.now(RABAT).year,
+    )
+
+
+@router.post("/appels")
+async def create_call(request: Request, actor: Signed, db: Db) -> Response:
+    form = await request.form()
+    if actor.role != Role.ADMIN:
+        return back(
+            "/console/appels", "erreur", "Seul un gestionnaire du programme peut créer un appel."
+        )
+    body = {
+        "year": str(form.get("year") or ""),
+        "title": str(form.get("title") or ""),
+        "opens_at": str(form.get("opens_at") or ""),
+        "deadline": str(form.get("deadline") or ""),
+        "sectors": [s.strip() for s in str(form.get("sectors") or "").splitlines() if s.strip()],
+        "complement_response_days": str(form.get("complement_response_days") or "10"),
+        "evaluators_per_application": str(form.get("evaluators_per_application") or "3"),
+    }
+    labels = {
+        "year": "Année",
+        "title": "Intitulé",
+        "opens_at": "Ouverture",
+        "deadline": "Date limite",
+        "sectors": "Secteurs",
+    }
+    try:
+        spec = CallSpec.model_validate(body)
+        state = await start_call(request, db, spec, actor, str(form.get("cle") or "") or None)
+    except ValidationError as error:
+        return back("/console/appels", "erreur", french_errors(error, labels))
+    except ApiError as error:
+        return back("/console/appels", "erreur", refusal(error))
+    return back(
+        f"/console/appels/{state.id}",
+        "succes",
+        "Appel créé (brouillon) : publiez-le pour qu'il s'ouvre à sa date.",
+    )
+
+
+@router.get("/appels/{case_id}", response_class=HTMLResponse)
+def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
+    row = db.get(CallRow, case_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Appel inconnu.")
+    state = queries.call_state(row)
+    ranking = queries.ranking(db, row) if actor.role in (Role.ADMIN, Role.COMMITTEE) else None
+    can_register = state.stage == CallStage.OPEN and actor.role in (Role.ADMIN, Role.OPERATOR)
+    return render(
+        request,
+        "appel.html",
+        actor,
+        call=state,
+        counts=queries.counts_by_stage(db, case_id),
+        audit=queries.audit_trail(db, f"call-{case_id}"),
+        actions=actions_for(actor, state.stage),
+        forms=FORMS,
+        ranking=ranking,
+        can_register=can_register,
+        member_types=list(MEMBER_TYPES_FR),
+    )
+
+
+@router.post("/appels/{case_id}/candidatures")
+async def register_application(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
+    form = await request.form()
+    here = f"/console/appels/{case_id}"
+    labels = {
+        "cluster_name": "Nom du cluster",
+        "sector": "Secteur",
+        "contact": "Contact",
+        "email": "courriel",
+        "name": "nom",
+        "members": "Membres",
+    }
+    try:
+        data = ApplicationInput.model_validate(application_payload(form))
+        if actor.role not in (Role.ADMIN, Role.OPERATOR):
+            raise ApiError(
+                status.HTTP_403_FORBIDDEN, "Seuls les opérateurs enregistrent les candidatures."
+            )
+        state = await register(
+            request, db, case_id, data, actor, str(form.get("cle") or "") or None
+        )
+    except FormError as error:
+        return back(here, "erreur", str(error))
+    except ValidationError as error:
+        return back(here, "erreur", french_errors(error, labels))
+    except (ApiError, HTTPException) as error:
+        lines = refusal(error) if isinstance(error, ApiError) else [str(error.detail)]
+        return back(here, "erreur", lines)
+    return back(
+        f"/console/candidatures/{state.id}", "succes", f"Candidature {state.id} enregistrée."
+    )
+
+
+# --- clusters ------------------------------------------------------------------------------------
+@router.get("/clusters", response_class=HTMLResponse)
+def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+    listing = queries.list_clusters(
+        db, stage=None, can_reapply=None, renewal_within=None, page=1, size=200
+    )
+    return render(
+        request, "clusters.html", actor, listing=listing, support=queries.support_totals(db)
+    )
+
+
+@router.get("/clusters/{case_id}", response_class=HTMLResponse)
+def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
+    row = db.get(ClusterRow, case_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Cluster inconnu.")
+    state = queries.cluster_state(row)
+    return render(
+        request,
+        "cluster.html",
+        actor,
+        case=queries.cluster_view(state),
+        kpis=queries.kpi_table(state),
+        audit=queries.audit_trail(db, f"cluster-{case_id}"),
+        actions=actions_for(actor, state.stage),
+        forms=FORMS,
+    )
+
+
+# --- every transition ----------------------------------------------------------------------------
+@router.post("/{resource}/{case_id}/actions/{action}")
+async def act(
+    request: Request, resource: str, case_id: str, action: str, actor: Signed, db: Db
+) -> Response:
+    here = f"/console/{resource}/{case_id}"
+    spec = ACTIONS.get((RESOURCES.get(resource, ""), action))
+    if spec is None or action not in FORMS:
+        return back(here, "erreur", "Action inconnue.")
+    if actor.role not in spec.rule.roles:
+        return back(
+            here,
+            "erreur",
+            f"Votre rôle ({ROLE_LABELS.get(actor.role, actor.role)}) ne permet pas cette action.",
+        )
+    form = await request.form()
+    grid = None
+    if action == "submit_scores":
+        application_row = db.get(ApplicationRow, case_id)
+        grid = (
+            queries.call_state(db.get(CallRow, application_row.call_id)).spec.grid
+            if application_row
+            else None
+        )
+    labels = {f.name: f.label for f in FORMS[action]}
+    try:
+        body = spec.body.model_validate(payload(FORMS[action], form, grid)) if spec.body else None
+        await spec.perform(request, case_id, actor, db, body, str(form.get("cle") or "") or None)
+    except FormError as error:
+        return back(here, "erreur", str(error))
+    except ValidationError as error:
+        return back(here, "erreur", french_errors(error, labels))
+    except ApiError as error:
+        return back(here, "erreur", refusal(error))
+    except HTTPException as error:
+        return back(here, "erreur", str(error.detail))
+    return back(here, "succes", f"{ACTION_LABELS_FR[Action(action)]} : fait.")
