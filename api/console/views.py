@@ -353,6 +353,19 @@ def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
     )
 
 
+@router.get("/appels/{case_id}/classement.csv")
+def ranking_csv(case_id: str, actor: Signed, db: Db) -> Response:
+    row = db.get(CallRow, case_id)
+    if row is None or actor.role not in (Role.ADMIN, Role.COMMITTEE):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Classement indisponible.")
+    grid = queries.call_state(row).spec.grid
+    return Response(
+        queries.ranking_csv(queries.ranking(db, row), grid),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="classement-{case_id}.csv"'},
+    )
+
+
 @router.post("/appels/{case_id}/candidatures")
 async def register_application(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
     form = await request.form()
