@@ -117,6 +117,10 @@ class Service:
     http: httpx.AsyncClient
     task_queue: str
 
+    def new_session(self) -> httpx.AsyncClient:
+        """Another client on the same app, with cookies of its own (a second browser)."""
+        return httpx.AsyncClient(transport=self.http._transport, base_url="http://api")
+
     @property
     def client(self) -> Client:
         return self.env.client

@@ -1,0 +1,75 @@
+"""Every console page renders for the roles that use it (no browser: plain HTTP through the app)."""
+
+import httpx
+import pytest
+
+from tests.conftest import Service
+from tests.test_api import eligible_review_case
+from tests.test_clusters import labelled_cluster
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def signed_in(dev: Service, token: str) -> httpx.AsyncClient:
+    client = dev.new_session()
+    answer = await client.post("/console/connexion", data={"jeton": token})
+    assert answer.status_code == 303 and "console_jeton" in answer.cookies
+    return client
+
+
+async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Service) -> None:
+    application_id = await eligible_review_case(dev)
+    call_id = (await dev.get(f"/applications/{application_id}")).json()["call_id"]
+    cluster_id = await labelled_cluster(dev)
+
+    assert (await dev.http.get("/console/")).status_code == 303  # not signed in
+    wrong = await dev.http.post("/console/connexion", data={"jeton": "faux"})
+    assert wrong.headers["location"] == "/console/connexion"
+
+    admin = await signed_in(dev, "t-admin")
+    for path, text in [
+        ("/console/", "Tableau de bord"),
+        ("/console/appels", "Nouvel appel"),
+        (f"/console/appels/{call_id}", "Classement"),
+        (f"/console/candidatures?call_id={call_id}&stage=eligibility_review", "1 candidature(s)"),
+        (f"/console/candidatures/{application_id}", "Contrôles automatiques"),
+        ("/console/clusters", "Soutien accordé au total"),
+        (f"/console/clusters/{cluster_id}", "Signer la convention"),
+    ]:
+        page = await admin.get(path)
+        assert page.status_code == 200 and text in page.text, path
+    exported = await admin.get(f"/console/appels/{call_id}/classement.csv")
+    assert exported.text.startswith("\ufeffRang;")
+
+    operator = await signed_in(dev, "t-operator")
+    early = await operator.post(
+        f"/console/candidatures/{application_id}/actions/label", data={"reason": "x"}
+    )
+    follow = await operator.get(early.headers["location"])
+    assert "ne permet pas cette action" in follow.text
+    bad_date = await operator.post(
+        f"/console/candidatures/{application_id}/actions/request_complements",
+        data={"items": "statuts", "due_at": "hier"},
+    )
+    follow = await operator.get(bad_date.headers["location"])
+    assert "Date limite (vide : délai de réponse de l&#39;appel) : date invalide" in follow.text
+
+    await operator.post(f"/console/candidatures/{application_id}/actions/mark_eligible")
+    await admin.post(f"/console/appels/{call_id}/actions/start_evaluation")
+    assigned = await admin.post(
+        f"/console/candidatures/{application_id}/actions/assign_evaluators",
+        data={"evaluators": ["Eve Évaluatrice"]},
+    )
+    assert assigned.status_code == 303
+    evaluator = await signed_in(dev, "t-evaluator")
+    listing = await evaluator.get("/console/candidatures")
+    assert "Mes évaluations" in listing.text and "à déclarer" in listing.text
+    hidden = await evaluator.get(f"/console/candidatures/{application_id}")
+    assert hidden.status_code == 303  # the file stays closed before the declaration
+    await evaluator.post(f"/console/candidatures/{application_id}/actions/declare_interest")
+    opened = await evaluator.get(f"/console/candidatures/{application_id}")
+    assert (
+        "Transmettre ma grille" in opened.text and "Stratégie et création de valeur" in opened.text
+    )
+    for client in (admin, operator, evaluator):
+        await client.aclose()
