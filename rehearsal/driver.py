@@ -1,0 +1,352 @@
+"""Drives a call's calendar through the real workflows, as operators, evaluators and committee would.
+
+The rehearsal runs it on the time-skipping server (months in seconds); the demo runs it on the
+embedded instance, where dates in the past make the clock catch up at once.
+"""
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.client import Client, WorkflowHandle
+
+from activities.tables import ApplicationRow, CallRow, ClusterRow
+from api import queries
+from domain.models import (
+    DEFAULT_GRID,
+    Actor,
+    ApplicationInput,
+    CallSpec,
+    CallStart,
+    CallState,
+    CommitteeDecision,
+    ComplementsAsk,
+    ComplementsReply,
+    EligibleDecision,
+    EvaluatorAssignment,
+    IneligibleDecision,
+    InterestDeclaration,
+    Registration,
+    ScoreSheet,
+)
+from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
+from domain.support import AnnualReport, ContractTerms, KPIs, Renewal, add_years
+from rehearsal.scenario import Scenario
+from workflows.application import ApplicationWorkflow as App
+from workflows.call import CallWorkflow
+from workflows.cluster import ClusterWorkflow as Cluster
+
+ADMIN = Actor(name="Gestionnaire du programme", role=Role.ADMIN)
+OPERATOR = Actor(name="Opérateur", role=Role.OPERATOR)
+COMMITTEE = Actor(name="Comité de pilotage", role=Role.COMMITTEE)
+A = ApplicationStage
+
+
+@dataclass
+class Clock:
+    """How time passes: skipped on the test server, real (or already past) on the embedded one."""
+
+    now: Callable[[], Awaitable[datetime]]
+    sleep: Callable[[timedelta], Awaitable[None]]
+
+    async def until(self, moment: datetime) -> None:
+        left = moment - await self.now()
+        if left > timedelta(0):
+            await self.sleep(left)
+
+
+@dataclass
+class Snapshot:
+    label: str
+    at: datetime
+    counts: dict[str, int]
+
+
+@dataclass
+class Driver:
+    client: Client
+    engine: Engine
+    task_queue: str
+    clock: Clock
+    progress: Callable[[str], None] = lambda _: None
+    evaluators: list[Actor] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+    # --- reading what the service shows --------------------------------------------------------
+    def applications(self, call_id: str) -> list[ApplicationRow]:
+        with Session(self.engine) as db:
+            return list(db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call_id)))
+
+    def call_row(self, call_id: str) -> CallRow:
+        with Session(self.engine) as db:
+            row = db.get(CallRow, call_id)
+            assert row is not None
+            return row
+
+    async def settle(self, done: Callable[[], bool], what: str, seconds: float = 60) -> None:
+        """Wait (real time) for what the clock set off to land in the projection."""
+        for _ in range(int(seconds * 20)):
+            if done():
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"trop long : {what}")
+
+    async def snapshot(self, call_id: str, label: str) -> None:
+        with Session(self.engine) as db:
+            counts = queries.counts_by_stage(db, call_id)
+        self.snapshots.append(Snapshot(label, await self.clock.now(), counts))
+        self.progress(label)
+
+    def app(self, application_id: str) -> WorkflowHandle:
+        return self.client.get_workflow_handle(f"application-{application_id}")
+
+    # --- the calendar ---------------------------------------------------------------------------
+    async def open_call(self, spec: CallSpec) -> str:
+        call_id = f"{spec.year}-{uuid.uuid4().hex[:12]}"
+        state = CallState(
+            id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=await self.clock.now()
+        )
+        handle = await self.client.start_workflow(
+            CallWorkflow.run,
+            CallStart(state=state),
+            id=f"call-{call_id}",
+            task_queue=self.task_queue,
+        )
+        await handle.execute_update(CallWorkflow.create, ADMIN)
+        await handle.execute_update(CallWorkflow.publish, ADMIN)
+        return call_id
+
+    async def register(self, call_id: str, applications: list[ApplicationInput]) -> list[str]:
+        await self.clock.until(self.call_row(call_id).opens_at + timedelta(minutes=1))
+        call = self.client.get_workflow_handle(f"call-{call_id}")
+        ids = []
+        for data in applications:
+            registration = Registration(application_id=uuid.uuid4().hex[:12], data=data)
+            await call.execute_update(
+                CallWorkflow.register_application, args=[OPERATOR, registration]
+            )
+            ids.append(registration.application_id)
+        await self.snapshot(call_id, f"{len(ids)} candidatures enregistrées")
+        return ids
+
+    async def close(self, call_id: str, ids: list[str]) -> None:
+        await self.clock.until(self.call_row(call_id).deadline + timedelta(minutes=1))
+        reviewed = {A.ELIGIBILITY_REVIEW, A.WITHDRAWN}
+        await self.settle(
+            lambda: all(r.stage in reviewed for r in self.applications(call_id)), "la clôture"
+        )
+        await self.snapshot(call_id, "clôture : examen de recevabilité")
+
+    async def review(
+        self, call_id: str, rng: random.Random, answered: float, answer_after: int
+    ) -> None:
+        """Operators: eligible when every check passes, complements when only papers lack."""
+        answering = []
+        for row in self.applications(call_id):
+            state = queries.application_state(row)
+            failed = [c for c in state.checklist if not c.passed]
+            handle = self.app(row.id)
+            if not failed:
+                await handle.execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+            elif [c.code for c in failed] == ["documents_complete"]:
+                ask = ComplementsAsk(items=[failed[0].detail.split(" : ", 1)[-1]])
+                await handle.execute_update(App.request_complements, args=[OPERATOR, ask])
+                if rng.random() < answered:
+                    answering.append(row.id)
+            else:
+                reason = "; ".join(f"{c.label} ({c.detail})" for c in failed)
+                await handle.execute_update(
+                    App.mark_ineligible, args=[OPERATOR, IneligibleDecision(reason=reason)]
+                )
+        await self.snapshot(call_id, "décisions de recevabilité")
+        await self.clock.sleep(timedelta(days=answer_after))
+        rules = queries.call_state(self.call_row(call_id)).spec
+        reply = ComplementsReply(documents=rules.required_documents, note="Dossier complété")
+        still_waiting = {
+            r.id for r in self.applications(call_id) if r.stage == A.COMPLEMENTS_REQUESTED
+        }
+        for application_id in answering:
+            if application_id not in still_waiting:
+                continue  # the answer comes after the due date: the clock already closed the file
+            handle = self.app(application_id)
+            await handle.execute_update(App.submit_complements, args=[OPERATOR, reply])
+            await handle.execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+        await self.clock.sleep(timedelta(days=rules.complement_response_days + 1))
+        await self.settle(
+            lambda: not any(r.stage == A.COMPLEMENTS_REQUESTED for r in self.applications(call_id)),
+            "l'échéance des compléments",
+        )
+        await self.snapshot(call_id, "échéance des compléments")
+
+    async def evaluate(
+        self, call_id: str, rng: random.Random, mean: float, spread: float, late: float
+    ) -> None:
+        spec = queries.call_state(self.call_row(call_id)).spec
+        call = self.client.get_workflow_handle(f"call-{call_id}")
+        await call.execute_update(CallWorkflow.start_evaluation, ADMIN)
+        panel = self.evaluators or [
+            Actor(name=f"Évaluateur {i}", role=Role.EVALUATOR)
+            for i in range(1, spec.evaluators_per_application + 1)
+        ]
+        late_ones = []
+        for row in self.applications(call_id):
+            if row.stage != A.ELIGIBLE:
+                continue
+            handle = self.app(row.id)
+            names = [e.name for e in panel[: spec.evaluators_per_application]]
+            await handle.execute_update(
+                App.assign_evaluators, args=[ADMIN, EvaluatorAssignment(evaluators=names)]
+            )
+            quality = rng.gauss(mean, spread)
+            for evaluator in panel[: spec.evaluators_per_application]:
+                await handle.execute_update(
+                    App.declare_interest, args=[evaluator, InterestDeclaration(conflict=False)]
+                )
+                sheet = self._sheet(rng, quality, spread, spec.grid)
+                if rng.random() < late:
+                    late_ones.append((handle, evaluator, sheet))
+                else:
+                    await handle.execute_update(App.submit_scores, args=[evaluator, sheet])
+        await self.snapshot(call_id, "évaluations remises à temps")
+        if late_ones:
+            await self.clock.sleep(timedelta(days=spec.evaluation_days + 1))
+            for handle, evaluator, sheet in late_ones:
+                await handle.execute_update(App.submit_scores, args=[evaluator, sheet])
+        await self.snapshot(call_id, "évaluations complètes")
+
+    @staticmethod
+    def _sheet(rng: random.Random, quality: float, spread: float, grid=DEFAULT_GRID) -> ScoreSheet:
+        marks = [
+            min(5.0, max(0.0, round(rng.gauss(quality, spread / 2) * 2) / 2)) for _ in grid.criteria
+        ]
+        return ScoreSheet(
+            scores=[
+                {"criterion": c.code, "score": m, "comment": f"Appréciation : {c.label.lower()}"}
+                for c, m in zip(grid.criteria, marks, strict=True)
+            ]
+        )
+
+    async def decide(self, call_id: str, labelled: int, reserve: int) -> list[str]:
+        """The committee follows the ranking: the first labelled, the next on reserve, others rejected."""
+        with Session(self.engine) as db:
+            ranking = queries.ranking(db, self.call_row(call_id))
+        winners = []
+        for entry in ranking.ranked + ranking.below_threshold:
+            handle = self.app(entry.application_id)
+            if entry.rank and entry.rank <= labelled:
+                update, reason = App.label, f"Rang {entry.rank} du classement"
+                winners.append(entry.application_id)
+            elif entry.rank and entry.rank <= labelled + reserve:
+                update, reason = App.put_on_reserve, f"Rang {entry.rank} : liste d'attente"
+            else:
+                update, reason = (
+                    App.reject,
+                    "Sous les seuils" if not entry.rank else f"Rang {entry.rank}",
+                )
+            await handle.execute_update(update, args=[COMMITTEE, CommitteeDecision(reason=reason)])
+        call = self.client.get_workflow_handle(f"call-{call_id}")
+        await call.execute_update(CallWorkflow.publish_results, COMMITTEE)
+        await self.settle(
+            lambda: len(self._clusters(winners)) == len(winners),
+            "le démarrage des dossiers de soutien",
+        )
+        await self.snapshot(call_id, "résultats publiés")
+        return winners
+
+    def _clusters(self, ids: list[str]) -> list[ClusterRow]:
+        with Session(self.engine) as db:
+            return [row for i in ids if (row := db.get(ClusterRow, i)) is not None]
+
+    async def support(
+        self,
+        cluster_ids: list[str],
+        start: datetime,
+        years: int,
+        amount: float,
+        decrease: float,
+        late: float,
+        rng: random.Random,
+    ) -> None:
+        """Contracts signed, then each year a report (some late) and a renewal, by the calendar."""
+        amounts = [max(0.0, amount - decrease * y) for y in range(years)]
+        targets = KPIs(rd_projects=4, patents=1, startups=2, rd_jobs=10, trainings=6)
+        for cluster_id in cluster_ids:
+            handle = self.client.get_workflow_handle(f"cluster-{cluster_id}")
+            terms = ContractTerms(
+                start_at=start, planned_amounts=amounts or [amount], kpi_targets=targets
+            )
+            await handle.execute_update(Cluster.sign_contract, args=[ADMIN, terms])
+        for year in range(1, years + 1):
+            anniversary = add_years(start, year)
+            await self.clock.until(anniversary - timedelta(days=20))
+            late_ones = [c for c in cluster_ids if rng.random() < late]
+            on_time = [c for c in cluster_ids if c not in late_ones]
+            await self._reports(on_time, year, rng, years)
+            if late_ones:
+                await self.clock.until(anniversary + timedelta(days=10))
+                await self._reports(late_ones, year, rng, years)
+
+    async def _reports(self, ids: list[str], year: int, rng: random.Random, years: int) -> None:
+        for cluster_id in ids:
+            handle = self.client.get_workflow_handle(f"cluster-{cluster_id}")
+            await self.settle(
+                lambda cluster_id=cluster_id: (
+                    self._clusters([cluster_id])[0].stage
+                    in (ClusterStage.REPORT_REQUESTED, ClusterStage.REPORT_OVERDUE)
+                ),
+                "la demande de rapport",
+            )
+            actuals = KPIs(
+                rd_projects=rng.randint(2, 6),
+                patents=rng.randint(0, 2),
+                startups=rng.randint(0, 3),
+                rd_jobs=rng.randint(5, 15),
+                trainings=rng.randint(3, 9),
+            )
+            report = AnnualReport(
+                activity_report=f"RA-{year}.pdf",
+                financial_report=f"RF-{year}.pdf",
+                kpi_actuals=actuals,
+                next_year_plan="Poursuite des projets collaboratifs.",
+            )
+            await handle.execute_update(Cluster.record_report, args=[OPERATOR, report])
+            if year < years:
+                await handle.execute_update(Cluster.renew, args=[ADMIN, Renewal()])
+
+
+def generate(scenario: Scenario, rng: random.Random) -> list[ApplicationInput]:
+    """The scenario's applicants: listed ones first, then drawn from its shares and weights."""
+    part = scenario.applicants
+    required = CallSpec.model_fields["required_documents"].default_factory()
+    sectors, weights = list(part.sectors), list(part.sectors.values())
+    drawn = []
+    for i in range(1, part.count + 1):
+        sector = rng.choices(sectors, weights)[0]
+        existing = rng.random() < part.existing_clusters
+        documents = list(required)
+        if rng.random() < part.missing_documents:
+            documents.remove(rng.choice(documents))
+        knowledge = "research" if rng.random() < 0.6 else "training"
+        members = [{"name": f"Entreprise {i}-A", "type": "company"}]
+        members.append(
+            {"name": f"Entreprise {i}-B", "type": "startup"}
+            if rng.random() < part.companies_only
+            else {"name": f"Établissement {i}", "type": knowledge}
+        )
+        drawn.append(
+            ApplicationInput(
+                cluster_name=f"Cluster {sector} n° {i}",
+                sector=sector,
+                members=members,
+                existing_cluster=existing,
+                support_years=rng.randint(*part.existing_years) if existing else 0,
+                contact={"name": f"Direction {i}", "email": f"contact{i}@cluster.ma"},
+                documents=documents,
+            )
+        )
+    return list(part.listed) + drawn

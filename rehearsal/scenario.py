@@ -1,0 +1,129 @@
+"""Scenario files (YAML or JSON): the call, its applicants and how people behave, as data."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from api.console.forms import french_errors
+from domain.models import DEFAULT_SECTORS, ApplicationInput, CallRules, Moment
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Share = float  # between 0 and 1
+
+
+class CallPart(Strict):
+    year: int = Field(ge=2000, le=2100)
+    title: str = Field(min_length=1)
+    opens_at: Moment
+    deadline: Moment
+    rules: dict[str, Any] = Field(default_factory=dict, description="Champs de CallRules.")
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, rules: dict[str, Any]) -> dict[str, Any]:
+        CallRules.model_validate(rules)  # a typo or a bad value fails here, with its name
+        return rules
+
+    @model_validator(mode="after")
+    def _order(self) -> "CallPart":
+        if self.deadline <= self.opens_at:
+            raise ValueError("call.deadline doit suivre call.opens_at")
+        return self
+
+
+class Applicants(Strict):
+    count: int = Field(default=0, ge=0, le=2000, description="Candidatures générées.")
+    sectors: dict[str, float] = Field(
+        default_factory=lambda: {s: 1.0 for s in DEFAULT_SECTORS}, description="Poids par secteur."
+    )
+    existing_clusters: Share = Field(default=0.2, ge=0, le=1)
+    existing_years: tuple[int, int] = (8, 12)
+    missing_documents: Share = Field(default=0.25, ge=0, le=1)
+    companies_only: Share = Field(default=0.05, ge=0, le=1)
+    listed: list[ApplicationInput] = Field(
+        default_factory=list, description="Candidatures écrites."
+    )
+
+    @field_validator("sectors")
+    @classmethod
+    def _weights(cls, sectors: dict[str, float]) -> dict[str, float]:
+        if not sectors or any(w < 0 for w in sectors.values()) or not sum(sectors.values()):
+            raise ValueError("des poids positifs, au moins un secteur")
+        return sectors
+
+
+class Operators(Strict):
+    complements_answered: Share = Field(default=0.6, ge=0, le=1)
+    answer_after_days: int = Field(default=4, ge=1, le=60)
+
+
+class Evaluators(Strict):
+    mean: float = Field(default=3.4, ge=0, le=5)
+    spread: float = Field(default=0.6, ge=0, le=3)
+    late: Share = Field(default=0.1, ge=0, le=1)
+
+
+class Committee(Strict):
+    labelled: int = Field(default=3, ge=0)
+    reserve: int = Field(default=2, ge=0)
+
+
+class Support(Strict):
+    years: int = Field(default=2, ge=0, le=30)
+    amount: float = Field(default=1_500_000, ge=0)
+    decrease: float = Field(default=100_000, ge=0, description="Dégressivité annuelle (MAD).")
+    late_reports: Share = Field(default=0.2, ge=0, le=1)
+
+
+class Variant(Strict):
+    name: str
+    rules: dict[str, Any] = Field(default_factory=dict)
+
+
+class Scenario(Strict):
+    name: str
+    seed: int = 1
+    call: CallPart
+    applicants: Applicants = Field(default_factory=Applicants)
+    operators: Operators = Field(default_factory=Operators)
+    evaluators: Evaluators = Field(default_factory=Evaluators)
+    committee: Committee = Field(default_factory=Committee)
+    support: Support = Field(default_factory=Support)
+    variants: list[Variant] = Field(default_factory=list, description="Règles à comparer.")
+
+    def with_rules(self, rules: dict[str, Any]) -> "Scenario":
+        call = self.call.model_copy(update={"rules": self.call.rules | rules})
+        CallRules.model_validate(call.rules)
+        return self.model_copy(update={"call": call})
+
+    def starts(self) -> datetime:
+        return self.call.opens_at
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run, with every reason in plain French."""
+
+
+def load(path: Path) -> Scenario:
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except FileNotFoundError:
+        raise ScenarioError(f"{path} : fichier introuvable") from None
+    except (yaml.YAMLError, ValueError) as error:
+        raise ScenarioError(f"{path} : syntaxe invalide ({error})") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path} : un objet est attendu à la racine")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as error:
+        lines = [f"  - {line}" for line in french_errors(error, {})]
+        raise ScenarioError(f"{path} : scénario invalide\n" + "\n".join(lines)) from None
