@@ -1,0 +1,140 @@
+"""Load a living demo into the embedded instance: `python -m rehearsal.demo [--force]`.
+
+A past call with decided cases, an open call with received applications, and labelled clusters
+in their renewal years, all made by the real workflows. Run it while `./scripts/run.sh` runs.
+It refuses a projection that already holds calls, unless --force.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+from temporalio.client import Client
+
+from activities.database import create_schema, make_engine
+from activities.tables import CallRow
+from api.tokens import load_tokens
+from domain.models import Actor, CallSpec
+from domain.stages import Role
+from rehearsal.driver import Clock, Driver, generate
+from rehearsal.scenario import Scenario
+from settings import Settings, connect_temporal
+
+SEED = 2025
+
+
+async def _real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _no_wait(_: timedelta) -> None:
+    """The demo never waits for a date: past dates make the clock catch up by itself."""
+
+
+def applicants(count: int, rng: random.Random, missing: float) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "démonstration",
+            "call": {
+                "year": 2025,
+                "title": "x",
+                "opens_at": "2025-01-01",
+                "deadline": "2025-02-01",
+            },
+            "applicants": {"count": count, "missing_documents": missing, "existing_clusters": 0.2},
+        }
+    )
+
+
+async def load_demo(
+    client: Client, engine: Engine, task_queue: str, evaluators: list[Actor]
+) -> dict[str, str]:
+    """Make the demo's cases; answer the ids of the two calls."""
+    rng = random.Random(SEED)
+    driver = Driver(
+        client, engine, task_queue, Clock(now=_real_now, sleep=_no_wait), evaluators=evaluators
+    )
+    now = datetime.now(UTC)
+    past = CallSpec(
+        year=now.year,
+        title=f"Appel à projets clusters {now.year} (démonstration, résultats publiés)",
+        opens_at=now - timedelta(days=75),
+        deadline=now + timedelta(seconds=6),  # closes during the demo, by its own clock
+        evaluators_per_application=len(evaluators),
+        complement_response_days=10,
+    )
+    past_id = await driver.open_call(past)
+    ids = await driver.register(past_id, generate(applicants(8, rng, 0.3), rng))
+    await driver.close(past_id, ids)
+    await driver.review(past_id, rng, answered=1.0, answer_after=0)
+    await driver.evaluate(past_id, rng, mean=3.6, spread=0.6, late=0)
+    winners = await driver.decide(past_id, labelled=3, reserve=1)
+    start = now - timedelta(days=2 * 365 + 40)  # in its third support year soon
+    await driver.support(
+        winners, start, years=2, amount=1_500_000, decrease=100_000, late=0.34, rng=rng
+    )
+
+    upcoming = CallSpec(
+        year=now.year + 1,
+        title=f"Appel à projets clusters {now.year + 1} (démonstration, ouvert)",
+        opens_at=now - timedelta(days=7),
+        deadline=now + timedelta(days=30),
+    )
+    open_id = await driver.open_call(upcoming)
+    await driver.register(open_id, generate(applicants(6, rng, 0.2), rng))
+    return {"past": past_id, "open": open_id}
+
+
+def calls_in(engine: Engine) -> int:
+    with Session(engine) as db:
+        return db.exec(select(func.count()).select_from(CallRow)).one()
+
+
+async def main(arguments: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rehearsal.demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="ajouter la démonstration à une base non vide"
+    )
+    args = parser.parse_args(arguments)
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    if (existing := calls_in(engine)) and not args.force:
+        print(
+            f"Refus : {settings.database_url} contient déjà {existing} appel(s). "
+            "La démonstration s'ajoute à une base vide ; --force pour l'ajouter quand même.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        client = await connect_temporal(settings)
+    except RuntimeError as error:
+        print(
+            f"Le moteur ne répond pas ({settings.temporal_address}) : lancez d'abord ./scripts/run.sh. {error}",
+            file=sys.stderr,
+        )
+        return 2
+    tokens = load_tokens(settings.api_tokens, settings.tokens_file)
+    evaluators = [a for a in tokens.values() if a.role == Role.EVALUATOR][:3]
+    made = await load_demo(
+        client,
+        engine,
+        settings.task_queue,
+        evaluators or [Actor(name="Évaluateur démo", role=Role.EVALUATOR)],
+    )
+    print(
+        f"Démonstration chargée : appels {made['past']} (résultats publiés) et {made['open']} (ouvert)."
+    )
+    print(f"Ouvrez http://127.0.0.1:{os.environ.get('API_PORT', '8000')}/console/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,63 @@
+"""The demo fills an empty instance with a living system, and refuses a non-empty one."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from activities.database import create_schema, make_engine
+from activities.tables import CallRow, ClusterRow
+from domain.models import Actor
+from domain.stages import Role
+from rehearsal.demo import calls_in, load_demo, main
+from tests.conftest import Service
+
+session_loop = pytest.mark.asyncio(loop_scope="session")
+
+
+@session_loop
+async def test_demo_makes_decided_open_and_supported_cases(dev: Service) -> None:
+    evaluators = [Actor(name="Eve Évaluatrice", role=Role.EVALUATOR)]
+    made = await load_demo(dev.client, dev.engine, dev.task_queue, evaluators)
+    past = (await dev.get(f"/calls/{made['past']}")).json()
+    assert past["stage"] == "results_published"
+    assert {"labelled", "reserve"} <= set(past["counts"])
+    opened = (await dev.get(f"/calls/{made['open']}")).json()
+    assert opened["stage"] == "open" and opened["counts"] == {"received": 6}
+    with Session(dev.engine) as db:
+        clusters = db.exec(select(ClusterRow)).all()
+    assert len(clusters) == 3
+    assert {(c.year, c.stage) for c in clusters} == {(2, "under_review")}  # renewal years
+    case = (await dev.get(f"/clusters/{clusters[0].id}")).json()
+    assert [e["action"] for e in case["audit"]].count("request_report") == 2
+
+
+@session_loop
+async def test_demo_refuses_a_database_that_holds_calls(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'projection.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # never reached: refused first
+    engine = make_engine(url)
+    create_schema(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as db:
+        db.add(
+            CallRow(
+                id="x",
+                year=2025,
+                title="t",
+                stage="open",
+                opens_at=now,
+                deadline=now,
+                state={},
+                seq=1,
+                updated_at=now,
+            )
+        )
+        db.commit()
+    assert calls_in(engine) == 1
+    assert await main([]) == 2
+    assert "--force" in capsys.readouterr().err
