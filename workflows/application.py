@@ -9,14 +9,12 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
     from activities.prechecks import Prechecks
-    from activities.projection import Projection
     from domain import notices
     from domain.clock import due_after
     from domain.models import (
         CLOCK,
         Actor,
         Amendment,
-        ApplicationRecord,
         ApplicationStart,
         ApplicationState,
         Assignment,
@@ -49,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.transitions import (
         PROJECTION,
-        advance,
+        commit,
         forbidden,
         guard,
         invalid,
@@ -536,11 +534,4 @@ class ApplicationWorkflow:
         notify: Notify | None = None,
     ) -> ApplicationState:
         """Apply the action's target stage, record it once in SQL, answer the new state."""
-        snapshot, event = advance(self.state, actor, action, self.state.stage, reason, payload)
-        notifications: list[Notification] = notify(snapshot) if notify else []
-        await workflow.execute_activity_method(
-            Projection.record_application,
-            ApplicationRecord(state=snapshot, event=event, notifications=notifications),
-            **PROJECTION,
-        )
-        return snapshot
+        return await commit(self.state, actor, action, self.state.stage, reason, payload, notify)

@@ -15,7 +15,6 @@ with workflow.unsafe.imports_passed_through():
         ApplicationRecord,
         ApplicationStart,
         ApplicationState,
-        CallRecord,
         CallStart,
         CallState,
         DeadlineExtension,
@@ -26,8 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
     from workflows.transitions import (
         PROJECTION,
-        advance,
         audit_event,
+        commit,
         guard,
         invalid,
         not_allowed,
@@ -292,8 +291,4 @@ class CallWorkflow:
     ) -> CallState:
         """Apply the action's target stage, record it once in SQL, answer the new state."""
         source = source or (None if action == Action.CREATE else self.state.stage)
-        snapshot, event = advance(self.state, actor, action, source, reason, payload)
-        await workflow.execute_activity_method(
-            Projection.record_call, CallRecord(state=snapshot, event=event), **PROJECTION
-        )
-        return snapshot
+        return await commit(self.state, actor, action, source, reason, payload)

@@ -11,13 +11,11 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.projection import Projection
     from domain import notices
     from domain.models import CLOCK, Actor, ClusterStart, Notification
     from domain.stages import CLUSTER_RULES, FINAL_CLUSTER_STAGES, Action, ClusterStage
     from domain.support import (
         AnnualReport,
-        ClusterRecord,
         ClusterState,
         ContractTerms,
         Note,
@@ -28,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         SupportYear,
         add_years,
     )
-    from workflows.transitions import PROJECTION, advance, guard, invalid, not_allowed, sleep_until
+    from workflows.transitions import commit, guard, invalid, not_allowed, sleep_until
 
 MAX_REACHED = "Durée maximale de soutien atteinte"
 
@@ -280,11 +278,4 @@ class ClusterWorkflow:
     ) -> ClusterState:
         """Apply the action's target stage, record it once in SQL, answer the new state."""
         source = source or (None if action == Action.OPEN_CASE else self.state.stage)
-        snapshot, event = advance(self.state, actor, action, source, reason, payload)
-        notifications: list[Notification] = notify(snapshot) if notify else []
-        await workflow.execute_activity_method(
-            Projection.record_cluster,
-            ClusterRecord(state=snapshot, event=event, notifications=notifications),
-            **PROJECTION,
-        )
-        return snapshot
+        return await commit(self.state, actor, action, source, reason, payload, notify)

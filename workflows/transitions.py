@@ -9,19 +9,29 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.projection import Projection
     from domain.models import (
         FORBIDDEN,
         INVALID,
         NOT_ALLOWED,
         Actor,
+        ApplicationRecord,
         ApplicationState,
         AuditEvent,
+        CallRecord,
         CallState,
+        Notification,
     )
     from domain.stages import STAGE_LABELS_FR, Action, Rule, Stage, allowed_actions, rules_for
-    from domain.support import ClusterState
+    from domain.support import ClusterRecord, ClusterState
 
 CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
+
+RECORDERS = {
+    CallState: (Projection.record_call, CallRecord),
+    ApplicationState: (Projection.record_application, ApplicationRecord),
+    ClusterState: (Projection.record_cluster, ClusterRecord),
+}
 
 # Projection writes retry until the database answers: nothing is lost, only delayed.
 PROJECTION = dict(
@@ -75,15 +85,17 @@ async def sleep_until(moment: Callable[[], datetime], still: Callable[[], bool])
     return False
 
 
-def advance(
+async def commit(
     state: CaseState,
     actor: Actor,
     action: Action,
     source: Stage | None,
     reason: str | None = None,
     payload: dict | None = None,
-) -> tuple[CaseState, AuditEvent]:
-    """Move `state` to the action's target, count the transition; answer a snapshot and its event."""
+    notify: Callable[[CaseState], list[Notification]] | None = None,
+) -> CaseState:
+    """Move `state` to the action's target and record the transition once in SQL (case row,
+    audit event, notifications); answer the new state as it was recorded."""
     state.stage = rules_for(state.stage)[action].target or state.stage
     state.seq += 1
     state.updated_at = workflow.now()
@@ -91,7 +103,12 @@ def advance(
     event = audit_event(
         actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
     )
-    return snapshot, event
+    recorder, record = RECORDERS[type(state)]
+    notifications = notify(snapshot) if notify else []
+    await workflow.execute_activity_method(
+        recorder, record(state=snapshot, event=event, notifications=notifications), **PROJECTION
+    )
+    return snapshot
 
 
 def audit_event(
