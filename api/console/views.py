@@ -165,7 +165,10 @@ async def sign_in(request: Request) -> Response:
             "Jeton inconnu : vérifiez-le auprès de l'administrateur.",
         )
     response = back("/console/", "succes", f"Bienvenue, {request.app.state.tokens[token].name}.")
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
+    secure = request.url.scheme == "https"  # behind TLS in production, plain on localhost
+    response.set_cookie(
+        TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600
+    )
     return response
 
 
