@@ -1,5 +1,6 @@
 """Writes: operator transitions sent as Temporal updates, and their errors as HTTP answers."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -55,7 +56,9 @@ def update_id(action: str, key: str | None) -> str | None:
 async def send(call: Callable[[], Awaitable[T]], on_missing: Callable[[], NoReturn]) -> T:
     """Run an update; a refusal becomes 403/409/422, a missing or finished case `on_missing()`."""
     try:
-        return await call()
+        return await asyncio.wait_for(_with_retries(call), UPDATE_TIMEOUT)
+    except TimeoutError:
+        raise ApiError(status.HTTP_503_SERVICE_UNAVAILABLE, SLOW, code="EngineTimeout") from None
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause
         if not isinstance(cause, ApplicationError) or cause.type not in _STATUS:
@@ -72,3 +75,16 @@ async def send(call: Callable[[], Awaitable[T]], on_missing: Callable[[], NoRetu
         raise ApiError(
             status.HTTP_503_SERVICE_UNAVAILABLE, ENGINE_DOWN, code="EngineUnavailable"
         ) from None
+
+
+async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
+    """An update the server aborted before accepting it (a lost workflow task under load, a run
+    continuing as new) changed nothing: send it again, with the same update id."""
+    for attempt in range(attempts - 1):
+        try:
+            return await call()
+        except RPCError as error:
+            if error.status != RPCStatusCode.ABORTED and "aborted" not in str(error).lower():
+                raise
+            await asyncio.sleep(0.2 * 2**attempt)
+    return await call()

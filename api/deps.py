@@ -72,9 +72,9 @@ Ranking = Annotated[Actor, Depends(require(Role.ADMIN, Role.COMMITTEE))]
 Anyone = Annotated[Actor, Depends(current_actor)]
 
 # Identifiers as the API makes them; anything else is a 422 before Temporal is asked.
-CallId = Annotated[
-    str, Path(pattern=r"^[0-9]{4}-[0-9a-f]{1,32}$", description="ex. 2025-3f9a2c01b7de")
-]
+CALL_ID = r"^[0-9]{4}-[0-9a-f]{1,32}$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters in a search
+CallId = Annotated[str, Path(pattern=CALL_ID, description="ex. 2025-3f9a2c01b7de")]
 ApplicationId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$", description="ex. 3f9a2c01b7de")]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=200)]

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 RABAT = ZoneInfo("Africa/Casablanca")
 DEADLINE_TIME = time(15, 0)  # calls and requests close at 15:00 Rabat time
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # a programme's dates; beyond is a typo, not a plan
 
 
 def at_deadline_time(day: date) -> datetime:
@@ -16,19 +17,27 @@ def at_deadline_time(day: date) -> datetime:
 
 def to_utc(value: object) -> object:
     """Pydantic before-validator: naive times are Rabat time, a bare date means 15:00 that day."""
-    if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
-        value = date.fromisoformat(value.strip())
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return at_deadline_time(value)
     if isinstance(value, str):
+        text = value.strip()
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = (
+                date.fromisoformat(text)
+                if _DATE_ONLY.match(text)
+                else datetime.fromisoformat(text.replace("Z", "+00:00"))
+            )
         except ValueError:
             return value  # let pydantic report the bad format
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=RABAT)
-        return value.astimezone(UTC)
+    try:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = at_deadline_time(value)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=RABAT)
+            value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date hors limites") from None
+    if isinstance(value, datetime) and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"la date doit tomber entre {FIRST_YEAR} et {LAST_YEAR}")
     return value
 
 

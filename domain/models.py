@@ -24,11 +24,29 @@ Moment = Annotated[
     BeforeValidator(to_utc),
     PlainSerializer(lambda v: local(v).isoformat(), return_type=str, when_used="json"),
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+def _printable(text: str) -> str:
+    """No control characters (NUL and the like) in what people write; line breaks are fine."""
+    if any(ord(c) < 32 and c not in "\n\r\t" or ord(c) == 127 for c in text):
+        raise ValueError("caractères de contrôle interdits")
+    return text
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_printable),
+]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    AfterValidator(_printable),
 ]
 
 
@@ -193,7 +211,10 @@ class Member(Input):
 class Contact(Input):
     name: Text
     email: Email
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_printable)]
+        | None
+    ) = None
 
 
 class ApplicationInput(Input):
@@ -251,7 +272,7 @@ class ComplementRequest(BaseModel):
 
 
 class CriterionScore(Input):
-    criterion: str = Field(max_length=40)
+    criterion: str = Field(max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$")
     score: float = Field(ge=0, le=5, multiple_of=0.5, description="De 0 à 5, par demi-points.")
     comment: LongText
 

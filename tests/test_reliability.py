@@ -168,7 +168,9 @@ async def test_worker_killed_mid_transitions_loses_nothing(
                 worker.wait()
                 worker = worker_process(address, database_url, task_queue)
                 answers = await asyncio.gather(*registering)
-                assert [a.status_code for a in answers] == [201] * 12, [a.json() for a in answers if a.status_code != 201]
+                assert [a.status_code for a in answers] == [201] * 12, [
+                    a.json() for a in answers if a.status_code != 201
+                ]
 
                 async def all_reviewed() -> bool:
                     return await stages(service, call_id) == ["eligibility_review"] * 12

@@ -181,7 +181,9 @@ def sign_out() -> Response:
 
 # --- dashboard ----------------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+def dashboard(request: Request, actor: Signed, db: Db) -> Response:
+    if actor.role == Role.EVALUATOR:  # an evaluator sees their own cases, nothing else
+        return RedirectResponse("/console/candidatures", status_code=status.HTTP_303_SEE_OTHER)
     open_calls = db.exec(
         select(CallRow).where(CallRow.stage == CallStage.OPEN).order_by(col(CallRow.deadline))
     )
@@ -403,8 +405,16 @@ async def register_application(request: Request, case_id: str, actor: Signed, db
 
 
 # --- clusters ------------------------------------------------------------------------------------
+def no_evaluator(actor: Any) -> None:
+    if actor.role == Role.EVALUATOR:
+        raise HTTPException(
+            status.HTTP_303_SEE_OTHER, headers={"Location": "/console/candidatures"}
+        )
+
+
 @router.get("/clusters", response_class=HTMLResponse)
 def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+    no_evaluator(actor)
     listing = queries.list_clusters(
         db, stage=None, can_reapply=None, renewal_within=None, page=1, size=200
     )
@@ -415,6 +425,7 @@ def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
 
 @router.get("/clusters/{case_id}", response_class=HTMLResponse)
 def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
+    no_evaluator(actor)
     row = db.get(ClusterRow, case_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Cluster inconnu.")

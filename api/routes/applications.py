@@ -10,6 +10,8 @@ from api import queries
 from api.actions import add_action
 from api.commands import conflict
 from api.deps import (
+    CALL_ID,
+    PRINTABLE,
     Anyone,
     ApplicationId,
     Db,
@@ -110,11 +112,13 @@ _action(W.order_re_evaluation, ReviewAnswer, "Comité : ordonner une nouvelle é
 def list_applications(
     _: Reader,
     db: Db,
-    call_id: str | None = None,
+    call_id: Annotated[str | None, Query(pattern=CALL_ID)] = None,
     stage: ApplicationStage | None = None,
-    sector: Annotated[str | None, Query(max_length=200)] = None,
+    sector: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
     overdue: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Nom du cluster contient…")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="Nom du cluster contient…")
+    ] = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> Page[ApplicationView]:

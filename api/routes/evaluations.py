@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api import queries
-from api.deps import Db, PageNumber, PageSize, require
+from api.deps import PRINTABLE, Db, PageNumber, PageSize, require
 from api.schemas import EvaluatorCase, Page
 from domain.models import Actor
 from domain.stages import Role
@@ -19,7 +19,7 @@ def list_evaluations(
     actor: Viewer,
     db: Db,
     evaluator: Annotated[
-        str | None, Query(max_length=200, description="Gestionnaires seulement")
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="Gestionnaires seulement")
     ] = None,
     overdue: bool | None = None,
     page: PageNumber = 1,
