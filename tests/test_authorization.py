@@ -1,0 +1,549 @@
+"""Who may call what: every route of the app × every kind of caller, against explicit tables.
+
+The tables are written out by hand rather than derived from `domain/stages.py`, so a change of the
+lifecycle's roles (or a new route) has to be made here too, on purpose. The JSON API answers
+401/403; the console (cookie sign-in, HTML) sends strangers to its sign-in page and refuses a role
+with a message on the page it redirects to.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from temporalio.testing import WorkflowEnvironment
+
+from activities.database import create_schema, make_engine
+from api.actions import ACTIONS  # what the console's action route dispatches
+from api.main import app as service_app
+from domain.models import DEFAULT_GRID
+from tests.conftest import APPLICATION, Service, auth, eventually, running_service, utcnow
+from tests.test_clusters import labelled_cluster
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# Well-formed ids (they pass the path patterns) that no test ever creates.
+CALL_ID = "2026-0000deadbeef"
+CASE_ID = "0000deadbeef"
+
+ADMIN, OPERATOR, EVALUATOR, COMMITTEE = "admin", "operator", "evaluator", "committee"
+ROLES = (ADMIN, OPERATOR, EVALUATOR, COMMITTEE)
+TOKEN_COOKIE = "console_jeton"
+PUBLIC = None  # no sign-in needed
+
+ALL = frozenset(ROLES)
+ONLY_ADMIN = frozenset({ADMIN})
+DESK = frozenset({ADMIN, OPERATOR})
+READERS = frozenset({ADMIN, OPERATOR, COMMITTEE})
+PUBLISHERS = frozenset({ADMIN, COMMITTEE})
+ONLY_EVALUATOR = frozenset({EVALUATOR})
+ONLY_COMMITTEE = frozenset({COMMITTEE})
+
+API: dict[tuple[str, str], frozenset[str] | None] = {
+    # service and documentation
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    # calls
+    ("POST", "/calls"): ONLY_ADMIN,
+    ("POST", "/calls/{case_id}/publish"): ONLY_ADMIN,
+    ("POST", "/calls/{case_id}/extend_deadline"): ONLY_ADMIN,
+    ("POST", "/calls/{case_id}/start_evaluation"): ONLY_ADMIN,
+    ("POST", "/calls/{case_id}/publish_results"): PUBLISHERS,
+    ("POST", "/calls/{case_id}/archive"): ONLY_ADMIN,
+    ("POST", "/calls/{call_id}/applications"): DESK,
+    ("GET", "/calls"): ALL,
+    ("GET", "/calls/{call_id}"): ALL,
+    ("GET", "/calls/{call_id}/stats"): ALL,
+    ("GET", "/calls/{call_id}/ranking"): PUBLISHERS,
+    ("GET", "/calls/{call_id}/ranking.csv"): PUBLISHERS,
+    # applications
+    ("POST", "/applications/{case_id}/amend"): DESK,
+    ("POST", "/applications/{case_id}/withdraw"): DESK,
+    ("POST", "/applications/{case_id}/mark_eligible"): DESK,
+    ("POST", "/applications/{case_id}/mark_ineligible"): DESK,
+    ("POST", "/applications/{case_id}/request_complements"): DESK,
+    ("POST", "/applications/{case_id}/submit_complements"): DESK,
+    ("POST", "/applications/{case_id}/assign_evaluators"): ONLY_ADMIN,
+    ("POST", "/applications/{case_id}/declare_interest"): ONLY_EVALUATOR,
+    ("POST", "/applications/{case_id}/submit_scores"): ONLY_EVALUATOR,
+    ("POST", "/applications/{case_id}/label"): ONLY_COMMITTEE,
+    ("POST", "/applications/{case_id}/put_on_reserve"): ONLY_COMMITTEE,
+    ("POST", "/applications/{case_id}/reject"): ONLY_COMMITTEE,
+    ("POST", "/applications/{case_id}/request_review"): DESK,
+    ("POST", "/applications/{case_id}/uphold_rejection"): ONLY_COMMITTEE,
+    ("POST", "/applications/{case_id}/order_re_evaluation"): ONLY_COMMITTEE,
+    ("GET", "/applications"): READERS,
+    ("GET", "/applications/{application_id}"): ALL,  # an evaluator: assigned cases only
+    ("GET", "/evaluations"): frozenset({ADMIN, EVALUATOR, COMMITTEE}),
+    # cluster support
+    ("POST", "/clusters/{case_id}/sign_contract"): ONLY_ADMIN,
+    ("POST", "/clusters/{case_id}/record_report"): DESK,
+    ("POST", "/clusters/{case_id}/renew"): ONLY_ADMIN,
+    ("POST", "/clusters/{case_id}/renew_on_probation"): ONLY_ADMIN,
+    ("POST", "/clusters/{case_id}/suspend"): ONLY_ADMIN,
+    ("POST", "/clusters/{case_id}/resume"): ONLY_ADMIN,
+    ("POST", "/clusters/{case_id}/terminate"): ONLY_ADMIN,
+    ("GET", "/clusters"): READERS,
+    ("GET", "/clusters/overdue"): READERS,
+    ("GET", "/clusters/support"): READERS,
+    ("GET", "/clusters/{case_id}"): READERS,
+    ("GET", "/clusters/{case_id}/kpis"): READERS,
+    ("GET", "/deadlines"): READERS,
+}
+# The console grants what the API grants: evaluators see their own evaluations and nothing else
+# of other cases (README, « Console »), hence no cluster pages for them.
+CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
+    ("GET", "/"): PUBLIC,  # a redirection to the console
+    ("GET", "/console/connexion"): PUBLIC,
+    ("POST", "/console/connexion"): PUBLIC,
+    ("POST", "/console/deconnexion"): PUBLIC,
+    ("GET", "/console/"): READERS,  # an evaluator is sent to their own list
+    ("GET", "/console/appels"): ALL,
+    ("POST", "/console/appels"): ONLY_ADMIN,
+    ("GET", "/console/appels/{case_id}"): ALL,
+    ("GET", "/console/appels/{case_id}/classement.csv"): PUBLISHERS,
+    ("POST", "/console/appels/{case_id}/candidatures"): DESK,
+    ("GET", "/console/candidatures"): ALL,  # an evaluator: their own evaluations
+    ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
+    ("GET", "/console/clusters"): READERS,
+    ("GET", "/console/clusters/{case_id}"): READERS,
+}
+# One console route takes every action; each action allows the roles its API route allows.
+CONSOLE_ACTION = ("POST", "/console/{resource}/{case_id}/actions/{action}")
+RESOURCES_FR = {"calls": "appels", "applications": "candidatures", "clusters": "clusters"}
+CONSOLE_ACTIONS = {
+    ("POST", f"/console/{RESOURCES_FR[parts[1]]}/{{case_id}}/actions/{parts[3]}"): roles
+    for (method, path), roles in API.items()
+    if method == "POST" and len(parts := path.split("/")) == 4 and parts[2] == "{case_id}"
+}
+# Route-level access, then case-level: an evaluator sees only the files assigned to them, so an
+# unassigned case is refused (the positive side is in test_evaluator_sees_only_assigned_cases).
+ASSIGNED_ONLY = {
+    (("GET", "/applications/{application_id}"), EVALUATOR),
+    (("GET", "/console/candidatures/{case_id}"), EVALUATOR),
+}
+
+# Callers the API must turn away with 401 whatever the route (headers, console cookie).
+API_STRANGERS: dict[str, tuple[dict[str, str], str | None]] = {
+    "no-token": ({}, None),
+    "bad-token": ({"Authorization": "Bearer not-a-known-token"}, None),
+    "not-bearer": ({"Authorization": "Basic dC1hZG1pbjo="}, None),  # t-admin as Basic
+    "console-cookie": ({}, "t-admin"),  # the API must not take it: no cross-site requests
+}
+# Callers the console must send to its sign-in page.
+CONSOLE_STRANGERS = {
+    "no-cookie": ({}, None),
+    "bad-cookie": ({}, "not-a-known-token"),
+    "bearer-only": (auth(ADMIN), None),
+}
+# How the console words a refused role (an allowed one gets another message: bad form, unknown
+# case); if the wording changes, the refused roles' cases fail and name the new message.
+REFUSALS = ("ne permet pas cette action", "Seul un gestionnaire", "Seuls les opérateurs")
+
+REASON = {"reason": "Motif détaillé pour le dossier"}
+ANSWER = {"answer": "Réponse du comité"}
+SHEET = {
+    "scores": [
+        {"criterion": c.code, "score": 3.5, "comment": "Appréciation"}
+        for c in DEFAULT_GRID.criteria
+    ]
+}
+KPIS = {"rd_projects": 2, "patents": 1, "startups": 1, "rd_jobs": 5, "trainings": 3}
+# Bodies valid enough to pass validation: an allowed role then reaches the (missing) case, so the
+# 403 a refused role gets with the same body is the role check and not a payload error.
+BODIES: dict[str, dict] = {
+    "/calls": {
+        "year": 2027,
+        "title": "Appel de test des autorisations",
+        "opens_at": "2027-12-01T09:00",
+        "deadline": "2028-01-15",
+    },
+    "extend_deadline": {"deadline": "2028-02-01", "reason": "Demande des fédérations"},
+    "applications": APPLICATION,
+    "amend": {"cluster_name": "Cluster renommé"},
+    "withdraw": REASON,
+    "mark_eligible": {"note": "RAS"},
+    "mark_ineligible": REASON,
+    "request_complements": {"items": ["budget prévisionnel"]},
+    "submit_complements": {"documents": ["budget prévisionnel"]},
+    "assign_evaluators": {"evaluators": ["Eve Évaluatrice"]},
+    "declare_interest": {"conflict": False},
+    "submit_scores": SHEET,
+    "label": REASON,
+    "put_on_reserve": REASON,
+    "reject": REASON,
+    "request_review": REASON,
+    "uphold_rejection": ANSWER,
+    "order_re_evaluation": ANSWER,
+    "sign_contract": {"start_at": "2027-01-01", "planned_amounts": [1e6, 8e5], "kpi_targets": KPIS},
+    "record_report": {
+        "activity_report": "RA-2027",
+        "financial_report": "RF-2027",
+        "kpi_actuals": KPIS,
+        "next_year_plan": "Plan d'action de l'année suivante",
+    },
+    "renew": {"amount": 500000},
+    "renew_on_probation": {"conditions": "Recruter un directeur", "review_at": "2028-06-01"},
+    "suspend": REASON,
+    "resume": {"note": "Reprise"},
+    "terminate": REASON,
+}
+NO_BODY = {"publish", "start_evaluation", "publish_results", "archive"}
+# The console validates the registration form before the role: a complete one reaches the check.
+REGISTRATION_FORM = {
+    "cluster_name": "Cluster Aéronautique du Nord",
+    "sector": "aéronautique",
+    "members": "Aero Parts SA ; entreprise\nUniversité Abdelmalek Essaâdi ; recherche",
+    "contact_name": "Salma Bennani",
+    "contact_email": "salma@cluster-nord.ma",
+    "documents": ["dossier de candidature"],
+}
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers: the OpenAPI operations and the routes kept out of it."""
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    mounted = {
+        (method, str(route.path))
+        for route in iter_route_contexts(app.routes)
+        for method in route.methods or ()
+        if method != "HEAD"  # Starlette's automatic twin of GET
+    }
+    return documented | mounted
+
+
+def concrete(path: str) -> str:
+    """An API path with made-up ids: a call id under /calls, a case id elsewhere."""
+    case = CALL_ID if path.startswith("/calls/") else CASE_ID
+    return (
+        path.replace("{call_id}", CALL_ID)
+        .replace("{application_id}", CASE_ID)
+        .replace("{case_id}", case)
+    )
+
+
+def body_for(method: str, path: str) -> dict | None:
+    if method != "POST":
+        return None
+    name = path if path == "/calls" else path.rsplit("/", 1)[-1]
+    if name in NO_BODY:
+        return None
+    return BODIES[name]
+
+
+def client(service: Service, token_cookie: str | None = None) -> httpx.AsyncClient:
+    """A client of its own (its own cookie jar), signed in to the console by cookie if given."""
+    session = service.new_session()
+    if token_cookie:
+        session.cookies.set(TOKEN_COOKIE, token_cookie)
+    return session
+
+
+def console_message(response: httpx.Response) -> dict | None:
+    """The message the console leaves for the page it redirects to (a cookie of JSON)."""
+    for header in response.headers.get_list("set-cookie"):
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        if "console_message" in cookie and cookie["console_message"].value:
+            return json.loads(cookie["console_message"].value)
+    return None
+
+
+def is_refusal(message: dict | None) -> bool:
+    lines = (message or {}).get("lines", [])
+    return any(phrase in line for line in lines for phrase in REFUSALS)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def service(
+    dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Service]:
+    """One worker and API for the module (a fresh one per request would dominate the time)."""
+    path: Path = tmp_path_factory.mktemp("authorization") / "projection.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    async with running_service(dev_env, engine) as running:
+        yield running
+    engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def live(service: Service) -> dict[str, str]:
+    """Real cases for the console's pages, where a made-up id would be a 404 for every role."""
+    now = utcnow()
+    spec = {
+        **BODIES["/calls"],
+        "opens_at": (now - timedelta(hours=1)).isoformat(),
+        "deadline": (now + timedelta(days=30)).isoformat(),
+    }
+    created = await service.post("/calls", role=ADMIN, json=spec)
+    assert created.status_code == 201, created.text
+    call_id = created.json()["id"]
+    assert (await service.post(f"/calls/{call_id}/publish", role=ADMIN)).status_code == 200
+    registered = await service.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    assert registered.status_code == 201, registered.text
+    cluster_id = await labelled_cluster(service)
+    return {"appels": call_id, "candidatures": registered.json()["id"], "clusters": cluster_id}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def signed_in(service: Service) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """A console session per role, signed in through the sign-in form."""
+    sessions = {role: client(service) for role in ROLES}
+    for role, session in sessions.items():
+        answer = await session.post("/console/connexion", data={"jeton": f"t-{role}"})
+        assert answer.status_code == 303 and TOKEN_COOKIE in answer.cookies, role
+    yield sessions
+    for session in sessions.values():
+        await session.aclose()
+
+
+async def test_every_route_is_in_a_table() -> None:
+    known = API.keys() | CONSOLE.keys() | {CONSOLE_ACTION}
+    routes = app_routes(service_app)
+    assert not sorted(routes - known), f"routes without expected access: {sorted(routes - known)}"
+    assert not sorted(known - routes), f"table entries for no route: {sorted(known - routes)}"
+
+
+async def test_every_console_action_is_in_the_table() -> None:
+    dispatched = {(RESOURCES_FR[resource], action) for resource, action in ACTIONS}
+    tabled = {(path.split("/")[2], path.rsplit("/", 1)[1]) for _, path in CONSOLE_ACTIONS}
+    assert dispatched == tabled
+
+
+# --- the JSON API ---------------------------------------------------------------------------------
+API_ROUTES = sorted(API)
+
+
+async def api_request(
+    http: httpx.AsyncClient, route: tuple[str, str], headers: dict
+) -> httpx.Response:
+    method, path = route
+    return await http.request(method, concrete(path), json=body_for(method, path), headers=headers)
+
+
+@pytest.mark.parametrize("route", API_ROUTES, ids=" ".join)
+async def test_api_strangers_get_401(service: Service, route: tuple[str, str]) -> None:
+    for who, (headers, cookie) in API_STRANGERS.items():
+        async with client(service, cookie) as http:
+            response = await api_request(http, route, headers)
+        if API[route] is PUBLIC:
+            assert response.status_code == 200, (who, response.text)
+        else:
+            assert response.status_code == 401, (who, response.status_code, response.text)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", API_ROUTES, ids=" ".join)
+async def test_api_roles(service: Service, route: tuple[str, str], role: str) -> None:
+    response = await api_request(service.http, route, auth(role))
+    allowed = API[route]
+    if allowed is not None and (role not in allowed or (route, role) in ASSIGNED_ONLY):
+        assert response.status_code == 403, response.text
+    else:
+        # Made-up ids: 404 for a case, 200/201 for a list or a new call; never 422, which would
+        # mean the body sent to the refused roles did not reach their role check meaningfully.
+        assert response.status_code in (200, 201, 404), response.text
+
+
+async def test_api_roles_are_checked_before_the_payload(service: Service) -> None:
+    """A refused caller learns nothing about what a valid payload or id looks like."""
+    path = "/applications/not-an-id/mark_ineligible"
+    assert (await service.http.post(path, json={"unknown": 1})).status_code == 401
+    refused = await service.http.post(path, json={"unknown": 1}, headers=auth(COMMITTEE))
+    assert refused.status_code == 403, refused.text
+    # Only a body that is not JSON at all is refused first (FastAPI parses it before the auth).
+    garbled = await service.http.post(
+        path, content=b"{", headers={**auth(COMMITTEE), "Content-Type": "application/json"}
+    )
+    assert garbled.status_code == 422
+
+
+# --- the console ----------------------------------------------------------------------------------
+CONSOLE_ROUTES = [
+    pytest.param(route, allowed, id=" ".join(route))
+    for route, allowed in sorted({**CONSOLE, **CONSOLE_ACTIONS}.items())
+]
+SIGNED_IN_ROUTES = [param for param in CONSOLE_ROUTES if param.values[1] is not PUBLIC]
+
+
+def console_path(path: str, ids: dict[str, str] | None) -> str:
+    """Real ids for pages (`ids`), made-up ones for forms: a refusal must not depend on them."""
+    resource = path.split("/")[2] if path.startswith("/console/") else ""
+    if ids is None:
+        return path.replace("{case_id}", CALL_ID if resource == "appels" else CASE_ID)
+    return path.replace("{case_id}", ids.get(resource, CASE_ID))
+
+
+async def console_request(
+    http: httpx.AsyncClient, route: tuple[str, str], ids: dict[str, str], headers: dict
+) -> httpx.Response:
+    method, path = route
+    if method == "GET":
+        return await http.get(console_path(path, ids), headers=headers)
+    form = REGISTRATION_FORM if path.endswith("/candidatures") else {}
+    return await http.post(console_path(path, None), data=form, headers=headers)
+
+
+@pytest.mark.parametrize(("route", "allowed"), CONSOLE_ROUTES)
+async def test_console_strangers_are_sent_to_sign_in(
+    service: Service, live: dict[str, str], route: tuple[str, str], allowed: frozenset | None
+) -> None:
+    for who, (headers, cookie) in CONSOLE_STRANGERS.items():
+        async with client(service, cookie) as http:
+            response = await console_request(http, route, live, headers)
+        if allowed is PUBLIC:
+            assert response.status_code < 400, (who, response.status_code)
+        else:
+            assert response.status_code == 303, (who, response.status_code)
+            assert response.headers["location"] == "/console/connexion", who
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("route", "allowed"), SIGNED_IN_ROUTES)
+async def test_console_roles(
+    signed_in: dict[str, httpx.AsyncClient],
+    live: dict[str, str],
+    route: tuple[str, str],
+    allowed: frozenset | None,
+    role: str,
+) -> None:
+    response = await console_request(signed_in[role], route, live, {})
+    refused = role not in allowed or (route, role) in ASSIGNED_ONLY
+    if route[0] == "GET":
+        # A page: shown (real cases), or refused by redirection with a message, 403 or 404.
+        shown = response.status_code == 200
+        assert shown != refused, (response.status_code, console_message(response))
+    else:
+        # A form always redirects; what it says tells a refusal from a bad form or unknown case.
+        assert response.status_code == 303, response.status_code
+        message = console_message(response)
+        assert is_refusal(message) == refused, message
+
+
+# --- evaluators: their own cases only -------------------------------------------------------------
+EVE, DRISS, YOUSSEF = "evaluator", "evaluator2", "evaluator4"  # token names in conftest.TOKENS
+EVE_NAME, DRISS_NAME = "Eve Évaluatrice", "Driss Évaluateur"
+SECRET_NAME = "Cluster Confidentiel du Souss"  # appears only where the case may be seen
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def in_evaluation(service: Service) -> tuple[str, str]:
+    """A call that closes a second after opening, one eligible case, Eve and Driss assigned.
+
+    Evaluations are due in five days, so the case is among this week's deadlines."""
+    now = utcnow()
+    spec = {
+        "year": now.year,
+        "title": "Appel à projets : accès des évaluateurs",
+        "opens_at": (now - timedelta(hours=1)).isoformat(),
+        "deadline": (now + timedelta(seconds=1.5)).isoformat(),
+        "evaluators_per_application": 2,
+        "evaluation_days": 5,
+        "reminder_days": [2],
+    }
+    created = await service.post("/calls", role=ADMIN, json=spec)
+    assert created.status_code == 201, created.text
+    call_id = created.json()["id"]
+    assert (await service.post(f"/calls/{call_id}/publish", role=ADMIN)).status_code == 200
+    application = {**APPLICATION, "cluster_name": SECRET_NAME}
+    registered = await service.post(f"/calls/{call_id}/applications", json=application)
+    assert registered.status_code == 201, registered.text
+    application_id = registered.json()["id"]
+    path = f"/applications/{application_id}"
+
+    async def in_review() -> bool:
+        return (await service.get(path)).json()["stage"] == "eligibility_review"
+
+    await eventually(in_review, what="the deadline to close the call")
+    assert (await service.post(f"{path}/mark_eligible")).status_code == 200
+    started = await service.post(f"/calls/{call_id}/start_evaluation", role=ADMIN)
+    assert started.status_code == 200, started.text
+    assigned = await service.post(
+        f"{path}/assign_evaluators", role=ADMIN, json={"evaluators": [EVE_NAME, DRISS_NAME]}
+    )
+    assert assigned.status_code == 200 and assigned.json()["stage"] == "evaluation", assigned.text
+    return call_id, application_id
+
+
+async def test_evaluator_sees_only_assigned_cases(
+    service: Service, in_evaluation: tuple[str, str]
+) -> None:
+    call_id, application_id = in_evaluation
+    path = f"/applications/{application_id}"
+
+    # Assigned, but no declaration yet: the file stays closed.
+    assert (await service.get(path, role=EVE)).status_code == 403
+
+    # Not assigned: no file, no declaration, no scores.
+    assert (await service.get(path, role=YOUSSEF)).status_code == 403
+    declared = await service.post(
+        f"{path}/declare_interest", role=YOUSSEF, json={"conflict": False}
+    )
+    assert declared.status_code == 403, declared.text
+    scored = await service.post(f"{path}/submit_scores", role=YOUSSEF, json=SHEET)
+    assert scored.status_code == 403, scored.text
+
+    # Declared free of conflict: the file opens, with Eve's own assignment only.
+    declared = await service.post(f"{path}/declare_interest", role=EVE, json={"conflict": False})
+    assert declared.status_code == 200, declared.text
+    opened = await service.get(path, role=EVE)
+    assert opened.status_code == 200, opened.text
+    assert [a["evaluator"] for a in opened.json()["evaluation"]["assignments"]] == [EVE_NAME]
+    assert (await service.get(path, role=YOUSSEF)).status_code == 403
+
+    # Never the list of all applications, nor this week's deadlines.
+    assert (await service.get("/applications", role=EVE)).status_code == 403
+    listed = await service.get("/applications", role=EVE, params={"call_id": call_id})
+    assert listed.status_code == 403
+    assert (await service.get("/deadlines", role=EVE)).status_code == 403
+
+    # Each evaluator's work list holds their own assignments, whatever they ask for.
+    async def worklist(role: str, **params: str) -> list[tuple[str, str]]:
+        response = await service.get("/evaluations", role=role, params=params)
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        return [(c["application_id"], c["evaluator"]) for c in items]
+
+    assert await worklist(EVE) == [(application_id, EVE_NAME)]
+    assert await worklist(EVE, evaluator=DRISS_NAME) == [(application_id, EVE_NAME)]
+    assert await worklist(DRISS) == [(application_id, DRISS_NAME)]
+    assert await worklist(YOUSSEF) == []
+    everyone = [case for case in await worklist(ADMIN) if case[0] == application_id]
+    assert sorted(everyone) == [(application_id, DRISS_NAME), (application_id, EVE_NAME)]
+    assert await worklist(ADMIN, evaluator=DRISS_NAME) == [(application_id, DRISS_NAME)]
+
+
+async def test_console_evaluator_sees_only_assigned_cases(
+    service: Service, in_evaluation: tuple[str, str]
+) -> None:
+    _, application_id = in_evaluation
+    page = f"/console/candidatures/{application_id}"
+    async with client(service, f"t-{YOUSSEF}") as stranger, client(service, f"t-{DRISS}") as driss:
+        # Assigned but undeclared, or not assigned: sent back to their list with the reason.
+        for session in (driss, stranger):
+            refused = await session.get(page)
+            assert refused.status_code == 303, refused.status_code
+            assert console_message(refused)["kind"] == "erreur"
+        own = await driss.get("/console/candidatures")
+        assert own.status_code == 200 and application_id in own.text
+        # Nowhere in the console does another evaluator's case show: their list is all they get.
+        answer = await stranger.get("/console/candidatures")
+        assert answer.status_code == 200
+        assert SECRET_NAME not in answer.text and application_id not in answer.text
+        dashboard = await stranger.get("/console/")
+        assert dashboard.headers["location"] == "/console/candidatures"
