@@ -24,12 +24,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import CALL_RULES, Action, ApplicationStage, CallStage
     from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
     from workflows.transitions import (
-        PROJECTION,
         audit_event,
         commit,
         guard,
         invalid,
         not_allowed,
+        short_step,
         sleep_until,
     )
 
@@ -140,9 +140,7 @@ class CallWorkflow:
         """Publish once the committee has decided every case; each applicant is told its result."""
         async with self.lock:
             guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
-            waiting = await workflow.execute_activity_method(
-                Projection.count_undecided, self.state.id, **PROJECTION
-            )
+            waiting = await short_step(Projection.count_undecided, self.state.id)
             if waiting:
                 raise not_allowed(
                     f"{waiting} candidature(s) attendent encore une décision du comité.",
@@ -200,18 +198,12 @@ class CallWorkflow:
                 payload={"call_id": self.state.id},
                 workflow_id=workflow_id,
             )
-            await workflow.execute_activity_method(
-                Projection.record_application,
-                ApplicationRecord(
-                    state=application, event=event, notifications=notices.registered(application)
-                ),
-                **PROJECTION,
+            record = ApplicationRecord(
+                state=application, event=event, notifications=notices.registered(application)
             )
-            await workflow.execute_activity_method(
-                Cases.start_application,
-                ApplicationStart(state=application, rules=spec.rules()),
-                **PROJECTION,
-            )
+            await short_step(Projection.record_application, record)
+            start = ApplicationStart(state=application, rules=spec.rules())
+            await short_step(Cases.start_application, start)
             if self.state.spec.deadline != application.deadline:  # extended meanwhile
                 await self._fan_out([application.id], DEADLINE_EXTENDED, self.state.spec.deadline)
         finally:
