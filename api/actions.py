@@ -36,11 +36,13 @@ class ActionSpec:
     ) -> BaseModel:
         if self.check:
             self.check(request, payload)
-        handle = request.app.state.client.get_workflow_handle(self.workflow_id(target))
+        workflow_id = self.workflow_id(target)
+        handle = request.app.state.client.get_workflow_handle(workflow_id)
         args = [actor] if payload is None else [actor, payload]
         state = await send(
             lambda: handle.execute_update(self.update, args=args, id=update_id(self.name, key)),
             lambda: self.missing(db, target),
+            workflow_id,
         )
         return self.respond(state, actor)
 

@@ -1,7 +1,8 @@
 """Writes: operator transitions sent as Temporal updates, and their errors as HTTP answers."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar
 
 from fastapi import HTTPException, status
@@ -53,10 +54,33 @@ def update_id(action: str, key: str | None) -> str | None:
     return f"{action}:{key}" if key else None
 
 
-async def send(call: Callable[[], Awaitable[T]], on_missing: Callable[[], NoReturn]) -> T:
+# The server takes a few updates in flight per workflow; more, at once, get aborted and retried
+# in a storm. So this process sends at most this many at a time to one case (a call's registrations).
+IN_FLIGHT_PER_CASE = 8
+_gates: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+
+@asynccontextmanager
+async def _few_at_once(workflow_id: str) -> AsyncIterator[None]:
+    """A per-case gate, forgotten once nobody uses it."""
+    gate, users = _gates.setdefault(workflow_id, (asyncio.Semaphore(IN_FLIGHT_PER_CASE), [0]))
+    users[0] += 1
+    try:
+        async with gate:
+            yield
+    finally:
+        users[0] -= 1
+        if not users[0]:
+            del _gates[workflow_id]
+
+
+async def send(
+    call: Callable[[], Awaitable[T]], on_missing: Callable[[], NoReturn], workflow_id: str
+) -> T:
     """Run an update; a refusal becomes 403/409/422, a missing or finished case `on_missing()`."""
     try:
-        return await asyncio.wait_for(_with_retries(call), UPDATE_TIMEOUT)
+        async with _few_at_once(workflow_id):
+            return await asyncio.wait_for(_with_retries(call), UPDATE_TIMEOUT)
     except TimeoutError:
         raise ApiError(status.HTTP_503_SERVICE_UNAVAILABLE, SLOW, code="EngineTimeout") from None
     except WorkflowUpdateFailedError as failed:
@@ -77,14 +101,18 @@ async def send(call: Callable[[], Awaitable[T]], on_missing: Callable[[], NoRetu
         ) from None
 
 
-async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
-    """An update the server aborted before accepting it (a lost workflow task under load, a run
-    continuing as new) changed nothing: send it again, with the same update id."""
+RETRIED = (RPCStatusCode.ABORTED, RPCStatusCode.RESOURCE_EXHAUSTED)
+
+
+async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int = 7) -> T:
+    """An update the server aborted or refused before accepting it (a lost workflow task under
+    load, a run continuing as new, too many updates in flight on one case) changed nothing: send
+    it again, with the same update id, after a growing pause."""
     for attempt in range(attempts - 1):
         try:
             return await call()
         except RPCError as error:
-            if error.status != RPCStatusCode.ABORTED and "aborted" not in str(error).lower():
+            if error.status not in RETRIED and "aborted" not in str(error).lower():
                 raise
-            await asyncio.sleep(0.2 * 2**attempt)
+            await asyncio.sleep(0.1 * 2**attempt)
     return await call()

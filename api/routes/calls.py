@@ -80,6 +80,7 @@ async def start_call(
             id=update_id("create", key),
         ),
         lambda: _raise_missing(db, call_id),
+        f"call-{call_id}",
     )
 
 
@@ -101,6 +102,7 @@ async def register(
             id=update_id("register_application", key),
         ),
         lambda: _raise_missing(db, call_id),
+        f"call-{call_id}",
     )
 
 
