@@ -137,17 +137,22 @@ class Projection:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    # Each write answers its record: a local activity's history keeps its result, not its input,
+    # and the projection is rebuilt from those histories.
     @activity.defn
-    def record_call(self, record: CallRecord) -> None:
+    def record_call(self, record: CallRecord) -> CallRecord:
         self.write(record)
+        return record
 
     @activity.defn
-    def record_application(self, record: ApplicationRecord) -> None:
+    def record_application(self, record: ApplicationRecord) -> ApplicationRecord:
         self.write(record)
+        return record
 
     @activity.defn
-    def record_cluster(self, record: ClusterRecord) -> None:
+    def record_cluster(self, record: ClusterRecord) -> ClusterRecord:
         self.write(record)
+        return record
 
     @activity.defn
     def count_undecided(self, call_id: str) -> int:

@@ -1,14 +1,19 @@
 """Rebuild the SQL projection from the workflows: `python -m activities.rebuild`.
 
-Every transition's projection write is an activity whose input (case state, audit event,
-notifications) sits in its workflow's history; writing them again is idempotent, so this fills
-an empty database, or repairs a damaged one, with exactly what the workflows recorded.
+Every transition's projection write (case state, audit event, notifications) sits in its
+workflow's history — a regular activity's input, or a local activity's result; writing them again
+is idempotent, so this fills an empty database, or repairs a damaged one, with exactly what the
+workflows recorded.
 """
 
 import argparse
 import asyncio
+import json
 import logging
+from collections.abc import Sequence
 
+from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from activities.database import create_schema, make_engine
@@ -32,16 +37,30 @@ async def rebuild(client: Client, projection: Projection, task_queue: str) -> in
     async for execution in client.list_workflows(f"TaskQueue = '{task_queue}' AND ({types})"):
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         async for event in handle.fetch_history_events():
-            if not event.HasField("activity_task_scheduled_event_attributes"):
+            found = recorded(event)
+            if found is None:
                 continue
-            scheduled = event.activity_task_scheduled_event_attributes
-            kind = RECORDS.get(scheduled.activity_type.name)
-            if kind is None:
-                continue
-            [record] = await client.data_converter.decode(scheduled.input.payloads, [kind])
+            kind, payloads = found
+            [record] = await client.data_converter.decode(payloads, [kind])
             await asyncio.to_thread(projection.write, record, True)
             read += 1
     return read
+
+
+def recorded(event: HistoryEvent) -> tuple[type[Record], Sequence[Payload]] | None:
+    """A projection write in a history: a regular activity's input, or a local one's result."""
+    if event.HasField("activity_task_scheduled_event_attributes"):
+        scheduled = event.activity_task_scheduled_event_attributes
+        kind = RECORDS.get(scheduled.activity_type.name)
+        return (kind, scheduled.input.payloads) if kind else None
+    if event.HasField("marker_recorded_event_attributes"):
+        details = event.marker_recorded_event_attributes.details
+        if "data" not in details or "result" not in details:
+            return None
+        data = json.loads(details["data"].payloads[0].data)
+        kind = RECORDS.get(data.get("activity_type", ""))
+        return (kind, details["result"].payloads) if kind else None
+    return None
 
 
 async def main() -> None:

@@ -113,7 +113,7 @@ async def test_worker_metrics_are_served_for_prometheus(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
         )
     assert "temporal_workflow_task_execution_latency" in scraped
-    assert "temporal_activity_execution_latency" in scraped
+    assert "temporal_local_activity_execution_latency" in scraped  # the projection writes
 
 
 def worker_process(address: str, database_url: str, task_queue: str) -> subprocess.Popen:
@@ -260,7 +260,9 @@ async def test_200_concurrent_updates_on_different_cases_all_land(dev: Service) 
     async def register(i: int) -> str:
         async with gate:
             body = {**APPLICATION, "cluster_name": f"Cluster {i}"}
-            return (await dev.post(f"/calls/{call_id}/applications", json=body)).json()["id"]
+            answer = await dev.post(f"/calls/{call_id}/applications", json=body)
+            assert answer.status_code == 201, answer.text
+            return answer.json()["id"]
 
     ids = await asyncio.gather(*(register(i) for i in range(200)))
     answers = await asyncio.gather(
