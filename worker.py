@@ -1,6 +1,7 @@
 """Runs the Temporal worker: both workflows and every activity, on one task queue."""
 
 import asyncio
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -50,7 +51,9 @@ async def main() -> None:
     create_schema(engine)
     client = await connect_temporal(settings, runtime=metrics_runtime(settings))
     logging.info("worker on task queue %s", settings.task_queue)
-    await build_worker(client, engine, settings.task_queue).run()
+    worker = build_worker(client, engine, settings.task_queue)
+    gc.freeze()  # startup's objects live on: full collections skip them
+    await worker.run()
 
 
 if __name__ == "__main__":

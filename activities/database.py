@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel, create_engine
 
 import activities.tables  # noqa: F401  (registers the tables on the metadata)
@@ -28,7 +29,7 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create what is missing: tables, and nullable columns added since a database was made."""
+    """Create what is missing: tables, and the nullable columns and indexes added since."""
     SQLModel.metadata.create_all(engine)
     existing = inspect(engine)
     with engine.begin() as connection:
@@ -40,3 +41,7 @@ def create_schema(engine: Engine) -> None:
                     connection.execute(
                         text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
                     )
+            present |= {c.name for c in table.columns if c.nullable}
+            for index in table.indexes:
+                if all(c.name in present for c in index.columns):
+                    connection.execute(CreateIndex(index, if_not_exists=True))

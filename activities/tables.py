@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -44,7 +44,16 @@ class CallRow(SQLModel, table=True):
 
 class ApplicationRow(SQLModel, table=True):
     __tablename__ = "applications"
-    __table_args__ = (Index("ix_applications_call_stage", "call_id", "stage"),)
+    # The case list pages in registration order, filtered by call, stage or sector: covered here,
+    # so a page never sorts the whole table.
+    __table_args__ = (
+        Index("ix_applications_call_stage", "call_id", "stage"),
+        Index("ix_applications_registered", "registered_at", "id"),
+        Index("ix_applications_call_registered", "call_id", "registered_at", "id"),
+        Index(
+            "ix_applications_call_sector", "call_id", text("lower(sector)"), "registered_at", "id"
+        ),
+    )
 
     id: str = Field(primary_key=True)
     call_id: str = Field(index=True)

@@ -1,10 +1,12 @@
 """The SQL projection on SQLite and PostgreSQL: written once, never overwritten by an older state."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, func, select
 
+from activities.database import create_schema, make_engine
 from activities.projection import Projection
 from activities.tables import ApplicationRow, AuditRow, OutboxRow
 from api import queries
@@ -20,6 +22,11 @@ from domain.stages import Action, ApplicationStage, Role
 from tests.conftest import APPLICATION
 
 T0 = datetime(2025, 7, 24, 14, 0, tzinfo=UTC)
+OLD_APPLICATIONS = """CREATE TABLE applications (
+    id VARCHAR PRIMARY KEY, call_id VARCHAR NOT NULL, cluster_name VARCHAR NOT NULL,
+    sector VARCHAR NOT NULL, stage VARCHAR NOT NULL, due_at DATETIME,
+    registered_at DATETIME NOT NULL, state JSON NOT NULL, seq INTEGER NOT NULL,
+    updated_at DATETIME NOT NULL)"""  # as the first version made it
 
 
 def record(application_id: str, seq: int, stage: ApplicationStage, **changes) -> ApplicationRecord:
@@ -114,16 +121,16 @@ def test_queries_filter_count_and_flag_overdue(any_engine: Engine) -> None:
         }
 
 
-def test_a_database_made_by_an_older_version_gains_the_new_columns(tmp_path) -> None:
-    from sqlalchemy import inspect, text
-
-    from activities.database import create_schema, make_engine
-
+def test_a_database_made_by_the_first_version_gains_new_columns_and_indexes(
+    tmp_path: Path,
+) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     with engine.begin() as connection:
-        connection.execute(
-            text("CREATE TABLE applications (id VARCHAR PRIMARY KEY, call_id VARCHAR)")
-        )
+        connection.execute(text(OLD_APPLICATIONS))
     create_schema(engine)
-    columns = {c["name"] for c in inspect(engine).get_columns("applications")}
-    assert "previous_cluster_id" in columns
+    create_schema(engine)  # twice: nothing left to add the second time
+    assert "previous_cluster_id" in {c["name"] for c in inspect(engine).get_columns("applications")}
+    with engine.connect() as connection:
+        query = text("SELECT name FROM sqlite_master WHERE type = 'index'")
+        names = set(connection.execute(query).scalars())
+    assert {"ix_applications_call_sector", "ix_applications_call_registered"} <= names
