@@ -102,27 +102,29 @@ def list_applications(
     page: int,
     size: int,
 ) -> Page[ApplicationView]:
-    query = select(ApplicationRow)
+    conditions = []
     if call_id:
-        query = query.where(ApplicationRow.call_id == call_id)
+        conditions.append(ApplicationRow.call_id == call_id)
     if stage:
-        query = query.where(ApplicationRow.stage == stage)
+        conditions.append(ApplicationRow.stage == stage)
     if sector:
-        query = query.where(func.lower(ApplicationRow.sector) == sector.strip().lower())
+        conditions.append(func.lower(ApplicationRow.sector) == sector.strip().lower())
     if search:
         pattern = "%" + search.strip().lower().replace("%", r"\%").replace("_", r"\_") + "%"
-        query = query.where(func.lower(ApplicationRow.cluster_name).like(pattern, escape="\\"))
+        conditions.append(func.lower(ApplicationRow.cluster_name).like(pattern, escape="\\"))
     if overdue is not None:
         late = col(ApplicationRow.due_at) < now()
-        query = query.where(late if overdue else (col(ApplicationRow.due_at).is_(None) | ~late))
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+        conditions.append(late if overdue else (col(ApplicationRow.due_at).is_(None) | ~late))
+    total = db.exec(select(func.count()).select_from(ApplicationRow).where(*conditions)).one()
     rows = db.exec(
-        query.order_by(col(ApplicationRow.registered_at), col(ApplicationRow.id))
+        select(ApplicationRow)
+        .where(*conditions)
+        .order_by(col(ApplicationRow.registered_at), col(ApplicationRow.id))
         .offset((page - 1) * size)
         .limit(size)
     )
     return Page(
-        items=[application_view(application_state(r)) for r in rows],
+        items=[application_view(application_state(row)) for row in rows],
         total=total,
         page=page,
         page_size=size,
