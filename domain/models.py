@@ -212,7 +212,9 @@ class Contact(Input):
     name: Text
     email: Email
     phone: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_printable)]
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_printable)
+        ]
         | None
     ) = None
 
