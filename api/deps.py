@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
-from temporalio.client import Client
 
 from domain.models import Actor
 from domain.stages import Role
@@ -49,12 +48,7 @@ def session(request: Request) -> Iterator[Session]:
         yield db
 
 
-def temporal(request: Request) -> Client:
-    return request.app.state.client
-
-
 Db = Annotated[Session, Depends(session)]
-Temporal = Annotated[Client, Depends(temporal)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

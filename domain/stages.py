@@ -237,10 +237,6 @@ def allowed_actions(stage: Stage) -> list[Action]:
     ]
 
 
-def may(role: Role, action: Action, table: dict[Action, Rule]) -> bool:
-    return role in table[action].roles
-
-
 ACTION_LABELS_FR: dict[Action, str] = {
     Action.CREATE: "Créer",
     Action.PUBLISH: "Publier l'appel",
