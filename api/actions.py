@@ -1,28 +1,66 @@
 """One POST route per workflow update: `/{case_id}/{action}`, named as in `allowed_actions`.
 
-Each route is also kept in `ACTIONS`, so the console performs exactly the same transitions.
+A `Resource` is one kind of case (calls, applications, clusters): its projection row, its
+workflow, its lifecycle table. Each route is also kept in `ACTIONS`, so the console performs
+exactly the same transitions.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
+from sqlmodel import SQLModel
 
-from api.commands import send, update_id
+from api.commands import conflict, send, update_id
 from api.deps import Db, IdempotencyKey, require
 from domain.models import Actor
-from domain.stages import Rule
+from domain.stages import Action, Rule
+
+
+@dataclass(frozen=True)
+class Resource:
+    router: APIRouter
+    table: type[SQLModel]  # the case's projection row
+    stage: type[StrEnum]
+    rules: dict[Action, Rule]
+    case_id: Any  # the path parameter's type, with its pattern
+    workflow: str  # workflow ids are f"{workflow}-{case id}"
+    respond: Callable[[Any, Actor], BaseModel]
+    response_model: type[BaseModel]
+    unknown: str  # the 404's message
+    closed: str  # the 409's message once the case's workflow is over
+
+    def row(self, db: Db, case_id: str) -> Any:
+        row = db.get(self.table, case_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, self.unknown)
+        return row
+
+    def missing(self, db: Db, case_id: str) -> NoReturn:
+        """No workflow: an unknown case (404), or one whose workflow is over (409)."""
+        raise conflict(self.closed, self.stage(self.row(db, case_id).stage))
+
+    def workflow_id(self, case_id: str) -> str:
+        return f"{self.workflow}-{case_id}"
+
+    def action(
+        self,
+        update: Any,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        optional_body: bool = False,
+        check: Callable[[Request, Any], None] | None = None,
+    ) -> None:
+        add_action(self, ActionSpec(self, update, body, optional_body, check), summary)
 
 
 @dataclass(frozen=True)
 class ActionSpec:
+    resource: Resource
     update: Any
-    rule: Rule
-    workflow_id: Callable[[str], str]
-    missing: Callable[[Db, str], NoReturn]
-    respond: Callable[[Any, Actor], BaseModel]
     body: type[BaseModel] | None
     optional_body: bool
     check: Callable[[Request, Any], None] | None
@@ -31,45 +69,35 @@ class ActionSpec:
     def name(self) -> str:
         return self.update.__name__
 
+    @property
+    def rule(self) -> Rule:
+        return self.resource.rules[Action(self.name)]
+
     async def perform(
         self, request: Request, target: str, actor: Actor, db: Db, payload: Any, key: str | None
     ) -> BaseModel:
         if self.check:
             self.check(request, payload)
-        workflow_id = self.workflow_id(target)
+        workflow_id = self.resource.workflow_id(target)
         handle = request.app.state.client.get_workflow_handle(workflow_id)
         args = [actor] if payload is None else [actor, payload]
         state = await send(
             lambda: handle.execute_update(self.update, args=args, id=update_id(self.name, key)),
-            lambda: self.missing(db, target),
+            lambda: self.resource.missing(db, target),
             workflow_id,
         )
-        return self.respond(state, actor)
+        return self.resource.respond(state, actor)
 
 
 # (resource, action) -> how to perform it; resource is the router's prefix without "/".
 ACTIONS: dict[tuple[str, str], ActionSpec] = {}
 
 
-def add_action(
-    router: APIRouter,
-    update: Any,
-    summary: str,
-    *,
-    rule: Rule,
-    case_id: Any,
-    workflow_id: Callable[[str], str],
-    missing: Callable[[Db, str], NoReturn],
-    respond: Callable[[Any, Actor], BaseModel],
-    response_model: type[BaseModel],
-    body: type[BaseModel] | None = None,
-    optional_body: bool = False,
-    check: Callable[[Request, Any], None] | None = None,
-) -> None:
+def add_action(resource: Resource, spec: ActionSpec, summary: str) -> None:
     """Register the route; roles come from the lifecycle table, so API and workflow agree."""
-    spec = ActionSpec(update, rule, workflow_id, missing, respond, body, optional_body, check)
-    ACTIONS[(router.prefix.strip("/"), spec.name)] = spec
-    Allowed = Annotated[Actor, Depends(require(*rule.roles))]
+    ACTIONS[(resource.router.prefix.strip("/"), spec.name)] = spec
+    Allowed = Annotated[Actor, Depends(require(*spec.rule.roles))]
+    case_id, body = resource.case_id, spec.body
 
     if body is None:
 
@@ -78,7 +106,7 @@ def add_action(
         ) -> BaseModel:
             return await spec.perform(request, case_id, actor, db, None, key)
 
-    elif optional_body:
+    elif spec.optional_body:
 
         async def act(
             case_id: case_id,
@@ -102,6 +130,9 @@ def add_action(
         ) -> BaseModel:
             return await spec.perform(request, case_id, actor, db, payload, key)
 
-    router.post(
-        f"/{{case_id}}/{spec.name}", response_model=response_model, name=spec.name, summary=summary
+    resource.router.post(
+        f"/{{case_id}}/{spec.name}",
+        response_model=resource.response_model,
+        name=spec.name,
+        summary=summary,
     )(act)

@@ -18,7 +18,6 @@ from temporalio.client import Client, WorkflowHandle
 from activities.tables import ApplicationRow, CallRow, ClusterRow
 from api import queries
 from domain.models import (
-    DEFAULT_GRID,
     Actor,
     ApplicationInput,
     CallSpec,
@@ -29,6 +28,7 @@ from domain.models import (
     ComplementsReply,
     EligibleDecision,
     EvaluatorAssignment,
+    Grid,
     IneligibleDecision,
     InterestDeclaration,
     Registration,
@@ -220,7 +220,7 @@ class Driver:
         await self.snapshot(call_id, "évaluations complètes")
 
     @staticmethod
-    def _sheet(rng: random.Random, quality: float, spread: float, grid=DEFAULT_GRID) -> ScoreSheet:
+    def _sheet(rng: random.Random, quality: float, spread: float, grid: Grid) -> ScoreSheet:
         marks = [
             min(5.0, max(0.0, round(rng.gauss(quality, spread / 2) * 2) / 2)) for _ in grid.criteria
         ]

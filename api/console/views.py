@@ -26,8 +26,9 @@ from api.console.forms import (
     payload,
 )
 from api.deps import Db
-from api.routes.applications import check_evaluator_access
-from api.routes.calls import register, start_call
+from api.routes.applications import APPLICATIONS, check_evaluator_access
+from api.routes.calls import CALLS, register, start_call
+from api.routes.clusters import CLUSTERS
 from domain.clock import RABAT, local
 from domain.models import DEFAULT_SECTORS, ApplicationInput, CallSpec
 from domain.stages import (
@@ -258,10 +259,7 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
             check_evaluator_access(db, case_id, actor.name)
         except HTTPException as error:
             return back("/console/candidatures", "erreur", str(error.detail))
-    row = db.get(ApplicationRow, case_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Candidature inconnue.")
-    view = queries.application_view(queries.application_state(row))
+    view = queries.application_view(queries.application_state(APPLICATIONS.row(db, case_id)))
     audit = queries.audit_trail(db, f"application-{case_id}")
     if actor.role == Role.EVALUATOR:
         view = queries.for_evaluator(view, actor.name)
@@ -337,9 +335,7 @@ async def create_call(request: Request, actor: Signed, db: Db) -> Response:
 
 @router.get("/appels/{case_id}", response_class=HTMLResponse)
 def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
-    row = db.get(CallRow, case_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Appel inconnu.")
+    row = CALLS.row(db, case_id)
     state = queries.call_state(row)
     ranking = queries.ranking(db, row) if actor.role in (Role.ADMIN, Role.COMMITTEE) else None
     can_register = state.stage == CallStage.OPEN and actor.role in (Role.ADMIN, Role.OPERATOR)
@@ -426,10 +422,7 @@ def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
 @router.get("/clusters/{case_id}", response_class=HTMLResponse)
 def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
     no_evaluator(actor)
-    row = db.get(ClusterRow, case_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Cluster inconnu.")
-    state = queries.cluster_state(row)
+    state = queries.cluster_state(CLUSTERS.row(db, case_id))
     return render(
         request,
         "cluster.html",

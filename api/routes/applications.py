@@ -1,14 +1,12 @@
 """Applications: every transition on one case, the case list and the case page."""
 
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel
 
 from activities.tables import ApplicationRow
 from api import queries
-from api.actions import add_action
-from api.commands import conflict
+from api.actions import Resource
 from api.deps import (
     CALL_ID,
     PRINTABLE,
@@ -36,23 +34,10 @@ from domain.models import (
     ScoreSheet,
     Withdrawal,
 )
-from domain.stages import APPLICATION_RULES, Action, ApplicationStage, Role
+from domain.stages import APPLICATION_RULES, ApplicationStage, Role
 from workflows.application import ApplicationWorkflow
 
 router = APIRouter(prefix="/applications", tags=["candidatures"])
-NOT_FOUND = "Candidature inconnue."
-
-
-def _row(db: Db, application_id: ApplicationId) -> ApplicationRow:
-    row = db.get(ApplicationRow, application_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return row
-
-
-def _missing(db: Db, application_id: str) -> NoReturn:
-    """No workflow: an unknown case, or one whose workflow is over."""
-    raise conflict("Ce dossier est clos.", ApplicationStage(_row(db, application_id).stage))
 
 
 def _respond(state: ApplicationState, actor: Actor) -> ApplicationView:
@@ -69,43 +54,45 @@ def _known_evaluators(request: Request, body: EvaluatorAssignment) -> None:
         )
 
 
-def _action(update: Any, body: type[BaseModel], summary: str, **options: Any) -> None:
-    add_action(
-        router,
-        update,
-        summary,
-        rule=APPLICATION_RULES[Action(update.__name__)],
-        case_id=ApplicationId,
-        workflow_id=lambda case: f"application-{case}",
-        missing=_missing,
-        respond=_respond,
-        response_model=ApplicationView,
-        body=body,
-        **options,
-    )
+APPLICATIONS = Resource(
+    router=router,
+    table=ApplicationRow,
+    stage=ApplicationStage,
+    rules=APPLICATION_RULES,
+    case_id=ApplicationId,
+    workflow="application",
+    respond=_respond,
+    response_model=ApplicationView,
+    unknown="Candidature inconnue.",
+    closed="Ce dossier est clos.",
+)
 
 
 W = ApplicationWorkflow
-_action(W.amend, Amendment, "Modifier la candidature (avant la date limite)")
-_action(W.withdraw, Withdrawal, "Retirer la candidature", optional_body=True)
-_action(W.mark_eligible, EligibleDecision, "Déclarer recevable", optional_body=True)
-_action(W.mark_ineligible, IneligibleDecision, "Déclarer irrecevable (motif)")
-_action(W.request_complements, ComplementsAsk, "Demander des compléments")
-_action(W.submit_complements, ComplementsReply, "Enregistrer les compléments reçus")
-_action(
+APPLICATIONS.action(W.amend, "Modifier la candidature (avant la date limite)", Amendment)
+APPLICATIONS.action(W.withdraw, "Retirer la candidature", Withdrawal, optional_body=True)
+APPLICATIONS.action(W.mark_eligible, "Déclarer recevable", EligibleDecision, optional_body=True)
+APPLICATIONS.action(W.mark_ineligible, "Déclarer irrecevable (motif)", IneligibleDecision)
+APPLICATIONS.action(W.request_complements, "Demander des compléments", ComplementsAsk)
+APPLICATIONS.action(W.submit_complements, "Enregistrer les compléments reçus", ComplementsReply)
+APPLICATIONS.action(
     W.assign_evaluators,
-    EvaluatorAssignment,
     "Affecter des évaluateurs (noms de leurs jetons)",
+    EvaluatorAssignment,
     check=_known_evaluators,
 )
-_action(W.declare_interest, InterestDeclaration, "Évaluateur : déclarer ses intérêts")
-_action(W.submit_scores, ScoreSheet, "Évaluateur : transmettre la grille notée")
-_action(W.label, CommitteeDecision, "Comité : labelliser")
-_action(W.put_on_reserve, CommitteeDecision, "Comité : inscrire en liste d'attente")
-_action(W.reject, CommitteeDecision, "Comité : rejeter (motif)")
-_action(W.request_review, ReviewRequest, "Demander un réexamen (dans le délai de recours)")
-_action(W.uphold_rejection, ReviewAnswer, "Comité : maintenir le rejet")
-_action(W.order_re_evaluation, ReviewAnswer, "Comité : ordonner une nouvelle évaluation")
+APPLICATIONS.action(W.declare_interest, "Évaluateur : déclarer ses intérêts", InterestDeclaration)
+APPLICATIONS.action(W.submit_scores, "Évaluateur : transmettre la grille notée", ScoreSheet)
+APPLICATIONS.action(W.label, "Comité : labelliser", CommitteeDecision)
+APPLICATIONS.action(W.put_on_reserve, "Comité : inscrire en liste d'attente", CommitteeDecision)
+APPLICATIONS.action(W.reject, "Comité : rejeter (motif)", CommitteeDecision)
+APPLICATIONS.action(
+    W.request_review, "Demander un réexamen (dans le délai de recours)", ReviewRequest
+)
+APPLICATIONS.action(W.uphold_rejection, "Comité : maintenir le rejet", ReviewAnswer)
+APPLICATIONS.action(
+    W.order_re_evaluation, "Comité : ordonner une nouvelle évaluation", ReviewAnswer
+)
 
 
 @router.get("", response_model=Page[ApplicationView])
@@ -139,7 +126,7 @@ def get_application(application_id: ApplicationId, actor: Anyone, db: Db) -> App
     """The case and its audit trail; an evaluator sees it once assigned and free of conflict."""
     if actor.role == Role.EVALUATOR:
         check_evaluator_access(db, application_id, actor.name)
-    view = queries.application_view(queries.application_state(_row(db, application_id)))
+    view = queries.application_view(queries.application_state(APPLICATIONS.row(db, application_id)))
     audit = queries.audit_trail(db, f"application-{application_id}")
     if actor.role == Role.EVALUATOR:
         view = queries.for_evaluator(view, actor.name)

@@ -2,18 +2,17 @@
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
-from pydantic import BaseModel
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.tables import CallRow, ClusterRow
 from api import queries
-from api.actions import add_action
-from api.commands import conflict, send, update_id
+from api.actions import Resource
+from api.commands import send, update_id
 from api.deps import (
     Admin,
     Anyone,
@@ -36,11 +35,10 @@ from domain.models import (
     DeadlineExtension,
     Registration,
 )
-from domain.stages import CALL_RULES, Action, CallStage
+from domain.stages import CALL_RULES, CallStage
 from workflows.call import CallWorkflow
 
 router = APIRouter(prefix="/calls", tags=["appels à projets"])
-NOT_FOUND = "Appel à projets inconnu."
 
 
 def _new_id(prefix: str, key: str | None) -> str:
@@ -49,12 +47,18 @@ def _new_id(prefix: str, key: str | None) -> str:
     return raw.hex[:12]
 
 
-def _raise_missing(db: Db, call_id: str) -> NoReturn:
-    """No workflow: an unknown call, or one whose workflow is over (archived)."""
-    row = db.get(CallRow, call_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    raise conflict("Cet appel est clos.", CallStage(row.stage))
+CALLS = Resource(
+    router=router,
+    table=CallRow,
+    stage=CallStage,
+    rules=CALL_RULES,
+    case_id=CallId,
+    workflow="call",
+    respond=lambda state, _: queries.call_view(state),
+    response_model=CallView,
+    unknown="Appel à projets inconnu.",
+    closed="Cet appel est clos.",
+)
 
 
 async def start_call(
@@ -79,7 +83,7 @@ async def start_call(
             start_workflow_operation=operation,
             id=update_id("create", key),
         ),
-        lambda: _raise_missing(db, call_id),
+        lambda: CALLS.missing(db, call_id),
         f"call-{call_id}",
     )
 
@@ -101,7 +105,7 @@ async def register(
             args=[actor, registration],
             id=update_id("register_application", key),
         ),
-        lambda: _raise_missing(db, call_id),
+        lambda: CALLS.missing(db, call_id),
         f"call-{call_id}",
     )
 
@@ -113,26 +117,11 @@ async def create_call(
     return queries.call_view(await start_call(request, db, spec, actor, key))
 
 
-def _call_action(update: Any, summary: str, body: type[BaseModel] | None = None) -> None:
-    add_action(
-        router,
-        update,
-        summary,
-        rule=CALL_RULES[Action(update.__name__)],
-        case_id=CallId,
-        workflow_id=lambda case: f"call-{case}",
-        missing=_raise_missing,
-        respond=lambda state, _: queries.call_view(state),
-        response_model=CallView,
-        body=body,
-    )
-
-
-_call_action(CallWorkflow.publish, "Publier l'appel (ouverture à la date prévue)")
-_call_action(CallWorkflow.extend_deadline, "Prolonger la date limite", DeadlineExtension)
-_call_action(CallWorkflow.start_evaluation, "Lancer la phase d'évaluation")
-_call_action(CallWorkflow.publish_results, "Publier les résultats (toutes les décisions prises)")
-_call_action(CallWorkflow.archive, "Archiver l'appel")
+CALLS.action(CallWorkflow.publish, "Publier l'appel (ouverture à la date prévue)")
+CALLS.action(CallWorkflow.extend_deadline, "Prolonger la date limite", DeadlineExtension)
+CALLS.action(CallWorkflow.start_evaluation, "Lancer la phase d'évaluation")
+CALLS.action(CallWorkflow.publish_results, "Publier les résultats (toutes les décisions prises)")
+CALLS.action(CallWorkflow.archive, "Archiver l'appel")
 
 
 @router.post(
@@ -161,16 +150,9 @@ def list_calls(
     return queries.list_calls(db, year, stage, page, page_size)
 
 
-def _call_row(db: Db, call_id: CallId) -> CallRow:
-    row = db.get(CallRow, call_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return row
-
-
 @router.get("/{call_id}", response_model=CallDetail)
 def get_call(call_id: CallId, _: Anyone, db: Db) -> CallDetail:
-    view = queries.call_view(queries.call_state(_call_row(db, call_id)))
+    view = queries.call_view(queries.call_state(CALLS.row(db, call_id)))
     return CallDetail(
         **view.model_dump(),
         counts=queries.counts_by_stage(db, call_id),
@@ -180,20 +162,20 @@ def get_call(call_id: CallId, _: Anyone, db: Db) -> CallDetail:
 
 @router.get("/{call_id}/stats", response_model=StageCounts)
 def call_stats(call_id: CallId, _: Anyone, db: Db) -> StageCounts:
-    _call_row(db, call_id)
+    CALLS.row(db, call_id)
     counts = queries.counts_by_stage(db, call_id)
     return StageCounts(call_id=call_id, total=sum(counts.values()), by_stage=counts)
 
 
 @router.get("/{call_id}/ranking", response_model=Ranking)
 def ranking(call_id: CallId, _: RankingReaders, db: Db) -> Ranking:
-    return queries.ranking(db, _call_row(db, call_id))
+    return queries.ranking(db, CALLS.row(db, call_id))
 
 
 @router.get("/{call_id}/ranking.csv", response_class=Response)
 def ranking_csv(call_id: CallId, _: RankingReaders, db: Db) -> Response:
     """The ranked list for a spreadsheet: semicolons, decimal commas, UTF-8 with BOM."""
-    row = _call_row(db, call_id)
+    row = CALLS.row(db, call_id)
     return Response(
         queries.ranking_csv(queries.ranking(db, row), queries.call_state(row).spec.grid),
         media_type="text/csv; charset=utf-8",

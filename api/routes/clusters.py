@@ -1,64 +1,48 @@
 """Labelled clusters' support cases: contract, annual reports, renewals; KPIs and support paid."""
 
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query
 
 from activities.tables import ClusterRow
 from api import queries
-from api.actions import add_action
-from api.commands import conflict
+from api.actions import Resource
 from api.deps import Db, PageNumber, PageSize, Reader
 from api.schemas import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
-from domain.stages import CLUSTER_RULES, Action, ClusterStage
+from domain.stages import CLUSTER_RULES, ClusterStage
 from domain.support import AnnualReport, ContractTerms, Note, ProbationRenewal, Reason, Renewal
 from workflows.cluster import ClusterWorkflow
 
 router = APIRouter(prefix="/clusters", tags=["clusters labellisés"])
-NOT_FOUND = "Cluster inconnu."
 ClusterId = Annotated[
     str, Path(pattern=r"^[0-9a-f]{1,32}$", description="id de la candidature labellisée")
 ]
 
 
-def _row(db: Db, cluster_id: str) -> ClusterRow:
-    row = db.get(ClusterRow, cluster_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return row
-
-
-def _missing(db: Db, cluster_id: str) -> NoReturn:
-    raise conflict("Ce dossier de soutien est clos.", ClusterStage(_row(db, cluster_id).stage))
-
-
-def _action(update: Any, summary: str, body: type[BaseModel], **options: Any) -> None:
-    add_action(
-        router,
-        update,
-        summary,
-        rule=CLUSTER_RULES[Action(update.__name__)],
-        case_id=ClusterId,
-        workflow_id=lambda case: f"cluster-{case}",
-        missing=_missing,
-        respond=lambda state, _: queries.cluster_view(state),
-        response_model=ClusterView,
-        body=body,
-        **options,
-    )
-
-
+CLUSTERS = Resource(
+    router=router,
+    table=ClusterRow,
+    stage=ClusterStage,
+    rules=CLUSTER_RULES,
+    case_id=ClusterId,
+    workflow="cluster",
+    respond=lambda state, _: queries.cluster_view(state),
+    response_model=ClusterView,
+    unknown="Cluster inconnu.",
+    closed="Ce dossier de soutien est clos.",
+)
 K = ClusterWorkflow
-_action(K.sign_contract, "Signer la convention-programme", ContractTerms)
-_action(K.record_report, "Enregistrer le rapport annuel reçu", AnnualReport)
-_action(K.renew, "Renouveler le soutien pour l'année qui vient", Renewal, optional_body=True)
-_action(
+CLUSTERS.action(K.sign_contract, "Signer la convention-programme", ContractTerms)
+CLUSTERS.action(K.record_report, "Enregistrer le rapport annuel reçu", AnnualReport)
+CLUSTERS.action(
+    K.renew, "Renouveler le soutien pour l'année qui vient", Renewal, optional_body=True
+)
+CLUSTERS.action(
     K.renew_on_probation, "Renouveler sous probation (conditions, date de revue)", ProbationRenewal
 )
-_action(K.suspend, "Suspendre le soutien (motif ; reprise possible)", Reason)
-_action(K.resume, "Reprendre le soutien suspendu", Note, optional_body=True)
-_action(K.terminate, "Résilier le soutien (motif)", Reason)
+CLUSTERS.action(K.suspend, "Suspendre le soutien (motif ; reprise possible)", Reason)
+CLUSTERS.action(K.resume, "Reprendre le soutien suspendu", Note, optional_body=True)
+CLUSTERS.action(K.terminate, "Résilier le soutien (motif)", Reason)
 
 
 @router.get("", response_model=Page[ClusterView])
@@ -104,7 +88,7 @@ def support_paid(_: Reader, db: Db) -> SupportTotals:
 
 @router.get("/{case_id}", response_model=ClusterDetail)
 def get_cluster(case_id: ClusterId, _: Reader, db: Db) -> ClusterDetail:
-    view = queries.cluster_view(queries.cluster_state(_row(db, case_id)))
+    view = queries.cluster_view(queries.cluster_state(CLUSTERS.row(db, case_id)))
     return ClusterDetail(
         **view.model_dump(),
         later_applications=queries.later_applications(db, case_id),
@@ -114,4 +98,4 @@ def get_cluster(case_id: ClusterId, _: Reader, db: Db) -> ClusterDetail:
 
 @router.get("/{case_id}/kpis", response_model=list[KpiLine])
 def kpis(case_id: ClusterId, _: Reader, db: Db) -> list[KpiLine]:
-    return queries.kpi_table(queries.cluster_state(_row(db, case_id)))
+    return queries.kpi_table(queries.cluster_state(CLUSTERS.row(db, case_id)))
