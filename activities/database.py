@@ -2,11 +2,15 @@
 
 from pathlib import Path
 
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel, create_engine
 
 import activities.tables  # noqa: F401  (registers the tables on the metadata)
+from domain.search import folded
+
+# Indexes a later one made redundant (it extends them), dropped from databases made before it.
+RETIRED_INDEXES = ("ix_applications_registered", "ix_applications_call_registered")
 
 
 def make_engine(url: str) -> Engine:
@@ -45,3 +49,18 @@ def create_schema(engine: Engine) -> None:
             for index in table.indexes:
                 if all(c.name in present for c in index.columns):
                     connection.execute(CreateIndex(index, if_not_exists=True))
+        for name in RETIRED_INDEXES:
+            connection.execute(text(f"DROP INDEX IF EXISTS {name}"))
+        _fold_names(connection)
+
+
+def _fold_names(connection: Connection) -> None:
+    """Fill the search column of rows written before it existed."""
+    rows = connection.execute(
+        text("SELECT id, cluster_name FROM applications WHERE search_name IS NULL")
+    )
+    folds = [{"id": id_, "name": folded(name)} for id_, name in rows]
+    if folds:
+        connection.execute(
+            text("UPDATE applications SET search_name = :name WHERE id = :id"), folds
+        )

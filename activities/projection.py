@@ -25,6 +25,7 @@ from domain.models import (
     CallRecord,
     CallState,
 )
+from domain.search import folded
 from domain.stages import DECIDED_STAGES
 from domain.support import ClusterRecord, ClusterState
 
@@ -75,6 +76,7 @@ def application_row(state: ApplicationState) -> ApplicationRow:
         id=state.id,
         call_id=state.call_id,
         cluster_name=state.data.cluster_name,
+        search_name=folded(state.data.cluster_name),
         sector=state.data.sector,
         stage=state.stage,
         due_at=state.due_at(),

@@ -45,11 +45,14 @@ class CallRow(SQLModel, table=True):
 class ApplicationRow(SQLModel, table=True):
     __tablename__ = "applications"
     # The case list pages in registration order, filtered by call, stage or sector: covered here,
-    # so a page never sorts the whole table.
+    # so a page never sorts the whole table. The folded name rides along in the order's indexes,
+    # so a name search reads the index alone and only fetches the rows of its page.
     __table_args__ = (
         Index("ix_applications_call_stage", "call_id", "stage"),
-        Index("ix_applications_registered", "registered_at", "id"),
-        Index("ix_applications_call_registered", "call_id", "registered_at", "id"),
+        Index("ix_applications_registered_name", "registered_at", "id", "search_name"),
+        Index(
+            "ix_applications_call_registered_name", "call_id", "registered_at", "id", "search_name"
+        ),
         Index(
             "ix_applications_call_sector", "call_id", text("lower(sector)"), "registered_at", "id"
         ),
@@ -59,6 +62,7 @@ class ApplicationRow(SQLModel, table=True):
     call_id: str = Field(index=True)
     previous_cluster_id: str | None = Field(default=None, index=True)
     cluster_name: str
+    search_name: str | None = None  # domain.search.folded(cluster_name); None only before backfill
     sector: str = Field(index=True)
     stage: str = Field(index=True)
     due_at: datetime | None = utc_column(index=True, nullable=True)

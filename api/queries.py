@@ -30,6 +30,7 @@ from api.schemas import (
 from domain.clock import local
 from domain.models import ApplicationState, AuditEvent, CallState, Grid
 from domain.scoring import TIE_BREAK, rank_key
+from domain.search import contains_pattern
 from domain.stages import (
     FINAL_CLUSTER_STAGES,
     STAGE_LABELS_FR,
@@ -110,8 +111,7 @@ def list_applications(
     if sector:
         conditions.append(func.lower(ApplicationRow.sector) == sector.strip().lower())
     if search:
-        pattern = "%" + search.strip().lower().replace("%", r"\%").replace("_", r"\_") + "%"
-        conditions.append(func.lower(ApplicationRow.cluster_name).like(pattern, escape="\\"))
+        conditions.append(col(ApplicationRow.search_name).like(contains_pattern(search), "\\"))
     if overdue is not None:
         late = col(ApplicationRow.due_at) < now()
         conditions.append(late if overdue else (col(ApplicationRow.due_at).is_(None) | ~late))

@@ -32,6 +32,7 @@ from bench.common import (
     utcnow,
     wait_for,
 )
+from domain.search import folded
 
 SAMPLES = {False: 300, True: 60}  # per query: full run, quick run
 WARM_UP = 20
@@ -77,6 +78,7 @@ def seed(s: Stack, call_id: str, n: int, shapes: list[tuple[dict, list[dict]]]) 
         state["id"], state["call_id"] = case_id, call_id
         state["data"]["cluster_name"], state["data"]["sector"] = name, sector
         row.update(id=case_id, call_id=call_id, cluster_name=name, sector=sector, state=state)
+        row["search_name"] = folded(name)
         row["registered_at"] = base + timedelta(seconds=i)
         cases.append(row)
         for event in audit:

@@ -27,6 +27,8 @@ OLD_APPLICATIONS = """CREATE TABLE applications (
     sector VARCHAR NOT NULL, stage VARCHAR NOT NULL, due_at DATETIME,
     registered_at DATETIME NOT NULL, state JSON NOT NULL, seq INTEGER NOT NULL,
     updated_at DATETIME NOT NULL)"""  # as the first version made it
+OLD_ROW = """INSERT INTO applications VALUES ('a1', '2025-abc', 'Cluster Aéronautique du Nord', 'TIC',
+    'received', NULL, '2025-07-21 14:00:00', :state, 1, '2025-07-24 14:01:00')"""
 
 
 def record(application_id: str, seq: int, stage: ApplicationStage, **changes) -> ApplicationRecord:
@@ -115,6 +117,17 @@ def test_queries_filter_count_and_flag_overdue(any_engine: Engine) -> None:
             db, call_id=None, stage=None, sector="tic", overdue=None, search="100%", page=1, size=10
         )
         assert [a.id for a in percent.items] == ["a2"]
+        folded = queries.list_applications(  # case and accents aside, as people type
+            db,
+            call_id=None,
+            stage=None,
+            sector=None,
+            overdue=None,
+            search=" AERONAUTIQUE  du ",
+            page=1,
+            size=10,
+        )
+        assert [a.id for a in folded.items] == ["a1"] and folded.total == 1
         assert queries.counts_by_stage(db, "2025-abc") == {
             "received": 1,
             "complements_requested": 1,
@@ -127,10 +140,32 @@ def test_a_database_made_by_the_first_version_gains_new_columns_and_indexes(
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     with engine.begin() as connection:
         connection.execute(text(OLD_APPLICATIONS))
+        connection.execute(
+            text(OLD_ROW),
+            {"state": record("a1", 1, ApplicationStage.RECEIVED).state.model_dump_json()},
+        )
+        connection.execute(
+            text(
+                "CREATE INDEX ix_applications_call_registered ON applications (call_id, registered_at, id)"
+            )
+        )
     create_schema(engine)
     create_schema(engine)  # twice: nothing left to add the second time
     assert "previous_cluster_id" in {c["name"] for c in inspect(engine).get_columns("applications")}
     with engine.connect() as connection:
         query = text("SELECT name FROM sqlite_master WHERE type = 'index'")
         names = set(connection.execute(query).scalars())
-    assert {"ix_applications_call_sector", "ix_applications_call_registered"} <= names
+    assert {"ix_applications_call_sector", "ix_applications_call_registered_name"} <= names
+    assert "ix_applications_call_registered" not in names  # the longer index replaces it
+    with Session(engine) as db:  # the old row is found by a name search, accents aside
+        found = queries.list_applications(
+            db,
+            call_id=None,
+            stage=None,
+            sector=None,
+            overdue=None,
+            search="AERONAUTIQUE",
+            page=1,
+            size=10,
+        )
+    assert [a.id for a in found.items] == ["a1"]
