@@ -3,9 +3,9 @@
 import logging
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Table, delete, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, func, select
+from sqlmodel import Session, col, func, select
 from temporalio import activity
 
 from activities.tables import (
@@ -30,21 +30,27 @@ from domain.stages import DECIDED_STAGES
 from domain.support import ClusterRecord, ClusterState
 
 log = logging.getLogger(__name__)
-Children = tuple[type[SQLModel], Any, list[SQLModel]]
+Row = dict[str, Any]
+# The rows derived from a case's state and replaced with it: (table, parent key column, rows).
+Children = tuple[Table, str, list[Row]]
+# Core statements, not the ORM: a write is on every transition's path, and the ORM's unit of work
+# cost several times the SQL itself.
+AUDIT = AuditRow.__table__
+OUTBOX = OutboxRow.__table__
 
 
-def call_row(state: CallState) -> CallRow:
-    return CallRow(
-        id=state.id,
-        year=state.spec.year,
-        title=state.spec.title,
-        stage=state.stage,
-        opens_at=state.spec.opens_at,
-        deadline=state.spec.deadline,
-        state=state.model_dump(mode="json"),
-        seq=state.seq,
-        updated_at=state.updated_at,
-    )
+def call_row(state: CallState) -> Row:
+    return {
+        "id": state.id,
+        "year": state.spec.year,
+        "title": state.spec.title,
+        "stage": state.stage,
+        "opens_at": state.spec.opens_at,
+        "deadline": state.spec.deadline,
+        "state": state.model_dump(mode="json"),
+        "seq": state.seq,
+        "updated_at": state.updated_at,
+    }
 
 
 def _status(assignment: Assignment) -> str:
@@ -55,61 +61,61 @@ def _status(assignment: Assignment) -> str:
     return "declared" if assignment.declared_at else "assigned"
 
 
-def assignment_rows(state: ApplicationState) -> list[AssignmentRow]:
+def assignment_rows(state: ApplicationState) -> list[Row]:
     evaluation = state.evaluation
     if evaluation is None:
         return []
     return [
-        AssignmentRow(
-            application_id=state.id,
-            call_id=state.call_id,
-            evaluator=a.evaluator,
-            status=_status(a),
-            due_at=evaluation.due_at,
-        )
+        {
+            "application_id": state.id,
+            "call_id": state.call_id,
+            "evaluator": a.evaluator,
+            "status": _status(a),
+            "due_at": evaluation.due_at,
+        }
         for a in evaluation.assignments
     ]
 
 
-def application_row(state: ApplicationState) -> ApplicationRow:
-    return ApplicationRow(
-        id=state.id,
-        call_id=state.call_id,
-        cluster_name=state.data.cluster_name,
-        search_name=folded(state.data.cluster_name),
-        sector=state.data.sector,
-        stage=state.stage,
-        due_at=state.due_at(),
-        registered_at=state.registered_at,
-        previous_cluster_id=state.data.previous_cluster_id,
-        state=state.model_dump(mode="json"),
-        seq=state.seq,
-        updated_at=state.updated_at,
-    )
+def application_row(state: ApplicationState) -> Row:
+    return {
+        "id": state.id,
+        "call_id": state.call_id,
+        "cluster_name": state.data.cluster_name,
+        "search_name": folded(state.data.cluster_name),
+        "sector": state.data.sector,
+        "stage": state.stage,
+        "due_at": state.due_at(),
+        "registered_at": state.registered_at,
+        "previous_cluster_id": state.data.previous_cluster_id,
+        "state": state.model_dump(mode="json"),
+        "seq": state.seq,
+        "updated_at": state.updated_at,
+    }
 
 
-def cluster_row(state: ClusterState) -> ClusterRow:
+def cluster_row(state: ClusterState) -> Row:
     year = state.current
-    return ClusterRow(
-        id=state.id,
-        application_id=state.origin.application_id,
-        call_id=state.origin.call_id,
-        cluster_name=state.origin.cluster_name,
-        sector=state.origin.sector,
-        stage=state.stage,
-        year=year.year if year else 0,
-        anniversary_at=year.ends_at if year else None,
-        report_due_at=state.report_due(),
-        can_reapply=state.can_reapply,
-        state=state.model_dump(mode="json"),
-        seq=state.seq,
-        updated_at=state.updated_at,
-    )
+    return {
+        "id": state.id,
+        "application_id": state.origin.application_id,
+        "call_id": state.origin.call_id,
+        "cluster_name": state.origin.cluster_name,
+        "sector": state.origin.sector,
+        "stage": state.stage,
+        "year": year.year if year else 0,
+        "anniversary_at": year.ends_at if year else None,
+        "report_due_at": state.report_due(),
+        "can_reapply": state.can_reapply,
+        "state": state.model_dump(mode="json"),
+        "seq": state.seq,
+        "updated_at": state.updated_at,
+    }
 
 
-def payment_rows(state: ClusterState) -> list[PaymentRow]:
+def payment_rows(state: ClusterState) -> list[Row]:
     return [
-        PaymentRow(cluster_id=state.id, year=y.year, starts_at=y.starts_at, amount=y.amount)
+        {"cluster_id": state.id, "year": y.year, "starts_at": y.starts_at, "amount": y.amount}
         for y in state.years
     ]
 
@@ -117,22 +123,15 @@ def payment_rows(state: ClusterState) -> list[PaymentRow]:
 Record = CallRecord | ApplicationRecord | ClusterRecord
 
 
-def rows_of(record: Record) -> tuple[SQLModel, Children | None]:
-    """The case row, and the rows derived from its state that are replaced with it."""
+def rows_of(record: Record) -> tuple[Table, Row, Children | None]:
+    """The case's table and row, and the rows derived from its state that are replaced with it."""
     if isinstance(record, CallRecord):
-        return call_row(record.state), None
+        return CallRow.__table__, call_row(record.state), None
     if isinstance(record, ApplicationRecord):
-        children = assignment_rows(record.state)
-        return application_row(record.state), (
-            AssignmentRow,
-            AssignmentRow.application_id,
-            children,
-        )
-    return cluster_row(record.state), (
-        PaymentRow,
-        PaymentRow.cluster_id,
-        payment_rows(record.state),
-    )
+        children = (AssignmentRow.__table__, "application_id", assignment_rows(record.state))
+        return ApplicationRow.__table__, application_row(record.state), children
+    children = (PaymentRow.__table__, "cluster_id", payment_rows(record.state))
+    return ClusterRow.__table__, cluster_row(record.state), children
 
 
 class Projection:
@@ -171,45 +170,17 @@ class Projection:
 
         When rebuilding from histories, notifications are kept as already sent.
         """
-        row, children = rows_of(record)
         event = record.event
-        with Session(self.engine) as session:
-            if self._recorded(session, event):
-                return
-            current = session.get(type(row), row.id)
-            newer = current is None or current.seq < row.seq
-            if current is None:
-                session.add(row)
-            elif newer:
-                session.merge(row)
-            if children and newer:
-                table, parent_key, rows = children
-                for old in session.exec(select(table).where(parent_key == row.id)):
-                    session.delete(old)
-                session.flush()
-                session.add_all(rows)
-            session.add(
-                AuditRow(
-                    **event.model_dump(exclude={"payload"}),
-                    payload=event.model_dump(mode="json")["payload"],
-                )
-            )
-            for position, notice in enumerate(record.notifications):
-                session.add(
-                    OutboxRow(
-                        key=f"{event.workflow_id}:{event.seq}:{position}",
-                        created_at=event.at,
-                        sent_at=event.at if rebuilding else None,
-                        **notice.model_dump(),
-                    )
-                )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                if not self._recorded(session, event):
+        try:
+            with self.engine.begin() as db:
+                if self._recorded(db, event):
+                    return
+                self._apply(db, record, rebuilding)
+        except IntegrityError:
+            with self.engine.connect() as db:
+                if not self._recorded(db, event):
                     raise  # a real conflict: let Temporal retry
-                return
+            return  # written meanwhile by another writer of the same transition
         log.info(
             "transition recorded",
             extra={
@@ -224,8 +195,38 @@ class Projection:
         )
 
     @staticmethod
-    def _recorded(session: Session, event: AuditEvent) -> bool:
-        query = select(AuditRow.id).where(
-            AuditRow.workflow_id == event.workflow_id, AuditRow.seq == event.seq
+    def _apply(db: Connection, record: Record, rebuilding: bool) -> None:
+        table, row, children = rows_of(record)
+        event = record.event
+        current = db.execute(select(table.c.seq).where(table.c.id == row["id"])).scalar()
+        newer = current is None or current < row["seq"]
+        if current is None:
+            db.execute(insert(table), row)
+        elif newer:
+            db.execute(update(table).where(table.c.id == row["id"]), row)
+        if children and newer:
+            child_table, parent, rows = children
+            db.execute(delete(child_table).where(child_table.c[parent] == row["id"]))
+            if rows:
+                db.execute(insert(child_table), rows)
+        audit = event.model_dump(mode="python")
+        audit["payload"] = event.model_dump(mode="json")["payload"]
+        db.execute(insert(AUDIT), audit)
+        notices = [
+            {
+                "key": f"{event.workflow_id}:{event.seq}:{position}",
+                "created_at": event.at,
+                "sent_at": event.at if rebuilding else None,
+                **notice.model_dump(),
+            }
+            for position, notice in enumerate(record.notifications)
+        ]
+        if notices:
+            db.execute(insert(OUTBOX), notices)
+
+    @staticmethod
+    def _recorded(db: Connection, event: AuditEvent) -> bool:
+        query = select(AUDIT.c.id).where(
+            AUDIT.c.workflow_id == event.workflow_id, AUDIT.c.seq == event.seq
         )
-        return session.exec(query).first() is not None
+        return db.execute(query).first() is not None
