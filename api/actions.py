@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 
-from api.commands import conflict, send, update_id
+from api.commands import conflict, send, update_id, written
 from api.deps import Db, IdempotencyKey, require
 from domain.models import Actor
 from domain.stages import Action, Rule
@@ -81,12 +81,12 @@ class ActionSpec:
         workflow_id = self.resource.workflow_id(target)
         handle = request.app.state.client.get_workflow_handle(workflow_id)
         args = [actor] if payload is None else [actor, payload]
-        state = await send(
+        records = await send(
             lambda: handle.execute_update(self.update, args=args, id=update_id(self.name, key)),
             lambda: self.resource.missing(db, target),
             workflow_id,
         )
-        return self.resource.respond(state, actor)
+        return self.resource.respond(await written(request.app.state.engine, records), actor)
 
 
 # (resource, action) -> how to perform it; resource is the router's prefix without "/".

@@ -1,18 +1,24 @@
 """Writes: operator transitions sent as Temporal updates, and their errors as HTTP answers."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar
 
 from fastapi import HTTPException, status
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.projection import Projection, Record
 from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED
 from domain.stages import Stage, allowed_actions
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 UPDATE_TIMEOUT = 30.0  # seconds; the update may still complete, and a retry with the key is safe
 ENGINE_DOWN = (
@@ -116,3 +122,20 @@ async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int = 7) -> 
                 raise
             await asyncio.sleep(0.1 * 2**attempt)
     return await call()
+
+
+async def written(engine: Engine, records: list[Record]) -> Any:
+    """Write the transitions an update answered to SQL before answering the operator, so that
+    their next page shows them; answer the case's new state. The workflow writes each record
+    again a moment later, so a database error here delays the projection and loses nothing."""
+    projection = Projection(engine)
+    try:
+        for record in records:
+            await run_in_threadpool(projection.write, record)
+    except SQLAlchemyError:
+        log.warning(
+            "projection write deferred to the workflow",
+            exc_info=True,
+            extra={"case_id": records[-1].state.id},
+        )
+    return records[-1].state

@@ -1,8 +1,9 @@
 """Transition latency: an operator transition through the HTTP API versus a bare Temporal update.
 
 The service's transition is `mark_eligible` on a case in eligibility review: the API checks the
-token, sends the update, the workflow records the case row, the audit event and the notification
-in SQL, and the API answers the new state. The baseline is an update on `BareCase`, which only
+token and sends the update; the workflow applies it and answers its record; the API writes the
+case row, the audit event and the notification in SQL, then answers the new state. (The workflow
+writes the same record again two seconds later, a no-op unless the API could not.) The baseline is an update on `BareCase`, which only
 increments a counter. Both run one at a time, then 50 at once, interleaved so that drift on the
 machine hits both alike.
 
@@ -96,7 +97,7 @@ async def main() -> None:
         },
         [
             "service = POST /applications/{id}/mark_eligible in-process (httpx ASGI transport): "
-            "update, projection row, audit event and outbox in one SQL transaction",
+            "update, then projection row, audit event and outbox in one SQL transaction",
             "bare = execute_update on a workflow whose handler increments a counter",
             f"registration through the API: {registration:.1f} applications/s on one call",
         ],

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -17,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.tables import ApplicationRow, CallRow, ClusterRow
 from api import queries
+from api.commands import written
 from domain.models import (
     Actor,
     ApplicationInput,
@@ -82,6 +84,10 @@ class Driver:
         with Session(self.engine) as db:
             return list(db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call_id)))
 
+    async def update(self, handle: WorkflowHandle, update: Any, *args: Any) -> None:
+        """A transition as the API makes it: the workflow's update, then its records in SQL."""
+        await written(self.engine, await handle.execute_update(update, args=list(args)))
+
     def call_row(self, call_id: str) -> CallRow:
         with Session(self.engine) as db:
             row = db.get(CallRow, call_id)
@@ -117,8 +123,8 @@ class Driver:
             id=f"call-{call_id}",
             task_queue=self.task_queue,
         )
-        await handle.execute_update(CallWorkflow.create, ADMIN)
-        await handle.execute_update(CallWorkflow.publish, ADMIN)
+        await self.update(handle, CallWorkflow.create, ADMIN)
+        await self.update(handle, CallWorkflow.publish, ADMIN)
         return call_id
 
     async def register(self, call_id: str, applications: list[ApplicationInput]) -> list[str]:
@@ -152,16 +158,16 @@ class Driver:
             failed = [c for c in state.checklist if not c.passed]
             handle = self.app(row.id)
             if not failed:
-                await handle.execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+                await self.update(handle, App.mark_eligible, OPERATOR, EligibleDecision())
             elif [c.code for c in failed] == ["documents_complete"]:
                 ask = ComplementsAsk(items=[failed[0].detail.split(" : ", 1)[-1]])
-                await handle.execute_update(App.request_complements, args=[OPERATOR, ask])
+                await self.update(handle, App.request_complements, OPERATOR, ask)
                 if rng.random() < answered:
                     answering.append(row.id)
             else:
                 reason = "; ".join(f"{c.label} ({c.detail})" for c in failed)
-                await handle.execute_update(
-                    App.mark_ineligible, args=[OPERATOR, IneligibleDecision(reason=reason)]
+                await self.update(
+                    handle, App.mark_ineligible, OPERATOR, IneligibleDecision(reason=reason)
                 )
         await self.snapshot(call_id, "décisions de recevabilité")
         await self.clock.sleep(timedelta(days=answer_after))
@@ -174,8 +180,8 @@ class Driver:
             if application_id not in still_waiting:
                 continue  # the answer comes after the due date: the clock already closed the file
             handle = self.app(application_id)
-            await handle.execute_update(App.submit_complements, args=[OPERATOR, reply])
-            await handle.execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+            await self.update(handle, App.submit_complements, OPERATOR, reply)
+            await self.update(handle, App.mark_eligible, OPERATOR, EligibleDecision())
         await self.clock.sleep(timedelta(days=rules.complement_response_days + 1))
         await self.settle(
             lambda: not any(r.stage == A.COMPLEMENTS_REQUESTED for r in self.applications(call_id)),
@@ -188,7 +194,7 @@ class Driver:
     ) -> None:
         spec = queries.call_state(self.call_row(call_id)).spec
         call = self.client.get_workflow_handle(f"call-{call_id}")
-        await call.execute_update(CallWorkflow.start_evaluation, ADMIN)
+        await self.update(call, CallWorkflow.start_evaluation, ADMIN)
         panel = self.evaluators or [
             Actor(name=f"Évaluateur {i}", role=Role.EVALUATOR)
             for i in range(1, spec.evaluators_per_application + 1)
@@ -199,24 +205,24 @@ class Driver:
                 continue
             handle = self.app(row.id)
             names = [e.name for e in panel[: spec.evaluators_per_application]]
-            await handle.execute_update(
-                App.assign_evaluators, args=[ADMIN, EvaluatorAssignment(evaluators=names)]
+            await self.update(
+                handle, App.assign_evaluators, ADMIN, EvaluatorAssignment(evaluators=names)
             )
             quality = rng.gauss(mean, spread)
             for evaluator in panel[: spec.evaluators_per_application]:
-                await handle.execute_update(
-                    App.declare_interest, args=[evaluator, InterestDeclaration(conflict=False)]
+                await self.update(
+                    handle, App.declare_interest, evaluator, InterestDeclaration(conflict=False)
                 )
                 sheet = self._sheet(rng, quality, spread, spec.grid)
                 if rng.random() < late:
                     late_ones.append((handle, evaluator, sheet))
                 else:
-                    await handle.execute_update(App.submit_scores, args=[evaluator, sheet])
+                    await self.update(handle, App.submit_scores, evaluator, sheet)
         await self.snapshot(call_id, "évaluations remises à temps")
         if late_ones:
             await self.clock.sleep(timedelta(days=spec.evaluation_days + 1))
             for handle, evaluator, sheet in late_ones:
-                await handle.execute_update(App.submit_scores, args=[evaluator, sheet])
+                await self.update(handle, App.submit_scores, evaluator, sheet)
         await self.snapshot(call_id, "évaluations complètes")
 
     @staticmethod
@@ -248,9 +254,9 @@ class Driver:
                     App.reject,
                     "Sous les seuils" if not entry.rank else f"Rang {entry.rank}",
                 )
-            await handle.execute_update(update, args=[COMMITTEE, CommitteeDecision(reason=reason)])
+            await self.update(handle, update, COMMITTEE, CommitteeDecision(reason=reason))
         call = self.client.get_workflow_handle(f"call-{call_id}")
-        await call.execute_update(CallWorkflow.publish_results, COMMITTEE)
+        await self.update(call, CallWorkflow.publish_results, COMMITTEE)
         await self.settle(
             lambda: len(self._clusters(winners)) == len(winners),
             "le démarrage des dossiers de soutien",
@@ -280,7 +286,7 @@ class Driver:
             terms = ContractTerms(
                 start_at=start, planned_amounts=amounts or [amount], kpi_targets=targets
             )
-            await handle.execute_update(Cluster.sign_contract, args=[ADMIN, terms])
+            await self.update(handle, Cluster.sign_contract, ADMIN, terms)
         for year in range(1, years + 1):
             anniversary = add_years(start, year)
             await self.clock.until(anniversary - timedelta(days=20))
@@ -314,9 +320,9 @@ class Driver:
                 kpi_actuals=actuals,
                 next_year_plan="Poursuite des projets collaboratifs.",
             )
-            await handle.execute_update(Cluster.record_report, args=[OPERATOR, report])
+            await self.update(handle, Cluster.record_report, OPERATOR, report)
             if year < years:
-                await handle.execute_update(Cluster.renew, args=[ADMIN, Renewal()])
+                await self.update(handle, Cluster.renew, ADMIN, Renewal())
 
 
 def generate(scenario: Scenario, rng: random.Random) -> list[ApplicationInput]:

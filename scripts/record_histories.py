@@ -177,6 +177,7 @@ async def evaluation(s: Scenario) -> dict[str, WorkflowHandle]:
         await app.execute_update(
             App.reject, args=[COMMITTEE, CommitteeDecision(reason="Non retenu")]
         )
+    await s.env.sleep(timedelta(seconds=5))  # the decisions' projection writes (SAFETY_DELAY)
     await call.execute_update(CallWorkflow.publish_results, COMMITTEE)
     await asyncio.sleep(1)
     await reviewed.execute_update(

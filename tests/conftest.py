@@ -18,12 +18,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_schema, make_engine
+from api.commands import written
 from api.main import create_app
 from domain.models import Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
 from settings import Settings, bundled_binary
 from worker import build_worker
 from workflows.call import CallWorkflow
+from workflows.transitions import SAFETY_DELAY
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -145,7 +147,7 @@ class Service:
             id=f"call-{call_id}",
             task_queue=self.task_queue,
         )
-        await handle.execute_update(CallWorkflow.create, ADMIN)
+        await written(self.engine, await handle.execute_update(CallWorkflow.create, ADMIN))
         return call_id
 
     async def post(
@@ -177,6 +179,9 @@ async def skipping(skipping_env: WorkflowEnvironment, any_engine: Engine) -> Asy
     """On the time-skipping server, with the projection on SQLite and on PostgreSQL."""
     async with running_service(skipping_env, any_engine) as service:
         yield service
+        # The last transitions' safety writes (SAFETY_DELAY) land while this worker runs: a
+        # workflow task left for a worker that is gone would stop the clock for the next test.
+        await skipping_env.sleep(SAFETY_DELAY * 2)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

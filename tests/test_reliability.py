@@ -109,11 +109,18 @@ async def test_worker_metrics_are_served_for_prometheus(
     client = await Client.connect(address, data_converter=pydantic_data_converter, runtime=runtime)
     async with running_service(WorkflowEnvironment.from_client(client), engine) as service:
         await open_call(service)
-        scraped = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
-        )
-    assert "temporal_workflow_task_execution_latency" in scraped
-    assert "temporal_local_activity_execution_latency" in scraped  # the projection writes
+
+        async def scraped() -> bool:
+            page = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+            )
+            # workflow tasks, and the projection writes (local activities, after SAFETY_DELAY)
+            return all(
+                f"temporal_{name}_execution_latency" in page
+                for name in ("workflow_task", "local_activity")
+            )
+
+        await eventually(scraped, what="workflow and local activity metrics")
 
 
 def worker_process(address: str, database_url: str, task_queue: str) -> subprocess.Popen:
@@ -237,19 +244,23 @@ async def test_database_outage_delays_writes_and_loses_none(
             current = connection.execute(text("select current_schema()")).scalar_one()
             connection.execute(text(f"alter schema {current} rename to {current}_away"))
         try:
-            amend = asyncio.create_task(
-                service.post(f"/applications/{application_id}/amend", json={"sector": "TIC"})
+            # The transition is made and answered; the API's write fails, the workflow's is
+            # retried until the database is back.
+            answer = await service.post(
+                f"/applications/{application_id}/amend", json={"sector": "TIC"}
             )
-            await asyncio.sleep(3)  # the projection write fails and is retried meanwhile
-            assert not amend.done()
+            assert answer.status_code == 200 and answer.json()["data"]["sector"] == "TIC"
+            await asyncio.sleep(3)
         finally:
             with postgres.begin() as connection:
                 connection.execute(text(f"alter schema {current}_away rename to {current}"))
-        answer = await asyncio.wait_for(amend, 40)
-        assert answer.status_code == 200 and answer.json()["data"]["sector"] == "TIC"
-    with Session(postgres) as db:
-        row = db.get(ApplicationRow, application_id)
-        assert row.sector == "TIC" and row.seq == 2
+
+        async def caught_up() -> bool:
+            with Session(postgres) as db:
+                row = db.get(ApplicationRow, application_id)
+                return row is not None and (row.sector, row.seq) == ("TIC", 2)
+
+        await eventually(caught_up, timeout=40, what="the projection to catch up")
     assert_no_duplicate(postgres)
 
 

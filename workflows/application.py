@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         CLOCK,
         Actor,
         Amendment,
+        ApplicationRecord,
         ApplicationStart,
         ApplicationState,
         Assignment,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.transitions import (
         PROJECTION,
+        OwedWrites,
         commit,
         forbidden,
         guard,
@@ -73,6 +75,7 @@ class ApplicationWorkflow:
         self.published = False
         # One transition at a time: a second concurrent one re-checks the stage and gets 409.
         self.lock = asyncio.Lock()
+        self.owed = OwedWrites()  # safety writes of operator transitions
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
@@ -95,7 +98,7 @@ class ApplicationWorkflow:
                 await workflow.wait_condition(
                     lambda: self.state.stage != stage or self._result_to_announce()
                 )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.owed.handlers_and_writes_done()
         return self.state.stage
 
     # --- signals from the call ---------------------------------------------------------
@@ -114,7 +117,7 @@ class ApplicationWorkflow:
 
     # --- operator transitions ------------------------------------------------------------
     @workflow.update
-    async def amend(self, actor: Actor, changes: Amendment) -> ApplicationState:
+    async def amend(self, actor: Actor, changes: Amendment) -> list[ApplicationRecord]:
         async with self.lock:
             self._before_deadline(Action.AMEND, actor)
             self.state.data = self.state.data.model_copy(update=changes.changes())
@@ -127,7 +130,7 @@ class ApplicationWorkflow:
         self._before_deadline(Action.AMEND, actor)
 
     @workflow.update
-    async def withdraw(self, actor: Actor, body: Withdrawal) -> ApplicationState:
+    async def withdraw(self, actor: Actor, body: Withdrawal) -> list[ApplicationRecord]:
         async with self.lock:
             self._before_deadline(Action.WITHDRAW, actor)
             self.state.reason = body.reason
@@ -138,7 +141,7 @@ class ApplicationWorkflow:
         self._before_deadline(Action.WITHDRAW, actor)
 
     @workflow.update
-    async def mark_eligible(self, actor: Actor, body: EligibleDecision) -> ApplicationState:
+    async def mark_eligible(self, actor: Actor, body: EligibleDecision) -> list[ApplicationRecord]:
         async with self.lock:
             guard(self.state.stage, Action.MARK_ELIGIBLE, actor)
             self.state.reason = None
@@ -151,7 +154,9 @@ class ApplicationWorkflow:
         guard(self.state.stage, Action.MARK_ELIGIBLE, actor)
 
     @workflow.update
-    async def mark_ineligible(self, actor: Actor, body: IneligibleDecision) -> ApplicationState:
+    async def mark_ineligible(
+        self, actor: Actor, body: IneligibleDecision
+    ) -> list[ApplicationRecord]:
         async with self.lock:
             guard(self.state.stage, Action.MARK_INELIGIBLE, actor)
             self.state.reason = body.reason
@@ -167,7 +172,9 @@ class ApplicationWorkflow:
         guard(self.state.stage, Action.MARK_INELIGIBLE, actor)
 
     @workflow.update
-    async def request_complements(self, actor: Actor, body: ComplementsAsk) -> ApplicationState:
+    async def request_complements(
+        self, actor: Actor, body: ComplementsAsk
+    ) -> list[ApplicationRecord]:
         async with self.lock:
             self._check_complements_ask(actor, body)
             now = workflow.now()
@@ -190,7 +197,9 @@ class ApplicationWorkflow:
         self._check_complements_ask(actor, body)
 
     @workflow.update
-    async def submit_complements(self, actor: Actor, body: ComplementsReply) -> ApplicationState:
+    async def submit_complements(
+        self, actor: Actor, body: ComplementsReply
+    ) -> list[ApplicationRecord]:
         async with self.lock:
             guard(self.state.stage, Action.SUBMIT_COMPLEMENTS, actor)
             data = self.state.data
@@ -214,7 +223,9 @@ class ApplicationWorkflow:
 
     # --- evaluation ------------------------------------------------------------------------
     @workflow.update
-    async def assign_evaluators(self, actor: Actor, body: EvaluatorAssignment) -> ApplicationState:
+    async def assign_evaluators(
+        self, actor: Actor, body: EvaluatorAssignment
+    ) -> list[ApplicationRecord]:
         async with self.lock:
             self._check_assignment(actor, body)
             now = workflow.now()
@@ -236,7 +247,9 @@ class ApplicationWorkflow:
         self._check_assignment(actor, body)
 
     @workflow.update
-    async def declare_interest(self, actor: Actor, body: InterestDeclaration) -> ApplicationState:
+    async def declare_interest(
+        self, actor: Actor, body: InterestDeclaration
+    ) -> list[ApplicationRecord]:
         async with self.lock:
             assignment = self._own_assignment(Action.DECLARE_INTEREST, actor)
             if assignment.declared_at:
@@ -256,12 +269,12 @@ class ApplicationWorkflow:
             raise not_allowed("Déclaration d'intérêts déjà faite.", self.state.stage)
 
     @workflow.update
-    async def submit_scores(self, actor: Actor, sheet: ScoreSheet) -> ApplicationState:
+    async def submit_scores(self, actor: Actor, sheet: ScoreSheet) -> list[ApplicationRecord]:
         async with self.lock:
             assignment = self._check_sheet(actor, sheet)
             assignment.sheet = sheet
             assignment.submitted_at = workflow.now()
-            state = await self._commit(
+            records = await self._commit(
                 actor, Action.SUBMIT_SCORES, payload=sheet.model_dump(mode="json")
             )
             evaluation = self.state.evaluation
@@ -272,10 +285,10 @@ class ApplicationWorkflow:
             ):
                 sheets = {a.evaluator: a.sheet for a in evaluation.active() if a.sheet}
                 evaluation.result = evaluate(self.rules.grid, sheets, self.rules.consensus_spread)
-                state = await self._commit(
+                records = await self._commit(
                     CLOCK, Action.COMPLETE_EVALUATION, payload=evaluation.result.model_dump()
                 )
-            return state
+            return records
 
     @submit_scores.validator
     def _submit_scores(self, actor: Actor, sheet: ScoreSheet) -> None:
@@ -283,7 +296,7 @@ class ApplicationWorkflow:
 
     # --- committee -----------------------------------------------------------------------
     @workflow.update
-    async def label(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+    async def label(self, actor: Actor, body: CommitteeDecision) -> list[ApplicationRecord]:
         return await self._decide(Action.LABEL, actor, body)
 
     @label.validator
@@ -291,7 +304,9 @@ class ApplicationWorkflow:
         guard(self.state.stage, Action.LABEL, actor)
 
     @workflow.update
-    async def put_on_reserve(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+    async def put_on_reserve(
+        self, actor: Actor, body: CommitteeDecision
+    ) -> list[ApplicationRecord]:
         return await self._decide(Action.PUT_ON_RESERVE, actor, body)
 
     @put_on_reserve.validator
@@ -299,7 +314,7 @@ class ApplicationWorkflow:
         guard(self.state.stage, Action.PUT_ON_RESERVE, actor)
 
     @workflow.update
-    async def reject(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+    async def reject(self, actor: Actor, body: CommitteeDecision) -> list[ApplicationRecord]:
         return await self._decide(Action.REJECT, actor, body)
 
     @reject.validator
@@ -307,7 +322,7 @@ class ApplicationWorkflow:
         guard(self.state.stage, Action.REJECT, actor)
 
     @workflow.update
-    async def request_review(self, actor: Actor, body: ReviewRequest) -> ApplicationState:
+    async def request_review(self, actor: Actor, body: ReviewRequest) -> list[ApplicationRecord]:
         async with self.lock:
             redress = self._check_review_request(actor)
             redress.requested_at = workflow.now()
@@ -319,7 +334,7 @@ class ApplicationWorkflow:
         self._check_review_request(actor)
 
     @workflow.update
-    async def uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> ApplicationState:
+    async def uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> list[ApplicationRecord]:
         async with self.lock:
             guard(self.state.stage, Action.UPHOLD_REJECTION, actor)
             assert self.state.redress is not None
@@ -333,7 +348,9 @@ class ApplicationWorkflow:
         guard(self.state.stage, Action.UPHOLD_REJECTION, actor)
 
     @workflow.update
-    async def order_re_evaluation(self, actor: Actor, body: ReviewAnswer) -> ApplicationState:
+    async def order_re_evaluation(
+        self, actor: Actor, body: ReviewAnswer
+    ) -> list[ApplicationRecord]:
         async with self.lock:
             guard(self.state.stage, Action.ORDER_RE_EVALUATION, actor)
             assert self.state.redress is not None
@@ -390,7 +407,7 @@ class ApplicationWorkflow:
 
     async def _decide(
         self, action: Action, actor: Actor, body: CommitteeDecision
-    ) -> ApplicationState:
+    ) -> list[ApplicationRecord]:
         async with self.lock:
             target = guard(self.state.stage, action, actor).target
             assert isinstance(target, ApplicationStage)
@@ -532,6 +549,8 @@ class ApplicationWorkflow:
         reason: str | None = None,
         payload: dict | None = None,
         notify: Notify | None = None,
-    ) -> ApplicationState:
-        """Apply the action's target stage, record it once in SQL, answer the new state."""
-        return await commit(self.state, actor, action, self.state.stage, reason, payload, notify)
+    ) -> list[ApplicationRecord]:
+        """Apply the action's target stage; answer the records made so far (see `commit`)."""
+        return await commit(
+            self.state, self.owed, actor, action, self.state.stage, reason, payload, notify
+        )

@@ -15,8 +15,8 @@ with workflow.unsafe.imports_passed_through():
         ApplicationRecord,
         ApplicationStart,
         ApplicationState,
+        CallRecord,
         CallStart,
-        CallState,
         DeadlineExtension,
         Fanout,
         Registration,
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import CALL_RULES, Action, ApplicationStage, CallStage
     from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
     from workflows.transitions import (
+        OwedWrites,
         audit_event,
         commit,
         guard,
@@ -53,6 +54,7 @@ class CallWorkflow:
         self.known = set(start.registered)
         self.registering = 0  # registrations accepted whose activities are still running
         self.lock = asyncio.Lock()
+        self.owed = OwedWrites()  # safety writes of operator transitions
 
     @workflow.run
     async def run(self, start: CallStart) -> None:
@@ -66,7 +68,7 @@ class CallWorkflow:
                 return
         while self.state.stage != CallStage.ARCHIVED:
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self.owed.handlers_and_writes_done()
                 workflow.continue_as_new(CallStart(state=self.state, registered=self.registered))
             stage = self.state.stage
             still = lambda: self.state.stage == stage and not self._should_continue_as_new()  # noqa: E731
@@ -78,11 +80,11 @@ class CallWorkflow:
                     await self._close()
             else:
                 await workflow.wait_condition(lambda: not still())
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.owed.handlers_and_writes_done()
 
     # --- programme manager transitions ---------------------------------------------------
     @workflow.update
-    async def create(self, actor: Actor) -> CallState:
+    async def create(self, actor: Actor) -> list[CallRecord]:
         async with self.lock:
             self._check_create(actor)
             return await self._commit(
@@ -94,39 +96,39 @@ class CallWorkflow:
         self._check_create(actor)
 
     @workflow.update
-    async def publish(self, actor: Actor) -> CallState:
+    async def publish(self, actor: Actor) -> list[CallRecord]:
         async with self.lock:
             self._check_publish(actor)
-            state = await self._commit(actor, Action.PUBLISH)
+            records = await self._commit(actor, Action.PUBLISH)
         if self.state.spec.opens_at <= workflow.now():  # opening time already past: open now
-            state = await self._clock(Action.OPEN) or state
-        return state
+            records = await self._clock(Action.OPEN) or records
+        return records
 
     @publish.validator
     def _publish(self, actor: Actor) -> None:
         self._check_publish(actor)
 
     @workflow.update
-    async def extend_deadline(self, actor: Actor, body: DeadlineExtension) -> CallState:
+    async def extend_deadline(self, actor: Actor, body: DeadlineExtension) -> list[CallRecord]:
         async with self.lock:
             self._check_extension(actor, body)
             previous = self.state.spec.deadline
             self.state.spec.deadline = body.deadline
-            state = await self._commit(
+            records = await self._commit(
                 actor,
                 Action.EXTEND_DEADLINE,
                 reason=body.reason,
                 payload={"from": previous.isoformat(), "to": body.deadline.isoformat()},
             )
         await self._fan_out(self.registered, DEADLINE_EXTENDED, body.deadline)
-        return state
+        return records
 
     @extend_deadline.validator
     def _extend_deadline(self, actor: Actor, body: DeadlineExtension) -> None:
         self._check_extension(actor, body)
 
     @workflow.update
-    async def start_evaluation(self, actor: Actor) -> CallState:
+    async def start_evaluation(self, actor: Actor) -> list[CallRecord]:
         async with self.lock:
             guard(self.state.stage, Action.START_EVALUATION, actor)
             return await self._commit(actor, Action.START_EVALUATION)
@@ -136,7 +138,7 @@ class CallWorkflow:
         guard(self.state.stage, Action.START_EVALUATION, actor)
 
     @workflow.update
-    async def publish_results(self, actor: Actor) -> CallState:
+    async def publish_results(self, actor: Actor) -> list[CallRecord]:
         """Publish once the committee has decided every case; each applicant is told its result."""
         async with self.lock:
             guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
@@ -146,16 +148,16 @@ class CallWorkflow:
                     f"{waiting} candidature(s) attendent encore une décision du comité.",
                     self.state.stage,
                 )
-            state = await self._commit(actor, Action.PUBLISH_RESULTS)
+            records = await self._commit(actor, Action.PUBLISH_RESULTS)
         await self._fan_out(self.registered, RESULTS_PUBLISHED, None)
-        return state
+        return records
 
     @publish_results.validator
     def _publish_results(self, actor: Actor) -> None:
         guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
 
     @workflow.update
-    async def archive(self, actor: Actor) -> CallState:
+    async def archive(self, actor: Actor) -> list[CallRecord]:
         async with self.lock:
             guard(self.state.stage, Action.ARCHIVE, actor)
             return await self._commit(actor, Action.ARCHIVE)
@@ -241,7 +243,7 @@ class CallWorkflow:
             raise not_allowed("Cette candidature est déjà enregistrée.", self.state.stage)
 
     # --- clock -----------------------------------------------------------------------------
-    async def _clock(self, action: Action) -> CallState | None:
+    async def _clock(self, action: Action) -> list[CallRecord] | None:
         async with self.lock:
             if self.state.stage in CALL_RULES[action].sources:
                 return await self._commit(CLOCK, action)
@@ -280,7 +282,7 @@ class CallWorkflow:
         reason: str | None = None,
         payload: dict | None = None,
         source: CallStage | None = None,
-    ) -> CallState:
-        """Apply the action's target stage, record it once in SQL, answer the new state."""
+    ) -> list[CallRecord]:
+        """Apply the action's target stage; answer the records made so far (see `commit`)."""
         source = source or (None if action == Action.CREATE else self.state.stage)
-        return await commit(self.state, actor, action, source, reason, payload)
+        return await commit(self.state, self.owed, actor, action, source, reason, payload)

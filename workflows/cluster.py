@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import CLUSTER_RULES, FINAL_CLUSTER_STAGES, Action, ClusterStage
     from domain.support import (
         AnnualReport,
+        ClusterRecord,
         ClusterState,
         ContractTerms,
         Note,
@@ -26,7 +27,14 @@ with workflow.unsafe.imports_passed_through():
         SupportYear,
         add_years,
     )
-    from workflows.transitions import commit, guard, invalid, not_allowed, sleep_until
+    from workflows.transitions import (
+        OwedWrites,
+        commit,
+        guard,
+        invalid,
+        not_allowed,
+        sleep_until,
+    )
 
 MAX_REACHED = "Durée maximale de soutien atteinte"
 
@@ -43,6 +51,7 @@ class ClusterWorkflow:
         )
         self.year = self._year()  # the support year this run serves
         self.lock = asyncio.Lock()
+        self.owed = OwedWrites()  # safety writes of operator transitions
 
     @workflow.run
     async def run(self, start: ClusterStart, state: ClusterState | None = None) -> ClusterStage:
@@ -50,7 +59,7 @@ class ClusterWorkflow:
             await self._commit(CLOCK, Action.OPEN_CASE)
         while self.state.stage not in FINAL_CLUSTER_STAGES:
             if self._year() != self.year:  # renewed: the next year gets a run of its own
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self.owed.handlers_and_writes_done()
                 workflow.continue_as_new(args=[start, self.state])
             stage = self.state.stage
             if stage == ClusterStage.AWAITING_CONTRACT:
@@ -62,7 +71,7 @@ class ClusterWorkflow:
                 lambda: self.state.stage == stage and self._alarm() == alarm,
             ):
                 await self._clock(alarm[1])
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.owed.handlers_and_writes_done()
         return self.state.stage
 
     @workflow.query
@@ -71,7 +80,7 @@ class ClusterWorkflow:
 
     # --- programme manager and operator -------------------------------------------------------
     @workflow.update
-    async def sign_contract(self, actor: Actor, terms: ContractTerms) -> ClusterState:
+    async def sign_contract(self, actor: Actor, terms: ContractTerms) -> list[ClusterRecord]:
         async with self.lock:
             self._check_contract(actor, terms)
             self.state.contract = terms
@@ -86,7 +95,7 @@ class ClusterWorkflow:
         self._check_contract(actor, terms)
 
     @workflow.update
-    async def record_report(self, actor: Actor, report: AnnualReport) -> ClusterState:
+    async def record_report(self, actor: Actor, report: AnnualReport) -> list[ClusterRecord]:
         async with self.lock:
             guard(self.state.stage, Action.RECORD_REPORT, actor)
             year = self._current()
@@ -101,7 +110,7 @@ class ClusterWorkflow:
         guard(self.state.stage, Action.RECORD_REPORT, actor)
 
     @workflow.update
-    async def renew(self, actor: Actor, body: Renewal) -> ClusterState:
+    async def renew(self, actor: Actor, body: Renewal) -> list[ClusterRecord]:
         return await self._renew(Action.RENEW, actor, body, None)
 
     @renew.validator
@@ -109,7 +118,7 @@ class ClusterWorkflow:
         self._check_renewal(Action.RENEW, actor)
 
     @workflow.update
-    async def renew_on_probation(self, actor: Actor, body: ProbationRenewal) -> ClusterState:
+    async def renew_on_probation(self, actor: Actor, body: ProbationRenewal) -> list[ClusterRecord]:
         probation = Probation(conditions=body.conditions, review_at=body.review_at)
         return await self._renew(Action.RENEW_ON_PROBATION, actor, body, probation)
 
@@ -120,7 +129,7 @@ class ClusterWorkflow:
             raise invalid("La date de revue de la probation doit être dans le futur.")
 
     @workflow.update
-    async def suspend(self, actor: Actor, body: Reason) -> ClusterState:
+    async def suspend(self, actor: Actor, body: Reason) -> list[ClusterRecord]:
         async with self.lock:
             guard(self.state.stage, Action.SUSPEND, actor)
             self.state.suspended_from = self.state.stage
@@ -134,7 +143,7 @@ class ClusterWorkflow:
         guard(self.state.stage, Action.SUSPEND, actor)
 
     @workflow.update
-    async def resume(self, actor: Actor, body: Note) -> ClusterState:
+    async def resume(self, actor: Actor, body: Note) -> list[ClusterRecord]:
         async with self.lock:
             guard(self.state.stage, Action.RESUME, actor)
             source = self.state.stage
@@ -148,7 +157,7 @@ class ClusterWorkflow:
         guard(self.state.stage, Action.RESUME, actor)
 
     @workflow.update
-    async def terminate(self, actor: Actor, body: Reason) -> ClusterState:
+    async def terminate(self, actor: Actor, body: Reason) -> list[ClusterRecord]:
         async with self.lock:
             guard(self.state.stage, Action.TERMINATE, actor)
             self.state.reason = body.reason
@@ -198,7 +207,7 @@ class ClusterWorkflow:
 
     async def _renew(
         self, action: Action, actor: Actor, body: Renewal, probation: Probation | None
-    ) -> ClusterState:
+    ) -> list[ClusterRecord]:
         async with self.lock:
             self._check_renewal(action, actor)
             assert self.state.contract is not None
@@ -275,7 +284,7 @@ class ClusterWorkflow:
         payload: dict | None = None,
         notify: Callable[[ClusterState], list[Notification]] | None = None,
         source: ClusterStage | None = None,
-    ) -> ClusterState:
-        """Apply the action's target stage, record it once in SQL, answer the new state."""
+    ) -> list[ClusterRecord]:
+        """Apply the action's target stage; answer the records made so far (see `commit`)."""
         source = source or (None if action == Action.OPEN_CASE else self.state.stage)
-        return await commit(self.state, actor, action, source, reason, payload, notify)
+        return await commit(self.state, self.owed, actor, action, source, reason, payload, notify)

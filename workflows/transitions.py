@@ -1,6 +1,9 @@
-"""Shared by both workflows: checks for validators and handlers, audit events, timers."""
+"""Shared by the workflows: checks for validators and handlers, audit events, timers, and how a
+transition reaches the SQL projection."""
 
+import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -26,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.support import ClusterRecord, ClusterState
 
 CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
+CaseRecord = CallRecord | ApplicationRecord | ClusterRecord
 
 RECORDERS = {
     CallState: (Projection.record_call, CallRecord),
@@ -40,6 +44,13 @@ PROJECTION = dict(
 )
 # Patch id: cases that ran before it replay with regular activities for these short steps.
 LOCAL_STEPS = "short-steps-as-local-activities"
+# Patch id: from here, an operator's transition answers as soon as the workflow holds it; the API
+# writes the answered record to SQL, and the workflow writes it again a moment later (a no-op,
+# unless the API could not), so the engine's reply no longer waits for the database.
+WRITE_THROUGH = "operator-transitions-written-through-by-the-api"
+# Long enough that the API's write has landed (no two writers on one row), short enough that a
+# transition the API could not write appears in SQL within seconds.
+SAFETY_DELAY = timedelta(seconds=2)
 
 
 async def short_step(activity: Callable, arg: Any) -> Any:
@@ -49,6 +60,43 @@ async def short_step(activity: Callable, arg: Any) -> Any:
     if workflow.patched(LOCAL_STEPS):
         return await workflow.execute_local_activity_method(activity, arg, **PROJECTION)
     return await workflow.execute_activity_method(activity, arg, **PROJECTION)
+
+
+class OwedWrites:
+    """Projection writes a workflow still owes: those of operator transitions, made after their
+    update has answered. The workflow settles them before it completes or continues as new."""
+
+    def __init__(self) -> None:
+        self.pending: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
+
+    def later(self, recorder: Callable, record: CaseRecord) -> None:
+        task = asyncio.create_task(self._write(recorder, record))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    @staticmethod
+    async def _write(recorder: Callable, record: CaseRecord) -> None:
+        await workflow.sleep(SAFETY_DELAY)
+        await short_step(recorder, record)
+
+    async def handlers_and_writes_done(self) -> None:
+        """Before completing or continuing as new: no handler running, no write still owed."""
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.pending)
+
+
+# The records of the update being handled, in order (an update may make two transitions, as the
+# last score sheet completing the evaluation): each handler runs in a task of its own, whose
+# context keeps its list apart from concurrent handlers' without any cleanup.
+_answer: ContextVar[list | None] = ContextVar("answer", default=None)
+
+
+def _answered(record: CaseRecord) -> list:
+    answer = _answer.get()
+    if answer is None:
+        answer = []
+        _answer.set(answer)
+    answer.append(record)
+    return answer
 
 
 def guard(stage: Stage, action: Action, actor: Actor) -> Rule:
@@ -98,15 +146,18 @@ async def sleep_until(moment: Callable[[], datetime], still: Callable[[], bool])
 
 async def commit(
     state: CaseState,
+    owed: OwedWrites,
     actor: Actor,
     action: Action,
     source: Stage | None,
     reason: str | None = None,
     payload: dict | None = None,
     notify: Callable[[CaseState], list[Notification]] | None = None,
-) -> CaseState:
-    """Move `state` to the action's target and record the transition once in SQL (case row,
-    audit event, notifications); answer the new state as it was recorded."""
+) -> list:
+    """Move `state` to the action's target; answer the records (new state, audit event,
+    notifications) of the transitions made so far by this update, or this one alone outside an
+    update. Each is written once in SQL: at once for the clock's transitions; for an operator's,
+    by the API that receives the answer, then by `owed` a moment later, as a safety net."""
     state.stage = rules_for(state.stage)[action].target or state.stage
     state.seq += 1
     state.updated_at = workflow.now()
@@ -114,10 +165,17 @@ async def commit(
     event = audit_event(
         actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
     )
-    recorder, record = RECORDERS[type(state)]
+    recorder, make = RECORDERS[type(state)]
     notifications = notify(snapshot) if notify else []
-    await short_step(recorder, record(state=snapshot, event=event, notifications=notifications))
-    return snapshot
+    record = make(state=snapshot, event=event, notifications=notifications)
+    if workflow.current_update_info() is None:
+        await short_step(recorder, record)
+        return [record]
+    if workflow.patched(WRITE_THROUGH):
+        owed.later(recorder, record)
+    else:
+        await short_step(recorder, record)
+    return _answered(record)
 
 
 def audit_event(

@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from activities.tables import CallRow, ClusterRow
 from api import queries
 from api.actions import Resource
-from api.commands import send, update_id
+from api.commands import send, update_id, written
 from api.deps import (
     Admin,
     Anyone,
@@ -76,7 +76,7 @@ async def start_call(
         task_queue=request.app.state.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    return await send(
+    records = await send(
         lambda: request.app.state.client.execute_update_with_start_workflow(
             CallWorkflow.create,
             actor,
@@ -86,6 +86,7 @@ async def start_call(
         lambda: CALLS.missing(db, call_id),
         f"call-{call_id}",
     )
+    return await written(request.app.state.engine, records)
 
 
 async def register(
