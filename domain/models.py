@@ -1,5 +1,6 @@
 """Messages shared by the API, the workflows and the activities (pydantic, JSON on the wire)."""
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -26,9 +27,12 @@ Moment = Annotated[
 ]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _printable(text: str) -> str:
     """No control characters (NUL and the like) in what people write; line breaks are fine."""
-    if any(ord(c) < 32 and c not in "\n\r\t" or ord(c) == 127 for c in text):
+    if _CONTROL.search(text):
         raise ValueError("caractères de contrôle interdits")
     return text
 
