@@ -130,8 +130,7 @@ async def written(engine: Engine, records: list[Record]) -> Any:
     again a moment later, so a database error here delays the projection and loses nothing."""
     projection = Projection(engine)
     try:
-        for record in records:
-            await run_in_threadpool(projection.write, record)
+        await run_in_threadpool(lambda: [projection.write(record) for record in records])
     except SQLAlchemyError:
         log.warning(
             "projection write deferred to the workflow",
