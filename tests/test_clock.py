@@ -3,8 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from sqlmodel import Session, select
 
-from tests.conftest import APPLICATION, Service, eventually
+from activities.tables import AuditRow
+from tests.conftest import ADMIN, APPLICATION, Service, eventually
+from workflows.call import CallWorkflow
+from workflows.transitions import SAFETY_DELAY
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -168,3 +172,28 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
         "total": 3,
         "by_stage": {"eligible": 1, "ineligible": 1, "withdrawn": 1},
     }
+
+
+async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
+    skipping: Service,
+) -> None:
+    """The safety net of the write-through: an update sent straight to the engine (as if the API
+    had died after its answer) is written by the workflow itself, SAFETY_DELAY later, once."""
+    call_id = await skipping.new_call()
+    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
+    answer = await handle.execute_update(CallWorkflow.publish, ADMIN)
+    assert [r.event.action for r in answer] == ["publish", "open"]  # opening time already past
+
+    def trail() -> list[tuple[int, str]]:
+        with Session(skipping.engine) as db:
+            rows = db.exec(select(AuditRow.seq, AuditRow.action).where(AuditRow.case_id == call_id))
+            return sorted(rows)
+
+    assert trail() == [(1, "create")]  # nobody has written the answer yet
+    await skipping.env.sleep(SAFETY_DELAY * 2)
+
+    async def written_by_the_workflow() -> bool:
+        return trail() == [(1, "create"), (2, "publish"), (3, "open")]
+
+    await eventually(written_by_the_workflow, what="the workflow's safety writes")
+    assert (await skipping.get(f"/calls/{call_id}")).json()["stage"] == "open"
