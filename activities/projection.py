@@ -199,11 +199,12 @@ class Projection:
         table, row, children = rows_of(record)
         event = record.event
         current = db.execute(select(table.c.seq).where(table.c.id == row["id"])).scalar()
-        newer = current is None or current < row["seq"]
         if current is None:
-            db.execute(insert(table), row)
-        elif newer:
-            db.execute(update(table).where(table.c.id == row["id"]), row)
+            db.execute(insert(table), row)  # a concurrent first write: IntegrityError, retried
+            newer = True
+        else:  # compared in the UPDATE itself: two writers at once never bring back an older state
+            older = (table.c.id == row["id"]) & (table.c.seq < row["seq"])
+            newer = db.execute(update(table).where(older), row).rowcount == 1
         if children and newer:
             child_table, parent, rows = children
             db.execute(delete(child_table).where(child_table.c[parent] == row["id"]))

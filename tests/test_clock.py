@@ -195,7 +195,8 @@ async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
     async def written_by_the_workflow() -> bool:
         return trail() == [(1, "create"), (2, "publish"), (3, "open")]
 
-    await eventually(written_by_the_workflow, what="the workflow's safety writes")
-    assert (await skipping.get(f"/calls/{call_id}")).json()["stage"] == "open"
-    # No deadline timer left behind: it would fire, with no worker, in a later test's years.
-    await handle.terminate("fin du test")
+    try:
+        await eventually(written_by_the_workflow, what="the workflow's safety writes")
+        assert (await skipping.get(f"/calls/{call_id}")).json()["stage"] == "open"
+    finally:  # no deadline timer left to fire, with no worker, in a later test's years
+        await handle.terminate("fin du test")
