@@ -210,8 +210,8 @@ class Projection:
             db.execute(delete(child_table).where(child_table.c[parent] == row["id"]))
             if rows:
                 db.execute(insert(child_table), rows)
-        audit = event.model_dump(mode="python")
-        audit["payload"] = event.model_dump(mode="json")["payload"]
+        audit = event.model_dump(exclude={"payload"})
+        audit["payload"] = event.model_dump(mode="json", include={"payload"})["payload"]
         db.execute(insert(AUDIT), audit)
         notices = [
             {

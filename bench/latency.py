@@ -3,8 +3,8 @@
 The service's transition is `mark_eligible` on a case in eligibility review: the API checks the
 token and sends the update; the workflow applies it and answers its record; the API writes the
 case row, the audit event and the notification in SQL, then answers the new state. (The workflow
-writes the same record again two seconds later, a no-op unless the API could not.) The baseline is an update on `BareCase`, which only
-increments a counter. Both run one at a time, then 50 at once, interleaved so that drift on the
+writes the same record again two seconds later, a no-op unless the API could not.) The baseline
+is an update on `BareCase`, which only increments a counter. Both run one at a time, then 50 at once, interleaved so that drift on the
 machine hits both alike.
 
     .venv/bin/python -m bench.latency [--n 200] [--quick]
