@@ -178,7 +178,8 @@ async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
     skipping: Service,
 ) -> None:
     """The safety net of the write-through: an update sent straight to the engine (as if the API
-    had died after its answer) is written by the workflow itself, SAFETY_DELAY later, once."""
+    had died after its answer) is written by the workflow itself, SAFETY_DELAY later, once: its
+    two transitions in one local activity, whose marker holds no second copy of the records."""
     call_id = await skipping.new_call()
     handle = skipping.client.get_workflow_handle(f"call-{call_id}")
     answer = await handle.execute_update(CallWorkflow.publish, ADMIN)
@@ -198,5 +199,14 @@ async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
     try:
         await eventually(written_by_the_workflow, what="the workflow's safety writes")
         assert (await skipping.get(f"/calls/{call_id}")).json()["stage"] == "open"
+        markers = [
+            event.marker_recorded_event_attributes.details
+            async for event in handle.fetch_history_events()
+            if event.HasField("marker_recorded_event_attributes")
+            and "result" in event.marker_recorded_event_attributes.details
+        ]
+        settled = [m for m in markers if b'"settle_calls"' in m["data"].payloads[0].data]
+        [result] = [m["result"].payloads[0] for m in settled]
+        assert result.metadata["encoding"] == b"binary/null"
     finally:  # no deadline timer left to fire, with no worker, in a later test's years
         await handle.terminate("fin du test")

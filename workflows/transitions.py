@@ -2,7 +2,7 @@
 transition reaches the SQL projection."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -31,10 +31,15 @@ with workflow.unsafe.imports_passed_through():
 CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
 CaseRecord = CallRecord | ApplicationRecord | ClusterRecord
 
+# Per kind of case: its projection write, its safety write (see OwedWrites), its record.
 RECORDERS = {
-    CallState: (Projection.record_call, CallRecord),
-    ApplicationState: (Projection.record_application, ApplicationRecord),
-    ClusterState: (Projection.record_cluster, ClusterRecord),
+    CallState: (Projection.record_call, Projection.settle_calls, CallRecord),
+    ApplicationState: (
+        Projection.record_application,
+        Projection.settle_applications,
+        ApplicationRecord,
+    ),
+    ClusterState: (Projection.record_cluster, Projection.settle_clusters, ClusterRecord),
 }
 
 # Projection writes retry until the database answers: nothing is lost, only delayed.
@@ -48,8 +53,12 @@ LOCAL_STEPS = "short-steps-as-local-activities"
 # writes the answered record to SQL, and the workflow writes it again a moment later (a no-op,
 # unless the API could not), so the engine's reply no longer waits for the database.
 WRITE_THROUGH = "operator-transitions-written-through-by-the-api"
-# Long enough that the API's write has landed (no two writers on one row), short enough that a
-# transition the API could not write appears in SQL within seconds.
+# Patch id: from here, the safety writes a workflow owes within SAFETY_DELAY go in one local
+# activity that answers nothing (the records are in the updates' answers): a burst of transitions
+# on one case costs the engine one timer and one small marker, not one of each per transition.
+SETTLED_TOGETHER = "safety-writes-settled-together"
+# Long enough that the API's write has usually landed, short enough that a transition the API
+# could not write appears in SQL within seconds.
 SAFETY_DELAY = timedelta(seconds=2)
 
 
@@ -68,11 +77,27 @@ class OwedWrites:
 
     def __init__(self) -> None:
         self.pending: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
+        self.owed: list[CaseRecord] = []  # not yet settled
 
-    def later(self, recorder: Callable, record: CaseRecord) -> None:
-        task = asyncio.create_task(self._write(recorder, record))
+    def later(self, recorder: Callable, settle: Callable, record: CaseRecord) -> None:
+        if not workflow.patched(SETTLED_TOGETHER):
+            self._start(self._write(recorder, record))  # cases that ran before the patch
+            return
+        self.owed.append(record)
+        if len(self.owed) == 1:
+            self._start(self._settle(settle))
+
+    def _start(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(write)
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
+
+    async def _settle(self, settle: Callable) -> None:
+        """Write, SAFETY_DELAY after the first, every record owed by then (two writers of one
+        transition at once are harmless: the projection writes it once)."""
+        await workflow.sleep(SAFETY_DELAY)
+        records, self.owed = self.owed, []
+        await short_step(settle, records)
 
     @staticmethod
     async def _write(recorder: Callable, record: CaseRecord) -> None:
@@ -165,14 +190,14 @@ async def commit(
     event = audit_event(
         actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
     )
-    recorder, make = RECORDERS[type(state)]
+    recorder, settle, make = RECORDERS[type(state)]
     notifications = notify(snapshot) if notify else []
     record = make(state=snapshot, event=event, notifications=notifications)
     if workflow.current_update_info() is None:
         await short_step(recorder, record)
         return [record]
     if workflow.patched(WRITE_THROUGH):
-        owed.later(recorder, record)
+        owed.later(recorder, settle, record)
     else:
         await short_step(recorder, record)
     return _answered(record)
