@@ -182,15 +182,17 @@ class Projection:
             )
             return session.exec(query).one()
 
-    def write(self, record: Record, rebuilding: bool = False) -> None:
+    def write(self, record: Record, rebuilding: bool = False, fresh: bool = False) -> None:
         """One transaction; a retry, or a late older snapshot, changes nothing.
 
-        When rebuilding from histories, notifications are kept as already sent.
+        When rebuilding from histories, notifications are kept as already sent. A `fresh` record
+        (the API's, just answered) is almost never written yet: no lookup first, the audit's
+        unique key refuses a second copy all the same.
         """
         event = record.event
         try:
             with self.engine.begin() as db:
-                if self._recorded(db, event):
+                if not fresh and self._recorded(db, event):
                     return
                 self._apply(db, record, rebuilding)
         except IntegrityError:

@@ -85,8 +85,8 @@ async def send(
 ) -> T:
     """Run an update; a refusal becomes 403/409/422, a missing or finished case `on_missing()`."""
     try:
-        async with _few_at_once(workflow_id):
-            return await asyncio.wait_for(_with_retries(call), UPDATE_TIMEOUT)
+        async with _few_at_once(workflow_id), asyncio.timeout(UPDATE_TIMEOUT):
+            return await _with_retries(call)
     except TimeoutError:
         raise ApiError(status.HTTP_503_SERVICE_UNAVAILABLE, SLOW, code="EngineTimeout") from None
     except WorkflowUpdateFailedError as failed:
@@ -130,7 +130,7 @@ async def written(engine: Engine, records: list[Record]) -> Any:
     again a moment later, so a database error here delays the projection and loses nothing."""
     projection = Projection(engine)
     try:
-        await run_in_threadpool(lambda: [projection.write(record) for record in records])
+        await run_in_threadpool(lambda: [projection.write(r, fresh=True) for r in records])
     except SQLAlchemyError:
         log.warning(
             "projection write deferred to the workflow",

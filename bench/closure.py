@@ -19,7 +19,7 @@ from sqlmodel import Session, func, select
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.tables import AuditRow, CallRow
-from bench.baseline import BASELINE_WORKFLOWS, BareTimer
+from bench.baseline import BareTimer
 from bench.common import (
     Stack,
     arguments,
@@ -92,7 +92,7 @@ async def stage_in_temporal(s: Stack, application_id: str) -> str:
 async def main() -> None:
     args = arguments(__doc__.splitlines()[0], default_n=3000, quick_n=300)
     n = args.n
-    async with stack(BASELINE_WORKFLOWS) as s:
+    async with stack(baseline=True) as s:
         bare = await bare_timers(s, n)
         seeded = await registered_call(s, n)
         await until(seeded.deadline)

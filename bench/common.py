@@ -22,18 +22,20 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.database import create_schema, make_engine
 from activities.tables import ApplicationRow
 from api.main import create_app
 from settings import Settings, bundled_binary
-from worker import build_worker
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
 # The server lets 10 updates be in flight per workflow (history.maxInFlightUpdates); registrations
 # all go to their call's workflow, so more at once only earns ResourceExhausted retries and 503s.
 REGISTER_CONCURRENCY = 8
@@ -286,10 +288,49 @@ class Stack:
 
 
 @asynccontextmanager
-async def stack(
-    baseline_workflows: Sequence[type] = (), run_worker: bool = True
-) -> AsyncIterator[Stack]:
-    """Everything on an on-disk SQLite file in a temporary folder, removed afterwards."""
+async def worker_process(
+    client: Client, workdir: Path, command: Sequence[str], task_queue: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A worker in a process of its own, as deployed (`worker.py`, or `bench.bare_worker` for the
+    baseline), on the dev server and the projection in `workdir`; polling once this yields."""
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "TASK_QUEUE": task_queue,
+        "DATABASE_URL": f"sqlite:///{workdir / 'projection.db'}",
+        "CLUSTERS_DATA_DIR": str(workdir),
+    }
+    with (workdir / f"{task_queue}.log").open("w") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *command, cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        try:
+            await polling(client, task_queue, process)
+            yield process
+        finally:
+            process.terminate()
+            await process.wait()
+
+
+async def polling(client: Client, task_queue: str, process: asyncio.subprocess.Process) -> None:
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    for _ in range(600):
+        if (await client.workflow_service.describe_task_queue(request)).pollers:
+            return
+        if process.returncode is not None:
+            break
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the worker on {task_queue} did not start: see its log")
+
+
+@asynccontextmanager
+async def stack(baseline: bool = False, run_worker: bool = True) -> AsyncIterator[Stack]:
+    """Everything on an on-disk SQLite file in a temporary folder, removed afterwards: the dev
+    server, the API in this process, and each worker in a process of its own, as deployed."""
     async with AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         env = await stack.enter_async_context(
@@ -312,10 +353,13 @@ async def stack(
         app = create_app(settings, client=env.client, engine=engine)
         await stack.enter_async_context(app.router.lifespan_context(app))
         if run_worker:
-            await stack.enter_async_context(build_worker(env.client, engine, task_queue))
-        if baseline_workflows:
-            bare = Worker(env.client, task_queue=baseline_queue, workflows=list(baseline_workflows))
-            await stack.enter_async_context(bare)
+            await stack.enter_async_context(
+                worker_process(env.client, workdir, ["worker.py"], task_queue)
+            )
+        if baseline:
+            await stack.enter_async_context(
+                worker_process(env.client, workdir, ["-m", "bench.bare_worker"], baseline_queue)
+            )
         http = await stack.enter_async_context(
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://api", timeout=120

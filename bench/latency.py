@@ -15,7 +15,7 @@ import time
 
 from temporalio.client import WorkflowHandle
 
-from bench.baseline import BASELINE_WORKFLOWS, BareCase
+from bench.baseline import BareCase
 from bench.common import (
     Stack,
     arguments,
@@ -35,7 +35,7 @@ WARM_UP = 20
 async def main() -> None:
     args = arguments(__doc__.splitlines()[0], default_n=200, quick_n=50)
     n = max(args.n, AT_ONCE)
-    async with stack(BASELINE_WORKFLOWS) as s:
+    async with stack(baseline=True) as s:
         total = WARM_UP + 2 * n
         seeded = await registered_call(s, total)
         bare = await pool(total, AT_ONCE, lambda i: start_bare(s, i))

@@ -12,7 +12,7 @@ shape (start and first update 8 at once, then 50 in flight). The idle wait betwe
 import asyncio
 import time
 
-from bench.baseline import BASELINE_WORKFLOWS, BareCase
+from bench.baseline import BareCase
 from bench.common import (
     REGISTER_CONCURRENCY,
     Stack,
@@ -55,7 +55,7 @@ async def main() -> None:
     args = arguments(__doc__.splitlines()[0], default_n=500, quick_n=60)
     n = args.n
     steps = decision_steps()
-    async with stack(BASELINE_WORKFLOWS) as s:
+    async with stack(baseline=True) as s:
         bare_start_s, bare_rest_s = await bare(s, n, 1 + len(steps))
         seeded = await registered_call(s, n)
         register_s = n / seeded.per_second

@@ -13,7 +13,6 @@ replayed from their history when they next have work.
 
 import asyncio
 import os
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,12 +21,20 @@ from pathlib import Path
 
 from activities.database import make_engine
 from bench.baseline import BareCase
-from bench.common import Stack, application, arguments, pool, report, stack, utcnow
+from bench.common import (
+    Stack,
+    application,
+    arguments,
+    pool,
+    report,
+    stack,
+    utcnow,
+    worker_process,
+)
 from domain.models import ApplicationInput, ApplicationStart, ApplicationState, CallRules
 from domain.stages import ApplicationStage
 from worker import build_worker
 
-ROOT = Path(__file__).resolve().parent.parent
 STARTS_AT_ONCE = 50
 
 
@@ -80,20 +87,7 @@ async def measure(
     start: Callable[[int], Awaitable[object]],
 ) -> list[tuple[int, dict[str, int]]]:
     """RSS of a worker process (`command`) at 0 open workflows, then at each checkpoint up to n."""
-    target = s.client.service_client.config.target_host
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": target,
-        "TASK_QUEUE": task_queue,
-        "DATABASE_URL": f"sqlite:///{s.workdir / 'projection.db'}",
-        "CLUSTERS_DATA_DIR": str(s.workdir),
-    }
-    log = (s.workdir / f"{task_queue}.log").open("w")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *command, cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    try:
-        await asyncio.sleep(3)
+    async with worker_process(s.client, s.workdir, command, task_queue) as process:
         await quiet(process.pid)
         points = [(0, status(process.pid))]
         done = 0
@@ -103,10 +97,6 @@ async def measure(
             await quiet(process.pid)
             points.append((done, status(process.pid)))
         return points
-    finally:
-        process.terminate()
-        await process.wait()
-        log.close()
 
 
 async def main() -> None:
