@@ -31,7 +31,13 @@ from bench.common import (
     utcnow,
     worker_process,
 )
-from domain.models import ApplicationInput, ApplicationStart, ApplicationState, CallRules
+from domain.models import (
+    CASE_VERSION,
+    ApplicationInput,
+    ApplicationStart,
+    ApplicationState,
+    CallRules,
+)
 from domain.stages import ApplicationStage
 from worker import build_worker
 
@@ -124,7 +130,7 @@ async def main() -> None:
             )
             await s.client.start_workflow(
                 "ApplicationWorkflow",
-                ApplicationStart(state=state, rules=rules),
+                ApplicationStart(state=state, rules=rules, version=CASE_VERSION),
                 id=f"application-{state.id}",
                 task_queue=s.task_queue,
             )

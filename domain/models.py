@@ -192,11 +192,17 @@ class CallState(BaseModel):
     updated_at: Moment
 
 
+# The version of the workflow code a new case starts on, carried in its start input (see
+# workflows.transitions.FOLLOWED_FROM); cases started before versions read as 0.
+CASE_VERSION = 6
+
+
 class CallStart(BaseModel):
     """Input of a call workflow run; a continued run carries its registered applications."""
 
     state: CallState
     registered: list[str] = Field(default_factory=list)
+    version: int = 0
 
 
 class MemberType(StrEnum):
@@ -470,6 +476,7 @@ class ApplicationStart(BaseModel):
 
     state: ApplicationState
     rules: CallRules
+    version: int = 0
 
 
 class ClusterStart(BaseModel):
@@ -485,6 +492,7 @@ class ClusterStart(BaseModel):
     contact_email: str | None = None
     report_lead_days: int = 30
     report_reminder_days: list[int] = Field(default_factory=lambda: [14, 3])
+    version: int = 0
 
 
 class Fanout(BaseModel):

@@ -20,6 +20,7 @@ from activities.tables import ApplicationRow, CallRow, ClusterRow
 from api import queries
 from api.commands import written
 from domain.models import (
+    CASE_VERSION,
     Actor,
     ApplicationInput,
     CallSpec,
@@ -119,7 +120,7 @@ class Driver:
         )
         handle = await self.client.start_workflow(
             CallWorkflow.run,
-            CallStart(state=state),
+            CallStart(state=state, version=CASE_VERSION),
             id=f"call-{call_id}",
             task_queue=self.task_queue,
         )

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.database import create_schema, make_engine  # noqa: E402
 from domain.models import (  # noqa: E402
+    CASE_VERSION,
     DEFAULT_DOCUMENTS,
     DEFAULT_GRID,
     Actor,
@@ -89,7 +90,10 @@ class Scenario:
             id=uuid.uuid4().hex[:12], stage=CallStage.DRAFT, spec=spec, updated_at=now
         )
         call = await self.client.start_workflow(
-            CallWorkflow.run, CallStart(state=state), id=f"call-{state.id}", task_queue=self.queue
+            CallWorkflow.run,
+            CallStart(state=state, version=CASE_VERSION),
+            id=f"call-{state.id}",
+            task_queue=self.queue,
         )
         await call.execute_update(CallWorkflow.create, ADMIN)
         await call.execute_update(CallWorkflow.publish, ADMIN)
@@ -207,6 +211,7 @@ async def support(s: Scenario) -> dict[str, WorkflowHandle]:
         sector="TIC",
         labelled_at=now,
         max_support_years=3,
+        version=CASE_VERSION,
     )
     first = await s.client.start_workflow(
         Cluster.run, args=[start, None], id=f"cluster-{start.cluster_id}", task_queue=s.queue

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.database import create_schema, make_engine
 from api.commands import written
 from api.main import create_app
-from domain.models import Actor, CallSpec, CallStart, CallState
+from domain.models import CASE_VERSION, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
 from settings import Settings, bundled_binary
 from worker import build_worker
@@ -127,8 +127,9 @@ class Service:
     def client(self) -> Client:
         return self.env.client
 
-    async def new_call(self, **changes: object) -> str:
-        """A draft call started as update-with-start would (the time-skipping server lacks it)."""
+    async def new_call(self, version: int = CASE_VERSION, **changes: object) -> str:
+        """A draft call started as update-with-start would (the time-skipping server lacks it);
+        `version` 0 starts it as the code before versions did."""
         now = await self.env.get_current_time()
         spec = CallSpec.model_validate(
             {
@@ -143,7 +144,7 @@ class Service:
         state = CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=now)
         handle = await self.client.start_workflow(
             CallWorkflow.run,
-            CallStart(state=state),
+            CallStart(state=state, version=version),
             id=f"call-{call_id}",
             task_queue=self.task_queue,
         )

@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import Session, select
 
 from activities.tables import AuditRow
+from domain.models import CASE_VERSION
 from tests.conftest import ADMIN, APPLICATION, Service, eventually
 from workflows.call import CallWorkflow
 from workflows.transitions import SAFETY_DELAY
@@ -208,5 +209,38 @@ async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
         settled = [m for m in markers if b'"settle_calls"' in m["data"].payloads[0].data]
         [result] = [m["result"].payloads[0] for m in settled]
         assert result.metadata["encoding"] == b"binary/null"
+    finally:  # no deadline timer left to fire, with no worker, in a later test's years
+        await handle.terminate("fin du test")
+
+
+@pytest.mark.parametrize(("version", "patches"), [(CASE_VERSION, 0), (0, 3)])
+async def test_only_cases_started_before_versions_ask_for_patches(
+    skipping: Service, version: int, patches: int
+) -> None:
+    """Asking `workflow.patched` costs a marker and a visibility write per patch and case: a case
+    started on this version takes the new paths without asking; one started before versions (no
+    version in its input) still asks for each (write-through, settled together, local steps),
+    since its history may hold the old paths. Both behave alike."""
+    call_id = await skipping.new_call(version=version)
+    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
+
+    async def markers(name: str) -> int:
+        return sum(
+            [
+                event.marker_recorded_event_attributes.marker_name == name
+                async for event in handle.fetch_history_events()
+            ]
+        )
+
+    try:
+        published = await skipping.post(f"/calls/{call_id}/publish", "admin")
+        assert published.status_code == 200 and published.json()["stage"] == "open"
+        await skipping.env.sleep(SAFETY_DELAY * 2)
+
+        async def settled() -> bool:  # the safety write's local activity
+            return await markers("core_local_activity") == 1
+
+        await eventually(settled, what="the safety write")
+        assert await markers("core_patch") == patches
     finally:  # no deadline timer left to fire, with no worker, in a later test's years
         await handle.terminate("fin du test")

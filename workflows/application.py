@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import notices
     from domain.clock import due_after
     from domain.models import (
+        CASE_VERSION,
         CLOCK,
         Actor,
         Amendment,
@@ -48,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.transitions import (
         PROJECTION,
-        OwedWrites,
+        Writes,
         commit,
         forbidden,
         guard,
@@ -75,7 +76,7 @@ class ApplicationWorkflow:
         self.published = False
         # One transition at a time: a second concurrent one re-checks the stage and gets 409.
         self.lock = asyncio.Lock()
-        self.owed = OwedWrites()  # safety writes of operator transitions
+        self.writes = Writes(start.version)
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
@@ -98,7 +99,7 @@ class ApplicationWorkflow:
                 await workflow.wait_condition(
                     lambda: self.state.stage != stage or self._result_to_announce()
                 )
-        await self.owed.handlers_and_writes_done()
+        await self.writes.handlers_and_writes_done()
         return self.state.stage
 
     # --- signals from the call ---------------------------------------------------------
@@ -515,6 +516,7 @@ class ApplicationWorkflow:
                     contact_email=self.state.data.contact.email,
                     report_lead_days=self.rules.report_lead_days,
                     report_reminder_days=self.rules.report_reminder_days,
+                    version=CASE_VERSION,
                 ),
                 **PROJECTION,
             )
@@ -552,5 +554,5 @@ class ApplicationWorkflow:
     ) -> list[ApplicationRecord]:
         """Apply the action's target stage; answer the records made so far (see `commit`)."""
         return await commit(
-            self.state, self.owed, actor, action, self.state.stage, reason, payload, notify
+            self.state, self.writes, actor, action, self.state.stage, reason, payload, notify
         )

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.projection import Projection
     from domain.models import (
+        CASE_VERSION,
         FORBIDDEN,
         INVALID,
         NOT_ALLOWED,
@@ -31,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
 CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
 CaseRecord = CallRecord | ApplicationRecord | ClusterRecord
 
-# Per kind of case: its projection write, its safety write (see OwedWrites), its record.
+# Per kind of case: its projection write, its safety write (see Writes), its record.
 RECORDERS = {
     CallState: (Projection.record_call, Projection.settle_calls, CallRecord),
     ApplicationState: (
@@ -57,30 +58,40 @@ WRITE_THROUGH = "operator-transitions-written-through-by-the-api"
 # activity that answers nothing (the records are in the updates' answers): a burst of transitions
 # on one case costs the engine one timer and one small marker, not one of each per transition.
 SETTLED_TOGETHER = "safety-writes-settled-together"
+# Cases started on this version (`version` in their start input) or later take the patch's new
+# path without asking: asking, `workflow.patched` records a marker and upserts a search attribute
+# (a visibility write) per patch and case, while a case that never ran older code has no other
+# path to replay. Older cases still ask. A later patch is followed from a later version.
+FOLLOWED_FROM = {LOCAL_STEPS: 6, WRITE_THROUGH: 6, SETTLED_TOGETHER: 6}
+assert max(FOLLOWED_FROM.values()) == CASE_VERSION  # the version new cases start on
 # Long enough that the API's write has usually landed, short enough that a transition the API
 # could not write appears in SQL within seconds.
 SAFETY_DELAY = timedelta(seconds=2)
 
 
-async def short_step(activity: Callable, arg: Any) -> Any:
-    """A short, idempotent step (an SQL write or read, a workflow start) as a local activity:
-    it runs in this worker without a round trip through the server, which halves a transition's
-    latency; a retry after a crash simply writes nothing twice."""
-    if workflow.patched(LOCAL_STEPS):
-        return await workflow.execute_local_activity_method(activity, arg, **PROJECTION)
-    return await workflow.execute_activity_method(activity, arg, **PROJECTION)
+class Writes:
+    """How one workflow's steps reach the activities: which patches the case follows, its short
+    steps, and the projection writes it still owes (those of operator transitions, made after
+    their update has answered), settled before it completes or continues as new."""
 
-
-class OwedWrites:
-    """Projection writes a workflow still owes: those of operator transitions, made after their
-    update has answered. The workflow settles them before it completes or continues as new."""
-
-    def __init__(self) -> None:
+    def __init__(self, version: int) -> None:
+        self.version = version  # of the code that started the case (0: before versions)
         self.pending: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
         self.owed: list[CaseRecord] = []  # not yet settled
 
+    def follows(self, patch: str) -> bool:
+        return self.version >= FOLLOWED_FROM[patch] or workflow.patched(patch)
+
+    async def step(self, activity: Callable, arg: Any) -> Any:
+        """A short, idempotent step (an SQL write or read, a workflow start) as a local activity:
+        it runs in this worker without a round trip through the server, which halves a
+        transition's latency; a retry after a crash simply writes nothing twice."""
+        if self.follows(LOCAL_STEPS):
+            return await workflow.execute_local_activity_method(activity, arg, **PROJECTION)
+        return await workflow.execute_activity_method(activity, arg, **PROJECTION)
+
     def later(self, recorder: Callable, settle: Callable, record: CaseRecord) -> None:
-        if not workflow.patched(SETTLED_TOGETHER):
+        if not self.follows(SETTLED_TOGETHER):
             self._start(self._write(recorder, record))  # cases that ran before the patch
             return
         self.owed.append(record)
@@ -97,12 +108,11 @@ class OwedWrites:
         transition at once are harmless: the projection writes it once)."""
         await workflow.sleep(SAFETY_DELAY)
         records, self.owed = self.owed, []
-        await short_step(settle, records)
+        await self.step(settle, records)
 
-    @staticmethod
-    async def _write(recorder: Callable, record: CaseRecord) -> None:
+    async def _write(self, recorder: Callable, record: CaseRecord) -> None:
         await workflow.sleep(SAFETY_DELAY)
-        await short_step(recorder, record)
+        await self.step(recorder, record)
 
     async def handlers_and_writes_done(self) -> None:
         """Before completing or continuing as new: no handler running, no write still owed."""
@@ -171,7 +181,7 @@ async def sleep_until(moment: Callable[[], datetime], still: Callable[[], bool])
 
 async def commit(
     state: CaseState,
-    owed: OwedWrites,
+    writes: Writes,
     actor: Actor,
     action: Action,
     source: Stage | None,
@@ -182,7 +192,7 @@ async def commit(
     """Move `state` to the action's target; answer the records (new state, audit event,
     notifications) of the transitions made so far by this update, or this one alone outside an
     update. Each is written once in SQL: at once for the clock's transitions; for an operator's,
-    by the API that receives the answer, then by `owed` a moment later, as a safety net."""
+    by the API that receives the answer, then by `writes` a moment later, as a safety net."""
     state.stage = rules_for(state.stage)[action].target or state.stage
     state.seq += 1
     state.updated_at = workflow.now()
@@ -194,12 +204,12 @@ async def commit(
     notifications = notify(snapshot) if notify else []
     record = make(state=snapshot, event=event, notifications=notifications)
     if workflow.current_update_info() is None:
-        await short_step(recorder, record)
+        await writes.step(recorder, record)
         return [record]
-    if workflow.patched(WRITE_THROUGH):
-        owed.later(recorder, settle, record)
+    if writes.follows(WRITE_THROUGH):
+        writes.later(recorder, settle, record)
     else:
-        await short_step(recorder, record)
+        await writes.step(recorder, record)
     return _answered(record)
 
 

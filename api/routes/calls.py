@@ -26,6 +26,7 @@ from api.deps import (
 from api.deps import Ranking as RankingReaders
 from api.schemas import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from domain.models import (
+    CASE_VERSION,
     Actor,
     ApplicationInput,
     ApplicationState,
@@ -67,7 +68,8 @@ async def start_call(
     """Start the call's workflow and its create update at once (update-with-start)."""
     call_id = f"{spec.year}-{_new_id('call', key)}"
     start = CallStart(
-        state=CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=datetime.now(UTC))
+        state=CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=datetime.now(UTC)),
+        version=CASE_VERSION,
     )
     operation = WithStartWorkflowOperation(
         CallWorkflow.run,
