@@ -7,7 +7,7 @@ itself (an update its validator rejects, answering the workflow's stage, writes 
 The baseline is as many `BareTimer` workflows, each sleeping until one shared moment, measured
 until the last one completed (visibility count of running ones reaching zero).
 
-    .venv/bin/python -m bench.closure [--n 3000] [--quick]
+    .venv/bin/python -m bench.closure [--n 10000] [--quick]
 """
 
 import asyncio
@@ -90,7 +90,7 @@ async def stage_in_temporal(s: Stack, application_id: str) -> str:
 
 
 async def main() -> None:
-    args = arguments(__doc__.splitlines()[0], default_n=3000, quick_n=300)
+    args = arguments(__doc__.splitlines()[0], default_n=10_000, quick_n=300)
     n = args.n
     async with stack(baseline=True) as s:
         bare = await bare_timers(s, n)

@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: a dev server of their own, the service in-process, timing, reports."""
+"""Shared by the benchmarks: a dev server of their own, the API in-process and each worker in a
+process of its own, timing, reports."""
 
 import argparse
 import asyncio
@@ -231,7 +232,7 @@ def report(
 # --- the service under test ----------------------------------------------------------------
 @dataclass
 class Stack:
-    """A dev server of its own, the service's worker and API in this process, a baseline worker."""
+    """A dev server of its own, the API in this process, the service's and the baseline's workers."""
 
     env: WorkflowEnvironment
     engine: Engine

@@ -96,7 +96,8 @@ async def main() -> None:
             "registrations_per_s": registration,
         },
         [
-            "service = POST /applications/{id}/mark_eligible in-process (httpx ASGI transport): "
+            "service = POST /applications/{id}/mark_eligible to the API in this process (httpx ASGI "
+            "transport), its worker in another: "
             "update, then projection row, audit event and outbox in one SQL transaction",
             "bare = execute_update on a workflow whose handler increments a counter",
             f"registration through the API: {registration:.1f} applications/s on one call",
