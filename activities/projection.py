@@ -155,7 +155,7 @@ class Projection:
         self.write(record)
         return record
 
-    # The safety writes of operator transitions (see workflows.transitions.OwedWrites): their
+    # The safety writes of operator transitions (see workflows.transitions.Steps): their
     # records are already in the history, as the update's answer, so these answer nothing.
     @activity.defn
     def settle_calls(self, records: list[CallRecord]) -> None:

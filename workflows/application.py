@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.transitions import (
         PROJECTION,
-        Writes,
+        Steps,
         commit,
         forbidden,
         guard,
@@ -76,7 +76,7 @@ class ApplicationWorkflow:
         self.published = False
         # One transition at a time: a second concurrent one re-checks the stage and gets 409.
         self.lock = asyncio.Lock()
-        self.writes = Writes(start.version)
+        self.steps = Steps(start.version)
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
@@ -99,7 +99,7 @@ class ApplicationWorkflow:
                 await workflow.wait_condition(
                     lambda: self.state.stage != stage or self._result_to_announce()
                 )
-        await self.writes.handlers_and_writes_done()
+        await self.steps.handlers_and_writes_done()
         return self.state.stage
 
     # --- signals from the call ---------------------------------------------------------
@@ -554,5 +554,5 @@ class ApplicationWorkflow:
     ) -> list[ApplicationRecord]:
         """Apply the action's target stage; answer the records made so far (see `commit`)."""
         return await commit(
-            self.state, self.writes, actor, action, self.state.stage, reason, payload, notify
+            self.state, self.steps, actor, action, self.state.stage, reason, payload, notify
         )

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import CALL_RULES, Action, ApplicationStage, CallStage
     from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
     from workflows.transitions import (
-        Writes,
+        Steps,
         audit_event,
         commit,
         guard,
@@ -54,7 +54,7 @@ class CallWorkflow:
         self.known = set(start.registered)
         self.registering = 0  # registrations accepted whose activities are still running
         self.lock = asyncio.Lock()
-        self.writes = Writes(start.version)
+        self.steps = Steps(start.version)
 
     @workflow.run
     async def run(self, start: CallStart) -> None:
@@ -68,10 +68,10 @@ class CallWorkflow:
                 return
         while self.state.stage != CallStage.ARCHIVED:
             if self._should_continue_as_new():
-                await self.writes.handlers_and_writes_done()
+                await self.steps.handlers_and_writes_done()
                 workflow.continue_as_new(
                     CallStart(
-                        state=self.state, registered=self.registered, version=self.writes.version
+                        state=self.state, registered=self.registered, version=self.steps.version
                     )
                 )
             stage = self.state.stage
@@ -84,7 +84,7 @@ class CallWorkflow:
                     await self._close()
             else:
                 await workflow.wait_condition(lambda: not still())
-        await self.writes.handlers_and_writes_done()
+        await self.steps.handlers_and_writes_done()
 
     # --- programme manager transitions ---------------------------------------------------
     @workflow.update
@@ -146,7 +146,7 @@ class CallWorkflow:
         """Publish once the committee has decided every case; each applicant is told its result."""
         async with self.lock:
             guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
-            waiting = await self.writes.step(Projection.count_undecided, self.state.id)
+            waiting = await self.steps.step(Projection.count_undecided, self.state.id)
             if waiting:
                 raise not_allowed(
                     f"{waiting} candidature(s) attendent encore une décision du comité.",
@@ -207,9 +207,9 @@ class CallWorkflow:
             record = ApplicationRecord(
                 state=application, event=event, notifications=notices.registered(application)
             )
-            await self.writes.step(Projection.record_application, record)
+            await self.steps.step(Projection.record_application, record)
             start = ApplicationStart(state=application, rules=spec.rules(), version=CASE_VERSION)
-            await self.writes.step(Cases.start_application, start)
+            await self.steps.step(Cases.start_application, start)
             if self.state.spec.deadline != application.deadline:  # extended meanwhile
                 await self._fan_out([application.id], DEADLINE_EXTENDED, self.state.spec.deadline)
         finally:
@@ -289,4 +289,4 @@ class CallWorkflow:
     ) -> list[CallRecord]:
         """Apply the action's target stage; answer the records made so far (see `commit`)."""
         source = source or (None if action == Action.CREATE else self.state.stage)
-        return await commit(self.state, self.writes, actor, action, source, reason, payload)
+        return await commit(self.state, self.steps, actor, action, source, reason, payload)

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         add_years,
     )
     from workflows.transitions import (
-        Writes,
+        Steps,
         commit,
         guard,
         invalid,
@@ -51,7 +51,7 @@ class ClusterWorkflow:
         )
         self.year = self._year()  # the support year this run serves
         self.lock = asyncio.Lock()
-        self.writes = Writes(start.version)
+        self.steps = Steps(start.version)
 
     @workflow.run
     async def run(self, start: ClusterStart, state: ClusterState | None = None) -> ClusterStage:
@@ -59,7 +59,7 @@ class ClusterWorkflow:
             await self._commit(CLOCK, Action.OPEN_CASE)
         while self.state.stage not in FINAL_CLUSTER_STAGES:
             if self._year() != self.year:  # renewed: the next year gets a run of its own
-                await self.writes.handlers_and_writes_done()
+                await self.steps.handlers_and_writes_done()
                 workflow.continue_as_new(args=[start, self.state])
             stage = self.state.stage
             if stage == ClusterStage.AWAITING_CONTRACT:
@@ -71,7 +71,7 @@ class ClusterWorkflow:
                 lambda: self.state.stage == stage and self._alarm() == alarm,
             ):
                 await self._clock(alarm[1])
-        await self.writes.handlers_and_writes_done()
+        await self.steps.handlers_and_writes_done()
         return self.state.stage
 
     @workflow.query
@@ -287,4 +287,4 @@ class ClusterWorkflow:
     ) -> list[ClusterRecord]:
         """Apply the action's target stage; answer the records made so far (see `commit`)."""
         source = source or (None if action == Action.OPEN_CASE else self.state.stage)
-        return await commit(self.state, self.writes, actor, action, source, reason, payload, notify)
+        return await commit(self.state, self.steps, actor, action, source, reason, payload, notify)

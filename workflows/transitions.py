@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
 CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
 CaseRecord = CallRecord | ApplicationRecord | ClusterRecord
 
-# Per kind of case: its projection write, its safety write (see Writes), its record.
+# Per kind of case: its projection write, its safety write (see Steps), its record.
 RECORDERS = {
     CallState: (Projection.record_call, Projection.settle_calls, CallRecord),
     ApplicationState: (
@@ -69,7 +69,7 @@ assert max(FOLLOWED_FROM.values()) == CASE_VERSION  # the version new cases star
 SAFETY_DELAY = timedelta(seconds=2)
 
 
-class Writes:
+class Steps:
     """How one workflow's steps reach the activities: which patches the case follows, its short
     steps, and the projection writes it still owes (those of operator transitions, made after
     their update has answered), settled before it completes or continues as new."""
@@ -181,7 +181,7 @@ async def sleep_until(moment: Callable[[], datetime], still: Callable[[], bool])
 
 async def commit(
     state: CaseState,
-    writes: Writes,
+    steps: Steps,
     actor: Actor,
     action: Action,
     source: Stage | None,
@@ -192,7 +192,7 @@ async def commit(
     """Move `state` to the action's target; answer the records (new state, audit event,
     notifications) of the transitions made so far by this update, or this one alone outside an
     update. Each is written once in SQL: at once for the clock's transitions; for an operator's,
-    by the API that receives the answer, then by `writes` a moment later, as a safety net."""
+    by the API that receives the answer, then by `steps` a moment later, as a safety net."""
     state.stage = rules_for(state.stage)[action].target or state.stage
     state.seq += 1
     state.updated_at = workflow.now()
@@ -204,12 +204,12 @@ async def commit(
     notifications = notify(snapshot) if notify else []
     record = make(state=snapshot, event=event, notifications=notifications)
     if workflow.current_update_info() is None:
-        await writes.step(recorder, record)
+        await steps.step(recorder, record)
         return [record]
-    if writes.follows(WRITE_THROUGH):
-        writes.later(recorder, settle, record)
+    if steps.follows(WRITE_THROUGH):
+        steps.later(recorder, settle, record)
     else:
-        await writes.step(recorder, record)
+        await steps.step(recorder, record)
     return _answered(record)
 
 
