@@ -4,8 +4,11 @@ State lives under the data folder (CLUSTERS_DATA_DIR, default ./data) and surviv
 """
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+from collections.abc import Iterator
 
 import uvicorn
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -18,6 +21,23 @@ from settings import DATA_DIR, Settings, bundled_binary
 from worker import build_worker
 
 log = logging.getLogger("embedded")
+
+
+class Server(uvicorn.Server):
+    """uvicorn raises the stop signal again once it has shut down, which ends the process before
+    the worker and the dev server are stopped (a dev server left running on its port): here the
+    signal only stops the API, and the rest shuts down in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
 
 async def main() -> None:
@@ -43,7 +63,7 @@ async def main() -> None:
         dev_server_database_filename=str(DATA_DIR / "temporal.db"),
     ) as env:
         app = create_app(settings, client=env.client, engine=engine)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port))
+        server = Server(uvicorn.Config(app, host="127.0.0.1", port=api_port))
         async with build_worker(env.client, engine, settings.task_queue):
             log.warning(
                 "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
