@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
+from temporalio.api.history.v1 import MarkerRecordedEventAttributes
+from temporalio.client import WorkflowHandle
 
 from activities.tables import AuditRow
 from domain.models import CASE_VERSION
@@ -175,6 +177,15 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
     }
 
 
+async def markers(handle: WorkflowHandle) -> list[MarkerRecordedEventAttributes]:
+    """The markers in a workflow's history: local activities' results, patches."""
+    return [
+        event.marker_recorded_event_attributes
+        async for event in handle.fetch_history_events()
+        if event.HasField("marker_recorded_event_attributes")
+    ]
+
+
 async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
     skipping: Service,
 ) -> None:
@@ -200,13 +211,11 @@ async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
     try:
         await eventually(written_by_the_workflow, what="the workflow's safety writes")
         assert (await skipping.get(f"/calls/{call_id}")).json()["stage"] == "open"
-        markers = [
-            event.marker_recorded_event_attributes.details
-            async for event in handle.fetch_history_events()
-            if event.HasField("marker_recorded_event_attributes")
-            and "result" in event.marker_recorded_event_attributes.details
+        settled = [
+            m.details
+            for m in await markers(handle)
+            if "result" in m.details and b'"settle_calls"' in m.details["data"].payloads[0].data
         ]
-        settled = [m for m in markers if b'"settle_calls"' in m["data"].payloads[0].data]
         [result] = [m["result"].payloads[0] for m in settled]
         assert result.metadata["encoding"] == b"binary/null"
     finally:  # no deadline timer left to fire, with no worker, in a later test's years
@@ -224,13 +233,8 @@ async def test_only_cases_started_before_versions_ask_for_patches(
     call_id = await skipping.new_call(version=version)
     handle = skipping.client.get_workflow_handle(f"call-{call_id}")
 
-    async def markers(name: str) -> int:
-        return sum(
-            [
-                event.marker_recorded_event_attributes.marker_name == name
-                async for event in handle.fetch_history_events()
-            ]
-        )
+    async def count(name: str) -> int:
+        return sum(m.marker_name == name for m in await markers(handle))
 
     try:
         published = await skipping.post(f"/calls/{call_id}/publish", "admin")
@@ -238,9 +242,9 @@ async def test_only_cases_started_before_versions_ask_for_patches(
         await skipping.env.sleep(SAFETY_DELAY * 2)
 
         async def settled() -> bool:  # the safety write's local activity
-            return await markers("core_local_activity") == 1
+            return await count("core_local_activity") == 1
 
         await eventually(settled, what="the safety write")
-        assert await markers("core_patch") == patches
+        assert await count("core_patch") == patches
     finally:  # no deadline timer left to fire, with no worker, in a later test's years
         await handle.terminate("fin du test")
