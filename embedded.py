@@ -64,7 +64,7 @@ async def main() -> None:
     ) as env:
         app = create_app(settings, client=env.client, engine=engine)
         server = Server(uvicorn.Config(app, host="127.0.0.1", port=api_port))
-        async with build_worker(env.client, engine, settings.task_queue):
+        async with build_worker(env.client, engine, settings.task_queue, settings.workflow_sandbox):
             log.warning(
                 "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
                 "· métriques http://%s/metrics · jetons : %s",

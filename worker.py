@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.cases import Cases
 from activities.database import create_schema, make_engine
@@ -22,13 +23,16 @@ from workflows.cluster import ClusterWorkflow
 WORKFLOWS = [CallWorkflow, ApplicationWorkflow, ClusterWorkflow]
 
 
-def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
+def build_worker(client: Client, engine: Engine, task_queue: str, sandboxed: bool = True) -> Worker:
+    """`sandboxed`: the tests' and tools' default, which catches non-deterministic workflow
+    code; the deployed worker runs without it (Settings.workflow_sandbox)."""
     projection = Projection(engine)
     cases = Cases(client, task_queue)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         activities=[
             projection.record_call,
             projection.record_application,
@@ -54,7 +58,7 @@ async def main() -> None:
     create_schema(engine)
     client = await connect_temporal(settings, runtime=metrics_runtime(settings))
     logging.info("worker on task queue %s", settings.task_queue)
-    worker = build_worker(client, engine, settings.task_queue)
+    worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox)
     gc.freeze()  # startup's objects live on: full collections skip them
     await worker.run()
 

@@ -176,6 +176,9 @@ def machine() -> dict[str, Any]:
         },
         "database": f"SQLite {sqlite3.sqlite_version} file, WAL (projection); "
         "Temporal dev server on its own SQLite file",
+        "workers": "service: workflows "
+        + ("in" if Settings().workflow_sandbox else "outside")
+        + " the sandbox (WORKFLOW_SANDBOX); baseline: the SDK's defaults (sandbox)",
     }
 
 
@@ -211,6 +214,7 @@ def report(
     )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
     print(f"database: {info['database']}")
+    print(f"workers: {info['workers']}")
     cells = [[str(c) for c in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for j, row in enumerate(cells):

@@ -164,12 +164,14 @@ class Service:
 
 @asynccontextmanager
 async def running_service(
-    env: WorkflowEnvironment, engine: Engine, task_queue: str | None = None
+    env: WorkflowEnvironment, engine: Engine, task_queue: str | None = None, sandboxed: bool = True
 ) -> AsyncIterator[Service]:
+    """The tests' workers keep Temporal's sandbox, which fails any non-deterministic call."""
     task_queue = task_queue or f"tq-{uuid.uuid4().hex}"
     settings = Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values()))
     app = create_app(settings, client=env.client, engine=engine)
-    async with build_worker(env.client, engine, task_queue), app.router.lifespan_context(app):
+    worker = build_worker(env.client, engine, task_queue, sandboxed)
+    async with worker, app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             yield Service(env, engine, http, task_queue)
@@ -182,6 +184,14 @@ async def skipping(skipping_env: WorkflowEnvironment, any_engine: Engine) -> Asy
         yield service
         # The last transitions' safety writes (SAFETY_DELAY) land while this worker runs: a
         # workflow task left for a worker that is gone would stop the clock for the next test.
+        await skipping_env.sleep(SAFETY_DELAY * 2)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def unsandboxed(skipping_env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Service]:
+    """The worker as deployed by default: workflows outside the sandbox."""
+    async with running_service(skipping_env, engine, sandboxed=False) as service:
+        yield service
         await skipping_env.sleep(SAFETY_DELAY * 2)
 
 

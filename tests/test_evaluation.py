@@ -85,6 +85,16 @@ async def score(service: Service, application_id: str, marks: dict[str, tuple]) 
 
 
 async def test_from_eligible_to_published_results_and_redress(skipping: Service) -> None:
+    await from_eligible_to_published_results_and_redress(skipping)
+
+
+async def test_the_deployed_worker_takes_the_same_path_outside_the_sandbox(
+    unsandboxed: Service,
+) -> None:
+    await from_eligible_to_published_results_and_redress(unsandboxed)
+
+
+async def from_eligible_to_published_results_and_redress(skipping: Service) -> None:
     call_id, (alpha, beta, gamma, delta) = await eligible_applications(
         skipping, ["Cluster Alpha", "Cluster Beta", "Cluster Gamma", "Cluster Delta"]
     )
