@@ -94,14 +94,14 @@ async def test_the_deployed_worker_takes_the_same_path_outside_the_sandbox(
     await from_eligible_to_published_results_and_redress(unsandboxed)
 
 
-async def from_eligible_to_published_results_and_redress(skipping: Service) -> None:
+async def from_eligible_to_published_results_and_redress(service: Service) -> None:
     call_id, (alpha, beta, gamma, delta) = await eligible_applications(
-        skipping, ["Cluster Alpha", "Cluster Beta", "Cluster Gamma", "Cluster Delta"]
+        service, ["Cluster Alpha", "Cluster Beta", "Cluster Gamma", "Cluster Delta"]
     )
     panel = [NAMES[EVE], NAMES[DRISS], NAMES[NADIA]]
     for application_id in (alpha, beta, gamma, delta):
         assigned = await ok(
-            await skipping.post(
+            await service.post(
                 f"/applications/{application_id}/assign_evaluators",
                 role="admin",
                 json={"evaluators": panel},
@@ -109,34 +109,34 @@ async def from_eligible_to_published_results_and_redress(skipping: Service) -> N
             "evaluation",
         )
     assert [a["evaluator"] for a in assigned["evaluation"]["assignments"]] == panel
-    unknown = await skipping.post(
+    unknown = await service.post(
         f"/applications/{alpha}/assign_evaluators", role="admin", json={"evaluators": ["Inconnu"]}
     )
     assert unknown.status_code == 422
 
     # Before declaring, an evaluator sees nothing and cannot score; a stranger is kept out.
-    assert (await skipping.get(f"/applications/{alpha}", role=EVE)).status_code == 403
-    early = await skipping.post(
+    assert (await service.get(f"/applications/{alpha}", role=EVE)).status_code == 403
+    early = await service.post(
         f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(4, 4, 4, 4, 4)
     )
     assert early.status_code == 409
-    stranger = await skipping.post(
+    stranger = await service.post(
         f"/applications/{alpha}/declare_interest", role=YOUSSEF, json={"conflict": False}
     )
     assert stranger.status_code == 403
-    assert (await skipping.get(f"/applications/{alpha}", role=YOUSSEF)).status_code == 403
+    assert (await service.get(f"/applications/{alpha}", role=YOUSSEF)).status_code == 403
 
     # A declared conflict releases the assignment; the admin assigns someone else.
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{alpha}/declare_interest",
             role=NADIA,
             json={"conflict": True, "note": "Ancien membre"},
         )
     )
-    assert (await skipping.get(f"/applications/{alpha}", role=NADIA)).status_code == 403
+    assert (await service.get(f"/applications/{alpha}", role=NADIA)).status_code == 403
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{alpha}/assign_evaluators",
             role="admin",
             json={"evaluators": [NAMES[YOUSSEF]]},
@@ -144,34 +144,34 @@ async def from_eligible_to_published_results_and_redress(skipping: Service) -> N
     )
 
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{alpha}/declare_interest", role=EVE, json={"conflict": False}
         )
     )
-    own = (await skipping.get(f"/applications/{alpha}", role=EVE)).json()
+    own = (await service.get(f"/applications/{alpha}", role=EVE)).json()
     assert own["data"]["cluster_name"] == "Cluster Alpha"
     assert [a["evaluator"] for a in own["evaluation"]["assignments"]] == [NAMES[EVE]]
-    missing = await skipping.post(
+    missing = await service.post(
         f"/applications/{alpha}/submit_scores",
         role=EVE,
         json={"scores": sheet(4, 4, 4, 4, 4)["scores"][:4]},
     )
     assert missing.status_code == 422 and "budget" in missing.json()["detail"]
-    too_high = await skipping.post(
+    too_high = await service.post(
         f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(6, 4, 4, 4, 4)
     )
     assert too_high.status_code == 422
-    not_half = await skipping.post(
+    not_half = await service.post(
         f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(3.3, 4, 4, 4, 4)
     )
     assert not_half.status_code == 422
 
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{alpha}/submit_scores", role=EVE, json=sheet(4.5, 4, 4, 3.5, 4)
         )
     )
-    scored = await score(skipping, alpha, {DRISS: (4, 4, 4.5, 4, 3.5), YOUSSEF: (4, 4.5, 4, 4, 4)})
+    scored = await score(service, alpha, {DRISS: (4, 4, 4.5, 4, 3.5), YOUSSEF: (4, 4.5, 4, 4, 4)})
     assert scored["stage"] == "scored"
     result = scored["evaluation"]["result"]
     assert result["criterion_means"]["strategy"] == pytest.approx((4.5 + 4 + 4) / 3, abs=0.001)
@@ -179,65 +179,65 @@ async def from_eligible_to_published_results_and_redress(skipping: Service) -> N
 
     # Beta: evaluators far apart, flagged for a consensus discussion; same score as Gamma.
     beta_scored = await score(
-        skipping,
+        service,
         beta,
         {EVE: (5, 5, 5, 5, 5), DRISS: (2.5, 2.5, 2.5, 2.5, 2.5), NADIA: (3.5, 3.5, 3.5, 3.5, 3.5)},
     )
     assert beta_scored["evaluation"]["result"]["consensus_needed"]
     await score(
-        skipping,
+        service,
         gamma,
         {EVE: (3.5, 4, 3.5, 4, 3.5), DRISS: (4, 3.5, 4, 3.5, 4), NADIA: (3.5, 3.5, 3.5, 3.5, 3.5)},
     )
 
     # Delta: one evaluator late; reminders go out, then the case is flagged overdue, all by the clock.
-    await score(skipping, delta, {EVE: (2, 2, 2, 2, 2), DRISS: (2, 1.5, 2, 2, 2)})
+    await score(service, delta, {EVE: (2, 2, 2, 2, 2), DRISS: (2, 1.5, 2, 2, 2)})
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{delta}/declare_interest", role=NADIA, json={"conflict": False}
         )
     )
-    await skipping.env.sleep(timedelta(days=22))
+    await service.env.sleep(timedelta(days=22))
 
     async def flagged() -> bool:
-        audit = (await skipping.get(f"/applications/{delta}")).json()["audit"]
+        audit = (await service.get(f"/applications/{delta}")).json()["audit"]
         return "flag_overdue" in [e["action"] for e in audit]
 
     await eventually(flagged, what="the overdue flag")
     reminders = [
         s
-        for s in outbox(skipping, f"évaluateur:{NAMES[NADIA]}")
+        for s in outbox(service, f"évaluateur:{NAMES[NADIA]}")
         if s.startswith("Rappel") and delta in s
     ]
     assert len(reminders) == 2  # 7 and 2 days before the due date
-    assert f"Évaluation en retard : candidature {delta}" in outbox(skipping, "programme@clusters")
-    late = await skipping.post(
+    assert f"Évaluation en retard : candidature {delta}" in outbox(service, "programme@clusters")
+    late = await service.post(
         f"/applications/{delta}/submit_scores", role=NADIA, json=sheet(2, 2, 2.5, 2, 2)
     )
     assert (await ok(late))["stage"] == "scored"
 
-    ranking = (await skipping.get(f"/calls/{call_id}/ranking", role="committee")).json()
+    ranking = (await service.get(f"/calls/{call_id}/ranking", role="committee")).json()
     assert [e["application_id"] for e in ranking["ranked"]] == [alpha, beta, gamma]
     assert [e["rank"] for e in ranking["ranked"]] == [1, 2, 3]
     assert [e["application_id"] for e in ranking["below_threshold"]] == [delta]
     beta_score = ranking["ranked"][1]["result"]["weighted_score"]
     assert beta_score == ranking["ranked"][2]["result"]["weighted_score"]  # tie broken by the grid
-    exported = await skipping.get(f"/calls/{call_id}/ranking.csv", role="committee")
+    exported = await service.get(f"/calls/{call_id}/ranking.csv", role="committee")
     rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";"))
     assert rows[0][:6] == ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "sous le seuil"]
     assert rows[1][5] == f"{ranking['ranked'][0]['result']['weighted_score']:.2f}".replace(".", ",")
-    assert (await skipping.get(f"/calls/{call_id}/ranking", role="operator")).status_code == 403
+    assert (await service.get(f"/calls/{call_id}/ranking", role="operator")).status_code == 403
 
-    early_publish = await skipping.post(f"/calls/{call_id}/publish_results", role="committee")
+    early_publish = await service.post(f"/calls/{call_id}/publish_results", role="committee")
     assert early_publish.status_code == 409
     assert early_publish.json()["detail"].startswith("4 candidature(s)")
-    not_yours = await skipping.post(
+    not_yours = await service.post(
         f"/applications/{alpha}/label", role="operator", json={"reason": "x"}
     )
     assert not_yours.status_code == 403
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{alpha}/label",
             role="committee",
             json={"reason": "Premier du classement"},
@@ -245,7 +245,7 @@ async def from_eligible_to_published_results_and_redress(skipping: Service) -> N
         "labelled",
     )
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{beta}/put_on_reserve",
             role="committee",
             json={"reason": "Consensus à consolider"},
@@ -253,68 +253,68 @@ async def from_eligible_to_published_results_and_redress(skipping: Service) -> N
         "reserve",
     )
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{gamma}/reject", role="committee", json={"reason": "Budget insuffisant"}
         ),
         "rejected",
     )
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{delta}/reject", role="committee", json={"reason": "Sous les seuils"}
         ),
         "rejected",
     )
-    too_soon = await skipping.post(
+    too_soon = await service.post(
         f"/applications/{gamma}/request_review", json={"reason": "Erreur"}
     )
     assert too_soon.status_code == 409 and "pas encore publiés" in too_soon.json()["detail"]
 
     await ok(
-        await skipping.post(f"/calls/{call_id}/publish_results", role="committee"),
+        await service.post(f"/calls/{call_id}/publish_results", role="committee"),
         "results_published",
     )
 
     async def announced() -> bool:
-        subjects = outbox(skipping, "salma@cluster-nord.ma")
+        subjects = outbox(service, "salma@cluster-nord.ma")
         return all(
             f"Résultats de l'appel : candidature {a}" in subjects
             for a in (alpha, beta, gamma, delta)
         )
 
     await eventually(announced, what="every applicant to be told")
-    labelled = (await skipping.get(f"/applications/{alpha}")).json()
+    labelled = (await service.get(f"/applications/{alpha}")).json()
     assert labelled["cluster_id"] == alpha
-    cluster = skipping.client.get_workflow_handle_for(ClusterWorkflow.run, f"cluster-{alpha}")
+    cluster = service.client.get_workflow_handle_for(ClusterWorkflow.run, f"cluster-{alpha}")
     assert (await cluster.query(ClusterWorkflow.snapshot)).origin.application_id == alpha
 
     # Gamma asks for a review in time; Delta stays silent and its rejection becomes final by itself.
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{gamma}/request_review", json={"reason": "Budget mal lu"}
         ),
         "review_requested",
     )
     await ok(
-        await skipping.post(
+        await service.post(
             f"/applications/{gamma}/order_re_evaluation",
             role="committee",
             json={"answer": "Nouvelle évaluation accordée"},
         ),
         "evaluation",
     )
-    await skipping.env.sleep(timedelta(days=31))
+    await service.env.sleep(timedelta(days=31))
 
     async def final() -> bool:
-        return (await skipping.get(f"/applications/{delta}")).json()["stage"] == "rejection_final"
+        return (await service.get(f"/applications/{delta}")).json()["stage"] == "rejection_final"
 
     await eventually(final, what="the redress window to expire")
-    late_review = await skipping.post(
+    late_review = await service.post(
         f"/applications/{delta}/request_review", json={"reason": "Trop tard"}
     )
     assert late_review.status_code == 409
     trail = [
         (e["action"], e["role"])
-        for e in (await skipping.get(f"/applications/{delta}")).json()["audit"]
+        for e in (await service.get(f"/applications/{delta}")).json()["audit"]
     ]
     assert trail[-4:] == [
         ("complete_evaluation", "system"),
@@ -323,6 +323,6 @@ async def from_eligible_to_published_results_and_redress(skipping: Service) -> N
         ("finalize_rejection", "system"),
     ]
     assert ("flag_overdue", "system") in trail and trail.count(("remind_evaluators", "system")) == 2
-    call_trail = [e["action"] for e in (await skipping.get(f"/calls/{call_id}")).json()["audit"]]
+    call_trail = [e["action"] for e in (await service.get(f"/calls/{call_id}")).json()["audit"]]
     assert call_trail[-2:] == ["start_evaluation", "publish_results"]
-    await ok(await skipping.post(f"/calls/{call_id}/archive", role="admin"), "archived")
+    await ok(await service.post(f"/calls/{call_id}/archive", role="admin"), "archived")
