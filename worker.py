@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.cases import Cases
@@ -23,16 +23,20 @@ from workflows.cluster import ClusterWorkflow
 WORKFLOWS = [CallWorkflow, ApplicationWorkflow, ClusterWorkflow]
 
 
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    """The sandbox is the tests' and tools' default, which fails non-deterministic workflow code;
+    the deployed worker runs without it unless asked (Settings.workflow_sandbox)."""
+    return SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+
+
 def build_worker(client: Client, engine: Engine, task_queue: str, sandboxed: bool = True) -> Worker:
-    """`sandboxed`: the tests' and tools' default, which catches non-deterministic workflow
-    code; the deployed worker runs without it (Settings.workflow_sandbox)."""
     projection = Projection(engine)
     cases = Cases(client, task_queue)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+        workflow_runner=workflow_runner(sandboxed),
         activities=[
             projection.record_call,
             projection.record_application,
