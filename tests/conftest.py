@@ -166,7 +166,7 @@ class Service:
 async def running_service(
     env: WorkflowEnvironment, engine: Engine, task_queue: str | None = None, sandboxed: bool = True
 ) -> AsyncIterator[Service]:
-    """The tests' workers keep Temporal's sandbox, which fails any non-deterministic call."""
+    """`sandboxed`, the tests' default, fails any non-deterministic call a workflow makes."""
     task_queue = task_queue or f"tq-{uuid.uuid4().hex}"
     settings = Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values()))
     app = create_app(settings, client=env.client, engine=engine)
