@@ -292,6 +292,11 @@ class Stack:
         return await pool(n, concurrency, one)
 
 
+def projection_url(workdir: Path) -> str:
+    """The projection the API and the workers of one stack share."""
+    return f"sqlite:///{workdir / 'projection.db'}"
+
+
 @asynccontextmanager
 async def worker_process(
     client: Client, workdir: Path, command: Sequence[str], task_queue: str
@@ -302,7 +307,7 @@ async def worker_process(
         **os.environ,
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "TASK_QUEUE": task_queue,
-        "DATABASE_URL": f"sqlite:///{workdir / 'projection.db'}",
+        "DATABASE_URL": projection_url(workdir),
         "CLUSTERS_DATA_DIR": str(workdir),
     }
     with (workdir / f"{task_queue}.log").open("w") as log:
@@ -345,14 +350,14 @@ async def stack(baseline: bool = False, run_worker: bool = True) -> AsyncIterato
                 dev_server_database_filename=str(workdir / "temporal.db"),
             )
         )
-        engine = make_engine(f"sqlite:///{workdir / 'projection.db'}")
+        engine = make_engine(projection_url(workdir))
         create_schema(engine)
         stack.callback(engine.dispose)
         task_queue, baseline_queue = f"bench-{uuid.uuid4().hex[:8]}", f"bare-{uuid.uuid4().hex[:8]}"
         settings = Settings(
             api_tokens=TOKENS,
             task_queue=task_queue,
-            database_url=f"sqlite:///{workdir / 'projection.db'}",
+            database_url=projection_url(workdir),
             tokens_file=workdir / "tokens.json",
         )
         app = create_app(settings, client=env.client, engine=engine)

@@ -20,14 +20,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stat(process: Path) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command name: state, parent pid, …"""
+    return (process / "stat").read_text().rsplit(")", 1)[1].split()
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if (
-                entry.name.isdigit()
-                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
-            ):
+            if entry.name.isdigit() and int(stat(entry)[1]) == pid:
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -36,10 +38,9 @@ def children(pid: int) -> list[int]:
 
 def alive(pid: int) -> bool:
     try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        return stat(Path("/proc") / str(pid))[0] != "Z"
     except OSError:
         return False
-    return state != "Z"
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
