@@ -15,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_schema, make_engine
+from activities.sweeper import Sweeper, sweeping
 from api.main import create_app
 from observability import configure_logging, metrics_runtime
 from settings import DATA_DIR, Settings, bundled_binary
@@ -64,7 +65,8 @@ async def main() -> None:
     ) as env:
         app = create_app(settings, client=env.client, engine=engine)
         server = Server(uvicorn.Config(app, host="127.0.0.1", port=api_port))
-        async with build_worker(env.client, engine, settings.task_queue, settings.workflow_sandbox):
+        worker = build_worker(env.client, engine, settings.task_queue, settings.workflow_sandbox)
+        async with worker, sweeping(Sweeper(env.client, engine)):
             log.warning(
                 "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
                 "· métriques http://%s/metrics · jetons : %s",

@@ -1,4 +1,5 @@
-"""Runs the Temporal worker: both workflows and every activity, on one task queue."""
+"""Runs the Temporal worker: the workflows and every activity, on one task queue, and the sweeper
+of the API's unsettled transitions."""
 
 import asyncio
 import gc
@@ -14,6 +15,7 @@ from activities.cases import Cases
 from activities.database import create_schema, make_engine
 from activities.prechecks import Prechecks
 from activities.projection import Projection
+from activities.sweeper import Sweeper, sweeping
 from observability import configure_logging, metrics_runtime
 from settings import Settings, connect_temporal
 from workflows.application import ApplicationWorkflow
@@ -64,7 +66,8 @@ async def main() -> None:
     logging.info("worker on task queue %s", settings.task_queue)
     worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox)
     gc.freeze()  # startup's objects live on: full collections skip them
-    await worker.run()
+    async with sweeping(Sweeper(client, engine)):
+        await worker.run()
 
 
 if __name__ == "__main__":

@@ -147,3 +147,14 @@ class PaymentRow(SQLModel, table=True):
     year: int
     starts_at: datetime = utc_column()
     amount: float
+
+
+class IntentRow(SQLModel, table=True):
+    """An operator transition the API sent and has not yet written to SQL; the sweeper settles
+    those left behind (activities.sweeper)."""
+
+    __tablename__ = "update_intents"
+
+    update_id: str = Field(primary_key=True)
+    workflow_id: str
+    created_at: datetime = utc_column(index=True)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 
-from api.commands import conflict, send, update_id, written
+from api.commands import conflict, transition
 from api.deps import Db, IdempotencyKey, require
 from domain.models import Actor
 from domain.stages import Action, Rule
@@ -81,12 +81,15 @@ class ActionSpec:
         workflow_id = self.resource.workflow_id(target)
         handle = request.app.state.client.get_workflow_handle(workflow_id)
         args = [actor] if payload is None else [actor, payload]
-        records = await send(
-            lambda: handle.execute_update(self.update, args=args, id=update_id(self.name, key)),
-            lambda: self.resource.missing(db, target),
+        state = await transition(
+            request.app.state.engine,
             workflow_id,
+            self.name,
+            key,
+            lambda id_: handle.execute_update(self.update, args=args, id=id_),
+            lambda: self.resource.missing(db, target),
         )
-        return self.resource.respond(await written(request.app.state.engine, records), actor)
+        return self.resource.respond(state, actor)
 
 
 # (resource, action) -> how to perform it; resource is the router's prefix without "/".

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar
@@ -14,8 +15,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.intents import Intents
 from activities.projection import Projection, Record
-from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED
+from domain.models import API_UPDATES, FORBIDDEN, INVALID, NOT_ALLOWED
 from domain.stages import Stage, allowed_actions
 
 log = logging.getLogger(__name__)
@@ -124,17 +126,50 @@ async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int = 7) -> 
     return await call()
 
 
-async def written(engine: Engine, records: list[Record]) -> Any:
-    """Write the transitions an update answered to SQL before answering the operator, so that
-    their next page shows them; answer the case's new state. The workflow writes each record
-    again a moment later, so a database error here delays the projection and loses nothing."""
-    projection = Projection(engine)
+async def transition(
+    engine: Engine,
+    workflow_id: str,
+    action: str,
+    key: str | None,
+    update: Callable[[str | None], Awaitable[list[Record]]],
+    on_missing: Callable[[], NoReturn],
+) -> Any:
+    """An operator transition: its intent recorded, `update(update_id)` sent, its records written
+    to SQL before answering (so the operator's next page shows them), its intent cleared; answer
+    the case's new state. If the API stops in between, the worker's sweeper writes the records
+    from the update's answer (activities.sweeper)."""
+    intents = Intents(engine)
+    intent: str | None = f"{API_UPDATES}{action}:{key or uuid.uuid4().hex}"
     try:
-        await run_in_threadpool(lambda: [projection.write(r, fresh=True) for r in records])
+        await run_in_threadpool(intents.add, intent, workflow_id)
     except SQLAlchemyError:
-        log.warning(
-            "projection write deferred to the workflow",
-            exc_info=True,
-            extra={"case_id": records[-1].state.id},
-        )
+        # No intent, no sweeper: a plain update id asks the workflow to write the records itself,
+        # a moment later. (A repeat of this request once the database is back, under the intent's
+        # id, is refused by most checks; at worst an amendment is recorded twice.)
+        log.warning("database unavailable: the workflow will write", exc_info=True)
+        intent = update_id(action, key)
+    try:
+        records = await send(lambda: update(intent), on_missing, workflow_id)
+    except HTTPException as refused:
+        if refused.status_code < status.HTTP_500_INTERNAL_SERVER_ERROR:  # nothing to write
+            await _settled(lambda: intents.clear(intent), workflow_id)
+        raise
+    await _settled(lambda: _write(engine, records, intent), workflow_id)
     return records[-1].state
+
+
+def _write(engine: Engine, records: list[Record], intent: str | None) -> None:
+    projection = Projection(engine)
+    for record in records:
+        projection.write(record, fresh=True)
+    if intent and intent.startswith(API_UPDATES):
+        Intents(engine).clear(intent)
+
+
+async def _settled(write: Callable[[], None], workflow_id: str) -> None:
+    """A database error here loses nothing: the intent stays for the sweeper (or, without one,
+    the workflow writes)."""
+    try:
+        await run_in_threadpool(write)
+    except SQLAlchemyError:
+        log.warning("projection write deferred", exc_info=True, extra={"workflow_id": workflow_id})

@@ -194,7 +194,7 @@ class CallState(BaseModel):
 
 # The version of the workflow code a new case starts on, carried in its start input (see
 # workflows.transitions.FOLLOWED_FROM); cases started before versions read as 0.
-CASE_VERSION = 6
+CASE_VERSION = 7
 
 
 class CallStart(BaseModel):
@@ -507,3 +507,7 @@ class Fanout(BaseModel):
 NOT_ALLOWED = "NotAllowed"  # 409
 FORBIDDEN = "Forbidden"  # 403
 INVALID = "Invalid"  # 422
+
+# The update ids the API gives the operator transitions it writes to SQL itself, after recording
+# an intent for each (activities.intents): their workflows owe them no safety write.
+API_UPDATES = "api:"

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.tables import ApplicationRow, CallRow, ClusterRow
 from api import queries
-from api.commands import written
+from api.commands import transition
 from domain.models import (
     CASE_VERSION,
     Actor,
@@ -70,6 +70,10 @@ class Snapshot:
     counts: dict[str, int]
 
 
+def _missing(workflow_id: str) -> NoReturn:
+    raise LookupError(f"no running workflow {workflow_id}")
+
+
 @dataclass
 class Driver:
     client: Client
@@ -86,8 +90,15 @@ class Driver:
             return list(db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call_id)))
 
     async def update(self, handle: WorkflowHandle, update: Any, *args: Any) -> None:
-        """A transition as the API makes it: the workflow's update, then its records in SQL."""
-        await written(self.engine, await handle.execute_update(update, args=list(args)))
+        """A transition as the API makes it: its intent, the workflow's update, its records in SQL."""
+        await transition(
+            self.engine,
+            handle.id,
+            update.__name__,
+            None,
+            lambda id_: handle.execute_update(update, args=list(args), id=id_),
+            lambda: _missing(handle.id),
+        )
 
     def call_row(self, call_id: str) -> CallRow:
         with Session(self.engine) as db:

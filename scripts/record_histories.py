@@ -14,12 +14,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.client import Client, WorkflowHandle  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
+from temporalio.client import (  # noqa: E402
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    WorkflowHandle,
+    WorkflowUpdateHandle,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.database import create_schema, make_engine  # noqa: E402
+from activities.projection import Projection  # noqa: E402
 from domain.models import (  # noqa: E402
+    API_UPDATES,
     CASE_VERSION,
     DEFAULT_DOCUMENTS,
     DEFAULT_GRID,
@@ -71,6 +81,33 @@ def sheet(mark: float) -> ScoreSheet:
             {"criterion": c.code, "score": mark, "comment": "ok"} for c in DEFAULT_GRID.criteria
         ]
     )
+
+
+class AsTheApi(Interceptor):
+    """Updates sent as the API sends operator transitions: named as its own (API_UPDATES), their
+    records written to SQL on answer, so the histories hold that path. Registrations are not
+    written through; amendments go as an update sent straight to the engine would."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.projection = Projection(engine)
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _SentAsTheApi(next, self.projection)
+
+
+class _SentAsTheApi(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, projection: Projection) -> None:
+        super().__init__(next)
+        self.projection = projection
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle:
+        if input.update in ("register_application", "amend"):
+            return await super().start_workflow_update(input)
+        input.update_id = f"{API_UPDATES}{input.update}:{uuid.uuid4().hex}"
+        handle = await super().start_workflow_update(input)
+        for record in await handle.result():
+            self.projection.write(record)
+        return handle
 
 
 class Scenario:
@@ -233,7 +270,8 @@ async def support(s: Scenario) -> dict[str, WorkflowHandle]:
     await latest.execute_update(Cluster.renew, args=[ADMIN, Renewal()])
     await s.env.sleep(timedelta(days=400))  # the last year ends support by itself
     await latest.result()
-    return {"support-first-year": first, "support-last-year": latest}
+    first_year = s.client.get_workflow_handle(first.id, run_id=first.first_execution_run_id)
+    return {"support-first-year": first_year, "support-last-year": latest}
 
 
 async def main(tag: str) -> None:
@@ -245,7 +283,8 @@ async def main(tag: str) -> None:
     create_schema(engine)
     queue = f"record-{uuid.uuid4().hex}"
     async with env, build_worker(env.client, engine, queue):
-        scenario = Scenario(env, env.client, queue)
+        client = Client(**{**env.client.config(), "interceptors": [AsTheApi(engine)]})
+        scenario = Scenario(env, client, queue)
         for record in (eligibility, evaluation, support):
             for name, handle in (await record(scenario)).items():
                 history = await handle.fetch_history()

@@ -18,7 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_schema, make_engine
-from api.commands import written
+from activities.projection import Projection
+from activities.sweeper import Sweeper, sweeping
 from api.main import create_app
 from domain.models import CASE_VERSION, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
@@ -148,7 +149,8 @@ class Service:
             id=f"call-{call_id}",
             task_queue=self.task_queue,
         )
-        await written(self.engine, await handle.execute_update(CallWorkflow.create, ADMIN))
+        for record in await handle.execute_update(CallWorkflow.create, ADMIN):
+            Projection(self.engine).write(record)
         return call_id
 
     async def post(
@@ -171,7 +173,7 @@ async def running_service(
     settings = Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values()))
     app = create_app(settings, client=env.client, engine=engine)
     worker = build_worker(env.client, engine, task_queue, sandboxed)
-    async with worker, app.router.lifespan_context(app):
+    async with worker, sweeping(Sweeper(env.client, engine)), app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             yield Service(env, engine, http, task_queue)

@@ -222,14 +222,14 @@ async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
         await handle.terminate("fin du test")
 
 
-@pytest.mark.parametrize(("version", "patches"), [(CASE_VERSION, 0), (0, 3)])
+@pytest.mark.parametrize(("version", "patches"), [(CASE_VERSION, 0), (0, 4)])
 async def test_only_cases_started_before_versions_ask_for_patches(
     skipping: Service, version: int, patches: int
 ) -> None:
     """Asking `workflow.patched` costs a marker and a visibility write per patch and case: a case
     started on this version takes the new paths without asking; one started before versions (no
-    version in its input) still asks for each (write-through, settled together, local steps),
-    since its history may hold the old paths. Both behave alike."""
+    version in its input) still asks for each (write-through, settled together, local steps,
+    settled by the API), since its history may hold the old paths. Both behave alike."""
     call_id = await skipping.new_call(version=version)
     handle = skipping.client.get_workflow_handle(f"call-{call_id}")
 
@@ -241,7 +241,7 @@ async def test_only_cases_started_before_versions_ask_for_patches(
         assert published.status_code == 200 and published.json()["stage"] == "open"
         await skipping.env.sleep(SAFETY_DELAY * 2)
 
-        async def settled() -> bool:  # the safety write's local activity
+        async def settled() -> bool:  # the safety write of the create, sent straight to the engine
             return await count("core_local_activity") == 1
 
         await eventually(settled, what="the safety write")

@@ -108,13 +108,14 @@ async def test_worker_metrics_are_served_for_prometheus(
     address = dev_env.client.service_client.config.target_host
     client = await Client.connect(address, data_converter=pydantic_data_converter, runtime=runtime)
     async with running_service(WorkflowEnvironment.from_client(client), engine) as service:
-        await open_call(service)
+        call_id = await open_call(service)
+        await service.post(f"/calls/{call_id}/applications", json=APPLICATION)
 
         async def scraped() -> bool:
             page = await asyncio.to_thread(
                 lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
             )
-            # workflow tasks, and the projection writes (local activities, after SAFETY_DELAY)
+            # workflow tasks, and the registration's steps (local activities)
             return all(
                 f"temporal_{name}_execution_latency" in page
                 for name in ("workflow_task", "local_activity")

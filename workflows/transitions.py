@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.projection import Projection
     from domain.models import (
+        API_UPDATES,
         CASE_VERSION,
         FORBIDDEN,
         INVALID,
@@ -58,11 +59,15 @@ WRITE_THROUGH = "operator-transitions-written-through-by-the-api"
 # activity that answers nothing (the records are in the updates' answers): a burst of transitions
 # on one case costs the engine one timer and one small marker, not one of each per transition.
 SETTLED_TOGETHER = "safety-writes-settled-together"
+# Patch id: from here, the transitions of updates the API names as its own (API_UPDATES) owe no
+# safety write: the API recorded an intent for each, and the worker's sweeper writes what the API
+# could not (activities.sweeper). Under load, that safety write was half the engine's work.
+SETTLED_BY_API = "operator-transitions-settled-by-the-api"
 # Cases started on this version (`version` in their start input) or later take the patch's new
 # path without asking: asking, `workflow.patched` records a marker and upserts a search attribute
 # (a visibility write) per patch and case, while a case that never ran older code has no other
 # path to replay. Older cases still ask. A later patch is followed from a later version.
-FOLLOWED_FROM = {LOCAL_STEPS: 6, WRITE_THROUGH: 6, SETTLED_TOGETHER: 6}
+FOLLOWED_FROM = {LOCAL_STEPS: 6, WRITE_THROUGH: 6, SETTLED_TOGETHER: 6, SETTLED_BY_API: 7}
 assert max(FOLLOWED_FROM.values()) == CASE_VERSION  # the version new cases start on
 # Long enough that the API's write has usually landed, short enough that a transition the API
 # could not write appears in SQL within seconds.
@@ -91,6 +96,10 @@ class Steps:
         return await workflow.execute_activity_method(activity, arg, **PROJECTION)
 
     def later(self, recorder: Callable, settle: Callable, record: CaseRecord) -> None:
+        """The safety write of an operator transition, if its update still needs one."""
+        update = workflow.current_update_info()
+        if update and update.id.startswith(API_UPDATES) and self.follows(SETTLED_BY_API):
+            return
         if not self.follows(SETTLED_TOGETHER):
             self._start(self._write(recorder, record))  # cases that ran before the patch
             return
@@ -192,7 +201,8 @@ async def commit(
     """Move `state` to the action's target; answer the records (new state, audit event,
     notifications) of the transitions made so far by this update, or this one alone outside an
     update. Each is written once in SQL: at once for the clock's transitions; for an operator's,
-    by the API that receives the answer, then by `steps` a moment later, as a safety net."""
+    by the API that receives the answer, then, unless the API keeps an intent for it, by `steps`
+    a moment later, as a safety net."""
     state.stage = rules_for(state.stage)[action].target or state.stage
     state.seq += 1
     state.updated_at = workflow.now()

@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from activities.tables import CallRow, ClusterRow
 from api import queries
 from api.actions import Resource
-from api.commands import send, update_id, written
+from api.commands import send, transition, update_id
 from api.deps import (
     Admin,
     Anyone,
@@ -78,17 +78,16 @@ async def start_call(
         task_queue=request.app.state.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    records = await send(
-        lambda: request.app.state.client.execute_update_with_start_workflow(
-            CallWorkflow.create,
-            actor,
-            start_workflow_operation=operation,
-            id=update_id("create", key),
+    return await transition(
+        request.app.state.engine,
+        f"call-{call_id}",
+        "create",
+        key,
+        lambda id_: request.app.state.client.execute_update_with_start_workflow(
+            CallWorkflow.create, actor, start_workflow_operation=operation, id=id_
         ),
         lambda: CALLS.missing(db, call_id),
-        f"call-{call_id}",
     )
-    return await written(request.app.state.engine, records)
 
 
 async def register(

@@ -1,0 +1,140 @@
+"""The API's operator transitions: an intent recorded for each, cleared once written; the
+sweeper writes those the API could not, from the update's answer; the workflow owes none a
+safety write."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle
+
+from activities.intents import Intents
+from activities.sweeper import GRACE, Sweeper
+from activities.tables import AuditRow, CallRow, ClusterRow, IntentRow
+from tests.conftest import ADMIN, Service, eventually
+from tests.test_clock import markers
+from tests.test_clusters import REPORT, TARGETS, labelled_cluster, stage_is
+from workflows.call import CallWorkflow
+from workflows.cluster import ClusterWorkflow
+from workflows.transitions import SAFETY_DELAY
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def intents(service: Service) -> list[str]:
+    with Session(service.engine) as db:
+        return list(db.exec(select(IntentRow.update_id)))
+
+
+def trail(service: Service, case_id: str) -> list[str]:
+    with Session(service.engine) as db:
+        query = select(AuditRow.action).where(AuditRow.case_id == case_id).order_by(AuditRow.seq)
+        return list(db.exec(query))
+
+
+async def update_ids(handle: WorkflowHandle) -> list[str]:
+    return [
+        event.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+
+
+async def safety_writes(handle: WorkflowHandle) -> int:
+    return sum(m.marker_name == "core_local_activity" for m in await markers(handle))
+
+
+async def test_an_api_transition_leaves_no_intent_and_no_safety_write(skipping: Service) -> None:
+    # Its create, sent straight to the engine, is written by the workflow.
+    call_id = await skipping.new_call()
+    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
+    try:
+        await skipping.env.sleep(SAFETY_DELAY * 2)
+
+        async def create_settled() -> bool:
+            return await safety_writes(handle) == 1
+
+        await eventually(create_settled, what="the create's safety write")
+        published = await skipping.post(f"/calls/{call_id}/publish", "admin")
+        assert published.status_code == 200 and published.json()["stage"] == "open"
+        assert trail(skipping, call_id) == ["create", "publish", "open"]
+        assert intents(skipping) == []
+        again = await skipping.post(f"/calls/{call_id}/publish", "admin")
+        assert again.status_code == 409 and intents(skipping) == []  # refused: nothing owed
+        await skipping.env.sleep(SAFETY_DELAY * 2)
+        assert (await update_ids(handle))[-1].startswith("api:publish:")
+        assert await safety_writes(handle) == 1  # the create's only
+        assert trail(skipping, call_id) == ["create", "publish", "open"]
+    finally:  # no deadline timer left to fire, with no worker, in a later test's years
+        await handle.terminate("fin du test")
+
+
+async def test_the_sweeper_writes_what_the_api_answered_but_did_not_write(
+    skipping: Service,
+) -> None:
+    """As if the API stopped between the engine's answer and its SQL write."""
+    call_id = await skipping.new_call()
+    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
+    try:
+        Intents(skipping.engine).add("api:publish:stopped", handle.id)
+        answer = await handle.execute_update(CallWorkflow.publish, ADMIN, id="api:publish:stopped")
+        assert [r.event.action for r in answer] == ["publish", "open"]
+        assert trail(skipping, call_id) == ["create"]
+
+        async def settled() -> bool:
+            return trail(skipping, call_id) == ["create", "publish", "open"]
+
+        await eventually(settled, what="the sweeper")  # it looks every 2 s
+        assert intents(skipping) == []
+        with Session(skipping.engine) as db:
+            assert db.get(CallRow, call_id).stage == "open"
+    finally:
+        await handle.terminate("fin du test")
+
+
+async def test_an_intent_whose_update_never_came_is_dropped_after_the_grace(
+    skipping: Service,
+) -> None:
+    call_id = await skipping.new_call()
+    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
+    try:
+        Intents(skipping.engine).add("api:publish:never-sent", handle.id)
+        sweeper = Sweeper(skipping.client, skipping.engine)
+        now = datetime.now(UTC)
+        await sweeper.sweep(now + timedelta(seconds=10))  # may still be on its way: kept
+        assert intents(skipping) == ["api:publish:never-sent"]
+        await sweeper.sweep(now + GRACE + timedelta(seconds=10))
+        assert intents(skipping) == []
+        assert trail(skipping, call_id) == ["create"]
+    finally:
+        await handle.terminate("fin du test")
+
+
+async def test_the_sweeper_finds_an_answer_in_the_run_before_a_continue_as_new(
+    skipping: Service,
+) -> None:
+    """A renewal starts the support year's own run at once: its answer is in the run before."""
+    cluster_id = await labelled_cluster(skipping)
+    now = await skipping.env.get_current_time()
+    terms = {"start_at": now.isoformat(), "planned_amounts": [1e6] * 3, "kpi_targets": TARGETS}
+    signed = await skipping.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)
+    assert signed.json()["stage"] == "active", signed.text
+    handle = skipping.client.get_workflow_handle(f"cluster-{cluster_id}")
+    try:
+        await skipping.env.sleep(timedelta(days=340))
+        await stage_is(skipping, cluster_id, "report_requested")
+        reported = await skipping.post(f"/clusters/{cluster_id}/record_report", json=REPORT)
+        assert reported.json()["stage"] == "under_review", reported.text
+        first_run = (await handle.describe()).run_id
+        Intents(skipping.engine).add("api:renew:stopped", handle.id)
+        await handle.execute_update(ClusterWorkflow.renew, args=[ADMIN, {}], id="api:renew:stopped")
+
+        async def settled() -> bool:
+            with Session(skipping.engine) as db:
+                return db.get(ClusterRow, cluster_id).stage == "active" and not intents(skipping)
+
+        await eventually(settled, what="the sweeper")
+        assert (await handle.describe()).run_id != first_run
+        assert trail(skipping, cluster_id)[-1] == "renew"
+    finally:
+        await handle.terminate("fin du test")
