@@ -56,8 +56,17 @@ class Sweeper:
         """Settle the intents older than `every`; answer how many were settled."""
         now = now or datetime.now(UTC)
         due = await asyncio.to_thread(self.intents.older_than, now - self.every)
-        settled = await asyncio.gather(*(self._settle(intent, now) for intent in due))
-        return sum(settled)
+        settled = await asyncio.gather(
+            *(self._settle(intent, now) for intent in due), return_exceptions=True
+        )
+        for intent, outcome in zip(due, settled, strict=True):
+            if isinstance(outcome, Exception):  # this one is tried again next time, not the rest
+                log.warning(
+                    "intent not settled: %r",
+                    outcome,
+                    extra={"workflow_id": intent.workflow_id, "update_id": intent.update_id},
+                )
+        return sum(outcome is True for outcome in settled)
 
     async def _settle(self, intent: Intent, now: datetime) -> bool:
         try:

@@ -139,31 +139,32 @@ async def transition(
     the case's new state. If the API stops in between, the worker's sweeper writes the records
     from the update's answer (activities.sweeper)."""
     intents = Intents(engine)
-    intent: str | None = f"{API_UPDATES}{action}:{key or uuid.uuid4().hex}"
+    id_ = f"{API_UPDATES}{action}:{key or uuid.uuid4().hex}"
     try:
-        await run_in_threadpool(intents.add, intent, workflow_id)
+        await run_in_threadpool(intents.add, id_, workflow_id)
+        owed = True
     except SQLAlchemyError:
         # No intent, no sweeper: a plain update id asks the workflow to write the records itself,
         # a moment later. (A repeat of this request once the database is back, under the intent's
         # id, is refused by most checks; at worst an amendment is recorded twice.)
         log.warning("database unavailable: the workflow will write", exc_info=True)
-        intent = update_id(action, key)
+        id_, owed = update_id(action, key), False
+
+    def settle(records: list[Record]) -> None:
+        projection = Projection(engine)
+        for record in records:
+            projection.write(record, fresh=True)
+        if owed:
+            intents.clear(id_)
+
     try:
-        records = await send(lambda: update(intent), on_missing, workflow_id)
+        records = await send(lambda: update(id_), on_missing, workflow_id)
     except HTTPException as refused:
         if refused.status_code < status.HTTP_500_INTERNAL_SERVER_ERROR:  # nothing to write
-            await _settled(lambda: intents.clear(intent), workflow_id)
+            await _settled(lambda: settle([]), workflow_id)
         raise
-    await _settled(lambda: _write(engine, records, intent), workflow_id)
+    await _settled(lambda: settle(records), workflow_id)
     return records[-1].state
-
-
-def _write(engine: Engine, records: list[Record], intent: str | None) -> None:
-    projection = Projection(engine)
-    for record in records:
-        projection.write(record, fresh=True)
-    if intent and intent.startswith(API_UPDATES):
-        Intents(engine).clear(intent)
 
 
 async def _settled(write: Callable[[], None], workflow_id: str) -> None:
