@@ -189,9 +189,9 @@ async def markers(handle: WorkflowHandle) -> list[MarkerRecordedEventAttributes]
 async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
     skipping: Service,
 ) -> None:
-    """The safety net of the write-through: an update sent straight to the engine (as if the API
-    had died after its answer) is written by the workflow itself, SAFETY_DELAY later, once: its
-    two transitions in one local activity, whose marker holds no second copy of the records."""
+    """An update sent straight to the engine, not through the API (so with no intent for the
+    sweeper), is written by the workflow itself, SAFETY_DELAY later, once: its two transitions
+    in one local activity, whose marker holds no second copy of the records."""
     call_id = await skipping.new_call()
     handle = skipping.client.get_workflow_handle(f"call-{call_id}")
     answer = await handle.execute_update(CallWorkflow.publish, ADMIN)

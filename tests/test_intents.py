@@ -2,6 +2,8 @@
 sweeper writes those the API could not, from the update's answer; the workflow owes none a
 safety write."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,11 +46,27 @@ async def safety_writes(handle: WorkflowHandle) -> int:
     return sum(m.marker_name == "core_local_activity" for m in await markers(handle))
 
 
+@asynccontextmanager
+async def draft_call(service: Service) -> AsyncIterator[tuple[str, WorkflowHandle]]:
+    """A draft call, its workflow terminated at the end: no deadline timer left to fire, with no
+    worker, in a later test's years."""
+    call_id = await service.new_call()
+    handle = service.client.get_workflow_handle(f"call-{call_id}")
+    try:
+        yield call_id, handle
+    finally:
+        await handle.terminate("fin du test")
+
+
+async def published_by_a_stopped_api(service: Service, handle: WorkflowHandle) -> list:
+    """The API's intent and update, as if it stopped before its SQL write."""
+    Intents(service.engine).add("api:publish:stopped", handle.id)
+    return await handle.execute_update(CallWorkflow.publish, ADMIN, id="api:publish:stopped")
+
+
 async def test_an_api_transition_leaves_no_intent_and_no_safety_write(skipping: Service) -> None:
     # Its create, sent straight to the engine, is written by the workflow.
-    call_id = await skipping.new_call()
-    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
-    try:
+    async with draft_call(skipping) as (call_id, handle):
         await skipping.env.sleep(SAFETY_DELAY * 2)
 
         async def create_settled() -> bool:
@@ -65,19 +83,13 @@ async def test_an_api_transition_leaves_no_intent_and_no_safety_write(skipping: 
         assert (await update_ids(handle))[-1].startswith("api:publish:")
         assert await safety_writes(handle) == 1  # the create's only
         assert trail(skipping, call_id) == ["create", "publish", "open"]
-    finally:  # no deadline timer left to fire, with no worker, in a later test's years
-        await handle.terminate("fin du test")
 
 
 async def test_the_sweeper_writes_what_the_api_answered_but_did_not_write(
     skipping: Service,
 ) -> None:
-    """As if the API stopped between the engine's answer and its SQL write."""
-    call_id = await skipping.new_call()
-    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
-    try:
-        Intents(skipping.engine).add("api:publish:stopped", handle.id)
-        answer = await handle.execute_update(CallWorkflow.publish, ADMIN, id="api:publish:stopped")
+    async with draft_call(skipping) as (call_id, handle):
+        answer = await published_by_a_stopped_api(skipping, handle)
         assert [r.event.action for r in answer] == ["publish", "open"]
         assert trail(skipping, call_id) == ["create"]
 
@@ -88,16 +100,12 @@ async def test_the_sweeper_writes_what_the_api_answered_but_did_not_write(
         assert intents(skipping) == []
         with Session(skipping.engine) as db:
             assert db.get(CallRow, call_id).stage == "open"
-    finally:
-        await handle.terminate("fin du test")
 
 
 async def test_an_intent_whose_update_never_came_is_dropped_after_the_grace(
     skipping: Service,
 ) -> None:
-    call_id = await skipping.new_call()
-    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
-    try:
+    async with draft_call(skipping) as (call_id, handle):
         Intents(skipping.engine).add("api:publish:never-sent", handle.id)
         sweeper = Sweeper(skipping.client, skipping.engine)
         now = datetime.now(UTC)
@@ -106,8 +114,15 @@ async def test_an_intent_whose_update_never_came_is_dropped_after_the_grace(
         await sweeper.sweep(now + GRACE + timedelta(seconds=10))
         assert intents(skipping) == []
         assert trail(skipping, call_id) == ["create"]
-    finally:
-        await handle.terminate("fin du test")
+
+
+async def test_an_intent_the_sweeper_cannot_settle_holds_up_no_other(skipping: Service) -> None:
+    async with draft_call(skipping) as (call_id, handle):
+        Intents(skipping.engine).add("api:publish:odd", "unknown-1")  # no such kind of case
+        await published_by_a_stopped_api(skipping, handle)
+        await Sweeper(skipping.client, skipping.engine).sweep(datetime.now(UTC) + GRACE * 2)
+        assert intents(skipping) == ["api:publish:odd"]  # kept, and logged at each sweep
+        assert trail(skipping, call_id) == ["create", "publish", "open"]
 
 
 async def test_the_sweeper_finds_an_answer_in_the_run_before_a_continue_as_new(
