@@ -12,6 +12,7 @@ from settings import Settings
 CONTEXT = (
     "case_id",
     "workflow_id",
+    "update_id",
     "action",
     "seq",
     "from_stage",

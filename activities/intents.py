@@ -8,7 +8,7 @@ answer. So the workflow itself owes these transitions no safety write.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from activities.tables import IntentRow
@@ -18,34 +18,53 @@ INTENTS = IntentRow.__table__
 
 @dataclass(frozen=True)
 class Intent:
-    update_id: str
     workflow_id: str
+    update_id: str
     created_at: datetime
+    attempted_at: datetime
+
+    @property
+    def context(self) -> dict[str, str]:
+        """What its log lines carry."""
+        return {"workflow_id": self.workflow_id, "update_id": self.update_id}
 
 
 class Intents:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, update_id: str, workflow_id: str) -> None:
-        """Idempotent: a request repeated with its Idempotency-Key finds its intent there."""
-        row = {"update_id": update_id, "workflow_id": workflow_id, "created_at": datetime.now(UTC)}
+    def add(self, workflow_id: str, update_id: str) -> bool:
+        """True if recorded now; False if an earlier attempt with the same Idempotency-Key left
+        it (its outcome unknown): then only the sweeper, which reads every run, may clear it."""
+        now = datetime.now(UTC)
+        row = {"workflow_id": workflow_id, "update_id": update_id}
         try:
             with self.engine.begin() as db:
-                db.execute(insert(INTENTS), row)
+                db.execute(insert(INTENTS), {**row, "created_at": now, "attempted_at": now})
+            return True
         except IntegrityError:
-            pass
+            with self.engine.begin() as db:
+                db.execute(
+                    update(INTENTS).where(*self._key(workflow_id, update_id)), {"attempted_at": now}
+                )
+            return False
 
-    def clear(self, update_id: str) -> None:
+    def clear(self, workflow_id: str, update_id: str) -> None:
         with self.engine.begin() as db:
-            db.execute(delete(INTENTS).where(INTENTS.c.update_id == update_id))
+            db.execute(delete(INTENTS).where(*self._key(workflow_id, update_id)))
 
-    def older_than(self, moment: datetime, limit: int = 100) -> list[Intent]:
+    def tried_before(self, moment: datetime, limit: int = 100) -> list[Intent]:
+        """The intents last attempted before `moment`, oldest first."""
+        columns = [INTENTS.c[name] for name in Intent.__dataclass_fields__]
         query = (
-            select(INTENTS.c.update_id, INTENTS.c.workflow_id, INTENTS.c.created_at)
-            .where(INTENTS.c.created_at < moment)
-            .order_by(INTENTS.c.created_at)
+            select(*columns)
+            .where(INTENTS.c.attempted_at < moment)
+            .order_by(INTENTS.c.attempted_at)
             .limit(limit)
         )
         with self.engine.connect() as db:
             return [Intent(*row) for row in db.execute(query)]
+
+    @staticmethod
+    def _key(workflow_id: str, update_id: str) -> tuple:
+        return INTENTS.c.workflow_id == workflow_id, INTENTS.c.update_id == update_id

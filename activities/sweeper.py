@@ -11,7 +11,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import Outcome, UpdateRef, WaitPolicy
+from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.intents import Intent, Intents
@@ -26,12 +30,19 @@ RECORDS: dict[str, type[Record]] = {
     "application": ApplicationRecord,
     "cluster": ClusterRecord,
 }
-EVERY = timedelta(seconds=2)  # how often to look, and how old an intent must be to be looked at
+EVERY = timedelta(seconds=2)  # how often to look, and how long an attempt is left to the API
 # An update not found may still be on its way: the API retries it for up to 30 s
 # (api.commands.UPDATE_TIMEOUT). Past this, it was never sent, or its workflow is gone.
 GRACE = timedelta(seconds=45)
-WAIT = 1.0  # seconds for an update's answer; one still running is looked at again next time
-RUNS_BACK = 5  # runs (continue-as-new) searched for an update answered before the latest one
+WAIT = timedelta(seconds=1)  # for an update's answer; one still running is looked at next time
+SKEW = timedelta(minutes=1)  # between the API's clock and the engine's
+COMPLETED = (
+    UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+)
+
+
+class Running(Exception):
+    """The update is still running: its intent waits for the next sweep."""
 
 
 class Sweeper:
@@ -53,69 +64,97 @@ class Sweeper:
             await asyncio.sleep(self.every.total_seconds())
 
     async def sweep(self, now: datetime | None = None) -> int:
-        """Settle the intents older than `every`; answer how many were settled."""
+        """Settle the intents last attempted more than `every` ago; answer how many."""
         now = now or datetime.now(UTC)
-        due = await asyncio.to_thread(self.intents.older_than, now - self.every)
+        due = await asyncio.to_thread(self.intents.tried_before, now - self.every)
         settled = await asyncio.gather(
             *(self._settle(intent, now) for intent in due), return_exceptions=True
         )
         for intent, outcome in zip(due, settled, strict=True):
             if isinstance(outcome, Exception):  # this one is tried again next time, not the rest
-                log.warning(
-                    "intent not settled: %r",
-                    outcome,
-                    extra={"workflow_id": intent.workflow_id, "update_id": intent.update_id},
-                )
+                log.warning("intent not settled: %r", outcome, extra=intent.context)
         return sum(outcome is True for outcome in settled)
 
     async def _settle(self, intent: Intent, now: datetime) -> bool:
         try:
-            records = await self._answer(intent)
-        except WorkflowUpdateFailedError:
-            records = []  # refused or failed: nothing to write
-        except TimeoutError:
-            return False  # still running
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND or now - intent.created_at < self.grace:
-                return False
-            records = []  # never sent, or its workflow is gone
-            log.warning("intent dropped: %s", error, extra={"workflow_id": intent.workflow_id})
+            outcomes = await self._outcomes(intent)
+        except Running:
+            return False
+        if not outcomes and now - intent.attempted_at < self.grace:
+            return False  # may still be on its way
+        records: list[Record] = []
+        kind = RECORDS[intent.workflow_id.split("-", 1)[0]]
+        for outcome in outcomes:  # a refused or failed update has nothing to write
+            if outcome.HasField("success") and outcome.success.payloads:
+                decoded = await self.client.data_converter.decode(
+                    outcome.success.payloads, [list[kind]]
+                )
+                records += decoded[0]
+        if not outcomes:
+            log.warning("intent dropped: its update was not found", extra=intent.context)
         await asyncio.to_thread(self._write, intent, records)
         return True
 
     def _write(self, intent: Intent, records: list[Record]) -> None:
         for record in records:
             self.projection.write(record)
-        self.intents.clear(intent.update_id)
-        log.info(
-            "transition settled by the sweeper",
-            extra={"workflow_id": intent.workflow_id, "update_id": intent.update_id},
+        self.intents.clear(intent.workflow_id, intent.update_id)
+        if records:
+            log.info("transition settled by the sweeper", extra=intent.context)
+
+    async def _outcomes(self, intent: Intent) -> list[Outcome]:
+        """The update's outcome in every run that may hold it: the latest, and those before it
+        back to the first attempt (a retry with the same key may reach a run continued as new)."""
+        outcomes, run_id = [], ""
+        while True:
+            outcome = await self._outcome(intent, run_id)
+            if outcome is not None:
+                outcomes.append(outcome)
+            started = await self._start(intent.workflow_id, run_id)
+            if started is None:
+                return outcomes
+            began, earlier = started
+            if not earlier or began < intent.created_at - SKEW:
+                return outcomes
+            run_id = earlier
+
+    async def _outcome(self, intent: Intent, run_id: str) -> Outcome | None:
+        """The update's outcome in one run, None if the run never had it."""
+        request = PollWorkflowExecutionUpdateRequest(
+            namespace=self.client.namespace,
+            update_ref=UpdateRef(
+                workflow_execution=WorkflowExecution(workflow_id=intent.workflow_id, run_id=run_id),
+                update_id=intent.update_id,
+            ),
+            identity=self.client.identity,
+            wait_policy=WaitPolicy(lifecycle_stage=COMPLETED),
         )
+        try:
+            response = await self.client.workflow_service.poll_workflow_execution_update(
+                request, timeout=WAIT
+            )
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
+                raise Running from None
+            raise
+        if not response.HasField("outcome"):
+            raise Running
+        return response.outcome
 
-    async def _answer(self, intent: Intent) -> list[Record]:
-        """The update's records, from the latest run or, after a continue-as-new, an earlier one."""
-        kind = RECORDS[intent.workflow_id.split("-", 1)[0]]
-        handle: WorkflowHandle = self.client.get_workflow_handle(intent.workflow_id)
-        for _ in range(RUNS_BACK):
-            update = handle.get_update_handle(intent.update_id, result_type=list[kind])
-            try:
-                async with asyncio.timeout(WAIT):
-                    return await update.result()
-            except RPCError as error:
-                if error.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                earlier = await _earlier_run(handle)
-                if earlier is None:
-                    raise
-                handle = self.client.get_workflow_handle(intent.workflow_id, run_id=earlier)
-        raise RPCError("update not found in the latest runs", RPCStatusCode.NOT_FOUND, b"")
-
-
-async def _earlier_run(handle: WorkflowHandle) -> str | None:
-    """The run this one continued, if any."""
-    async for event in handle.fetch_history_events(page_size=1):
-        return event.workflow_execution_started_event_attributes.continued_execution_run_id or None
-    return None
+    async def _start(self, workflow_id: str, run_id: str) -> tuple[datetime, str] | None:
+        """When the run started and the run it continued, if any; None if no such workflow."""
+        handle = self.client.get_workflow_handle(workflow_id, run_id=run_id or None)
+        try:
+            async for event in handle.fetch_history_events(page_size=1):
+                attributes = event.workflow_execution_started_event_attributes
+                return event.event_time.ToDatetime(UTC), attributes.continued_execution_run_id
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return None
 
 
 @asynccontextmanager

@@ -155,6 +155,7 @@ class IntentRow(SQLModel, table=True):
 
     __tablename__ = "update_intents"
 
-    update_id: str = Field(primary_key=True)
-    workflow_id: str
-    created_at: datetime = utc_column(index=True)
+    workflow_id: str = Field(primary_key=True)
+    update_id: str = Field(primary_key=True)  # from the Idempotency-Key: may recur on other cases
+    created_at: datetime = utc_column()  # the first attempt: no run that ended before holds it
+    attempted_at: datetime = utc_column(index=True)  # the latest attempt (a retry with the key)

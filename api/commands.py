@@ -27,6 +27,9 @@ ENGINE_DOWN = (
     "Le moteur de workflows ne répond pas. Réessayez avec la même Idempotency-Key : "
     "l'action ne sera pas faite deux fois."
 )
+DATABASE_DOWN = (
+    "La base de données ne répond pas : rien n'a été fait. Réessayez avec la même Idempotency-Key."
+)
 SLOW = (
     "Pas de réponse du moteur de workflows dans le délai. Réessayez avec la même "
     "Idempotency-Key : l'action ne sera pas faite deux fois."
@@ -131,7 +134,7 @@ async def transition(
     workflow_id: str,
     action: str,
     key: str | None,
-    update: Callable[[str | None], Awaitable[list[Record]]],
+    update: Callable[[str], Awaitable[list[Record]]],
     on_missing: Callable[[], NoReturn],
 ) -> Any:
     """An operator transition: its intent recorded, `update(update_id)` sent, its records written
@@ -141,21 +144,19 @@ async def transition(
     intents = Intents(engine)
     id_ = f"{API_UPDATES}{action}:{key or uuid.uuid4().hex}"
     try:
-        await run_in_threadpool(intents.add, id_, workflow_id)
-        owed = True
+        mine = await run_in_threadpool(intents.add, workflow_id, id_)
     except SQLAlchemyError:
-        # No intent, no sweeper: a plain update id asks the workflow to write the records itself,
-        # a moment later. (A repeat of this request once the database is back, under the intent's
-        # id, is refused by most checks; at worst an amendment is recorded twice.)
-        log.warning("database unavailable: the workflow will write", exc_info=True)
-        id_, owed = update_id(action, key), False
+        log.warning("intent not recorded", exc_info=True, extra={"workflow_id": workflow_id})
+        raise ApiError(
+            status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_DOWN, code="DatabaseUnavailable"
+        ) from None
 
     def settle(records: list[Record]) -> None:
         projection = Projection(engine)
         for record in records:
             projection.write(record, fresh=True)
-        if owed:
-            intents.clear(id_)
+        if mine:  # else an earlier attempt's outcome may sit in another run: the sweeper's
+            intents.clear(workflow_id, id_)
 
     try:
         records = await send(lambda: update(id_), on_missing, workflow_id)
@@ -168,8 +169,7 @@ async def transition(
 
 
 async def _settled(write: Callable[[], None], workflow_id: str) -> None:
-    """A database error here loses nothing: the intent stays for the sweeper (or, without one,
-    the workflow writes)."""
+    """A database error here loses nothing: the intent stays for the sweeper."""
     try:
         await run_in_threadpool(write)
     except SQLAlchemyError:

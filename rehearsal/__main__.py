@@ -25,7 +25,6 @@ from rehearsal.report import Report, collect, render, table, write
 from rehearsal.scenario import Scenario, ScenarioError, load
 from settings import bundled_binary
 from worker import build_worker
-from workflows.transitions import SAFETY_DELAY
 
 PHASES = 9
 
@@ -89,9 +88,6 @@ async def rehearse(
             rng,
         )
         await driver.snapshot(call_id, f"{s.years} année(s) de soutien")
-        # The last transitions' safety writes land before this worker stops: on a shared
-        # time-skipping server, a task left for a worker that is gone would stop the clock.
-        await clock.sleep(SAFETY_DELAY * 2)
     return collect(engine, call_id, driver.snapshots, offset, scenario.name, variant)
 
 

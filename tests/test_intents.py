@@ -23,9 +23,9 @@ from workflows.transitions import SAFETY_DELAY
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-def intents(service: Service) -> list[str]:
+def intents(service: Service) -> list[tuple[str, str]]:
     with Session(service.engine) as db:
-        return list(db.exec(select(IntentRow.update_id)))
+        return list(db.exec(select(IntentRow.workflow_id, IntentRow.update_id)))
 
 
 def trail(service: Service, case_id: str) -> list[str]:
@@ -58,10 +58,19 @@ async def draft_call(service: Service) -> AsyncIterator[tuple[str, WorkflowHandl
         await handle.terminate("fin du test")
 
 
-async def published_by_a_stopped_api(service: Service, handle: WorkflowHandle) -> list:
+async def published_by_a_stopped_api(
+    service: Service, handle: WorkflowHandle, key: str = "stopped"
+) -> list:
     """The API's intent and update, as if it stopped before its SQL write."""
-    Intents(service.engine).add("api:publish:stopped", handle.id)
-    return await handle.execute_update(CallWorkflow.publish, ADMIN, id="api:publish:stopped")
+    Intents(service.engine).add(handle.id, f"api:publish:{key}")
+    return await handle.execute_update(CallWorkflow.publish, ADMIN, id=f"api:publish:{key}")
+
+
+async def swept(service: Service) -> None:
+    async def none_left() -> bool:
+        return not intents(service)
+
+    await eventually(none_left, what="the sweeper")  # it looks every 2 s
 
 
 async def test_an_api_transition_leaves_no_intent_and_no_safety_write(skipping: Service) -> None:
@@ -92,12 +101,8 @@ async def test_the_sweeper_writes_what_the_api_answered_but_did_not_write(
         answer = await published_by_a_stopped_api(skipping, handle)
         assert [r.event.action for r in answer] == ["publish", "open"]
         assert trail(skipping, call_id) == ["create"]
-
-        async def settled() -> bool:
-            return trail(skipping, call_id) == ["create", "publish", "open"]
-
-        await eventually(settled, what="the sweeper")  # it looks every 2 s
-        assert intents(skipping) == []
+        await swept(skipping)
+        assert trail(skipping, call_id) == ["create", "publish", "open"]
         with Session(skipping.engine) as db:
             assert db.get(CallRow, call_id).stage == "open"
 
@@ -106,11 +111,11 @@ async def test_an_intent_whose_update_never_came_is_dropped_after_the_grace(
     skipping: Service,
 ) -> None:
     async with draft_call(skipping) as (call_id, handle):
-        Intents(skipping.engine).add("api:publish:never-sent", handle.id)
+        Intents(skipping.engine).add(handle.id, "api:publish:never-sent")
         sweeper = Sweeper(skipping.client, skipping.engine)
         now = datetime.now(UTC)
         await sweeper.sweep(now + timedelta(seconds=10))  # may still be on its way: kept
-        assert intents(skipping) == ["api:publish:never-sent"]
+        assert intents(skipping) == [(handle.id, "api:publish:never-sent")]
         await sweeper.sweep(now + GRACE + timedelta(seconds=10))
         assert intents(skipping) == []
         assert trail(skipping, call_id) == ["create"]
@@ -118,10 +123,10 @@ async def test_an_intent_whose_update_never_came_is_dropped_after_the_grace(
 
 async def test_an_intent_the_sweeper_cannot_settle_holds_up_no_other(skipping: Service) -> None:
     async with draft_call(skipping) as (call_id, handle):
-        Intents(skipping.engine).add("api:publish:odd", "unknown-1")  # no such kind of case
+        Intents(skipping.engine).add("unknown-1", "api:publish:odd")  # no such kind of case
         await published_by_a_stopped_api(skipping, handle)
         await Sweeper(skipping.client, skipping.engine).sweep(datetime.now(UTC) + GRACE * 2)
-        assert intents(skipping) == ["api:publish:odd"]  # kept, and logged at each sweep
+        assert intents(skipping) == [("unknown-1", "api:publish:odd")]  # kept, logged each time
         assert trail(skipping, call_id) == ["create", "publish", "open"]
 
 
@@ -141,15 +146,45 @@ async def test_the_sweeper_finds_an_answer_in_the_run_before_a_continue_as_new(
         reported = await skipping.post(f"/clusters/{cluster_id}/record_report", json=REPORT)
         assert reported.json()["stage"] == "under_review", reported.text
         first_run = (await handle.describe()).run_id
-        Intents(skipping.engine).add("api:renew:stopped", handle.id)
+        Intents(skipping.engine).add(handle.id, "api:renew:stopped")
         await handle.execute_update(ClusterWorkflow.renew, args=[ADMIN, {}], id="api:renew:stopped")
-
-        async def settled() -> bool:
-            with Session(skipping.engine) as db:
-                return db.get(ClusterRow, cluster_id).stage == "active" and not intents(skipping)
-
-        await eventually(settled, what="the sweeper")
         assert (await handle.describe()).run_id != first_run
-        assert trail(skipping, cluster_id)[-1] == "renew"
+        # The client repeats its request with the key: the new run refuses it (409), and the
+        # intent stays for the sweeper, which finds the first answer in the run before.
+        repeat = await skipping.post(
+            f"/clusters/{cluster_id}/renew", "admin", headers={"Idempotency-Key": "stopped"}
+        )
+        assert repeat.status_code == 409
+        await swept(skipping)
+        assert trail(skipping, cluster_id)[-2:] == ["record_report", "renew"]
+        with Session(skipping.engine) as db:
+            assert db.get(ClusterRow, cluster_id).stage == "active"
     finally:
         await handle.terminate("fin du test")
+
+
+async def test_a_repeat_after_a_stopped_api_answers_the_first_result(skipping: Service) -> None:
+    async with draft_call(skipping) as (call_id, handle):
+        await published_by_a_stopped_api(skipping, handle, key="k-1")
+        repeat = await skipping.post(
+            f"/calls/{call_id}/publish", "admin", headers={"Idempotency-Key": "k-1"}
+        )
+        assert repeat.status_code == 200 and repeat.json()["stage"] == "open"
+        assert trail(skipping, call_id) == ["create", "publish", "open"]  # written by the API
+        await swept(skipping)  # the first attempt's intent, not the API's to clear
+        assert trail(skipping, call_id) == ["create", "publish", "open"]
+
+
+async def test_one_key_on_two_cases_makes_two_intents(skipping: Service) -> None:
+    async with draft_call(skipping) as (first, first_handle):
+        async with draft_call(skipping) as (second, _):
+            await published_by_a_stopped_api(skipping, first_handle, key="same-key")
+            published = await skipping.post(
+                f"/calls/{second}/publish", "admin", headers={"Idempotency-Key": "same-key"}
+            )
+            assert published.status_code == 200 and published.json()["stage"] == "open"
+            assert intents(skipping) == [(first_handle.id, "api:publish:same-key")]
+            await swept(skipping)
+            assert (
+                trail(skipping, first) == trail(skipping, second) == ["create", "publish", "open"]
+            )
