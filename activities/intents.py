@@ -49,9 +49,13 @@ class Intents:
                 )
             return False
 
-    def clear(self, workflow_id: str, update_id: str) -> None:
+    def clear(self, workflow_id: str, update_id: str, attempted_at: datetime | None = None) -> None:
+        """`attempted_at`: only if no retry has come since (the sweeper's read of it)."""
+        where = self._key(workflow_id, update_id)
+        if attempted_at is not None:
+            where += (INTENTS.c.attempted_at == attempted_at,)
         with self.engine.begin() as db:
-            db.execute(delete(INTENTS).where(*self._key(workflow_id, update_id)))
+            db.execute(delete(INTENTS).where(*where))
 
     def tried_before(self, moment: datetime, limit: int = 100) -> list[Intent]:
         """The intents last attempted before `moment`, oldest first."""

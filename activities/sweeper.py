@@ -98,7 +98,9 @@ class Sweeper:
     def _write(self, intent: Intent, records: list[Record]) -> None:
         for record in records:
             self.projection.write(record)
-        self.intents.clear(intent.workflow_id, intent.update_id)
+        # A retry with the key since this sweep read the intent may have sent a new update: its
+        # intent then stays for the next sweep.
+        self.intents.clear(intent.workflow_id, intent.update_id, intent.attempted_at)
         if records:
             log.info("transition settled by the sweeper", extra=intent.context)
 
@@ -136,8 +138,8 @@ class Sweeper:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return None
-            if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
-                raise Running from None
+            if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise Running from None  # our deadline passed first ("Timeout expired")
             raise
         if not response.HasField("outcome"):
             raise Running

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, func, select
 
 from activities.database import create_schema, make_engine
+from activities.intents import Intents
 from activities.projection import Projection
 from activities.tables import ApplicationRow, AuditRow, OutboxRow
 from api import queries
@@ -171,3 +172,16 @@ def test_a_database_made_by_the_first_version_gains_new_columns_and_indexes(
             size=10,
         )
     assert [a.id for a in found.items] == ["a1"]
+
+
+def test_a_retry_after_the_sweeper_read_keeps_the_intent(any_engine: Engine) -> None:
+    """The sweeper clears what it read, not a retry that came since (its update may be new)."""
+    intents = Intents(any_engine)
+    assert intents.add("call-x", "api:publish:k")
+    [read] = intents.tried_before(datetime.now(UTC) + timedelta(seconds=1))
+    assert not intents.add("call-x", "api:publish:k")  # the retry: not this request's to clear
+    intents.clear(read.workflow_id, read.update_id, read.attempted_at)
+    [kept] = intents.tried_before(datetime.now(UTC) + timedelta(seconds=1))
+    assert kept.created_at == read.created_at and kept.attempted_at > read.attempted_at
+    intents.clear(kept.workflow_id, kept.update_id, kept.attempted_at)
+    assert intents.tried_before(datetime.now(UTC) + timedelta(seconds=1)) == []
