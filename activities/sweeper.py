@@ -80,8 +80,10 @@ class Sweeper:
             outcomes = await self._outcomes(intent)
         except Running:
             return False
-        if not outcomes and now - intent.attempted_at < self.grace:
-            return False  # may still be on its way
+        if not outcomes:
+            if now - intent.attempted_at < self.grace:
+                return False  # may still be on its way
+            log.warning("intent dropped: its update was not found", extra=intent.context)
         records: list[Record] = []
         kind = RECORDS[intent.workflow_id.split("-", 1)[0]]
         for outcome in outcomes:  # a refused or failed update has nothing to write
@@ -90,8 +92,6 @@ class Sweeper:
                     outcome.success.payloads, [list[kind]]
                 )
                 records += decoded[0]
-        if not outcomes:
-            log.warning("intent dropped: its update was not found", extra=intent.context)
         await asyncio.to_thread(self._write, intent, records)
         return True
 
