@@ -14,10 +14,9 @@ import uvicorn
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_schema, make_engine
-from activities.sweeper import Sweeper, sweeping
 from api.main import create_app
 from observability import configure_logging, metrics_runtime
+from projection.database import create_schema, make_engine
 from settings import DATA_DIR, Settings, bundled_binary
 from worker import build_worker
 
@@ -66,7 +65,7 @@ async def main() -> None:
         app = create_app(settings, client=env.client, engine=engine)
         server = Server(uvicorn.Config(app, host="127.0.0.1", port=api_port))
         worker = build_worker(env.client, engine, settings.task_queue, settings.workflow_sandbox)
-        async with worker, sweeping(Sweeper(env.client, engine)):
+        async with worker:
             log.warning(
                 "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
                 "· métriques http://%s/metrics · jetons : %s",

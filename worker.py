@@ -1,5 +1,4 @@
-"""Runs the Temporal worker: the workflows and every activity, on one task queue, and the sweeper
-of the API's unsettled transitions."""
+"""Runs the Temporal worker: the workflows and every activity, on one task queue."""
 
 import asyncio
 import gc
@@ -12,11 +11,10 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.cases import Cases
-from activities.database import create_schema, make_engine
 from activities.prechecks import Prechecks
-from activities.projection import Projection
-from activities.sweeper import Sweeper, sweeping
+from activities.records import Records
 from observability import configure_logging, metrics_runtime
+from projection.database import create_schema, make_engine
 from settings import Settings, connect_temporal
 from workflows.application import ApplicationWorkflow
 from workflows.call import CallWorkflow
@@ -32,7 +30,7 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
 
 
 def build_worker(client: Client, engine: Engine, task_queue: str, sandboxed: bool = True) -> Worker:
-    projection = Projection(engine)
+    records = Records(engine)
     cases = Cases(client, task_queue)
     return Worker(
         client,
@@ -40,13 +38,10 @@ def build_worker(client: Client, engine: Engine, task_queue: str, sandboxed: boo
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(sandboxed),
         activities=[
-            projection.record_call,
-            projection.record_application,
-            projection.count_undecided,
-            projection.record_cluster,
-            projection.settle_calls,
-            projection.settle_applications,
-            projection.settle_clusters,
+            records.record_call,
+            records.record_application,
+            records.record_cluster,
+            records.count_undecided,
             Prechecks(engine).run_prechecks,
             cases.start_application,
             cases.start_cluster,
@@ -66,8 +61,7 @@ async def main() -> None:
     logging.info("worker on task queue %s", settings.task_queue)
     worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox)
     gc.freeze()  # startup's objects live on: full collections skip them
-    async with sweeping(Sweeper(client, engine)):
-        await worker.run()
+    await worker.run()
 
 
 if __name__ == "__main__":

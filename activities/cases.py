@@ -7,6 +7,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.ids import application_workflow_id, cluster_workflow_id
 from domain.models import ApplicationStart, ClusterStart, Fanout
 
 APPLICATION_WORKFLOW = "ApplicationWorkflow"
@@ -25,7 +26,7 @@ class Cases:
             await self.client.start_workflow(
                 APPLICATION_WORKFLOW,
                 start,
-                id=f"application-{start.state.id}",
+                id=application_workflow_id(start.state.id),
                 task_queue=self.task_queue,
             )
         except WorkflowAlreadyStartedError:
@@ -38,7 +39,7 @@ class Cases:
             await self.client.start_workflow(
                 CLUSTER_WORKFLOW,
                 args=[start, None],  # no state yet: its first year
-                id=f"cluster-{start.cluster_id}",
+                id=cluster_workflow_id(start.cluster_id),
                 task_queue=self.task_queue,
             )
         except WorkflowAlreadyStartedError:

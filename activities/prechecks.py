@@ -4,10 +4,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.tables import ClusterRow
 from domain.models import ApplicationInput, CallRules, CheckItem
 from domain.rules import precheck
 from domain.support import ClusterState
+from projection.tables import ClusterRow
 
 
 class Prechecks:

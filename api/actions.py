@@ -1,12 +1,13 @@
-"""One POST route per workflow update: `/{case_id}/{action}`, named as in `allowed_actions`.
+"""One POST route per operator transition of the lifecycle table: `/{case_id}/{action}`.
 
 A `Resource` is one kind of case (calls, applications, clusters): its projection row, its
-workflow, its lifecycle table. Each route is also kept in `ACTIONS`, so the console performs
-exactly the same transitions.
+workflow, its part of the lifecycle table. Every routed row of that table becomes a route whose
+roles, body and summary are the row's, sent as the update named after the action; the console
+performs the same `ActionSpec`s.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
@@ -14,24 +15,65 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 
-from api.commands import conflict, transition
-from api.deps import Db, IdempotencyKey, require
+from api.commands import send
+from api.deps import Db, IdempotencyKey, engine_client, require
+from api.errors import conflict
+from domain.ids import Kind, workflow_id
+from domain.lifecycle import Transition
 from domain.models import Actor
-from domain.stages import Action, Rule
+from domain.stages import Action
 
 
 @dataclass(frozen=True)
+class ActionSpec:
+    resource: "Resource"
+    action: Action
+    row: Transition
+    update: Any  # the workflow's update method, named after the action
+
+    async def perform(
+        self, request: Request, case_id: str, actor: Actor, db: Db, body: Any, key: str | None
+    ) -> BaseModel:
+        for check in self.resource.checks.get(self.action, ()):
+            check(request, body)
+        workflow = self.resource.workflow_id(case_id)
+        handle = (await engine_client(request)).get_workflow_handle(workflow)
+        args = [actor] if self.row.body is None else [actor, body]
+        state = await send(
+            lambda id_: handle.execute_update(self.update, args=args, id=id_),
+            self.action,
+            key,
+            workflow,
+            lambda: self.resource.missing(db, case_id),
+        )
+        return self.resource.respond(state, actor)
+
+
+@dataclass
 class Resource:
     router: APIRouter
+    kind: Kind
     table: type[SQLModel]  # the case's projection row
     stage: type[StrEnum]
-    rules: dict[Action, Rule]
+    transitions: dict[Action, Transition]
+    workflow: type  # its workflow class: one update per routed transition
     case_id: Any  # the path parameter's type, with its pattern
-    workflow: str  # workflow ids are f"{workflow}-{case id}"
     respond: Callable[[Any, Actor], BaseModel]
     response_model: type[BaseModel]
     unknown: str  # the 404's message
     closed: str  # the 409's message once the case's workflow is over
+    # Checks the API makes before sending an update (what the workflow cannot know).
+    checks: dict[Action, tuple[Callable[[Request, Any], None], ...]] = field(default_factory=dict)
+    actions: dict[Action, ActionSpec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for action, row in self.transitions.items():
+            if row.routed:
+                update = getattr(self.workflow, action.value, None)
+                if not hasattr(update, "_defn"):
+                    raise TypeError(f"{self.workflow.__name__} has no update for {action}")
+                self.actions[action] = spec = ActionSpec(self, action, row, update)
+                _add_route(spec)
 
     def row(self, db: Db, case_id: str) -> Any:
         row = db.get(self.table, case_id)
@@ -44,63 +86,14 @@ class Resource:
         raise conflict(self.closed, self.stage(self.row(db, case_id).stage))
 
     def workflow_id(self, case_id: str) -> str:
-        return f"{self.workflow}-{case_id}"
-
-    def action(
-        self,
-        update: Any,
-        summary: str,
-        body: type[BaseModel] | None = None,
-        optional_body: bool = False,
-        check: Callable[[Request, Any], None] | None = None,
-    ) -> None:
-        add_action(self, ActionSpec(self, update, body, optional_body, check), summary)
+        return workflow_id(self.kind, case_id)
 
 
-@dataclass(frozen=True)
-class ActionSpec:
-    resource: Resource
-    update: Any
-    body: type[BaseModel] | None
-    optional_body: bool
-    check: Callable[[Request, Any], None] | None
-
-    @property
-    def name(self) -> str:
-        return self.update.__name__
-
-    @property
-    def rule(self) -> Rule:
-        return self.resource.rules[Action(self.name)]
-
-    async def perform(
-        self, request: Request, target: str, actor: Actor, db: Db, payload: Any, key: str | None
-    ) -> BaseModel:
-        if self.check:
-            self.check(request, payload)
-        workflow_id = self.resource.workflow_id(target)
-        handle = request.app.state.client.get_workflow_handle(workflow_id)
-        args = [actor] if payload is None else [actor, payload]
-        state = await transition(
-            request.app.state.engine,
-            workflow_id,
-            self.name,
-            key,
-            lambda id_: handle.execute_update(self.update, args=args, id=id_),
-            lambda: self.resource.missing(db, target),
-        )
-        return self.resource.respond(state, actor)
-
-
-# (resource, action) -> how to perform it; resource is the router's prefix without "/".
-ACTIONS: dict[tuple[str, str], ActionSpec] = {}
-
-
-def add_action(resource: Resource, spec: ActionSpec, summary: str) -> None:
-    """Register the route; roles come from the lifecycle table, so API and workflow agree."""
-    ACTIONS[(resource.router.prefix.strip("/"), spec.name)] = spec
-    Allowed = Annotated[Actor, Depends(require(*spec.rule.roles))]
-    case_id, body = resource.case_id, spec.body
+def _add_route(spec: ActionSpec) -> None:
+    """The route of one transition; roles come from its row, so API and workflow agree."""
+    resource, row = spec.resource, spec.row
+    Allowed = Annotated[Actor, Depends(require(*row.roles))]
+    case_id, body = resource.case_id, row.body
 
     if body is None:
 
@@ -109,7 +102,7 @@ def add_action(resource: Resource, spec: ActionSpec, summary: str) -> None:
         ) -> BaseModel:
             return await spec.perform(request, case_id, actor, db, None, key)
 
-    elif spec.optional_body:
+    elif row.optional_body:
 
         async def act(
             case_id: case_id,
@@ -134,8 +127,8 @@ def add_action(resource: Resource, spec: ActionSpec, summary: str) -> None:
             return await spec.perform(request, case_id, actor, db, payload, key)
 
     resource.router.post(
-        f"/{{case_id}}/{spec.name}",
+        f"/{{case_id}}/{spec.action}",
         response_model=resource.response_model,
-        name=spec.name,
-        summary=summary,
+        name=spec.action.value,
+        summary=row.command,
     )(act)

@@ -1,5 +1,6 @@
 """Dependencies of the routes: who is calling, the database session, the Temporal client."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -7,9 +8,12 @@ from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
 
+from api.errors import ENGINE_DOWN, unavailable
 from domain.models import Actor
 from domain.stages import Role
+from settings import connect_temporal
 
 _bearer = HTTPBearer(
     auto_error=False, description="Jeton d'API (voir README, « Rôles et jetons »)."
@@ -59,6 +63,22 @@ async def session(request: Request) -> AsyncIterator[Session]:
 
 
 Db = Annotated[Session, Depends(session)]
+_connecting = asyncio.Lock()
+
+
+async def engine_client(request: Request) -> Client:
+    """The process's Temporal client, connected on first use: the API starts, and answers 503,
+    while the engine is still down."""
+    state = request.app.state
+    async with _connecting:
+        if state.client is None:
+            try:
+                state.client = await connect_temporal(state.settings)
+            except RuntimeError:  # the SDK's one failure of connect ("Failed client connect")
+                raise unavailable(ENGINE_DOWN, "EngineUnavailable") from None
+    return state.client
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(

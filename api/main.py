@@ -12,13 +12,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.database import create_schema, make_engine
-from api.commands import ENGINE_DOWN, ApiError
 from api.console import views as console
+from api.deps import engine_client
+from api.errors import ENGINE_DOWN, ApiError, Problem
 from api.routes import applications, calls, clusters, deadlines, evaluations
-from api.schemas import Problem
 from api.tokens import load_tokens
-from settings import Settings, connect_temporal
+from projection.database import create_schema, make_engine
+from settings import Settings
 
 log = logging.getLogger(__name__)
 ERRORS = {
@@ -30,8 +30,9 @@ ERRORS = {
 }
 
 
-async def _engine_ok(client: Client) -> bool:
+async def _engine_ok(request: Request) -> bool:
     try:
+        client = await engine_client(request)
         return await asyncio.wait_for(client.service_client.check_health(), 3)
     except Exception:  # noqa: BLE001 - any failure means not healthy
         return False
@@ -57,8 +58,7 @@ def create_app(
         app.state.engine = engine or make_engine(settings.database_url)
         create_schema(app.state.engine)
         app.state.tokens = load_tokens(settings.api_tokens, settings.tokens_file)
-        # Lazy: the API starts, and answers 503, while the engine is still down.
-        app.state.client = client or await connect_temporal(settings, lazy=True)
+        app.state.client = client  # else connected on first use (api.deps.engine_client)
         gc.freeze()  # what startup made lives on: full collections skip it (reads' p99)
         yield
 
@@ -109,7 +109,7 @@ def create_app(
     async def health(request: Request) -> JSONResponse:
         """The engine and the projection database, each checked for real."""
         checks = {
-            "engine": await _engine_ok(request.app.state.client),
+            "engine": await _engine_ok(request),
             "database": await asyncio.to_thread(_database_ok, request.app.state.engine),
         }
         healthy = all(checks.values())

@@ -18,7 +18,6 @@ from datetime import timedelta
 from sqlmodel import Session, func, select
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.tables import AuditRow, CallRow
 from bench.baseline import BareTimer
 from bench.common import (
     Stack,
@@ -31,8 +30,10 @@ from bench.common import (
     until,
     utcnow,
 )
+from domain.ids import application_workflow_id
 from domain.models import Actor, Withdrawal
 from domain.stages import Role
+from projection.tables import AuditRow, CallRow
 from workflows.application import ApplicationWorkflow
 
 TIMER_STARTS_PER_S = 30  # a floor for this machine; a slower start fails loudly, never silently
@@ -79,7 +80,7 @@ async def bare_timers(s: Stack, n: int) -> dict[str, float]:
 
 async def stage_in_temporal(s: Stack, application_id: str) -> str:
     """The workflow's stage, read from its validator's refusal (withdraw is refused after the deadline)."""
-    handle = s.client.get_workflow_handle(f"application-{application_id}")
+    handle = s.client.get_workflow_handle(application_workflow_id(application_id))
     try:
         await handle.execute_update(
             ApplicationWorkflow.withdraw, args=[Actor(name="O", role=Role.OPERATOR), Withdrawal()]

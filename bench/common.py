@@ -30,9 +30,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_schema, make_engine
-from activities.tables import ApplicationRow
 from api.main import create_app
+from projection.database import create_schema, make_engine
+from projection.tables import ApplicationRow
 from settings import Settings, bundled_binary
 
 T = TypeVar("T")

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-from activities.database import make_engine
 from bench.baseline import BareCase
 from bench.common import (
     Stack,
@@ -31,14 +30,15 @@ from bench.common import (
     utcnow,
     worker_process,
 )
+from domain.ids import application_workflow_id
 from domain.models import (
-    CASE_VERSION,
     ApplicationInput,
     ApplicationStart,
     ApplicationState,
     CallRules,
 )
 from domain.stages import ApplicationStage
+from projection.database import make_engine
 from worker import build_worker
 
 STARTS_AT_ONCE = 50
@@ -130,8 +130,8 @@ async def main() -> None:
             )
             await s.client.start_workflow(
                 "ApplicationWorkflow",
-                ApplicationStart(state=state, rules=rules, version=CASE_VERSION),
-                id=f"application-{state.id}",
+                ApplicationStart(state=state, rules=rules),
+                id=application_workflow_id(state.id),
                 task_queue=s.task_queue,
             )
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from activities.tables import ApplicationRow, AuditRow
 from bench.common import (
     SECTORS,
     Stack,
@@ -32,7 +31,9 @@ from bench.common import (
     utcnow,
     wait_for,
 )
+from domain.ids import application_workflow_id
 from domain.search import folded
+from projection.tables import ApplicationRow, AuditRow
 
 SAMPLES = {False: 300, True: 60}  # per query: full run, quick run
 WARM_UP = 20
@@ -82,7 +83,7 @@ def seed(s: Stack, call_id: str, n: int, shapes: list[tuple[dict, list[dict]]]) 
         row["registered_at"] = base + timedelta(seconds=i)
         cases.append(row)
         for event in audit:
-            event.update(workflow_id=f"application-{case_id}", case_id=case_id)
+            event.update(workflow_id=application_workflow_id(case_id), case_id=case_id)
             events.append(event)
     with s.engine.begin() as db:
         db.execute(ApplicationRow.__table__.insert(), cases)  # type: ignore[attr-defined]

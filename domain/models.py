@@ -192,17 +192,11 @@ class CallState(BaseModel):
     updated_at: Moment
 
 
-# The version of the workflow code a new case starts on, carried in its start input (see
-# workflows.transitions.FOLLOWED_FROM); cases started before versions read as 0.
-CASE_VERSION = 7
-
-
 class CallStart(BaseModel):
     """Input of a call workflow run; a continued run carries its registered applications."""
 
     state: CallState
     registered: list[str] = Field(default_factory=list)
-    version: int = 0
 
 
 class MemberType(StrEnum):
@@ -476,7 +470,6 @@ class ApplicationStart(BaseModel):
 
     state: ApplicationState
     rules: CallRules
-    version: int = 0
 
 
 class ClusterStart(BaseModel):
@@ -492,7 +485,6 @@ class ClusterStart(BaseModel):
     contact_email: str | None = None
     report_lead_days: int = 30
     report_reminder_days: list[int] = Field(default_factory=lambda: [14, 3])
-    version: int = 0
 
 
 class Fanout(BaseModel):
@@ -507,7 +499,3 @@ class Fanout(BaseModel):
 NOT_ALLOWED = "NotAllowed"  # 409
 FORBIDDEN = "Forbidden"  # 403
 INVALID = "Invalid"  # 422
-
-# The update ids the API gives the operator transitions it writes to SQL itself, after recording
-# an intent for each (activities.intents): their workflows owe them no safety write.
-API_UPDATES = "api:"

@@ -18,8 +18,8 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_schema, make_engine
 from domain.models import CallSpec
+from projection.database import create_schema, make_engine
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.report import Report, collect, render, table, write
 from rehearsal.scenario import Scenario, ScenarioError, load

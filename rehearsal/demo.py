@@ -16,11 +16,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from activities.database import create_schema, make_engine
-from activities.tables import CallRow
 from api.tokens import load_tokens
 from domain.models import Actor, CallSpec
 from domain.stages import Role
+from projection.database import create_schema, make_engine
+from projection.tables import CallRow
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.scenario import Scenario
 from settings import Settings, connect_temporal

@@ -16,11 +16,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowHandle
 
-from activities.tables import ApplicationRow, CallRow, ClusterRow
-from api import queries
-from api.commands import transition
+from api.commands import send
+from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
 from domain.models import (
-    CASE_VERSION,
     Actor,
     ApplicationInput,
     CallSpec,
@@ -39,6 +37,8 @@ from domain.models import (
 )
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import AnnualReport, ContractTerms, KPIs, Renewal, add_years
+from projection import queries
+from projection.tables import ApplicationRow, CallRow, ClusterRow
 from rehearsal.scenario import Scenario
 from workflows.application import ApplicationWorkflow as App
 from workflows.call import CallWorkflow
@@ -90,13 +90,12 @@ class Driver:
             return list(db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call_id)))
 
     async def update(self, handle: WorkflowHandle, update: Any, *args: Any) -> None:
-        """A transition as the API makes it: its intent, the workflow's update, its records in SQL."""
-        await transition(
-            self.engine,
-            handle.id,
+        """A transition as the API sends it (its workflow writes its record to SQL)."""
+        await send(
+            lambda id_: handle.execute_update(update, args=list(args), id=id_),
             update.__name__,
             None,
-            lambda id_: handle.execute_update(update, args=list(args), id=id_),
+            handle.id,
             lambda: _missing(handle.id),
         )
 
@@ -121,7 +120,7 @@ class Driver:
         self.progress(label)
 
     def app(self, application_id: str) -> WorkflowHandle:
-        return self.client.get_workflow_handle(f"application-{application_id}")
+        return self.client.get_workflow_handle(application_workflow_id(application_id))
 
     # --- the calendar ---------------------------------------------------------------------------
     async def open_call(self, spec: CallSpec) -> str:
@@ -131,8 +130,8 @@ class Driver:
         )
         handle = await self.client.start_workflow(
             CallWorkflow.run,
-            CallStart(state=state, version=CASE_VERSION),
-            id=f"call-{call_id}",
+            CallStart(state=state),
+            id=call_workflow_id(call_id),
             task_queue=self.task_queue,
         )
         await self.update(handle, CallWorkflow.create, ADMIN)
@@ -141,7 +140,7 @@ class Driver:
 
     async def register(self, call_id: str, applications: list[ApplicationInput]) -> list[str]:
         await self.clock.until(self.call_row(call_id).opens_at + timedelta(minutes=1))
-        call = self.client.get_workflow_handle(f"call-{call_id}")
+        call = self.client.get_workflow_handle(call_workflow_id(call_id))
         ids = []
         for data in applications:
             registration = Registration(application_id=uuid.uuid4().hex[:12], data=data)
@@ -205,7 +204,7 @@ class Driver:
         self, call_id: str, rng: random.Random, mean: float, spread: float, late: float
     ) -> None:
         spec = queries.call_state(self.call_row(call_id)).spec
-        call = self.client.get_workflow_handle(f"call-{call_id}")
+        call = self.client.get_workflow_handle(call_workflow_id(call_id))
         await self.update(call, CallWorkflow.start_evaluation, ADMIN)
         panel = self.evaluators or [
             Actor(name=f"Évaluateur {i}", role=Role.EVALUATOR)
@@ -267,7 +266,7 @@ class Driver:
                     "Sous les seuils" if not entry.rank else f"Rang {entry.rank}",
                 )
             await self.update(handle, update, COMMITTEE, CommitteeDecision(reason=reason))
-        call = self.client.get_workflow_handle(f"call-{call_id}")
+        call = self.client.get_workflow_handle(call_workflow_id(call_id))
         await self.update(call, CallWorkflow.publish_results, COMMITTEE)
         await self.settle(
             lambda: len(self._clusters(winners)) == len(winners),
@@ -294,7 +293,7 @@ class Driver:
         amounts = [max(0.0, amount - decrease * y) for y in range(years)]
         targets = KPIs(rd_projects=4, patents=1, startups=2, rd_jobs=10, trainings=6)
         for cluster_id in cluster_ids:
-            handle = self.client.get_workflow_handle(f"cluster-{cluster_id}")
+            handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
             terms = ContractTerms(
                 start_at=start, planned_amounts=amounts or [amount], kpi_targets=targets
             )
@@ -311,7 +310,7 @@ class Driver:
 
     async def _reports(self, ids: list[str], year: int, rng: random.Random, years: int) -> None:
         for cluster_id in ids:
-            handle = self.client.get_workflow_handle(f"cluster-{cluster_id}")
+            handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
             await self.settle(
                 lambda cluster_id=cluster_id: (
                     self._clusters([cluster_id])[0].stage

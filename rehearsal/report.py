@@ -9,10 +9,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from activities.tables import ApplicationRow, CallRow, PaymentRow
-from api import queries
 from domain.clock import local
-from domain.stages import ACTION_LABELS_FR, STAGE_LABELS_FR, ApplicationStage
+from domain.ids import call_workflow_id
+from domain.lifecycle import TRANSITIONS
+from domain.stages import STAGE_LABELS_FR, ApplicationStage
+from projection import queries
+from projection.tables import ApplicationRow, CallRow, PaymentRow
 from rehearsal.driver import Snapshot
 
 
@@ -60,8 +62,8 @@ def collect(
         call = db.get(CallRow, call_id)
         assert call is not None
         report.timeline = [
-            {"date": _day(e.at, offset), "événement": ACTION_LABELS_FR[e.action], "par": e.actor}
-            for e in queries.audit_trail(db, f"call-{call_id}")
+            {"date": _day(e.at, offset), "événement": TRANSITIONS[e.action].event, "par": e.actor}
+            for e in queries.audit_trail(db, call_workflow_id(call_id))
         ] + [
             {"date": _day(s.at, offset), "événement": s.label, "par": "répétition"}
             for s in snapshots

@@ -1,8 +1,10 @@
 """Record workflow histories for the replay tests (tests/histories/*.json).
 
-Run after a workflow change that is meant to be compatible, then commit the new files next to
-the old ones: `.venv/bin/python scripts/record_histories.py v2`. Old histories stay, so CI proves
-that the new code still replays the cases already running. See README, "Replay tests".
+`.venv/bin/python scripts/record_histories.py baseline` records every path once: a call with an
+extension, each application outcome (complements expired, eligible, withdrawn, labelled,
+re-evaluation, final rejection), a support case's first and last year. After a workflow change
+made behind a patch, record the next set under a new tag and commit it beside the earlier ones,
+so CI proves the new code still replays the cases already running. See README, "Replay tests".
 """
 
 import asyncio
@@ -14,23 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine  # noqa: E402
-from temporalio.client import (  # noqa: E402
-    Client,
-    Interceptor,
-    OutboundInterceptor,
-    StartWorkflowUpdateInput,
-    WorkflowHandle,
-    WorkflowUpdateHandle,
-)
+from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from activities.database import create_schema, make_engine  # noqa: E402
-from activities.projection import Projection  # noqa: E402
+from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
 from domain.models import (  # noqa: E402
-    API_UPDATES,
-    CASE_VERSION,
     DEFAULT_DOCUMENTS,
     DEFAULT_GRID,
     Actor,
@@ -55,6 +46,7 @@ from domain.models import (  # noqa: E402
 )
 from domain.stages import CallStage, Role  # noqa: E402
 from domain.support import AnnualReport, ContractTerms, KPIs, ProbationRenewal, Renewal  # noqa: E402
+from projection.database import create_schema, make_engine  # noqa: E402
 from settings import bundled_binary  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.application import ApplicationWorkflow as App  # noqa: E402
@@ -83,33 +75,6 @@ def sheet(mark: float) -> ScoreSheet:
     )
 
 
-class AsTheApi(Interceptor):
-    """Updates sent as the API sends operator transitions: named as its own (API_UPDATES), their
-    records written to SQL on answer, so the histories hold that path. Registrations are not
-    written through; amendments go as an update sent straight to the engine would."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.projection = Projection(engine)
-
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        return _SentAsTheApi(next, self.projection)
-
-
-class _SentAsTheApi(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, projection: Projection) -> None:
-        super().__init__(next)
-        self.projection = projection
-
-    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle:
-        if input.update in ("register_application", "amend"):
-            return await super().start_workflow_update(input)
-        input.update_id = f"{API_UPDATES}{input.update}:{uuid.uuid4().hex}"
-        handle = await super().start_workflow_update(input)
-        for record in await handle.result():
-            self.projection.write(record)
-        return handle
-
-
 class Scenario:
     def __init__(self, env: WorkflowEnvironment, client: Client, queue: str) -> None:
         self.env, self.client, self.queue = env, client, queue
@@ -128,8 +93,8 @@ class Scenario:
         )
         call = await self.client.start_workflow(
             CallWorkflow.run,
-            CallStart(state=state, version=CASE_VERSION),
-            id=f"call-{state.id}",
+            CallStart(state=state),
+            id=call_workflow_id(state.id),
             task_queue=self.queue,
         )
         await call.execute_update(CallWorkflow.create, ADMIN)
@@ -150,7 +115,7 @@ class Scenario:
             )
             handles.append(
                 self.client.get_workflow_handle_for(
-                    App.run, f"application-{registration.application_id}"
+                    App.run, application_workflow_id(registration.application_id)
                 )
             )
         return handles
@@ -218,7 +183,6 @@ async def evaluation(s: Scenario) -> dict[str, WorkflowHandle]:
         await app.execute_update(
             App.reject, args=[COMMITTEE, CommitteeDecision(reason="Non retenu")]
         )
-    await s.env.sleep(timedelta(seconds=5))  # the decisions' projection writes (SAFETY_DELAY)
     await call.execute_update(CallWorkflow.publish_results, COMMITTEE)
     await asyncio.sleep(1)
     await reviewed.execute_update(
@@ -248,10 +212,12 @@ async def support(s: Scenario) -> dict[str, WorkflowHandle]:
         sector="TIC",
         labelled_at=now,
         max_support_years=3,
-        version=CASE_VERSION,
     )
     first = await s.client.start_workflow(
-        Cluster.run, args=[start, None], id=f"cluster-{start.cluster_id}", task_queue=s.queue
+        Cluster.run,
+        args=[start, None],
+        id=cluster_workflow_id(start.cluster_id),
+        task_queue=s.queue,
     )
     terms = ContractTerms(
         start_at=now, planned_amounts=[1e6, 9e5, 8e5], kpi_targets=KPIs(patents=1)
@@ -282,9 +248,9 @@ async def main(tag: str) -> None:
     engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/projection.db")
     create_schema(engine)
     queue = f"record-{uuid.uuid4().hex}"
+    OUT.mkdir(exist_ok=True)
     async with env, build_worker(env.client, engine, queue):
-        client = Client(**{**env.client.config(), "interceptors": [AsTheApi(engine)]})
-        scenario = Scenario(env, client, queue)
+        scenario = Scenario(env, env.client, queue)
         for record in (eligibility, evaluation, support):
             for name, handle in (await record(scenario)).items():
                 history = await handle.fetch_history()
@@ -293,4 +259,4 @@ async def main(tag: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v1"))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "baseline"))

@@ -17,16 +17,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_schema, make_engine
-from activities.projection import Projection
-from activities.sweeper import Sweeper, sweeping
 from api.main import create_app
-from domain.models import CASE_VERSION, Actor, CallSpec, CallStart, CallState
+from domain.ids import call_workflow_id
+from domain.models import Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
+from projection.database import create_schema, make_engine
 from settings import Settings, bundled_binary
 from worker import build_worker
 from workflows.call import CallWorkflow
-from workflows.transitions import SAFETY_DELAY
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -128,9 +126,8 @@ class Service:
     def client(self) -> Client:
         return self.env.client
 
-    async def new_call(self, version: int = CASE_VERSION, **changes: object) -> str:
-        """A draft call started as update-with-start would (the time-skipping server lacks it);
-        `version` 0 starts it as the code before versions did."""
+    async def new_call(self, **changes: object) -> str:
+        """A draft call started as update-with-start would (the time-skipping server lacks it)."""
         now = await self.env.get_current_time()
         spec = CallSpec.model_validate(
             {
@@ -145,12 +142,11 @@ class Service:
         state = CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=now)
         handle = await self.client.start_workflow(
             CallWorkflow.run,
-            CallStart(state=state, version=version),
-            id=f"call-{call_id}",
+            CallStart(state=state),
+            id=call_workflow_id(call_id),
             task_queue=self.task_queue,
         )
-        for record in await handle.execute_update(CallWorkflow.create, ADMIN):
-            Projection(self.engine).write(record)
+        await handle.execute_update(CallWorkflow.create, ADMIN)
         return call_id
 
     async def post(
@@ -173,7 +169,7 @@ async def running_service(
     settings = Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values()))
     app = create_app(settings, client=env.client, engine=engine)
     worker = build_worker(env.client, engine, task_queue, sandboxed)
-    async with worker, sweeping(Sweeper(env.client, engine)), app.router.lifespan_context(app):
+    async with worker, app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             yield Service(env, engine, http, task_queue)
@@ -184,9 +180,6 @@ async def skipping(skipping_env: WorkflowEnvironment, any_engine: Engine) -> Asy
     """On the time-skipping server, with the projection on SQLite and on PostgreSQL."""
     async with running_service(skipping_env, any_engine) as service:
         yield service
-        # The last transitions' safety writes (SAFETY_DELAY) land while this worker runs: a
-        # workflow task left for a worker that is gone would stop the clock for the next test.
-        await skipping_env.sleep(SAFETY_DELAY * 2)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -194,7 +187,6 @@ async def unsandboxed(skipping_env: WorkflowEnvironment, engine: Engine) -> Asyn
     """The worker as deployed by default: workflows outside the sandbox."""
     async with running_service(skipping_env, engine, sandboxed=False) as service:
         yield service
-        await skipping_env.sleep(SAFETY_DELAY * 2)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from sqlmodel import Session, func, select
 
-from activities.tables import AuditRow, OutboxRow
 from api.main import create_app
+from projection.tables import AuditRow, OutboxRow
 from settings import Settings
 from tests.conftest import APPLICATION, TOKENS, Service, auth, eventually, utcnow
 
@@ -172,7 +172,7 @@ async def test_transition_not_allowed_is_409_with_stage_and_actions(dev: Service
     again = await dev.post(f"/calls/{call_id}/publish", role="admin")
     assert again.status_code == 409
     assert again.json() == {
-        "detail": "Action « publish » impossible à l'étape « ouvert ».",
+        "detail": "Action « Publier l'appel » impossible à l'étape « ouvert ».",
         "code": "NotAllowed",
         "stage": "open",
         "allowed_actions": ["extend_deadline", "register_application"],

@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_schema, make_engine
-from api.actions import ACTIONS  # what the console's action route dispatches
+from api.console.views import RESOURCES  # what the console's action route dispatches
 from api.main import app as service_app
 from domain.models import DEFAULT_GRID
+from projection.database import create_schema, make_engine
 from tests.conftest import APPLICATION, Service, auth, eventually, running_service, utcnow
 from tests.test_clusters import labelled_cluster
 
@@ -319,7 +319,7 @@ async def test_every_route_is_in_a_table() -> None:
 
 
 async def test_every_console_action_is_in_the_table() -> None:
-    dispatched = {(RESOURCES_FR[resource], action) for resource, action in ACTIONS}
+    dispatched = {(fr, action) for fr, kind in RESOURCES.items() for action in kind.actions}
     tabled = {(path.split("/")[2], path.rsplit("/", 1)[1]) for _, path in CONSOLE_ACTIONS}
     assert dispatched == tabled
 

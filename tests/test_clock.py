@@ -7,11 +7,10 @@ from sqlmodel import Session, select
 from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import WorkflowHandle
 
-from activities.tables import AuditRow
-from domain.models import CASE_VERSION
+from domain.ids import call_workflow_id
+from projection.tables import AuditRow
 from tests.conftest import ADMIN, APPLICATION, Service, eventually
 from workflows.call import CallWorkflow
-from workflows.transitions import SAFETY_DELAY
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -178,7 +177,7 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
 
 
 async def markers(handle: WorkflowHandle) -> list[MarkerRecordedEventAttributes]:
-    """The markers in a workflow's history: local activities' results, patches."""
+    """The markers in a workflow's history: local activities' results (and patches, if any)."""
     return [
         event.marker_recorded_event_attributes
         async for event in handle.fetch_history_events()
@@ -186,65 +185,21 @@ async def markers(handle: WorkflowHandle) -> list[MarkerRecordedEventAttributes]
     ]
 
 
-async def test_a_transition_no_api_wrote_reaches_sql_through_its_workflow(
+async def test_an_update_sent_straight_to_the_engine_is_in_sql_when_it_answers(
     skipping: Service,
 ) -> None:
-    """An update sent straight to the engine, not through the API (so with no intent for the
-    sweeper), is written by the workflow itself, SAFETY_DELAY later, once: its two transitions
-    in one local activity, whose marker holds no second copy of the records."""
+    """The workflow writes each transition's record before its update answers, whoever sent it:
+    one local activity per transition, no patch marker, nothing left to write later."""
     call_id = await skipping.new_call()
-    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
-    answer = await handle.execute_update(CallWorkflow.publish, ADMIN)
-    assert [r.event.action for r in answer] == ["publish", "open"]  # opening time already past
-
-    def trail() -> list[tuple[int, str]]:
+    handle = skipping.client.get_workflow_handle(call_workflow_id(call_id))
+    try:
+        answer = await handle.execute_update(CallWorkflow.publish, ADMIN)
+        assert answer.stage == "open"  # its opening time already past: opened at once
         with Session(skipping.engine) as db:
             rows = db.exec(select(AuditRow.seq, AuditRow.action).where(AuditRow.case_id == call_id))
-            return sorted(rows)
-
-    assert trail() == [(1, "create")]  # nobody has written the answer yet
-    await skipping.env.sleep(SAFETY_DELAY * 2)
-
-    async def written_by_the_workflow() -> bool:
-        return trail() == [(1, "create"), (2, "publish"), (3, "open")]
-
-    try:
-        await eventually(written_by_the_workflow, what="the workflow's safety writes")
+            assert sorted(rows) == [(1, "create"), (2, "publish"), (3, "open")]
         assert (await skipping.get(f"/calls/{call_id}")).json()["stage"] == "open"
-        settled = [
-            m.details
-            for m in await markers(handle)
-            if "result" in m.details and b'"settle_calls"' in m.details["data"].payloads[0].data
-        ]
-        [result] = [m["result"].payloads[0] for m in settled]
-        assert result.metadata["encoding"] == b"binary/null"
-    finally:  # no deadline timer left to fire, with no worker, in a later test's years
-        await handle.terminate("fin du test")
-
-
-@pytest.mark.parametrize(("version", "patches"), [(CASE_VERSION, 0), (0, 4)])
-async def test_only_cases_started_before_versions_ask_for_patches(
-    skipping: Service, version: int, patches: int
-) -> None:
-    """Asking `workflow.patched` costs a marker and a visibility write per patch and case: a case
-    started on this version takes the new paths without asking; one started before versions (no
-    version in its input) still asks for each (write-through, settled together, local steps,
-    settled by the API), since its history may hold the old paths. Both behave alike."""
-    call_id = await skipping.new_call(version=version)
-    handle = skipping.client.get_workflow_handle(f"call-{call_id}")
-
-    async def count(name: str) -> int:
-        return sum(m.marker_name == name for m in await markers(handle))
-
-    try:
-        published = await skipping.post(f"/calls/{call_id}/publish", "admin")
-        assert published.status_code == 200 and published.json()["stage"] == "open"
-        await skipping.env.sleep(SAFETY_DELAY * 2)
-
-        async def settled() -> bool:  # the safety write of the create, sent straight to the engine
-            return await count("core_local_activity") == 1
-
-        await eventually(settled, what="the safety write")
-        assert await count("core_patch") == patches
+        names = [m.marker_name for m in await markers(handle)]
+        assert names == ["core_local_activity"] * 3
     finally:  # no deadline timer left to fire, with no worker, in a later test's years
         await handle.terminate("fin du test")

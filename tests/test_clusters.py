@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from activities.tables import OutboxRow
-from domain.models import CASE_VERSION, ClusterStart
+from domain.models import ClusterStart
+from projection.tables import OutboxRow
 from tests.conftest import APPLICATION, Service, eventually
 from workflows.cluster import ClusterWorkflow
 
@@ -36,7 +36,6 @@ async def labelled_cluster(service: Service, max_years: int = YEARS) -> str:
         labelled_at=now,
         max_support_years=max_years,
         contact_email="direction@textile-nord.ma",
-        version=CASE_VERSION,
     )
     await service.client.start_workflow(
         ClusterWorkflow.run,

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from activities.database import create_schema, make_engine
-from activities.tables import CallRow, ClusterRow
 from domain.models import Actor
 from domain.stages import Role
+from projection.database import create_schema, make_engine
+from projection.tables import CallRow, ClusterRow
 from rehearsal.demo import calls_in, load_demo, main
 from tests.conftest import Service
 

@@ -6,9 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from domain.clock import due_after, to_utc
+from domain.lifecycle import allowed_actions
 from domain.models import Amendment, ApplicationInput, CallRules, CallSpec, ComplementsReply
 from domain.rules import precheck
-from domain.stages import ApplicationStage, CallStage, allowed_actions
+from domain.stages import ApplicationStage, CallStage
 from tests.conftest import APPLICATION
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from activities.tables import OutboxRow
 from domain.models import DEFAULT_GRID
+from projection.tables import OutboxRow
 from tests.conftest import APPLICATION, Service, eventually
 from workflows.cluster import ClusterWorkflow
 

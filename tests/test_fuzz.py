@@ -25,8 +25,8 @@ from schemathesis.schemas import APIOperation
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_schema, make_engine
 from api.main import app as service_app
+from projection.database import create_schema, make_engine
 from tests.conftest import APPLICATION, Service, auth, postgres_engine, running_service, utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

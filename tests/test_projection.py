@@ -1,16 +1,11 @@
 """The SQL projection on SQLite and PostgreSQL: written once, never overwritten by an older state."""
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from activities.database import create_schema, make_engine
-from activities.intents import Intents
-from activities.projection import Projection
-from activities.tables import ApplicationRow, AuditRow, OutboxRow
-from api import queries
+from activities.records import Records
 from domain.models import (
     ApplicationInput,
     ApplicationRecord,
@@ -20,16 +15,11 @@ from domain.models import (
     Notification,
 )
 from domain.stages import Action, ApplicationStage, Role
+from projection import queries
+from projection.tables import ApplicationRow, AuditRow, OutboxRow
 from tests.conftest import APPLICATION
 
 T0 = datetime(2025, 7, 24, 14, 0, tzinfo=UTC)
-OLD_APPLICATIONS = """CREATE TABLE applications (
-    id VARCHAR PRIMARY KEY, call_id VARCHAR NOT NULL, cluster_name VARCHAR NOT NULL,
-    sector VARCHAR NOT NULL, stage VARCHAR NOT NULL, due_at DATETIME,
-    registered_at DATETIME NOT NULL, state JSON NOT NULL, seq INTEGER NOT NULL,
-    updated_at DATETIME NOT NULL)"""  # as the first version made it
-OLD_ROW = """INSERT INTO applications VALUES ('a1', '2025-abc', 'Cluster Aéronautique du Nord', 'TIC',
-    'received', NULL, '2025-07-21 14:00:00', :state, 1, '2025-07-24 14:01:00')"""
 
 
 def record(application_id: str, seq: int, stage: ApplicationStage, **changes) -> ApplicationRecord:
@@ -66,12 +56,11 @@ def count(engine: Engine, table: type) -> int:
 
 
 def test_a_retried_write_changes_nothing(any_engine: Engine) -> None:
-    projection = Projection(any_engine)
+    records = Records(any_engine)
     first = record("a1", 1, ApplicationStage.RECEIVED)
-    projection.write(first, fresh=True)  # the API's write-through
-    projection.record_application(first)
-    projection.write(first, fresh=True)  # the API's, after the workflow's
-    projection.settle_applications([first])
+    assert records.record_application(first) == first  # the history keeps what was written
+    records.record_application(first)  # a retry of the local activity
+    records.projection.write(first, rebuilding=True)  # a rebuild over it
     assert (count(any_engine, AuditRow), count(any_engine, OutboxRow)) == (1, 1)
     with Session(any_engine) as db:
         event = db.exec(select(AuditRow)).one()
@@ -80,7 +69,7 @@ def test_a_retried_write_changes_nothing(any_engine: Engine) -> None:
 
 
 def test_an_older_state_arriving_late_does_not_overwrite_a_newer_one(any_engine: Engine) -> None:
-    projection = Projection(any_engine)
+    projection = Records(any_engine)
     projection.record_application(record("a1", 2, ApplicationStage.ELIGIBILITY_REVIEW))
     projection.record_application(record("a1", 1, ApplicationStage.RECEIVED))
     with Session(any_engine) as db:
@@ -91,7 +80,7 @@ def test_an_older_state_arriving_late_does_not_overwrite_a_newer_one(any_engine:
 
 
 def test_queries_filter_count_and_flag_overdue(any_engine: Engine) -> None:
-    projection = Projection(any_engine)
+    projection = Records(any_engine)
     projection.record_application(record("a1", 1, ApplicationStage.RECEIVED))
     green = {"cluster_name": "Cluster 100% Vert", "sector": "TIC"}
     projection.record_application(record("a2", 1, ApplicationStage.RECEIVED, data=green))
@@ -135,53 +124,3 @@ def test_queries_filter_count_and_flag_overdue(any_engine: Engine) -> None:
             "received": 1,
             "complements_requested": 1,
         }
-
-
-def test_a_database_made_by_the_first_version_gains_new_columns_and_indexes(
-    tmp_path: Path,
-) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as connection:
-        connection.execute(text(OLD_APPLICATIONS))
-        connection.execute(
-            text(OLD_ROW),
-            {"state": record("a1", 1, ApplicationStage.RECEIVED).state.model_dump_json()},
-        )
-        connection.execute(
-            text(
-                "CREATE INDEX ix_applications_call_registered ON applications (call_id, registered_at, id)"
-            )
-        )
-    create_schema(engine)
-    create_schema(engine)  # twice: nothing left to add the second time
-    assert "previous_cluster_id" in {c["name"] for c in inspect(engine).get_columns("applications")}
-    with engine.connect() as connection:
-        query = text("SELECT name FROM sqlite_master WHERE type = 'index'")
-        names = set(connection.execute(query).scalars())
-    assert {"ix_applications_call_sector", "ix_applications_call_registered_name"} <= names
-    assert "ix_applications_call_registered" not in names  # the longer index replaces it
-    with Session(engine) as db:  # the old row is found by a name search, accents aside
-        found = queries.list_applications(
-            db,
-            call_id=None,
-            stage=None,
-            sector=None,
-            overdue=None,
-            search="AERONAUTIQUE",
-            page=1,
-            size=10,
-        )
-    assert [a.id for a in found.items] == ["a1"]
-
-
-def test_a_retry_after_the_sweeper_read_keeps_the_intent(any_engine: Engine) -> None:
-    """The sweeper clears what it read, not a retry that came since (its update may be new)."""
-    intents = Intents(any_engine)
-    assert intents.add("call-x", "api:publish:k")
-    [read] = intents.tried_before(datetime.now(UTC) + timedelta(seconds=1))
-    assert not intents.add("call-x", "api:publish:k")  # the retry: not this request's to clear
-    intents.clear(read.workflow_id, read.update_id, read.attempted_at)
-    [kept] = intents.tried_before(datetime.now(UTC) + timedelta(seconds=1))
-    assert kept.created_at == read.created_at and kept.attempted_at > read.attempted_at
-    intents.clear(kept.workflow_id, kept.update_id, kept.attempted_at)
-    assert intents.tried_before(datetime.now(UTC) + timedelta(seconds=1)) == []

@@ -56,7 +56,11 @@ async def test_report_matches_the_scenario(
     assert [r["rang"] for r in report.ranking] == [1, 2, 3, 4, 5]
     assert report.stages[0]["reçue"] == 6
     assert report.stages[1]["examen de recevabilité"] == 6
-    assert {"date": "24/07/2025 15:00", "événement": "Clôture", "par": "horloge"} in report.timeline
+    assert {
+        "date": "24/07/2025 15:00",
+        "événement": "Date limite atteinte",
+        "par": "horloge",
+    } in report.timeline
     assert sum(report.support.values()) == 2 * 1_000_000
 
     write(report, tmp_path)
@@ -95,7 +99,11 @@ async def test_the_shipped_2025_call_runs_and_accounts_for_every_applicant(
     scenario = load(Path(__file__).resolve().parent.parent / "scenarios" / "aap-2025.yaml")
     report = await rehearse(skipping_env, scenario, "2025", Progress(12))
     assert len(report.outcomes) == scenario.applicants.count
-    assert {"date": "24/07/2025 15:00", "événement": "Clôture", "par": "horloge"} in report.timeline
+    assert {
+        "date": "24/07/2025 15:00",
+        "événement": "Date limite atteinte",
+        "par": "horloge",
+    } in report.timeline
     assert report.final_counts()["labellisée"] == scenario.committee.labelled
     assert report.final_counts()["liste d'attente"] == scenario.committee.reserve
     assert len(report.support) == scenario.support.years

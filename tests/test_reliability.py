@@ -20,12 +20,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_schema, make_engine
-from activities.projection import Projection
-from activities.rebuild import rebuild
-from activities.tables import ApplicationRow, AuditRow
+from api import commands
 from api.main import create_app
 from observability import metrics_runtime
+from projection.database import create_schema, make_engine
+from projection.rebuild import rebuild
+from projection.tables import ApplicationRow, AuditRow
+from projection.writes import Projection
 from settings import Settings, bundled_binary
 from tests.conftest import (
     APPLICATION,
@@ -233,9 +234,13 @@ def postgres() -> Iterator[Engine]:
     yield from postgres_engine()
 
 
-async def test_database_outage_refuses_transitions_and_loses_none(
-    dev_env: WorkflowEnvironment, postgres: Engine
+async def test_database_outage_delays_transitions_and_loses_none(
+    dev_env: WorkflowEnvironment, postgres: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The database away, a transition waits while its workflow retries the write: the API
+    answers 503 (« réessayez avec la même Idempotency-Key »); once the database is back the
+    transition is written once, and the repeat with the key returns it."""
+    monkeypatch.setattr(commands, "UPDATE_TIMEOUT", 2.0)
     async with running_service(dev_env, postgres) as service:
         call_id = await open_call(service)
         application_id = (
@@ -250,17 +255,20 @@ async def test_database_outage_refuses_transitions_and_loses_none(
             current = connection.execute(text("select current_schema()")).scalar_one()
             connection.execute(text(f"alter schema {current} rename to {current}_away"))
         try:
-            # No intent can be recorded: nothing is done, and the operator is told to retry.
-            refused = await service.post(**amend)
-            assert refused.status_code == 503 and refused.json()["code"] == "DatabaseUnavailable"
+            waiting = await service.post(**amend)
+            assert waiting.status_code == 503, waiting.text
+            assert "même Idempotency-Key" in waiting.json()["detail"]
         finally:
             with postgres.begin() as connection:
                 connection.execute(text(f"alter schema {current}_away rename to {current}"))
-        answer = await service.post(**amend)
+        for _ in range(30):  # the client repeats with its key until the write has landed
+            answer = await service.post(**amend)
+            if answer.status_code != 503:
+                break
         assert answer.status_code == 200 and answer.json()["data"]["sector"] == "TIC"
         with Session(postgres) as db:
             row = db.get(ApplicationRow, application_id)
-            assert (row.sector, row.seq) == ("TIC", 2)  # one amendment: the refused one did nothing
+            assert (row.sector, row.seq) == ("TIC", 2)  # one amendment, written once
     assert_no_duplicate(postgres)
 
 

@@ -11,12 +11,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.prechecks import Prechecks
     from domain import notices
     from domain.clock import due_after
+    from domain.lifecycle import APPLICATION
     from domain.models import (
-        CASE_VERSION,
         CLOCK,
         Actor,
         Amendment,
-        ApplicationRecord,
         ApplicationStart,
         ApplicationState,
         Assignment,
@@ -40,22 +39,17 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
     from domain.scoring import evaluate, sheet_errors
-    from domain.stages import (
-        APPLICATION_RULES,
-        DECISIONS,
-        FINAL_APPLICATION_STAGES,
-        Action,
-        ApplicationStage,
-    )
+    from domain.stages import DECISIONS, FINAL_APPLICATION_STAGES, Action, ApplicationStage
     from workflows.transitions import (
-        PROJECTION,
-        Steps,
         commit,
         forbidden,
-        guard,
+        handlers_done,
         invalid,
+        may,
         not_allowed,
         sleep_until,
+        step,
+        transition,
     )
 
 Notify = Callable[[ApplicationState], list[Notification]]
@@ -76,7 +70,6 @@ class ApplicationWorkflow:
         self.published = False
         # One transition at a time: a second concurrent one re-checks the stage and gets 409.
         self.lock = asyncio.Lock()
-        self.steps = Steps(start.version)
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
@@ -99,7 +92,7 @@ class ApplicationWorkflow:
                 await workflow.wait_condition(
                     lambda: self.state.stage != stage or self._result_to_announce()
                 )
-        await self.steps.handlers_and_writes_done()
+        await handlers_done()
         return self.state.stage
 
     # --- signals from the call ---------------------------------------------------------
@@ -116,315 +109,198 @@ class ApplicationWorkflow:
         if deadline and deadline > self.state.deadline:
             self.state.deadline = deadline
 
-    # --- operator transitions ------------------------------------------------------------
-    @workflow.update
-    async def amend(self, actor: Actor, changes: Amendment) -> list[ApplicationRecord]:
-        async with self.lock:
-            self._before_deadline(Action.AMEND, actor)
-            self.state.data = self.state.data.model_copy(update=changes.changes())
-            return await self._commit(
-                actor, Action.AMEND, payload=changes.model_dump(mode="json", exclude_none=True)
-            )
-
-    @amend.validator
-    def _amend(self, actor: Actor, changes: Amendment) -> None:
-        self._before_deadline(Action.AMEND, actor)
-
-    @workflow.update
-    async def withdraw(self, actor: Actor, body: Withdrawal) -> list[ApplicationRecord]:
-        async with self.lock:
-            self._before_deadline(Action.WITHDRAW, actor)
-            self.state.reason = body.reason
-            return await self._commit(actor, Action.WITHDRAW, reason=body.reason)
-
-    @withdraw.validator
-    def _withdraw(self, actor: Actor, body: Withdrawal) -> None:
-        self._before_deadline(Action.WITHDRAW, actor)
-
-    @workflow.update
-    async def mark_eligible(self, actor: Actor, body: EligibleDecision) -> list[ApplicationRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.MARK_ELIGIBLE, actor)
-            self.state.reason = None
-            return await self._commit(
-                actor, Action.MARK_ELIGIBLE, reason=body.note, notify=notices.eligibility_decided
-            )
-
-    @mark_eligible.validator
-    def _mark_eligible(self, actor: Actor, body: EligibleDecision) -> None:
-        guard(self.state.stage, Action.MARK_ELIGIBLE, actor)
-
-    @workflow.update
-    async def mark_ineligible(
-        self, actor: Actor, body: IneligibleDecision
-    ) -> list[ApplicationRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.MARK_INELIGIBLE, actor)
-            self.state.reason = body.reason
-            return await self._commit(
-                actor,
-                Action.MARK_INELIGIBLE,
-                reason=body.reason,
-                notify=notices.eligibility_decided,
-            )
-
-    @mark_ineligible.validator
-    def _mark_ineligible(self, actor: Actor, body: IneligibleDecision) -> None:
-        guard(self.state.stage, Action.MARK_INELIGIBLE, actor)
-
-    @workflow.update
-    async def request_complements(
-        self, actor: Actor, body: ComplementsAsk
-    ) -> list[ApplicationRecord]:
-        async with self.lock:
-            self._check_complements_ask(actor, body)
-            now = workflow.now()
-            self.state.complements = ComplementRequest(
-                items=body.items,
-                note=body.note,
-                requested_at=now,
-                due_at=body.due_at or due_after(now, self.rules.complement_response_days),
-            )
-            return await self._commit(
-                actor,
-                Action.REQUEST_COMPLEMENTS,
-                reason=body.note,
-                payload=self.state.complements.model_dump(mode="json"),
-                notify=notices.complements_requested,
-            )
-
-    @request_complements.validator
-    def _request_complements(self, actor: Actor, body: ComplementsAsk) -> None:
-        self._check_complements_ask(actor, body)
-
-    @workflow.update
-    async def submit_complements(
-        self, actor: Actor, body: ComplementsReply
-    ) -> list[ApplicationRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.SUBMIT_COMPLEMENTS, actor)
-            data = self.state.data
-            known = {d.casefold() for d in data.documents}
-            data.documents = data.documents + [
-                d for d in body.documents if d.casefold() not in known
-            ]
-            assert self.state.complements is not None
-            self.state.complements.answered_at = workflow.now()
-            self.state.checklist = await self._prechecks()
-            return await self._commit(
-                actor,
-                Action.SUBMIT_COMPLEMENTS,
-                reason=body.note,
-                payload=body.model_dump(mode="json"),
-            )
-
-    @submit_complements.validator
-    def _submit_complements(self, actor: Actor, body: ComplementsReply) -> None:
-        guard(self.state.stage, Action.SUBMIT_COMPLEMENTS, actor)
-
-    # --- evaluation ------------------------------------------------------------------------
-    @workflow.update
-    async def assign_evaluators(
-        self, actor: Actor, body: EvaluatorAssignment
-    ) -> list[ApplicationRecord]:
-        async with self.lock:
-            self._check_assignment(actor, body)
-            now = workflow.now()
-            evaluation = self.state.evaluation or Evaluation()
-            evaluation.due_at = evaluation.due_at or due_after(now, self.rules.evaluation_days)
-            evaluation.assignments += [
-                Assignment(evaluator=name, assigned_at=now) for name in body.evaluators
-            ]
-            self.state.evaluation = evaluation
-            return await self._commit(
-                actor,
-                Action.ASSIGN_EVALUATORS,
-                payload=body.model_dump(mode="json"),
-                notify=lambda state: notices.evaluators_assigned(state, body.evaluators),
-            )
-
-    @assign_evaluators.validator
-    def _assign_evaluators(self, actor: Actor, body: EvaluatorAssignment) -> None:
-        self._check_assignment(actor, body)
-
-    @workflow.update
-    async def declare_interest(
-        self, actor: Actor, body: InterestDeclaration
-    ) -> list[ApplicationRecord]:
-        async with self.lock:
-            assignment = self._own_assignment(Action.DECLARE_INTEREST, actor)
-            if assignment.declared_at:
-                raise not_allowed("Déclaration d'intérêts déjà faite.", self.state.stage)
-            assignment.declared_at = workflow.now()
-            assignment.conflict = body.conflict
-            return await self._commit(
-                actor,
-                Action.DECLARE_INTEREST,
-                reason=body.note,
-                payload={"conflict": body.conflict},
-            )
-
-    @declare_interest.validator
-    def _declare_interest(self, actor: Actor, body: InterestDeclaration) -> None:
-        if self._own_assignment(Action.DECLARE_INTEREST, actor).declared_at:
-            raise not_allowed("Déclaration d'intérêts déjà faite.", self.state.stage)
-
-    @workflow.update
-    async def submit_scores(self, actor: Actor, sheet: ScoreSheet) -> list[ApplicationRecord]:
-        async with self.lock:
-            assignment = self._check_sheet(actor, sheet)
-            assignment.sheet = sheet
-            assignment.submitted_at = workflow.now()
-            records = await self._commit(
-                actor, Action.SUBMIT_SCORES, payload=sheet.model_dump(mode="json")
-            )
-            evaluation = self.state.evaluation
-            assert evaluation is not None
-            if (
-                len(evaluation.active()) >= self.rules.evaluators_per_application
-                and not evaluation.waiting()
-            ):
-                sheets = {a.evaluator: a.sheet for a in evaluation.active() if a.sheet}
-                evaluation.result = evaluate(self.rules.grid, sheets, self.rules.consensus_spread)
-                records = await self._commit(
-                    CLOCK, Action.COMPLETE_EVALUATION, payload=evaluation.result.model_dump()
-                )
-            return records
-
-    @submit_scores.validator
-    def _submit_scores(self, actor: Actor, sheet: ScoreSheet) -> None:
-        self._check_sheet(actor, sheet)
-
-    # --- committee -----------------------------------------------------------------------
-    @workflow.update
-    async def label(self, actor: Actor, body: CommitteeDecision) -> list[ApplicationRecord]:
-        return await self._decide(Action.LABEL, actor, body)
-
-    @label.validator
-    def _label(self, actor: Actor, body: CommitteeDecision) -> None:
-        guard(self.state.stage, Action.LABEL, actor)
-
-    @workflow.update
-    async def put_on_reserve(
-        self, actor: Actor, body: CommitteeDecision
-    ) -> list[ApplicationRecord]:
-        return await self._decide(Action.PUT_ON_RESERVE, actor, body)
-
-    @put_on_reserve.validator
-    def _put_on_reserve(self, actor: Actor, body: CommitteeDecision) -> None:
-        guard(self.state.stage, Action.PUT_ON_RESERVE, actor)
-
-    @workflow.update
-    async def reject(self, actor: Actor, body: CommitteeDecision) -> list[ApplicationRecord]:
-        return await self._decide(Action.REJECT, actor, body)
-
-    @reject.validator
-    def _reject(self, actor: Actor, body: CommitteeDecision) -> None:
-        guard(self.state.stage, Action.REJECT, actor)
-
-    @workflow.update
-    async def request_review(self, actor: Actor, body: ReviewRequest) -> list[ApplicationRecord]:
-        async with self.lock:
-            redress = self._check_review_request(actor)
-            redress.requested_at = workflow.now()
-            redress.reason = body.reason
-            return await self._commit(actor, Action.REQUEST_REVIEW, reason=body.reason)
-
-    @request_review.validator
-    def _request_review(self, actor: Actor, body: ReviewRequest) -> None:
-        self._check_review_request(actor)
-
-    @workflow.update
-    async def uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> list[ApplicationRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.UPHOLD_REJECTION, actor)
-            assert self.state.redress is not None
-            self.state.redress.answer = body.answer
-            return await self._commit(
-                actor, Action.UPHOLD_REJECTION, reason=body.answer, notify=notices.review_answered
-            )
-
-    @uphold_rejection.validator
-    def _uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> None:
-        guard(self.state.stage, Action.UPHOLD_REJECTION, actor)
-
-    @workflow.update
-    async def order_re_evaluation(
-        self, actor: Actor, body: ReviewAnswer
-    ) -> list[ApplicationRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.ORDER_RE_EVALUATION, actor)
-            assert self.state.redress is not None
-            self.state.redress.answer = body.answer
-            self.state.evaluation = Evaluation()  # new evaluators, new scores
-            self.state.decision = None
-            return await self._commit(
-                actor,
-                Action.ORDER_RE_EVALUATION,
-                reason=body.answer,
-                notify=notices.review_answered,
-            )
-
-    @order_re_evaluation.validator
-    def _order_re_evaluation(self, actor: Actor, body: ReviewAnswer) -> None:
-        guard(self.state.stage, Action.ORDER_RE_EVALUATION, actor)
-
-    # --- helpers -------------------------------------------------------------------------
-    def _before_deadline(self, action: Action, actor: Actor) -> None:
-        guard(self.state.stage, action, actor)
+    # --- checks beyond the lifecycle table's rule (validator and handler alike) ------------
+    def _before_deadline(self, actor: Actor, _: object) -> None:
         if workflow.now() >= self.state.deadline:
             raise not_allowed("La date limite de l'appel est passée.", self.state.stage)
 
     def _check_complements_ask(self, actor: Actor, body: ComplementsAsk) -> None:
-        guard(self.state.stage, Action.REQUEST_COMPLEMENTS, actor)
         if body.due_at is not None and body.due_at <= workflow.now():
             raise invalid("La date limite de réponse doit être dans le futur.")
 
     def _check_assignment(self, actor: Actor, body: EvaluatorAssignment) -> None:
-        guard(self.state.stage, Action.ASSIGN_EVALUATORS, actor)
+        assigned = self.state.evaluation.assignments if self.state.evaluation else []
         for name in body.evaluators:
-            if any(a.evaluator == name for a in self._assignments()):
+            if any(a.evaluator == name for a in assigned):
                 raise invalid(f"« {name} » est déjà affecté(e) ou a déclaré un conflit d'intérêts.")
 
-    def _assignments(self) -> list[Assignment]:
-        return self.state.evaluation.assignments if self.state.evaluation else []
+    def _check_declaration(self, actor: Actor, _: InterestDeclaration) -> None:
+        if self._assignment(actor).declared_at:
+            raise not_allowed("Déclaration d'intérêts déjà faite.", self.state.stage)
 
-    def _own_assignment(self, action: Action, actor: Actor) -> Assignment:
-        guard(self.state.stage, action, actor)
-        own = self.state.evaluation.of(actor.name) if self.state.evaluation else None
-        if own is None:
-            raise forbidden("Cette candidature ne vous est pas affectée.")
-        return own
-
-    def _check_sheet(self, actor: Actor, sheet: ScoreSheet) -> Assignment:
-        assignment = self._own_assignment(Action.SUBMIT_SCORES, actor)
+    def _check_sheet(self, actor: Actor, sheet: ScoreSheet) -> None:
+        assignment = self._assignment(actor)
         if not assignment.declared_at:
             raise not_allowed("Déclarez d'abord l'absence de conflit d'intérêts.", self.state.stage)
         if assignment.submitted_at:
             raise not_allowed("Vos notes ont déjà été transmises.", self.state.stage)
         if errors := sheet_errors(self.rules.grid, sheet):
             raise invalid("Grille incomplète ou erronée : " + " ; ".join(errors) + ".")
-        return assignment
 
-    async def _decide(
-        self, action: Action, actor: Actor, body: CommitteeDecision
-    ) -> list[ApplicationRecord]:
-        async with self.lock:
-            target = guard(self.state.stage, action, actor).target
-            assert isinstance(target, ApplicationStage)
-            self.state.decision = Decision(
-                outcome=target, reason=body.reason, decided_by=actor.name, decided_at=workflow.now()
-            )
-            return await self._commit(actor, action, reason=body.reason)
-
-    def _check_review_request(self, actor: Actor) -> Redress:
-        guard(self.state.stage, Action.REQUEST_REVIEW, actor)
+    def _check_review_request(self, actor: Actor, _: ReviewRequest) -> None:
         redress = self.state.redress
         if redress is None or self.state.decision is None or not self.state.decision.published_at:
             raise not_allowed("Les résultats ne sont pas encore publiés.", self.state.stage)
         if workflow.now() >= redress.due_at:
             raise not_allowed("Le délai de recours est expiré.", self.state.stage)
-        return redress
+
+    def _assignment(self, actor: Actor) -> Assignment:
+        own = self.state.evaluation.of(actor.name) if self.state.evaluation else None
+        if own is None:
+            raise forbidden("Cette candidature ne vous est pas affectée.")
+        return own
+
+    # --- operator transitions ------------------------------------------------------------
+    @transition(Action.AMEND, _before_deadline)
+    async def amend(self, actor: Actor, changes: Amendment) -> ApplicationState:
+        self.state.data = self.state.data.model_copy(update=changes.changes())
+        return await self._commit(
+            actor, Action.AMEND, payload=changes.model_dump(mode="json", exclude_none=True)
+        )
+
+    @transition(Action.WITHDRAW, _before_deadline)
+    async def withdraw(self, actor: Actor, body: Withdrawal) -> ApplicationState:
+        self.state.reason = body.reason
+        return await self._commit(actor, Action.WITHDRAW, reason=body.reason)
+
+    @transition(Action.MARK_ELIGIBLE)
+    async def mark_eligible(self, actor: Actor, body: EligibleDecision) -> ApplicationState:
+        self.state.reason = None
+        return await self._commit(
+            actor, Action.MARK_ELIGIBLE, reason=body.note, notify=notices.eligibility_decided
+        )
+
+    @transition(Action.MARK_INELIGIBLE)
+    async def mark_ineligible(self, actor: Actor, body: IneligibleDecision) -> ApplicationState:
+        self.state.reason = body.reason
+        return await self._commit(
+            actor, Action.MARK_INELIGIBLE, reason=body.reason, notify=notices.eligibility_decided
+        )
+
+    @transition(Action.REQUEST_COMPLEMENTS, _check_complements_ask)
+    async def request_complements(self, actor: Actor, body: ComplementsAsk) -> ApplicationState:
+        now = workflow.now()
+        self.state.complements = ComplementRequest(
+            items=body.items,
+            note=body.note,
+            requested_at=now,
+            due_at=body.due_at or due_after(now, self.rules.complement_response_days),
+        )
+        return await self._commit(
+            actor,
+            Action.REQUEST_COMPLEMENTS,
+            reason=body.note,
+            payload=self.state.complements.model_dump(mode="json"),
+            notify=notices.complements_requested,
+        )
+
+    @transition(Action.SUBMIT_COMPLEMENTS)
+    async def submit_complements(self, actor: Actor, body: ComplementsReply) -> ApplicationState:
+        data = self.state.data
+        known = {d.casefold() for d in data.documents}
+        data.documents = data.documents + [d for d in body.documents if d.casefold() not in known]
+        assert self.state.complements is not None
+        self.state.complements.answered_at = workflow.now()
+        self.state.checklist = await self._prechecks()
+        return await self._commit(
+            actor, Action.SUBMIT_COMPLEMENTS, reason=body.note, payload=body.model_dump(mode="json")
+        )
+
+    # --- evaluation ------------------------------------------------------------------------
+    @transition(Action.ASSIGN_EVALUATORS, _check_assignment)
+    async def assign_evaluators(self, actor: Actor, body: EvaluatorAssignment) -> ApplicationState:
+        now = workflow.now()
+        evaluation = self.state.evaluation or Evaluation()
+        evaluation.due_at = evaluation.due_at or due_after(now, self.rules.evaluation_days)
+        evaluation.assignments += [
+            Assignment(evaluator=name, assigned_at=now) for name in body.evaluators
+        ]
+        self.state.evaluation = evaluation
+        return await self._commit(
+            actor,
+            Action.ASSIGN_EVALUATORS,
+            payload=body.model_dump(mode="json"),
+            notify=lambda state: notices.evaluators_assigned(state, body.evaluators),
+        )
+
+    @transition(Action.DECLARE_INTEREST, _check_declaration)
+    async def declare_interest(self, actor: Actor, body: InterestDeclaration) -> ApplicationState:
+        assignment = self._assignment(actor)
+        assignment.declared_at = workflow.now()
+        assignment.conflict = body.conflict
+        return await self._commit(
+            actor, Action.DECLARE_INTEREST, reason=body.note, payload={"conflict": body.conflict}
+        )
+
+    @transition(Action.SUBMIT_SCORES, _check_sheet)
+    async def submit_scores(self, actor: Actor, sheet: ScoreSheet) -> ApplicationState:
+        assignment = self._assignment(actor)
+        assignment.sheet = sheet
+        assignment.submitted_at = workflow.now()
+        state = await self._commit(
+            actor, Action.SUBMIT_SCORES, payload=sheet.model_dump(mode="json")
+        )
+        evaluation = self.state.evaluation
+        assert evaluation is not None
+        if (
+            len(evaluation.active()) >= self.rules.evaluators_per_application
+            and not evaluation.waiting()
+        ):
+            sheets = {a.evaluator: a.sheet for a in evaluation.active() if a.sheet}
+            evaluation.result = evaluate(self.rules.grid, sheets, self.rules.consensus_spread)
+            state = await self._commit(
+                CLOCK, Action.COMPLETE_EVALUATION, payload=evaluation.result.model_dump()
+            )
+        return state
+
+    # --- committee -----------------------------------------------------------------------
+    @transition(Action.LABEL)
+    async def label(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+        return await self._decide(Action.LABEL, actor, body)
+
+    @transition(Action.PUT_ON_RESERVE)
+    async def put_on_reserve(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+        return await self._decide(Action.PUT_ON_RESERVE, actor, body)
+
+    @transition(Action.REJECT)
+    async def reject(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+        return await self._decide(Action.REJECT, actor, body)
+
+    @transition(Action.REQUEST_REVIEW, _check_review_request)
+    async def request_review(self, actor: Actor, body: ReviewRequest) -> ApplicationState:
+        assert self.state.redress is not None
+        self.state.redress.requested_at = workflow.now()
+        self.state.redress.reason = body.reason
+        return await self._commit(actor, Action.REQUEST_REVIEW, reason=body.reason)
+
+    @transition(Action.UPHOLD_REJECTION)
+    async def uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> ApplicationState:
+        assert self.state.redress is not None
+        self.state.redress.answer = body.answer
+        return await self._commit(
+            actor, Action.UPHOLD_REJECTION, reason=body.answer, notify=notices.review_answered
+        )
+
+    @transition(Action.ORDER_RE_EVALUATION)
+    async def order_re_evaluation(self, actor: Actor, body: ReviewAnswer) -> ApplicationState:
+        assert self.state.redress is not None
+        self.state.redress.answer = body.answer
+        self.state.evaluation = Evaluation()  # new evaluators, new scores
+        self.state.decision = None
+        return await self._commit(
+            actor, Action.ORDER_RE_EVALUATION, reason=body.answer, notify=notices.review_answered
+        )
+
+    # --- helpers -------------------------------------------------------------------------
+    async def _decide(
+        self, action: Action, actor: Actor, body: CommitteeDecision
+    ) -> ApplicationState:
+        target = APPLICATION[action].target
+        assert isinstance(target, ApplicationStage)
+        self.state.decision = Decision(
+            outcome=target, reason=body.reason, decided_by=actor.name, decided_at=workflow.now()
+        )
+        return await self._commit(actor, action, reason=body.reason)
 
     def _finished(self) -> bool:
         stage, decision = self.state.stage, self.state.decision
@@ -503,7 +379,7 @@ class ApplicationWorkflow:
             self.state.redress = Redress(due_at=due_after(now, self.rules.redress_days))
         if decision.outcome == ApplicationStage.LABELLED:
             self.state.cluster_id = self.state.id
-            await workflow.execute_activity_method(
+            await step(
                 Cases.start_cluster,
                 ClusterStart(
                     cluster_id=self.state.cluster_id,
@@ -516,9 +392,7 @@ class ApplicationWorkflow:
                     contact_email=self.state.data.contact.email,
                     report_lead_days=self.rules.report_lead_days,
                     report_reminder_days=self.rules.report_reminder_days,
-                    version=CASE_VERSION,
                 ),
-                **PROJECTION,
             )
         return notices.result_published
 
@@ -527,9 +401,7 @@ class ApplicationWorkflow:
         return self.state.complements.due_at
 
     async def _prechecks(self) -> list[CheckItem]:
-        return await workflow.execute_local_activity_method(
-            Prechecks.run_prechecks, args=[self.state.data, self.rules], **PROJECTION
-        )
+        return await step(Prechecks.run_prechecks, self.state.data, self.rules)
 
     async def _clock(
         self,
@@ -539,7 +411,7 @@ class ApplicationWorkflow:
     ) -> None:
         """A transition the clock makes, unless an operator moved the case first."""
         async with self.lock:
-            if self.state.stage not in APPLICATION_RULES[action].sources:
+            if not may(self.state.stage, action):
                 return
             notify = await change() if change else None
             await self._commit(CLOCK, action, reason=reason or self.state.reason, notify=notify)
@@ -551,8 +423,6 @@ class ApplicationWorkflow:
         reason: str | None = None,
         payload: dict | None = None,
         notify: Notify | None = None,
-    ) -> list[ApplicationRecord]:
-        """Apply the action's target stage; answer the records made so far (see `commit`)."""
-        return await commit(
-            self.state, self.steps, actor, action, self.state.stage, reason, payload, notify
-        )
+    ) -> ApplicationState:
+        """Apply the action's target stage and record the transition (see `commit`)."""
+        return await commit(self.state, actor, action, self.state.stage, reason, payload, notify)

@@ -7,31 +7,33 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
-    from activities.projection import Projection
+    from activities.records import Records
     from domain import notices
+    from domain.ids import application_workflow_id
     from domain.models import (
-        CASE_VERSION,
         CLOCK,
         Actor,
         ApplicationRecord,
         ApplicationStart,
         ApplicationState,
-        CallRecord,
         CallStart,
+        CallState,
         DeadlineExtension,
         Fanout,
         Registration,
     )
-    from domain.stages import CALL_RULES, Action, ApplicationStage, CallStage
+    from domain.stages import Action, ApplicationStage, CallStage
     from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
     from workflows.transitions import (
-        Steps,
         audit_event,
         commit,
-        guard,
+        handlers_done,
         invalid,
+        may,
         not_allowed,
         sleep_until,
+        step,
+        transition,
     )
 
 FANOUT_CHUNK = 1000
@@ -39,10 +41,6 @@ FANOUT = dict(
     start_to_close_timeout=timedelta(minutes=10),
     heartbeat_timeout=timedelta(minutes=1),
 )
-
-
-def application_workflow_id(application_id: str) -> str:
-    return f"application-{application_id}"
 
 
 @workflow.defn
@@ -54,7 +52,6 @@ class CallWorkflow:
         self.known = set(start.registered)
         self.registering = 0  # registrations accepted whose activities are still running
         self.lock = asyncio.Lock()
-        self.steps = Steps(start.version)
 
     @workflow.run
     async def run(self, start: CallStart) -> None:
@@ -68,115 +65,96 @@ class CallWorkflow:
                 return
         while self.state.stage != CallStage.ARCHIVED:
             if self._should_continue_as_new():
-                await self.steps.handlers_and_writes_done()
-                workflow.continue_as_new(
-                    CallStart(
-                        state=self.state, registered=self.registered, version=self.steps.version
-                    )
-                )
+                await handlers_done()
+                workflow.continue_as_new(CallStart(state=self.state, registered=self.registered))
             stage = self.state.stage
             still = lambda: self.state.stage == stage and not self._should_continue_as_new()  # noqa: E731
             if stage == CallStage.SCHEDULED:
                 if await sleep_until(lambda: self.state.spec.opens_at, still):
-                    await self._clock(Action.OPEN)
+                    await self._open()
             elif stage == CallStage.OPEN:
                 if await sleep_until(lambda: self.state.spec.deadline, still):
                     await self._close()
             else:
                 await workflow.wait_condition(lambda: not still())
-        await self.steps.handlers_and_writes_done()
+        await handlers_done()
+
+    # --- checks beyond the lifecycle table's rule (validator and handler alike) ------------
+    def _check_create(self, actor: Actor, _: None) -> None:
+        if self.state.seq:
+            raise not_allowed("Cet appel existe déjà.", self.state.stage)
+
+    def _check_publish(self, actor: Actor, _: None) -> None:
+        if self.state.spec.deadline <= workflow.now():
+            raise invalid("La date limite est déjà passée : prolongez-la avant de publier.")
+
+    def _check_extension(self, actor: Actor, body: DeadlineExtension) -> None:
+        if body.deadline <= self.state.spec.deadline:
+            raise invalid("La nouvelle date limite doit être postérieure à l'actuelle.")
+        if body.deadline <= workflow.now():
+            raise invalid("La nouvelle date limite doit être dans le futur.")
+
+    def _check_registration(self, actor: Actor, registration: Registration) -> None:
+        if workflow.now() >= self.state.spec.deadline:
+            raise not_allowed("La date limite de l'appel est passée.", self.state.stage)
+        if registration.application_id in self.known:
+            raise not_allowed("Cette candidature est déjà enregistrée.", self.state.stage)
 
     # --- programme manager transitions ---------------------------------------------------
-    @workflow.update
-    async def create(self, actor: Actor) -> list[CallRecord]:
-        async with self.lock:
-            self._check_create(actor)
-            return await self._commit(
-                actor, Action.CREATE, payload=self.state.spec.model_dump(mode="json")
-            )
+    @transition(Action.CREATE, _check_create)
+    async def create(self, actor: Actor) -> CallState:
+        return await self._commit(
+            actor, Action.CREATE, payload=self.state.spec.model_dump(mode="json")
+        )
 
-    @create.validator
-    def _create(self, actor: Actor) -> None:
-        self._check_create(actor)
-
-    @workflow.update
-    async def publish(self, actor: Actor) -> list[CallRecord]:
-        async with self.lock:
-            self._check_publish(actor)
-            records = await self._commit(actor, Action.PUBLISH)
+    @transition(Action.PUBLISH, _check_publish)
+    async def publish(self, actor: Actor) -> CallState:
+        state = await self._commit(actor, Action.PUBLISH)
         if self.state.spec.opens_at <= workflow.now():  # opening time already past: open now
-            records = await self._clock(Action.OPEN) or records
-        return records
+            state = await self._commit(CLOCK, Action.OPEN)
+        return state
 
-    @publish.validator
-    def _publish(self, actor: Actor) -> None:
-        self._check_publish(actor)
-
-    @workflow.update
-    async def extend_deadline(self, actor: Actor, body: DeadlineExtension) -> list[CallRecord]:
-        async with self.lock:
-            self._check_extension(actor, body)
-            previous = self.state.spec.deadline
-            self.state.spec.deadline = body.deadline
-            records = await self._commit(
-                actor,
-                Action.EXTEND_DEADLINE,
-                reason=body.reason,
-                payload={"from": previous.isoformat(), "to": body.deadline.isoformat()},
-            )
+    @transition(Action.EXTEND_DEADLINE, _check_extension)
+    async def extend_deadline(self, actor: Actor, body: DeadlineExtension) -> CallState:
+        previous = self.state.spec.deadline
+        self.state.spec.deadline = body.deadline
+        state = await self._commit(
+            actor,
+            Action.EXTEND_DEADLINE,
+            reason=body.reason,
+            payload={"from": previous.isoformat(), "to": body.deadline.isoformat()},
+        )
         await self._fan_out(self.registered, DEADLINE_EXTENDED, body.deadline)
-        return records
+        return state
 
-    @extend_deadline.validator
-    def _extend_deadline(self, actor: Actor, body: DeadlineExtension) -> None:
-        self._check_extension(actor, body)
+    @transition(Action.START_EVALUATION)
+    async def start_evaluation(self, actor: Actor) -> CallState:
+        return await self._commit(actor, Action.START_EVALUATION)
 
-    @workflow.update
-    async def start_evaluation(self, actor: Actor) -> list[CallRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.START_EVALUATION, actor)
-            return await self._commit(actor, Action.START_EVALUATION)
-
-    @start_evaluation.validator
-    def _start_evaluation(self, actor: Actor) -> None:
-        guard(self.state.stage, Action.START_EVALUATION, actor)
-
-    @workflow.update
-    async def publish_results(self, actor: Actor) -> list[CallRecord]:
+    @transition(Action.PUBLISH_RESULTS)
+    async def publish_results(self, actor: Actor) -> CallState:
         """Publish once the committee has decided every case; each applicant is told its result."""
-        async with self.lock:
-            guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
-            waiting = await self.steps.step(Projection.count_undecided, self.state.id)
-            if waiting:
-                raise not_allowed(
-                    f"{waiting} candidature(s) attendent encore une décision du comité.",
-                    self.state.stage,
-                )
-            records = await self._commit(actor, Action.PUBLISH_RESULTS)
+        waiting = await step(Records.count_undecided, self.state.id)
+        if waiting:
+            raise not_allowed(
+                f"{waiting} candidature(s) attendent encore une décision du comité.",
+                self.state.stage,
+            )
+        state = await self._commit(actor, Action.PUBLISH_RESULTS)
         await self._fan_out(self.registered, RESULTS_PUBLISHED, None)
-        return records
+        return state
 
-    @publish_results.validator
-    def _publish_results(self, actor: Actor) -> None:
-        guard(self.state.stage, Action.PUBLISH_RESULTS, actor)
-
-    @workflow.update
-    async def archive(self, actor: Actor) -> list[CallRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.ARCHIVE, actor)
-            return await self._commit(actor, Action.ARCHIVE)
-
-    @archive.validator
-    def _archive(self, actor: Actor) -> None:
-        guard(self.state.stage, Action.ARCHIVE, actor)
+    @transition(Action.ARCHIVE)
+    async def archive(self, actor: Actor) -> CallState:
+        return await self._commit(actor, Action.ARCHIVE)
 
     # --- registration of applications ----------------------------------------------------
-    @workflow.update
+    # Not under the lock: registrations run side by side (each writes its own case).
+    @transition(Action.REGISTER_APPLICATION, _check_registration, exclusive=False)
     async def register_application(
         self, actor: Actor, registration: Registration
     ) -> ApplicationState:
         """Admit an application while the call is open; its own workflow takes over from here."""
-        self._check_registration(actor, registration)
         spec = self.state.spec
         now = workflow.now()
         application = ApplicationState(
@@ -189,7 +167,6 @@ class CallWorkflow:
             seq=1,
             updated_at=now,
         )
-        workflow_id = application_workflow_id(application.id)
         self.registering += 1
         self.registered.append(application.id)
         self.known.add(application.id)
@@ -202,56 +179,26 @@ class CallWorkflow:
                 None,
                 application.stage,
                 payload={"call_id": self.state.id},
-                workflow_id=workflow_id,
+                workflow_id=application_workflow_id(application.id),
             )
             record = ApplicationRecord(
                 state=application, event=event, notifications=notices.registered(application)
             )
-            await self.steps.step(Projection.record_application, record)
-            start = ApplicationStart(state=application, rules=spec.rules(), version=CASE_VERSION)
-            await self.steps.step(Cases.start_application, start)
+            await step(Records.record_application, record)
+            await step(
+                Cases.start_application, ApplicationStart(state=application, rules=spec.rules())
+            )
             if self.state.spec.deadline != application.deadline:  # extended meanwhile
                 await self._fan_out([application.id], DEADLINE_EXTENDED, self.state.spec.deadline)
         finally:
             self.registering -= 1
         return application
 
-    @register_application.validator
-    def _register_application(self, actor: Actor, registration: Registration) -> None:
-        self._check_registration(actor, registration)
-
-    # --- checks ----------------------------------------------------------------------------
-    def _check_create(self, actor: Actor) -> None:
-        if actor.role not in CALL_RULES[Action.CREATE].roles:
-            guard(self.state.stage, Action.CREATE, actor)  # raises the 403
-        if self.state.seq:
-            raise not_allowed("Cet appel existe déjà.", self.state.stage)
-
-    def _check_publish(self, actor: Actor) -> None:
-        guard(self.state.stage, Action.PUBLISH, actor)
-        if self.state.spec.deadline <= workflow.now():
-            raise invalid("La date limite est déjà passée : prolongez-la avant de publier.")
-
-    def _check_extension(self, actor: Actor, body: DeadlineExtension) -> None:
-        guard(self.state.stage, Action.EXTEND_DEADLINE, actor)
-        if body.deadline <= self.state.spec.deadline:
-            raise invalid("La nouvelle date limite doit être postérieure à l'actuelle.")
-        if body.deadline <= workflow.now():
-            raise invalid("La nouvelle date limite doit être dans le futur.")
-
-    def _check_registration(self, actor: Actor, registration: Registration) -> None:
-        guard(self.state.stage, Action.REGISTER_APPLICATION, actor)
-        if workflow.now() >= self.state.spec.deadline:
-            raise not_allowed("La date limite de l'appel est passée.", self.state.stage)
-        if registration.application_id in self.known:
-            raise not_allowed("Cette candidature est déjà enregistrée.", self.state.stage)
-
     # --- clock -----------------------------------------------------------------------------
-    async def _clock(self, action: Action) -> list[CallRecord] | None:
+    async def _open(self) -> None:
         async with self.lock:
-            if self.state.stage in CALL_RULES[action].sources:
-                return await self._commit(CLOCK, action)
-        return None
+            if may(self.state.stage, Action.OPEN):
+                await self._commit(CLOCK, Action.OPEN)
 
     async def _close(self) -> None:
         """Close at the deadline, then move every registered application to eligibility review."""
@@ -286,7 +233,7 @@ class CallWorkflow:
         reason: str | None = None,
         payload: dict | None = None,
         source: CallStage | None = None,
-    ) -> list[CallRecord]:
-        """Apply the action's target stage; answer the records made so far (see `commit`)."""
+    ) -> CallState:
+        """Apply the action's target stage and record the transition (see `commit`)."""
         source = source or (None if action == Action.CREATE else self.state.stage)
-        return await commit(self.state, self.steps, actor, action, source, reason, payload)
+        return await commit(self.state, actor, action, source, reason, payload)

@@ -13,10 +13,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain import notices
     from domain.models import CLOCK, Actor, ClusterStart, Notification
-    from domain.stages import CLUSTER_RULES, FINAL_CLUSTER_STAGES, Action, ClusterStage
+    from domain.stages import FINAL_CLUSTER_STAGES, Action, ClusterStage
     from domain.support import (
         AnnualReport,
-        ClusterRecord,
         ClusterState,
         ContractTerms,
         Note,
@@ -28,12 +27,13 @@ with workflow.unsafe.imports_passed_through():
         add_years,
     )
     from workflows.transitions import (
-        Steps,
         commit,
-        guard,
+        handlers_done,
         invalid,
+        may,
         not_allowed,
         sleep_until,
+        transition,
     )
 
 MAX_REACHED = "Durée maximale de soutien atteinte"
@@ -51,7 +51,6 @@ class ClusterWorkflow:
         )
         self.year = self._year()  # the support year this run serves
         self.lock = asyncio.Lock()
-        self.steps = Steps(start.version)
 
     @workflow.run
     async def run(self, start: ClusterStart, state: ClusterState | None = None) -> ClusterStage:
@@ -59,7 +58,7 @@ class ClusterWorkflow:
             await self._commit(CLOCK, Action.OPEN_CASE)
         while self.state.stage not in FINAL_CLUSTER_STAGES:
             if self._year() != self.year:  # renewed: the next year gets a run of its own
-                await self.steps.handlers_and_writes_done()
+                await handlers_done()
                 workflow.continue_as_new(args=[start, self.state])
             stage = self.state.stage
             if stage == ClusterStage.AWAITING_CONTRACT:
@@ -71,120 +70,83 @@ class ClusterWorkflow:
                 lambda: self.state.stage == stage and self._alarm() == alarm,
             ):
                 await self._clock(alarm[1])
-        await self.steps.handlers_and_writes_done()
+        await handlers_done()
         return self.state.stage
 
     @workflow.query
     def snapshot(self) -> ClusterState:
         return self.state
 
-    # --- programme manager and operator -------------------------------------------------------
-    @workflow.update
-    async def sign_contract(self, actor: Actor, terms: ContractTerms) -> list[ClusterRecord]:
-        async with self.lock:
-            self._check_contract(actor, terms)
-            self.state.contract = terms
-            self.state.years = [self._new_year(1, terms.planned_amounts[0])]
-            self.year = 1
-            return await self._commit(
-                actor, Action.SIGN_CONTRACT, payload=terms.model_dump(mode="json")
-            )
-
-    @sign_contract.validator
-    def _sign_contract(self, actor: Actor, terms: ContractTerms) -> None:
-        self._check_contract(actor, terms)
-
-    @workflow.update
-    async def record_report(self, actor: Actor, report: AnnualReport) -> list[ClusterRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.RECORD_REPORT, actor)
-            year = self._current()
-            year.report = report
-            year.report_received_at = workflow.now()
-            return await self._commit(
-                actor, Action.RECORD_REPORT, payload=report.model_dump(mode="json")
-            )
-
-    @record_report.validator
-    def _record_report(self, actor: Actor, report: AnnualReport) -> None:
-        guard(self.state.stage, Action.RECORD_REPORT, actor)
-
-    @workflow.update
-    async def renew(self, actor: Actor, body: Renewal) -> list[ClusterRecord]:
-        return await self._renew(Action.RENEW, actor, body, None)
-
-    @renew.validator
-    def _renew_check(self, actor: Actor, body: Renewal) -> None:
-        self._check_renewal(Action.RENEW, actor)
-
-    @workflow.update
-    async def renew_on_probation(self, actor: Actor, body: ProbationRenewal) -> list[ClusterRecord]:
-        probation = Probation(conditions=body.conditions, review_at=body.review_at)
-        return await self._renew(Action.RENEW_ON_PROBATION, actor, body, probation)
-
-    @renew_on_probation.validator
-    def _renew_on_probation(self, actor: Actor, body: ProbationRenewal) -> None:
-        self._check_renewal(Action.RENEW_ON_PROBATION, actor)
-        if body.review_at <= workflow.now():
-            raise invalid("La date de revue de la probation doit être dans le futur.")
-
-    @workflow.update
-    async def suspend(self, actor: Actor, body: Reason) -> list[ClusterRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.SUSPEND, actor)
-            self.state.suspended_from = self.state.stage
-            self.state.reason = body.reason
-            return await self._commit(
-                actor, Action.SUSPEND, reason=body.reason, notify=notices.support_decided
-            )
-
-    @suspend.validator
-    def _suspend(self, actor: Actor, body: Reason) -> None:
-        guard(self.state.stage, Action.SUSPEND, actor)
-
-    @workflow.update
-    async def resume(self, actor: Actor, body: Note) -> list[ClusterRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.RESUME, actor)
-            source = self.state.stage
-            self.state.stage = self.state.suspended_from or ClusterStage.ACTIVE
-            self.state.suspended_from = None
-            self.state.reason = None
-            return await self._commit(actor, Action.RESUME, reason=body.note, source=source)
-
-    @resume.validator
-    def _resume(self, actor: Actor, body: Note) -> None:
-        guard(self.state.stage, Action.RESUME, actor)
-
-    @workflow.update
-    async def terminate(self, actor: Actor, body: Reason) -> list[ClusterRecord]:
-        async with self.lock:
-            guard(self.state.stage, Action.TERMINATE, actor)
-            self.state.reason = body.reason
-            return await self._commit(
-                actor, Action.TERMINATE, reason=body.reason, notify=notices.support_decided
-            )
-
-    @terminate.validator
-    def _terminate(self, actor: Actor, body: Reason) -> None:
-        guard(self.state.stage, Action.TERMINATE, actor)
-
-    # --- checks -----------------------------------------------------------------------------
+    # --- checks beyond the lifecycle table's rule (validator and handler alike) ------------
     def _check_contract(self, actor: Actor, terms: ContractTerms) -> None:
-        guard(self.state.stage, Action.SIGN_CONTRACT, actor)
         years = self.state.origin.max_support_years
         if len(terms.planned_amounts) > years:
             raise invalid(f"Au plus {years} montants annuels : durée maximale de soutien.")
         if add_years(terms.start_at, years) <= workflow.now():
             raise invalid("Cette convention serait déjà échue : vérifiez la date de début.")
 
-    def _check_renewal(self, action: Action, actor: Actor) -> None:
-        guard(self.state.stage, action, actor)
+    def _check_renewal(self, actor: Actor, body: Renewal) -> None:
         if self._year() >= self.state.origin.max_support_years:
             raise not_allowed(
                 "Dernière année de soutien : le soutien s'achève à l'anniversaire.",
                 self.state.stage,
             )
+
+    def _check_probation(self, actor: Actor, body: ProbationRenewal) -> None:
+        self._check_renewal(actor, body)
+        if body.review_at <= workflow.now():
+            raise invalid("La date de revue de la probation doit être dans le futur.")
+
+    # --- programme manager and operator -------------------------------------------------------
+    @transition(Action.SIGN_CONTRACT, _check_contract)
+    async def sign_contract(self, actor: Actor, terms: ContractTerms) -> ClusterState:
+        self.state.contract = terms
+        self.state.years = [self._new_year(1, terms.planned_amounts[0])]
+        self.year = 1
+        return await self._commit(
+            actor, Action.SIGN_CONTRACT, payload=terms.model_dump(mode="json")
+        )
+
+    @transition(Action.RECORD_REPORT)
+    async def record_report(self, actor: Actor, report: AnnualReport) -> ClusterState:
+        year = self._current()
+        year.report = report
+        year.report_received_at = workflow.now()
+        return await self._commit(
+            actor, Action.RECORD_REPORT, payload=report.model_dump(mode="json")
+        )
+
+    @transition(Action.RENEW, _check_renewal)
+    async def renew(self, actor: Actor, body: Renewal) -> ClusterState:
+        return await self._renew(Action.RENEW, actor, body, None)
+
+    @transition(Action.RENEW_ON_PROBATION, _check_probation)
+    async def renew_on_probation(self, actor: Actor, body: ProbationRenewal) -> ClusterState:
+        probation = Probation(conditions=body.conditions, review_at=body.review_at)
+        return await self._renew(Action.RENEW_ON_PROBATION, actor, body, probation)
+
+    @transition(Action.SUSPEND)
+    async def suspend(self, actor: Actor, body: Reason) -> ClusterState:
+        self.state.suspended_from = self.state.stage
+        self.state.reason = body.reason
+        return await self._commit(
+            actor, Action.SUSPEND, reason=body.reason, notify=notices.support_decided
+        )
+
+    @transition(Action.RESUME)
+    async def resume(self, actor: Actor, body: Note) -> ClusterState:
+        source = self.state.stage
+        self.state.stage = self.state.suspended_from or ClusterStage.ACTIVE
+        self.state.suspended_from = None
+        self.state.reason = None
+        return await self._commit(actor, Action.RESUME, reason=body.note, source=source)
+
+    @transition(Action.TERMINATE)
+    async def terminate(self, actor: Actor, body: Reason) -> ClusterState:
+        self.state.reason = body.reason
+        return await self._commit(
+            actor, Action.TERMINATE, reason=body.reason, notify=notices.support_decided
+        )
 
     # --- years and the clock --------------------------------------------------------------------
     def _year(self) -> int:
@@ -207,26 +169,22 @@ class ClusterWorkflow:
 
     async def _renew(
         self, action: Action, actor: Actor, body: Renewal, probation: Probation | None
-    ) -> list[ClusterRecord]:
-        async with self.lock:
-            self._check_renewal(action, actor)
-            assert self.state.contract is not None
-            planned = self.state.contract.planned_amounts
-            number = self._year() + 1
-            amount = (
-                body.amount if body.amount is not None else planned[min(number, len(planned)) - 1]
-            )
-            self._current().decision = action
-            following = self._new_year(number, amount)
-            following.probation = probation
-            self.state.years.append(following)
-            return await self._commit(
-                actor,
-                action,
-                reason=body.reason,
-                payload=body.model_dump(mode="json") | {"year": number, "amount": amount},
-                notify=notices.support_decided,
-            )
+    ) -> ClusterState:
+        assert self.state.contract is not None
+        planned = self.state.contract.planned_amounts
+        number = self._year() + 1
+        amount = body.amount if body.amount is not None else planned[min(number, len(planned)) - 1]
+        self._current().decision = action
+        following = self._new_year(number, amount)
+        following.probation = probation
+        self.state.years.append(following)
+        return await self._commit(
+            actor,
+            action,
+            reason=body.reason,
+            payload=body.model_dump(mode="json") | {"year": number, "amount": amount},
+            notify=notices.support_decided,
+        )
 
     def _alarm(self) -> tuple[datetime, Action]:
         """The clock's next move: report request, reminder, escalation, probation review, end."""
@@ -252,7 +210,7 @@ class ClusterWorkflow:
 
     async def _clock(self, action: Action) -> None:
         async with self.lock:
-            if self.state.stage not in CLUSTER_RULES[action].sources:
+            if not may(self.state.stage, action):
                 return
             year = self._current()
             now = workflow.now()
@@ -284,7 +242,7 @@ class ClusterWorkflow:
         payload: dict | None = None,
         notify: Callable[[ClusterState], list[Notification]] | None = None,
         source: ClusterStage | None = None,
-    ) -> list[ClusterRecord]:
-        """Apply the action's target stage; answer the records made so far (see `commit`)."""
+    ) -> ClusterState:
+        """Apply the action's target stage and record the transition (see `commit`)."""
         source = source or (None if action == Action.OPEN_CASE else self.state.stage)
-        return await commit(self.state, self.steps, actor, action, source, reason, payload, notify)
+        return await commit(self.state, actor, action, source, reason, payload, notify)

@@ -1,97 +1,12 @@
-"""HTML forms for each action, the payloads they make, and validation errors in plain French."""
-
-from dataclasses import dataclass, field
+"""The payloads the console's forms make (their fields are in the lifecycle table), and
+validation errors in plain French."""
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from domain.lifecycle import FormField
 from domain.models import Grid, MemberType
 from domain.support import KPI_LABELS
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    label: str
-    kind: str = (
-        "text"  # text, textarea, lines, date, number, checkbox, amounts, kpis, evaluators, grid
-    )
-    required: bool = False
-    options: tuple[str, ...] = field(default_factory=tuple)
-
-
-REASON = Field("reason", "Motif", "textarea", required=True)
-NOTE = Field("note", "Note (facultative)", "textarea")
-AMOUNT = Field("amount", "Montant de l'année en MAD (vide : montant prévu)", "number")
-
-FORMS: dict[str, list[Field]] = {
-    # calls
-    "publish": [],
-    "start_evaluation": [],
-    "publish_results": [],
-    "archive": [],
-    "extend_deadline": [
-        Field("deadline", "Nouvelle date limite (heure de Rabat)", "date", required=True),
-        Field("reason", "Motif", "textarea"),
-    ],
-    # applications
-    "amend": [
-        Field("cluster_name", "Nom du cluster"),
-        Field("sector", "Secteur"),
-        Field("documents", "Pièces fournies (remplace la liste ; une par ligne)", "lines"),
-    ],
-    "withdraw": [Field("reason", "Motif", "textarea")],
-    "mark_eligible": [NOTE],
-    "mark_ineligible": [REASON],
-    "request_complements": [
-        Field("items", "Pièces demandées (une par ligne)", "lines", required=True),
-        Field("due_at", "Date limite (vide : délai de réponse de l'appel)", "date"),
-        NOTE,
-    ],
-    "submit_complements": [Field("documents", "Pièces reçues (une par ligne)", "lines"), NOTE],
-    "assign_evaluators": [Field("evaluators", "Évaluateurs", "evaluators", required=True)],
-    "declare_interest": [
-        Field("conflict", "J'ai un conflit d'intérêts avec ce dossier", "checkbox"),
-        NOTE,
-    ],
-    "submit_scores": [
-        Field("scores", "Grille d'évaluation", "grid", required=True),
-        Field("comment", "Commentaire général", "textarea"),
-    ],
-    "label": [REASON],
-    "put_on_reserve": [REASON],
-    "reject": [REASON],
-    "request_review": [Field("reason", "Motif du recours", "textarea", required=True)],
-    "uphold_rejection": [Field("answer", "Réponse du comité", "textarea", required=True)],
-    "order_re_evaluation": [Field("answer", "Réponse du comité", "textarea", required=True)],
-    # clusters
-    "sign_contract": [
-        Field("start_at", "Début de la convention-programme", "date", required=True),
-        Field(
-            "planned_amounts",
-            "Soutien prévu par année, en MAD (un montant par ligne)",
-            "amounts",
-            required=True,
-        ),
-        Field("kpi_targets", "Objectifs annuels", "kpis", required=True),
-    ],
-    "record_report": [
-        Field("activity_report", "Rapport d'activité (référence)", required=True),
-        Field("financial_report", "Rapport financier (référence)", required=True),
-        Field("kpi_actuals", "Indicateurs réalisés", "kpis", required=True),
-        Field("next_year_plan", "Plan de l'année suivante", "textarea", required=True),
-    ],
-    "renew": [AMOUNT, Field("reason", "Motif", "textarea")],
-    "renew_on_probation": [
-        AMOUNT,
-        Field("conditions", "Conditions", "textarea", required=True),
-        Field("review_at", "Date de revue", "date", required=True),
-        Field("reason", "Motif", "textarea"),
-    ],
-    "suspend": [REASON],
-    "resume": [NOTE],
-    "terminate": [REASON],
-}
 
 MEMBER_TYPES_FR = {
     "entreprise": MemberType.COMPANY,
@@ -117,7 +32,7 @@ def _number(text: str, label: str) -> float:
         raise FormError(f"{label} : nombre attendu (« {text} »).") from None
 
 
-def payload(fields: list[Field], form: FormData, grid: Grid | None = None) -> dict:
+def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = None) -> dict:
     """The JSON body the action's model validates; fields left empty are left out."""
     body: dict = {}
     for f in fields:

@@ -10,15 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import func
-from sqlmodel import col, select
 
-from activities.tables import ApplicationRow, CallRow, ClusterRow
-from api import queries
-from api.actions import ACTIONS
-from api.commands import ApiError
+from api.actions import Resource
 from api.console.forms import (
-    FORMS,
     MEMBER_TYPES_FR,
     FormError,
     application_payload,
@@ -26,26 +20,26 @@ from api.console.forms import (
     payload,
 )
 from api.deps import Db
-from api.routes.applications import APPLICATIONS, check_evaluator_access
-from api.routes.calls import CALLS, register, start_call
+from api.errors import ApiError
+from api.routes.applications import APPLICATIONS, application_detail
+from api.routes.calls import CALLS, ranking_file, register, start_call
 from api.routes.clusters import CLUSTERS
 from domain.clock import RABAT, local
+from domain.ids import call_workflow_id, cluster_workflow_id
+from domain.lifecycle import TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, ApplicationInput, CallSpec
-from domain.stages import (
-    ACTION_LABELS_FR,
-    STAGE_LABELS_FR,
-    Action,
-    ApplicationStage,
-    CallStage,
-    Role,
-    rules_for,
-)
+from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import KPI_LABELS
+from projection import queries
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TOKEN_COOKIE, MESSAGE_COOKIE = "console_jeton", "console_message"
-RESOURCES = {"appels": "calls", "candidatures": "applications", "clusters": "clusters"}
+RESOURCES: dict[str, Resource] = {
+    "appels": CALLS,
+    "candidatures": APPLICATIONS,
+    "clusters": CLUSTERS,
+}
 ROLE_LABELS = {
     "admin": "gestionnaire du programme",
     "operator": "opérateur",
@@ -82,7 +76,7 @@ def _countdown(deadline: datetime) -> str:
 templates.env.filters |= {"date": _date, "montant": _amount, "note": _score}
 templates.env.globals |= {
     "STAGES": STAGE_LABELS_FR,
-    "ACTIONS": ACTION_LABELS_FR,
+    "TRANSITIONS": TRANSITIONS,
     "ROLES": ROLE_LABELS,
     "KPI_LABELS": KPI_LABELS,
     "countdown": _countdown,
@@ -134,20 +128,15 @@ def refusal(error: ApiError) -> list[str]:
     lines = [str(error.detail)]
     allowed = error.extra.get("allowed_actions")
     if allowed is not None:
-        possible = ", ".join(ACTION_LABELS_FR[Action(a)] for a in allowed) or "aucune"
+        possible = ", ".join(TRANSITIONS[Action(a)].command for a in allowed) or "aucune"
         lines.append(f"Actions possibles à cette étape : {possible}.")
     return lines
 
 
-def actions_for(actor: Any, stage: Any) -> list[str]:
-    """The actions allowed now at this stage for the signed-in role."""
-    return [
-        action
-        for action, rule in rules_for(stage).items()
-        if stage in rule.sources
-        and actor.role in rule.roles
-        and action != Action.REGISTER_APPLICATION
-    ]
+def actions_for(actor: Any, stage: Any) -> list[Action]:
+    """The forms to show: the actions allowed now for the signed-in role that have a form of
+    their own (a call's registrations have the registration form)."""
+    return [a for a in allowed_actions(stage, actor.role) if TRANSITIONS[a].routed]
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -185,26 +174,22 @@ def sign_out() -> Response:
 def dashboard(request: Request, actor: Signed, db: Db) -> Response:
     if actor.role == Role.EVALUATOR:  # an evaluator sees their own cases, nothing else
         return RedirectResponse("/console/candidatures", status_code=status.HTTP_303_SEE_OTHER)
-    open_calls = db.exec(
-        select(CallRow).where(CallRow.stage == CallStage.OPEN).order_by(col(CallRow.deadline))
+    late_reports = queries.list_clusters(
+        db,
+        stage=ClusterStage.REPORT_OVERDUE,
+        can_reapply=None,
+        renewal_within=None,
+        page=1,
+        size=200,
     )
-    by_stage = dict(
-        db.exec(select(ApplicationRow.stage, func.count()).group_by(ApplicationRow.stage)).all()
-    )
-    overdue = db.exec(
-        select(ApplicationRow)
-        .where(col(ApplicationRow.due_at) < queries.now())
-        .order_by(col(ApplicationRow.due_at))
-    ).all()
-    late_reports = db.exec(select(ClusterRow).where(ClusterRow.stage == "report_overdue")).all()
     return render(
         request,
         "tableau.html",
         actor,
-        calls=[queries.call_state(c) for c in open_calls],
-        by_stage=by_stage,
-        overdue=overdue,
-        late_reports=late_reports,
+        calls=queries.calls_by_deadline(db, CallStage.OPEN),
+        by_stage=queries.counts_by_stage(db),
+        overdue=queries.overdue_applications(db),
+        late_reports=late_reports.items,
         week=queries.upcoming_deadlines(db, 7),
     )
 
@@ -239,7 +224,7 @@ def applications(
         page=min(max(page, 1), 100_000),
         size=50,
     )
-    calls = db.exec(select(CallRow).order_by(col(CallRow.deadline).desc())).all()
+    calls = queries.calls_by_deadline(db)
     filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
     return render(
         request,
@@ -254,17 +239,13 @@ def applications(
 
 @router.get("/candidatures/{case_id}", response_class=HTMLResponse)
 def application(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
-    if actor.role == Role.EVALUATOR:
-        try:
-            check_evaluator_access(db, case_id, actor.name)
-        except HTTPException as error:
-            return back("/console/candidatures", "erreur", str(error.detail))
-    view = queries.application_view(queries.application_state(APPLICATIONS.row(db, case_id)))
-    audit = queries.audit_trail(db, f"application-{case_id}")
-    if actor.role == Role.EVALUATOR:
-        view = queries.for_evaluator(view, actor.name)
-        audit = [e for e in audit if e.actor == actor.name]
-    call = queries.call_state(db.get(CallRow, view.call_id))
+    try:
+        case = application_detail(db, case_id, actor)
+    except HTTPException as error:
+        if error.status_code != status.HTTP_403_FORBIDDEN:
+            raise
+        return back("/console/candidatures", "erreur", str(error.detail))
+    call = queries.call_state(CALLS.row(db, case.call_id))
     evaluators = sorted(
         a.name for a in request.app.state.tokens.values() if a.role == Role.EVALUATOR
     )
@@ -272,11 +253,10 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
         request,
         "candidature.html",
         actor,
-        case=view,
+        case=case,
         call=call,
-        audit=audit,
-        actions=actions_for(actor, view.stage),
-        forms=FORMS,
+        audit=case.audit,
+        actions=actions_for(actor, case.stage),
         evaluators=evaluators,
         grid=call.spec.grid,
     )
@@ -285,12 +265,11 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
 # --- calls ----------------------------------------------------------------------------------------
 @router.get("/appels", response_class=HTMLResponse)
 def calls(request: Request, actor: Signed, db: Db) -> HTMLResponse:
-    rows = db.exec(select(CallRow).order_by(col(CallRow.deadline).desc())).all()
     return render(
         request,
         "appels.html",
         actor,
-        calls=[queries.call_state(r) for r in rows],
+        calls=queries.calls_by_deadline(db),
         sectors=DEFAULT_SECTORS,
         year=datetime.now(RABAT).year,
     )
@@ -345,9 +324,8 @@ def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
         actor,
         call=state,
         counts=queries.counts_by_stage(db, case_id),
-        audit=queries.audit_trail(db, f"call-{case_id}"),
+        audit=queries.audit_trail(db, call_workflow_id(case_id)),
         actions=actions_for(actor, state.stage),
-        forms=FORMS,
         ranking=ranking,
         can_register=can_register,
         member_types=list(MEMBER_TYPES_FR),
@@ -356,15 +334,9 @@ def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
 
 @router.get("/appels/{case_id}/classement.csv")
 def ranking_csv(case_id: str, actor: Signed, db: Db) -> Response:
-    row = db.get(CallRow, case_id)
-    if row is None or actor.role not in (Role.ADMIN, Role.COMMITTEE):
+    if actor.role not in (Role.ADMIN, Role.COMMITTEE):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Classement indisponible.")
-    grid = queries.call_state(row).spec.grid
-    return Response(
-        queries.ranking_csv(queries.ranking(db, row), grid),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="classement-{case_id}.csv"'},
-    )
+    return ranking_file(db, case_id)
 
 
 @router.post("/appels/{case_id}/candidatures")
@@ -429,9 +401,8 @@ def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLRespon
         actor,
         case=queries.cluster_view(state),
         kpis=queries.kpi_table(state),
-        audit=queries.audit_trail(db, f"cluster-{case_id}"),
+        audit=queries.audit_trail(db, cluster_workflow_id(case_id)),
         actions=actions_for(actor, state.stage),
-        forms=FORMS,
     )
 
 
@@ -441,27 +412,27 @@ async def act(
     request: Request, resource: str, case_id: str, action: str, actor: Signed, db: Db
 ) -> Response:
     here = f"/console/{resource}/{case_id}"
-    spec = ACTIONS.get((RESOURCES.get(resource, ""), action))
-    if spec is None or action not in FORMS:
+    kind = RESOURCES.get(resource)
+    spec = kind.actions.get(Action(action)) if kind and action in set(Action) else None
+    if spec is None:
         return back(here, "erreur", "Action inconnue.")
-    if actor.role not in spec.rule.roles:
+    if actor.role not in spec.row.roles:
         return back(
             here,
             "erreur",
             f"Votre rôle ({ROLE_LABELS.get(actor.role, actor.role)}) ne permet pas cette action.",
         )
     form = await request.form()
-    grid = None
-    if action == "submit_scores":
-        application_row = db.get(ApplicationRow, case_id)
-        grid = (
-            queries.call_state(db.get(CallRow, application_row.call_id)).spec.grid
-            if application_row
-            else None
-        )
-    labels = {f.name: f.label for f in FORMS[action]}
+    labels = {f.name: f.label for f in spec.row.fields}
+    body_model = spec.row.body
     try:
-        body = spec.body.model_validate(payload(FORMS[action], form, grid)) if spec.body else None
+        grid = None
+        if spec.action == Action.SUBMIT_SCORES:
+            call_id = APPLICATIONS.row(db, case_id).call_id
+            grid = queries.call_state(CALLS.row(db, call_id)).spec.grid
+        body = (
+            body_model.model_validate(payload(spec.row.fields, form, grid)) if body_model else None
+        )
         await spec.perform(request, case_id, actor, db, body, str(form.get("cle") or "") or None)
     except FormError as error:
         return back(here, "erreur", str(error))
@@ -471,4 +442,4 @@ async def act(
         return back(here, "erreur", refusal(error))
     except HTTPException as error:
         return back(here, "erreur", str(error.detail))
-    return back(here, "succes", f"{ACTION_LABELS_FR[Action(action)]} : fait.")
+    return back(here, "succes", f"{spec.row.command} : fait.")

@@ -4,8 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from activities.tables import ApplicationRow
-from api import queries
 from api.actions import Resource
 from api.deps import (
     CALL_ID,
@@ -17,24 +15,13 @@ from api.deps import (
     PageSize,
     Reader,
 )
-from api.schemas import ApplicationDetail, ApplicationView, Page
-from domain.models import (
-    Actor,
-    Amendment,
-    ApplicationState,
-    CommitteeDecision,
-    ComplementsAsk,
-    ComplementsReply,
-    EligibleDecision,
-    EvaluatorAssignment,
-    IneligibleDecision,
-    InterestDeclaration,
-    ReviewAnswer,
-    ReviewRequest,
-    ScoreSheet,
-    Withdrawal,
-)
-from domain.stages import APPLICATION_RULES, ApplicationStage, Role
+from domain.ids import Kind, application_workflow_id
+from domain.lifecycle import APPLICATION
+from domain.models import Actor, ApplicationState, EvaluatorAssignment
+from domain.stages import Action, ApplicationStage, Role
+from projection import queries
+from projection.tables import ApplicationRow
+from projection.views import ApplicationDetail, ApplicationView, Page
 from workflows.application import ApplicationWorkflow
 
 router = APIRouter(prefix="/applications", tags=["candidatures"])
@@ -56,42 +43,17 @@ def _known_evaluators(request: Request, body: EvaluatorAssignment) -> None:
 
 APPLICATIONS = Resource(
     router=router,
+    kind=Kind.APPLICATION,
     table=ApplicationRow,
     stage=ApplicationStage,
-    rules=APPLICATION_RULES,
+    transitions=APPLICATION,
+    workflow=ApplicationWorkflow,
     case_id=ApplicationId,
-    workflow="application",
     respond=_respond,
     response_model=ApplicationView,
     unknown="Candidature inconnue.",
     closed="Ce dossier est clos.",
-)
-
-
-W = ApplicationWorkflow
-APPLICATIONS.action(W.amend, "Modifier la candidature (avant la date limite)", Amendment)
-APPLICATIONS.action(W.withdraw, "Retirer la candidature", Withdrawal, optional_body=True)
-APPLICATIONS.action(W.mark_eligible, "Déclarer recevable", EligibleDecision, optional_body=True)
-APPLICATIONS.action(W.mark_ineligible, "Déclarer irrecevable (motif)", IneligibleDecision)
-APPLICATIONS.action(W.request_complements, "Demander des compléments", ComplementsAsk)
-APPLICATIONS.action(W.submit_complements, "Enregistrer les compléments reçus", ComplementsReply)
-APPLICATIONS.action(
-    W.assign_evaluators,
-    "Affecter des évaluateurs (noms de leurs jetons)",
-    EvaluatorAssignment,
-    check=_known_evaluators,
-)
-APPLICATIONS.action(W.declare_interest, "Évaluateur : déclarer ses intérêts", InterestDeclaration)
-APPLICATIONS.action(W.submit_scores, "Évaluateur : transmettre la grille notée", ScoreSheet)
-APPLICATIONS.action(W.label, "Comité : labelliser", CommitteeDecision)
-APPLICATIONS.action(W.put_on_reserve, "Comité : inscrire en liste d'attente", CommitteeDecision)
-APPLICATIONS.action(W.reject, "Comité : rejeter (motif)", CommitteeDecision)
-APPLICATIONS.action(
-    W.request_review, "Demander un réexamen (dans le délai de recours)", ReviewRequest
-)
-APPLICATIONS.action(W.uphold_rejection, "Comité : maintenir le rejet", ReviewAnswer)
-APPLICATIONS.action(
-    W.order_re_evaluation, "Comité : ordonner une nouvelle évaluation", ReviewAnswer
+    checks={Action.ASSIGN_EVALUATORS: (_known_evaluators,)},
 )
 
 
@@ -123,11 +85,16 @@ def list_applications(
 
 @router.get("/{application_id}", response_model=ApplicationDetail)
 def get_application(application_id: ApplicationId, actor: Anyone, db: Db) -> ApplicationDetail:
-    """The case and its audit trail; an evaluator sees it once assigned and free of conflict."""
+    return application_detail(db, application_id, actor)
+
+
+def application_detail(db: Db, application_id: str, actor: Actor) -> ApplicationDetail:
+    """The case and its audit trail; an evaluator sees it once assigned and free of conflict,
+    with their own sheet and their own events only."""
     if actor.role == Role.EVALUATOR:
         check_evaluator_access(db, application_id, actor.name)
     view = queries.application_view(queries.application_state(APPLICATIONS.row(db, application_id)))
-    audit = queries.audit_trail(db, f"application-{application_id}")
+    audit = queries.audit_trail(db, application_workflow_id(application_id))
     if actor.role == Role.EVALUATOR:
         view = queries.for_evaluator(view, actor.name)
         audit = [e for e in audit if e.actor == actor.name]

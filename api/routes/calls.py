@@ -9,10 +9,8 @@ from fastapi.responses import Response
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.tables import CallRow, ClusterRow
-from api import queries
 from api.actions import Resource
-from api.commands import send, transition, update_id
+from api.commands import send
 from api.deps import (
     Admin,
     Anyone,
@@ -22,21 +20,24 @@ from api.deps import (
     IdempotencyKey,
     PageNumber,
     PageSize,
+    engine_client,
 )
 from api.deps import Ranking as RankingReaders
-from api.schemas import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
+from domain.ids import Kind, call_workflow_id
+from domain.lifecycle import CALL
 from domain.models import (
-    CASE_VERSION,
     Actor,
     ApplicationInput,
     ApplicationState,
     CallSpec,
     CallStart,
     CallState,
-    DeadlineExtension,
     Registration,
 )
-from domain.stages import CALL_RULES, CallStage
+from domain.stages import Action, CallStage
+from projection import queries
+from projection.tables import CallRow, ClusterRow
+from projection.views import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from workflows.call import CallWorkflow
 
 router = APIRouter(prefix="/calls", tags=["appels à projets"])
@@ -50,11 +51,12 @@ def _new_id(prefix: str, key: str | None) -> str:
 
 CALLS = Resource(
     router=router,
+    kind=Kind.CALL,
     table=CallRow,
     stage=CallStage,
-    rules=CALL_RULES,
+    transitions=CALL,
+    workflow=CallWorkflow,
     case_id=CallId,
-    workflow="call",
     respond=lambda state, _: queries.call_view(state),
     response_model=CallView,
     unknown="Appel à projets inconnu.",
@@ -67,25 +69,25 @@ async def start_call(
 ) -> CallState:
     """Start the call's workflow and its create update at once (update-with-start)."""
     call_id = f"{spec.year}-{_new_id('call', key)}"
+    workflow_id = call_workflow_id(call_id)
     start = CallStart(
-        state=CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=datetime.now(UTC)),
-        version=CASE_VERSION,
+        state=CallState(id=call_id, stage=CallStage.DRAFT, spec=spec, updated_at=datetime.now(UTC))
     )
     operation = WithStartWorkflowOperation(
         CallWorkflow.run,
         start,
-        id=f"call-{call_id}",
+        id=workflow_id,
         task_queue=request.app.state.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    return await transition(
-        request.app.state.engine,
-        f"call-{call_id}",
-        "create",
-        key,
-        lambda id_: request.app.state.client.execute_update_with_start_workflow(
+    client = await engine_client(request)
+    return await send(
+        lambda id_: client.execute_update_with_start_workflow(
             CallWorkflow.create, actor, start_workflow_operation=operation, id=id_
         ),
+        Action.CREATE,
+        key,
+        workflow_id,
         lambda: CALLS.missing(db, call_id),
     )
 
@@ -100,15 +102,17 @@ async def register(
             f"Cluster inconnu : {data.previous_cluster_id} (previous_cluster_id).",
         )
     registration = Registration(application_id=_new_id(f"application:{call_id}", key), data=data)
-    handle = request.app.state.client.get_workflow_handle_for(CallWorkflow.run, f"call-{call_id}")
+    workflow_id = call_workflow_id(call_id)
+    client = await engine_client(request)
+    handle = client.get_workflow_handle_for(CallWorkflow.run, workflow_id)
     return await send(
-        lambda: handle.execute_update(
-            CallWorkflow.register_application,
-            args=[actor, registration],
-            id=update_id("register_application", key),
+        lambda id_: handle.execute_update(
+            CallWorkflow.register_application, args=[actor, registration], id=id_
         ),
+        Action.REGISTER_APPLICATION,
+        key,
+        workflow_id,
         lambda: CALLS.missing(db, call_id),
-        f"call-{call_id}",
     )
 
 
@@ -117,13 +121,6 @@ async def create_call(
     spec: CallSpec, actor: Admin, db: Db, request: Request, key: IdempotencyKey = None
 ) -> CallView:
     return queries.call_view(await start_call(request, db, spec, actor, key))
-
-
-CALLS.action(CallWorkflow.publish, "Publier l'appel (ouverture à la date prévue)")
-CALLS.action(CallWorkflow.extend_deadline, "Prolonger la date limite", DeadlineExtension)
-CALLS.action(CallWorkflow.start_evaluation, "Lancer la phase d'évaluation")
-CALLS.action(CallWorkflow.publish_results, "Publier les résultats (toutes les décisions prises)")
-CALLS.action(CallWorkflow.archive, "Archiver l'appel")
 
 
 @router.post(
@@ -158,7 +155,7 @@ def get_call(call_id: CallId, _: Anyone, db: Db) -> CallDetail:
     return CallDetail(
         **view.model_dump(),
         counts=queries.counts_by_stage(db, call_id),
-        audit=queries.audit_trail(db, f"call-{call_id}"),
+        audit=queries.audit_trail(db, call_workflow_id(call_id)),
     )
 
 
@@ -176,6 +173,10 @@ def ranking(call_id: CallId, _: RankingReaders, db: Db) -> Ranking:
 
 @router.get("/{call_id}/ranking.csv", response_class=Response)
 def ranking_csv(call_id: CallId, _: RankingReaders, db: Db) -> Response:
+    return ranking_file(db, call_id)
+
+
+def ranking_file(db: Db, call_id: str) -> Response:
     """The ranked list for a spreadsheet: semicolons, decimal commas, UTF-8 with BOM."""
     row = CALLS.row(db, call_id)
     return Response(

@@ -4,13 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from activities.tables import ClusterRow
-from api import queries
 from api.actions import Resource
 from api.deps import Db, PageNumber, PageSize, Reader
-from api.schemas import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
-from domain.stages import CLUSTER_RULES, ClusterStage
-from domain.support import AnnualReport, ContractTerms, Note, ProbationRenewal, Reason, Renewal
+from domain.ids import Kind, cluster_workflow_id
+from domain.lifecycle import CLUSTER
+from domain.stages import ClusterStage
+from projection import queries
+from projection.tables import ClusterRow
+from projection.views import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
 from workflows.cluster import ClusterWorkflow
 
 router = APIRouter(prefix="/clusters", tags=["clusters labellisés"])
@@ -21,28 +22,17 @@ ClusterId = Annotated[
 
 CLUSTERS = Resource(
     router=router,
+    kind=Kind.CLUSTER,
     table=ClusterRow,
     stage=ClusterStage,
-    rules=CLUSTER_RULES,
+    transitions=CLUSTER,
+    workflow=ClusterWorkflow,
     case_id=ClusterId,
-    workflow="cluster",
     respond=lambda state, _: queries.cluster_view(state),
     response_model=ClusterView,
     unknown="Cluster inconnu.",
     closed="Ce dossier de soutien est clos.",
 )
-K = ClusterWorkflow
-CLUSTERS.action(K.sign_contract, "Signer la convention-programme", ContractTerms)
-CLUSTERS.action(K.record_report, "Enregistrer le rapport annuel reçu", AnnualReport)
-CLUSTERS.action(
-    K.renew, "Renouveler le soutien pour l'année qui vient", Renewal, optional_body=True
-)
-CLUSTERS.action(
-    K.renew_on_probation, "Renouveler sous probation (conditions, date de revue)", ProbationRenewal
-)
-CLUSTERS.action(K.suspend, "Suspendre le soutien (motif ; reprise possible)", Reason)
-CLUSTERS.action(K.resume, "Reprendre le soutien suspendu", Note, optional_body=True)
-CLUSTERS.action(K.terminate, "Résilier le soutien (motif)", Reason)
 
 
 @router.get("", response_model=Page[ClusterView])
@@ -92,7 +82,7 @@ def get_cluster(case_id: ClusterId, _: Reader, db: Db) -> ClusterDetail:
     return ClusterDetail(
         **view.model_dump(),
         later_applications=queries.later_applications(db, case_id),
-        audit=queries.audit_trail(db, f"cluster-{case_id}"),
+        audit=queries.audit_trail(db, cluster_workflow_id(case_id)),
     )
 
 

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api import queries
 from api.deps import Db, Reader
-from api.schemas import Deadline
+from projection import queries
+from projection.views import Deadline
 
 router = APIRouter(prefix="/deadlines", tags=["échéances"])
 

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api import queries
 from api.deps import PRINTABLE, Db, PageNumber, PageSize, require
-from api.schemas import EvaluatorCase, Page
 from domain.models import Actor
 from domain.stages import Role
+from projection import queries
+from projection.views import EvaluatorCase, Page
 
 router = APIRouter(prefix="/evaluations", tags=["évaluations"])
 Viewer = Annotated[Actor, Depends(require(Role.EVALUATOR, Role.ADMIN, Role.COMMITTEE))]

@@ -1,0 +1,387 @@
+"""Reads, all from the SQL projection (never from scanning Temporal)."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from domain.clock import local
+from domain.lifecycle import allowed_actions
+from domain.models import ApplicationState, AuditEvent, CallState, Grid
+from domain.scoring import TIE_BREAK, rank_key
+from domain.search import contains_pattern
+from domain.stages import (
+    DECIDED_STAGES,
+    FINAL_CLUSTER_STAGES,
+    STAGE_LABELS_FR,
+    ApplicationStage,
+    CallStage,
+    ClusterStage,
+)
+from domain.support import KPI_LABELS, ClusterState
+from projection.tables import (
+    ApplicationRow,
+    AssignmentRow,
+    AuditRow,
+    CallRow,
+    ClusterRow,
+    PaymentRow,
+)
+from projection.views import (
+    ApplicationView,
+    CallView,
+    ClusterView,
+    Deadline,
+    EvaluatorCase,
+    KpiLine,
+    Page,
+    RankedEntry,
+    Ranking,
+    SupportTotals,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Views are built with `model_construct` from a state validated when it was read: validating
+# every field a second time, 50 cases to a page, was pure cost.
+def call_view(state: CallState) -> CallView:
+    return CallView.model_construct(**dict(state), allowed_actions=allowed_actions(state.stage))
+
+
+def application_view(state: ApplicationState) -> ApplicationView:
+    due = state.complements.due_at if state.complements else None
+    overdue = (
+        state.stage == ApplicationStage.COMPLEMENTS_REQUESTED and due is not None and due < now()
+    )
+    return ApplicationView.model_construct(
+        **dict(state), allowed_actions=allowed_actions(state.stage), overdue=overdue
+    )
+
+
+def call_state(row: CallRow) -> CallState:
+    return CallState.model_validate(row.state)
+
+
+def application_state(row: ApplicationRow) -> ApplicationState:
+    return ApplicationState.model_validate(row.state)
+
+
+def audit_trail(db: Session, workflow_id: str) -> list[AuditEvent]:
+    rows = db.exec(
+        select(AuditRow).where(AuditRow.workflow_id == workflow_id).order_by(col(AuditRow.seq))
+    )
+    return [AuditEvent.model_validate(row, from_attributes=True) for row in rows]
+
+
+def calls_by_deadline(db: Session, stage: CallStage | None = None) -> list[CallState]:
+    """Every call (or those at `stage`), the latest deadline first (the open ones: the nearest)."""
+    query = select(CallRow)
+    if stage is None:
+        query = query.order_by(col(CallRow.deadline).desc())
+    else:
+        query = query.where(CallRow.stage == stage).order_by(col(CallRow.deadline))
+    return [call_state(row) for row in db.exec(query)]
+
+
+def list_calls(
+    db: Session, year: int | None, stage: CallStage | None, page: int, size: int
+) -> Page[CallView]:
+    query = select(CallRow)
+    if year is not None:
+        query = query.where(CallRow.year == year)
+    if stage is not None:
+        query = query.where(CallRow.stage == stage)
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(
+        query.order_by(col(CallRow.deadline).desc()).offset((page - 1) * size).limit(size)
+    )
+    return Page(
+        items=[call_view(call_state(r)) for r in rows], total=total, page=page, page_size=size
+    )
+
+
+def list_applications(
+    db: Session,
+    *,
+    call_id: str | None,
+    stage: ApplicationStage | None,
+    sector: str | None,
+    overdue: bool | None,
+    search: str | None,
+    page: int,
+    size: int,
+) -> Page[ApplicationView]:
+    conditions = []
+    if call_id:
+        conditions.append(ApplicationRow.call_id == call_id)
+    if stage:
+        conditions.append(ApplicationRow.stage == stage)
+    if sector:
+        conditions.append(func.lower(ApplicationRow.sector) == sector.strip().lower())
+    if search:
+        conditions.append(col(ApplicationRow.search_name).like(contains_pattern(search), "\\"))
+    if overdue is not None:
+        late = col(ApplicationRow.due_at) < now()
+        conditions.append(late if overdue else (col(ApplicationRow.due_at).is_(None) | ~late))
+    total = db.exec(select(func.count()).select_from(ApplicationRow).where(*conditions)).one()
+    rows = db.exec(
+        select(ApplicationRow)
+        .where(*conditions)
+        .order_by(col(ApplicationRow.registered_at), col(ApplicationRow.id))
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return Page(
+        items=[application_view(application_state(row)) for row in rows],
+        total=total,
+        page=page,
+        page_size=size,
+    )
+
+
+def counts_by_stage(db: Session, call_id: str | None = None) -> dict[str, int]:
+    """Applications per stage, of one call or of all."""
+    query = select(ApplicationRow.stage, func.count()).group_by(ApplicationRow.stage)
+    if call_id is not None:
+        query = query.where(ApplicationRow.call_id == call_id)
+    return {stage: count for stage, count in db.exec(query)}
+
+
+def count_undecided(db: Session, call_id: str) -> int:
+    """Applications of the call still waiting for the committee (or for their eligibility)."""
+    query = select(func.count()).where(
+        ApplicationRow.call_id == call_id,
+        col(ApplicationRow.stage).not_in(list(DECIDED_STAGES)),
+    )
+    return db.exec(query).one()
+
+
+def overdue_applications(db: Session) -> list[ApplicationRow]:
+    """Cases past the date they wait for (complements, evaluators' scores), the oldest first."""
+    query = select(ApplicationRow).where(col(ApplicationRow.due_at) < now())
+    return list(db.exec(query.order_by(col(ApplicationRow.due_at))))
+
+
+def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
+    start, end = now(), now() + timedelta(days=days)
+    items: list[Deadline] = []
+    calls = db.exec(
+        select(CallRow).where(
+            col(CallRow.stage).in_([CallStage.SCHEDULED, CallStage.OPEN]),
+            (col(CallRow.opens_at) <= end) | (col(CallRow.deadline) <= end),
+        )
+    )
+    for call in calls:
+        if call.stage == CallStage.SCHEDULED and start <= call.opens_at <= end:
+            items.append(
+                Deadline(kind="call_opening", at=call.opens_at, call_id=call.id, title=call.title)
+            )
+        if call.deadline >= start:
+            items.append(
+                Deadline(kind="call_deadline", at=call.deadline, call_id=call.id, title=call.title)
+            )
+    waiting = db.exec(
+        select(ApplicationRow).where(
+            col(ApplicationRow.due_at).is_not(None),
+            col(ApplicationRow.due_at) >= start,
+            col(ApplicationRow.due_at) <= end,
+        )
+    )
+    items += [
+        Deadline(
+            kind="complements_due"
+            if app.stage == ApplicationStage.COMPLEMENTS_REQUESTED
+            else "evaluation_due",
+            at=app.due_at,
+            call_id=app.call_id,
+            application_id=app.id,
+            title=app.cluster_name,
+        )
+        for app in waiting
+        if app.due_at
+    ]
+    return sorted(items, key=lambda d: d.at)
+
+
+EVALUATED = [
+    ApplicationStage.SCORED,
+    ApplicationStage.LABELLED,
+    ApplicationStage.RESERVE,
+    ApplicationStage.REJECTED,
+    ApplicationStage.REVIEW_REQUESTED,
+    ApplicationStage.REJECTION_FINAL,
+]
+
+
+def ranking(db: Session, call: CallRow) -> Ranking:
+    """Scored applications by the grid's rule; those below a threshold are listed apart."""
+    grid = call_state(call).spec.grid
+    rows = db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call.id))
+    states = [application_state(r) for r in rows]
+    scored = [s for s in states if s.evaluation and s.evaluation.result and s.stage in EVALUATED]
+    waiting = [
+        s for s in states if s.stage in (ApplicationStage.ELIGIBLE, ApplicationStage.EVALUATION)
+    ]
+    scored.sort(key=lambda s: rank_key(grid, s.evaluation.result, s.registered_at))  # type: ignore[union-attr]
+
+    def entry(state: ApplicationState, rank: int | None) -> RankedEntry:
+        assert state.evaluation and state.evaluation.result
+        return RankedEntry(
+            rank=rank,
+            application_id=state.id,
+            cluster_name=state.data.cluster_name,
+            sector=state.data.sector,
+            stage=state.stage,
+            result=state.evaluation.result,
+        )
+
+    above = [s for s in scored if s.evaluation.result.thresholds_met]  # type: ignore[union-attr]
+    below = [s for s in scored if not s.evaluation.result.thresholds_met]  # type: ignore[union-attr]
+    return Ranking(
+        call_id=call.id,
+        tie_break=TIE_BREAK,
+        ranked=[entry(s, i) for i, s in enumerate(above, start=1)],
+        below_threshold=[entry(s, None) for s in below],
+        not_scored=len(waiting),
+    )
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.2f}".replace(".", ",")
+
+
+def ranking_csv(result: Ranking, grid: Grid) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(
+        ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
+        + [c.label for c in grid.criteria]
+        + ["Écart entre évaluateurs", "Consensus à discuter", "Seuils atteints"]
+    )
+    for item in result.ranked + result.below_threshold:
+        r = item.result
+        writer.writerow(
+            [item.rank or "sous le seuil", item.application_id, item.cluster_name, item.sector]
+            + [STAGE_LABELS_FR[ApplicationStage(item.stage)], _decimal(r.weighted_score)]
+            + [_decimal(r.criterion_means[c.code]) for c in grid.criteria]
+            + [_decimal(r.spread), "oui" if r.consensus_needed else "non"]
+            + ["oui" if r.thresholds_met else "non"]
+        )
+    return "\ufeff" + out.getvalue()
+
+
+def evaluator_cases(
+    db: Session, evaluator: str | None, overdue: bool | None, page: int, size: int
+) -> Page[EvaluatorCase]:
+    query = select(AssignmentRow).where(col(AssignmentRow.status) != "conflict")
+    if evaluator:
+        query = query.where(AssignmentRow.evaluator == evaluator)
+    if overdue is not None:
+        late = (col(AssignmentRow.due_at) < now()) & col(AssignmentRow.status).in_(
+            ["assigned", "declared"]
+        )
+        query = query.where(late if overdue else ~late)
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(
+        query.order_by(col(AssignmentRow.due_at), col(AssignmentRow.id))
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return Page(
+        items=[EvaluatorCase.model_validate(r, from_attributes=True) for r in rows],
+        total=total,
+        page=page,
+        page_size=size,
+    )
+
+
+def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRow | None:
+    query = select(AssignmentRow).where(
+        AssignmentRow.application_id == application_id, AssignmentRow.evaluator == evaluator
+    )
+    return db.exec(query).first()
+
+
+def for_evaluator(view: ApplicationView, evaluator: str) -> ApplicationView:
+    """An evaluator sees the file and their own sheet, not the others' scores nor the result."""
+    if view.evaluation is None:
+        return view
+    own = [a for a in view.evaluation.assignments if a.evaluator == evaluator]
+    evaluation = view.evaluation.model_copy(update={"assignments": own, "result": None})
+    return view.model_copy(update={"evaluation": evaluation, "decision": None})
+
+
+def cluster_view(state: ClusterState) -> ClusterView:
+    return ClusterView.model_construct(
+        **dict(state),
+        allowed_actions=allowed_actions(state.stage),
+        total_support=sum(y.amount for y in state.years),
+    )
+
+
+def cluster_state(row: ClusterRow) -> ClusterState:
+    return ClusterState.model_validate(row.state)
+
+
+def list_clusters(
+    db: Session,
+    *,
+    stage: ClusterStage | None,
+    can_reapply: bool | None,
+    renewal_within: int | None,
+    page: int,
+    size: int,
+) -> Page[ClusterView]:
+    query = select(ClusterRow)
+    if stage:
+        query = query.where(ClusterRow.stage == stage)
+    if can_reapply is not None:
+        query = query.where(ClusterRow.can_reapply == can_reapply)
+    if renewal_within is not None:
+        query = query.where(
+            col(ClusterRow.stage).not_in(list(FINAL_CLUSTER_STAGES)),
+            col(ClusterRow.anniversary_at) >= now(),
+            col(ClusterRow.anniversary_at) <= now() + timedelta(days=renewal_within),
+        )
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(
+        query.order_by(col(ClusterRow.anniversary_at), col(ClusterRow.id))
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return Page(
+        items=[cluster_view(cluster_state(r)) for r in rows], total=total, page=page, page_size=size
+    )
+
+
+def later_applications(db: Session, cluster_id: str) -> list[str]:
+    query = select(ApplicationRow.id).where(ApplicationRow.previous_cluster_id == cluster_id)
+    return list(db.exec(query.order_by(col(ApplicationRow.registered_at))))
+
+
+def kpi_table(state: ClusterState) -> list[KpiLine]:
+    return [
+        KpiLine(
+            year=year.year,
+            indicator=code,
+            label=label,
+            target=getattr(year.kpi_targets, code),
+            actual=getattr(year.report.kpi_actuals, code) if year.report else None,
+        )
+        for year in state.years
+        for code, label in KPI_LABELS.items()
+    ]
+
+
+def support_totals(db: Session) -> SupportTotals:
+    rows = db.exec(select(PaymentRow.starts_at, PaymentRow.amount))
+    by_year: dict[int, float] = {}
+    for starts_at, amount in rows:
+        year = local(starts_at).year
+        by_year[year] = by_year.get(year, 0.0) + amount
+    return SupportTotals(by_year=dict(sorted(by_year.items())), total=sum(by_year.values()))

@@ -1,0 +1,149 @@
+"""The SQL projection: one row per case, its audit trail and the notification outbox."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, TypeDecorator, UniqueConstraint, text
+from sqlmodel import Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in Python, naive UTC in the column: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utc_column(index: bool = False, nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime, index=index, nullable=nullable))
+
+
+class CallRow(SQLModel, table=True):
+    __tablename__ = "calls"
+
+    id: str = Field(primary_key=True)
+    year: int = Field(index=True)
+    title: str
+    stage: str = Field(index=True)
+    opens_at: datetime = utc_column()
+    deadline: datetime = utc_column(index=True)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seq: int
+    updated_at: datetime = utc_column()
+
+
+class ApplicationRow(SQLModel, table=True):
+    __tablename__ = "applications"
+    # The case list pages in registration order, filtered by call, stage or sector: covered here,
+    # so a page never sorts the whole table. The folded name rides along in the order's indexes,
+    # so a name search reads the index alone and only fetches the rows of its page.
+    __table_args__ = (
+        Index("ix_applications_call_stage", "call_id", "stage"),
+        Index("ix_applications_registered_name", "registered_at", "id", "search_name"),
+        Index(
+            "ix_applications_call_registered_name", "call_id", "registered_at", "id", "search_name"
+        ),
+        Index(
+            "ix_applications_call_sector", "call_id", text("lower(sector)"), "registered_at", "id"
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    call_id: str = Field(index=True)
+    previous_cluster_id: str | None = Field(default=None, index=True)
+    cluster_name: str
+    search_name: str  # domain.search.folded(cluster_name)
+    sector: str = Field(index=True)
+    stage: str = Field(index=True)
+    due_at: datetime | None = utc_column(index=True, nullable=True)
+    registered_at: datetime = utc_column()
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seq: int
+    updated_at: datetime = utc_column()
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("workflow_id", "seq", name="uq_audit_workflow_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str
+    seq: int
+    case_id: str
+    action: str
+    actor: str
+    role: str
+    at: datetime = utc_column()
+    from_stage: str | None = None
+    to_stage: str
+    reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # workflow id, sequence and position: written once
+    recipient: str
+    subject: str
+    body: str
+    created_at: datetime = utc_column()
+    sent_at: datetime | None = utc_column(nullable=True)
+
+
+class AssignmentRow(SQLModel, table=True):
+    """Who evaluates what: the evaluators' own list and their access checks read it."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("application_id", "evaluator", name="uq_assignment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True)
+    call_id: str
+    evaluator: str = Field(index=True)
+    status: str  # assigned, declared, conflict, submitted
+    due_at: datetime | None = utc_column(nullable=True)
+
+
+class ClusterRow(SQLModel, table=True):
+    """A labelled cluster's support case."""
+
+    __tablename__ = "clusters"
+
+    id: str = Field(primary_key=True)
+    application_id: str
+    call_id: str = Field(index=True)
+    cluster_name: str
+    sector: str
+    stage: str = Field(index=True)
+    year: int
+    anniversary_at: datetime | None = utc_column(index=True, nullable=True)
+    report_due_at: datetime | None = utc_column(nullable=True)
+    can_reapply: bool = False
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seq: int
+    updated_at: datetime = utc_column()
+
+
+class PaymentRow(SQLModel, table=True):
+    """Support granted to a cluster for one of its years."""
+
+    __tablename__ = "support_payments"
+    __table_args__ = (UniqueConstraint("cluster_id", "year", name="uq_payment_year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cluster_id: str = Field(index=True)
+    year: int
+    starts_at: datetime = utc_column()
+    amount: float
