@@ -176,9 +176,9 @@ def machine() -> dict[str, Any]:
         },
         "database": f"SQLite {sqlite3.sqlite_version} file, WAL (projection); "
         "Temporal dev server on its own SQLite file",
-        "workers": "service: workflows "
+        "workers": "service and baseline: workflows "
         + ("in" if Settings().workflow_sandbox else "outside")
-        + " the sandbox (WORKFLOW_SANDBOX); baseline: the SDK's defaults (sandbox)",
+        + " the sandbox (WORKFLOW_SANDBOX)",
     }
 
 

@@ -1,10 +1,9 @@
 """Transition latency: an operator transition through the HTTP API versus a bare Temporal update.
 
 The service's transition is `mark_eligible` on a case in eligibility review: the API checks the
-token, records its intent in SQL and sends the update; the workflow applies it and answers its
-record; the API writes the case row, the audit event and the notification in SQL, clears the
-intent, then answers the new state. The baseline is an update on `BareCase`, which only
-increments a counter. Both run one at a time, then 50 at once, interleaved so that drift on the
+token and sends the update; the workflow applies it, writes the case row, the audit event and
+the notification in one SQL transaction (a local activity), then answers the new state. The
+baseline is an update on `BareCase`, which only increments a counter. Both run one at a time, then 50 at once, interleaved so that drift on the
 machine hits both alike. The default n = 500 gives ten rounds of 50 at once.
 
     .venv/bin/python -m bench.latency [--n 500] [--quick]
@@ -98,8 +97,8 @@ async def main() -> None:
         [
             "service = POST /applications/{id}/mark_eligible to the API in this process (httpx ASGI "
             "transport), its worker in another: "
-            "intent recorded, update, then projection row, audit event and outbox in one SQL "
-            "transaction, intent cleared",
+            "update whose workflow writes projection row, audit event and outbox in one SQL "
+            "transaction (local activity) before answering",
             "bare = execute_update on a workflow whose handler increments a counter",
             f"registration through the API: {registration:.1f} applications/s on one call",
         ],
