@@ -1,27 +1,26 @@
 """One POST route per operator transition of the lifecycle table: `/{case_id}/{action}`.
 
-A `Resource` is one kind of case (calls, applications, clusters): its projection row, its
-workflow, its part of the lifecycle table. Every routed row of that table becomes a route whose
+A `Resource` is one kind of case (calls, applications, clusters): its workflow and its routes;
+its projection row and its part of the lifecycle table follow from its kind. Every routed row of that table becomes a route whose
 roles, body and summary are the row's, sent as the update named after the action; the console
 performs the same `ActionSpec`s.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
-from sqlmodel import SQLModel
 
 from api.commands import send
 from api.deps import Db, IdempotencyKey, engine_client, require
 from api.errors import conflict
 from domain.ids import Kind, workflow_id
-from domain.lifecycle import Transition
+from domain.lifecycle import KINDS, Transition
 from domain.models import Actor
 from domain.stages import Action
+from projection.tables import CASE_ROWS
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,6 @@ class ActionSpec:
 class Resource:
     router: APIRouter
     kind: Kind
-    table: type[SQLModel]  # the case's projection row
-    stage: type[StrEnum]
-    transitions: dict[Action, Transition]
     workflow: type  # its workflow class: one update per routed transition
     case_id: Any  # the path parameter's type, with its pattern
     respond: Callable[[Any, Actor], BaseModel]
@@ -67,7 +63,9 @@ class Resource:
     actions: dict[Action, ActionSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for action, row in self.transitions.items():
+        self.table = CASE_ROWS[self.kind]  # the case's projection row
+        self.stage, transitions = KINDS[self.kind]
+        for action, row in transitions.items():
             if row.routed:
                 update = getattr(self.workflow, action.value, None)
                 if not hasattr(update, "_defn"):

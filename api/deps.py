@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api.errors import ENGINE_DOWN, unavailable
 from domain.models import Actor
 from domain.stages import Role
+from projection.views import Paging
 from settings import connect_temporal
 
 _bearer = HTTPBearer(
@@ -23,8 +24,7 @@ _bearer = HTTPBearer(
 # Dependencies that do no I/O are `async def`: FastAPI would run plain functions in its thread
 # pool, a hop that costs more than the check itself.
 async def current_actor(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
     actor = credentials and request.app.state.tokens.get(credentials.credentials)
     if not actor:
@@ -100,5 +100,13 @@ CALL_ID = r"^[0-9]{4}-[0-9a-f]{1,32}$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters in a search
 CallId = Annotated[str, Path(pattern=CALL_ID, description="ex. 2025-3f9a2c01b7de")]
 ApplicationId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$", description="ex. 3f9a2c01b7de")]
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(ge=1, le=200)]
+
+
+def paging(
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Paging:
+    return Paging(page, page_size)
+
+
+PageQuery = Annotated[Paging, Depends(paging)]

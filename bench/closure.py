@@ -13,23 +13,13 @@ until the last one completed (visibility count of running ones reaching zero).
 import asyncio
 import random
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
 from temporalio.client import WorkflowUpdateFailedError
 
 from bench.baseline import BareTimer
-from bench.common import (
-    Stack,
-    arguments,
-    pool,
-    registered_call,
-    report,
-    stack,
-    timed,
-    until,
-    utcnow,
-)
+from bench.common import Stack, arguments, pool, registered_call, report, stack, timed, until
 from domain.ids import application_workflow_id
 from domain.models import Actor, Withdrawal
 from domain.stages import Role
@@ -58,7 +48,7 @@ async def progress(probe, n: int, start: float, poll: float, timeout: float) -> 
 
 
 async def bare_timers(s: Stack, n: int) -> dict[str, float]:
-    at = utcnow() + timedelta(seconds=n / TIMER_STARTS_PER_S + 10)
+    at = datetime.now(UTC) + timedelta(seconds=n / TIMER_STARTS_PER_S + 10)
 
     async def start(i: int) -> None:
         await s.client.start_workflow(
@@ -66,7 +56,7 @@ async def bare_timers(s: Stack, n: int) -> dict[str, float]:
         )
 
     await pool(n, 50, start)
-    if utcnow() > at - timedelta(seconds=1):
+    if datetime.now(UTC) > at - timedelta(seconds=1):
         raise RuntimeError("starting the timers outran their moment: rerun on a quieter machine")
     await until(at)
     begin = time.monotonic()

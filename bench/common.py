@@ -31,6 +31,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
+from domain.models import DEFAULT_DOCUMENTS
 from projection.database import create_schema, make_engine
 from projection.tables import ApplicationRow
 from settings import Settings, bundled_binary
@@ -64,13 +65,7 @@ def application(i: int) -> dict[str, Any]:
             {"name": "Université Abdelmalek Essaâdi", "type": "research"},
         ],
         "contact": {"name": "Salma Bennani", "email": f"contact{i}@cluster.ma"},
-        "documents": [
-            "dossier de candidature",
-            "statuts de l'association",
-            "liste des membres et lettres d'engagement",
-            "plan stratégique et plan d'action",
-            "budget prévisionnel",
-        ],
+        "documents": list(DEFAULT_DOCUMENTS),
     }
 
 

@@ -20,23 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.baseline import BareCase
-from bench.common import (
-    Stack,
-    application,
-    arguments,
-    pool,
-    report,
-    stack,
-    utcnow,
-    worker_process,
-)
+from bench.common import Stack, application, arguments, pool, report, stack, utcnow, worker_process
 from domain.ids import application_workflow_id
-from domain.models import (
-    ApplicationInput,
-    ApplicationStart,
-    ApplicationState,
-    CallRules,
-)
+from domain.models import ApplicationInput, ApplicationStart, ApplicationState, CallRules
 from domain.stages import ApplicationStage
 from projection.database import make_engine
 from worker import build_worker
@@ -86,11 +72,7 @@ def dev_server_pid() -> int | None:
 
 
 async def measure(
-    s: Stack,
-    command: list[str],
-    task_queue: str,
-    n: int,
-    start: Callable[[int], Awaitable[object]],
+    s: Stack, command: list[str], task_queue: str, n: int, start: Callable[[int], Awaitable[object]]
 ) -> list[tuple[int, dict[str, int]]]:
     """RSS of a worker process (`command`) at 0 open workflows, then at each checkpoint up to n."""
     async with worker_process(s.client, s.workdir, command, task_queue) as process:

@@ -7,9 +7,11 @@ API's routes, `allowed_actions`, the console's forms and the timelines all deriv
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from pydantic import BaseModel
 
+from domain.ids import Kind
 from domain.models import (
     Amendment,
     CommitteeDecision,
@@ -25,7 +27,7 @@ from domain.models import (
     ScoreSheet,
     Withdrawal,
 )
-from domain.stages import A, Action, C, CallStage, ClusterStage, K, Role, Stage
+from domain.stages import A, Action, ApplicationStage, C, CallStage, ClusterStage, K, Role, Stage
 from domain.support import AnnualReport, ContractTerms, Note, ProbationRenewal, Reason, Renewal
 
 
@@ -406,6 +408,12 @@ CLUSTER: dict[Action, Transition] = {
     ),
 }
 
+# Per kind of case: its stages and its part of the table.
+KINDS: dict[Kind, tuple[type[StrEnum], dict[Action, Transition]]] = {
+    Kind.CALL: (CallStage, CALL),
+    Kind.APPLICATION: (ApplicationStage, APPLICATION),
+    Kind.CLUSTER: (ClusterStage, CLUSTER),
+}
 TRANSITIONS: dict[Action, Transition] = CALL | APPLICATION | CLUSTER
 assert len(TRANSITIONS) == len(CALL) + len(APPLICATION) + len(CLUSTER) == len(Action)
 

@@ -2,7 +2,9 @@
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -37,10 +39,14 @@ from projection.views import (
     EvaluatorCase,
     KpiLine,
     Page,
+    Paging,
     RankedEntry,
     Ranking,
     SupportTotals,
 )
+
+T = TypeVar("T")
+FIRST_PAGE = Paging()
 
 
 def now() -> datetime:
@@ -88,33 +94,40 @@ def calls_by_deadline(db: Session, stage: CallStage | None = None) -> list[CallS
     return [call_state(row) for row in db.exec(query)]
 
 
+def _page(
+    db: Session, query: Any, order: tuple, view: Callable[[Any], T], paging: Paging
+) -> Page[T]:
+    """One page of `query`'s rows in `order`, each shown by `view`, and their total."""
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(query.order_by(*order).offset(_offset(paging)).limit(paging.size))
+    return Page(items=[view(r) for r in rows], total=total, page=paging.page, page_size=paging.size)
+
+
+def _offset(paging: Paging) -> int:
+    return (paging.page - 1) * paging.size
+
+
 def list_calls(
-    db: Session, year: int | None, stage: CallStage | None, page: int, size: int
+    db: Session, year: int | None, stage: CallStage | None, paging: Paging
 ) -> Page[CallView]:
     query = select(CallRow)
     if year is not None:
         query = query.where(CallRow.year == year)
     if stage is not None:
         query = query.where(CallRow.stage == stage)
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(
-        query.order_by(col(CallRow.deadline).desc()).offset((page - 1) * size).limit(size)
-    )
-    return Page(
-        items=[call_view(call_state(r)) for r in rows], total=total, page=page, page_size=size
-    )
+    order = (col(CallRow.deadline).desc(),)
+    return _page(db, query, order, lambda r: call_view(call_state(r)), paging)
 
 
 def list_applications(
     db: Session,
     *,
-    call_id: str | None,
-    stage: ApplicationStage | None,
-    sector: str | None,
-    overdue: bool | None,
-    search: str | None,
-    page: int,
-    size: int,
+    call_id: str | None = None,
+    stage: ApplicationStage | None = None,
+    sector: str | None = None,
+    overdue: bool | None = None,
+    search: str | None = None,
+    paging: Paging = FIRST_PAGE,
 ) -> Page[ApplicationView]:
     conditions = []
     if call_id:
@@ -133,15 +146,11 @@ def list_applications(
         select(ApplicationRow)
         .where(*conditions)
         .order_by(col(ApplicationRow.registered_at), col(ApplicationRow.id))
-        .offset((page - 1) * size)
-        .limit(size)
+        .offset(_offset(paging))
+        .limit(paging.size)
     )
-    return Page(
-        items=[application_view(application_state(row)) for row in rows],
-        total=total,
-        page=page,
-        page_size=size,
-    )
+    items = [application_view(application_state(row)) for row in rows]
+    return Page(items=items, total=total, page=paging.page, page_size=paging.size)
 
 
 def counts_by_stage(db: Session, call_id: str | None = None) -> dict[str, int]:
@@ -155,8 +164,7 @@ def counts_by_stage(db: Session, call_id: str | None = None) -> dict[str, int]:
 def count_undecided(db: Session, call_id: str) -> int:
     """Applications of the call still waiting for the committee (or for their eligibility)."""
     query = select(func.count()).where(
-        ApplicationRow.call_id == call_id,
-        col(ApplicationRow.stage).not_in(list(DECIDED_STAGES)),
+        ApplicationRow.call_id == call_id, col(ApplicationRow.stage).not_in(list(DECIDED_STAGES))
     )
     return db.exec(query).one()
 
@@ -276,7 +284,7 @@ def ranking_csv(result: Ranking, grid: Grid) -> str:
 
 
 def evaluator_cases(
-    db: Session, evaluator: str | None, overdue: bool | None, page: int, size: int
+    db: Session, evaluator: str | None, overdue: bool | None, paging: Paging
 ) -> Page[EvaluatorCase]:
     query = select(AssignmentRow).where(col(AssignmentRow.status) != "conflict")
     if evaluator:
@@ -286,18 +294,9 @@ def evaluator_cases(
             ["assigned", "declared"]
         )
         query = query.where(late if overdue else ~late)
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(
-        query.order_by(col(AssignmentRow.due_at), col(AssignmentRow.id))
-        .offset((page - 1) * size)
-        .limit(size)
-    )
-    return Page(
-        items=[EvaluatorCase.model_validate(r, from_attributes=True) for r in rows],
-        total=total,
-        page=page,
-        page_size=size,
-    )
+    order = (col(AssignmentRow.due_at), col(AssignmentRow.id))
+    view = lambda r: EvaluatorCase.model_validate(r, from_attributes=True)  # noqa: E731
+    return _page(db, query, order, view, paging)
 
 
 def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRow | None:
@@ -331,11 +330,10 @@ def cluster_state(row: ClusterRow) -> ClusterState:
 def list_clusters(
     db: Session,
     *,
-    stage: ClusterStage | None,
-    can_reapply: bool | None,
-    renewal_within: int | None,
-    page: int,
-    size: int,
+    stage: ClusterStage | None = None,
+    can_reapply: bool | None = None,
+    renewal_within: int | None = None,
+    paging: Paging = FIRST_PAGE,
 ) -> Page[ClusterView]:
     query = select(ClusterRow)
     if stage:
@@ -348,15 +346,8 @@ def list_clusters(
             col(ClusterRow.anniversary_at) >= now(),
             col(ClusterRow.anniversary_at) <= now() + timedelta(days=renewal_within),
         )
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(
-        query.order_by(col(ClusterRow.anniversary_at), col(ClusterRow.id))
-        .offset((page - 1) * size)
-        .limit(size)
-    )
-    return Page(
-        items=[cluster_view(cluster_state(r)) for r in rows], total=total, page=page, page_size=size
-    )
+    order = (col(ClusterRow.anniversary_at), col(ClusterRow.id))
+    return _page(db, query, order, lambda r: cluster_view(cluster_state(r)), paging)
 
 
 def later_applications(db: Session, cluster_id: str) -> list[str]:

@@ -6,6 +6,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
+from domain.ids import Kind
+
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC in Python, naive UTC in the column: the same on SQLite and PostgreSQL."""
@@ -147,3 +149,11 @@ class PaymentRow(SQLModel, table=True):
     year: int
     starts_at: datetime = utc_column()
     amount: float
+
+
+# The row of each kind of case.
+CASE_ROWS: dict[Kind, type[SQLModel]] = {
+    Kind.CALL: CallRow,
+    Kind.APPLICATION: ApplicationRow,
+    Kind.CLUSTER: ClusterRow,
+}

@@ -1,5 +1,6 @@
 """What the reads answer: the API's response bodies (request bodies are the domain's input models)."""
 
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -27,6 +28,14 @@ class ApplicationView(ApplicationState):
 
 class ApplicationDetail(ApplicationView):
     audit: list[AuditEvent]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which page of a list: numbered from 1, `size` items each."""
+
+    page: int = 1
+    size: int = 50
 
 
 class Page(BaseModel, Generic[T]):

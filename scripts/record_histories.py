@@ -20,30 +20,8 @@ from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from domain import models  # noqa: E402
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
-from domain.models import (  # noqa: E402
-    DEFAULT_DOCUMENTS,
-    DEFAULT_GRID,
-    Actor,
-    Amendment,
-    ApplicationInput,
-    CallSpec,
-    CallStart,
-    CallState,
-    ClusterStart,
-    CommitteeDecision,
-    ComplementsAsk,
-    ComplementsReply,
-    DeadlineExtension,
-    EligibleDecision,
-    EvaluatorAssignment,
-    InterestDeclaration,
-    Registration,
-    ReviewAnswer,
-    ReviewRequest,
-    ScoreSheet,
-    Withdrawal,
-)
 from domain.stages import CallStage, Role  # noqa: E402
 from domain.support import AnnualReport, ContractTerms, KPIs, ProbationRenewal, Renewal  # noqa: E402
 from projection.database import create_schema, make_engine  # noqa: E402
@@ -54,23 +32,24 @@ from workflows.call import CallWorkflow  # noqa: E402
 from workflows.cluster import ClusterWorkflow as Cluster  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
-ADMIN = Actor(name="Amina", role=Role.ADMIN)
-OPERATOR = Actor(name="Omar", role=Role.OPERATOR)
-COMMITTEE = Actor(name="Karim", role=Role.COMMITTEE)
-EVALUATORS = [Actor(name=n, role=Role.EVALUATOR) for n in ("Eve", "Driss", "Nadia")]
-APPLICATION = ApplicationInput(
+ADMIN = models.Actor(name="Amina", role=Role.ADMIN)
+OPERATOR = models.Actor(name="Omar", role=Role.OPERATOR)
+COMMITTEE = models.Actor(name="Karim", role=Role.COMMITTEE)
+EVALUATORS = [models.Actor(name=n, role=Role.EVALUATOR) for n in ("Eve", "Driss", "Nadia")]
+APPLICATION = models.ApplicationInput(
     cluster_name="Cluster enregistré",
     sector="TIC",
     members=[{"name": "Entreprise", "type": "company"}, {"name": "École", "type": "training"}],
     contact={"name": "Contact", "email": "contact@cluster.ma"},
-    documents=DEFAULT_DOCUMENTS[:2],
+    documents=models.DEFAULT_DOCUMENTS[:2],
 )
 
 
-def sheet(mark: float) -> ScoreSheet:
-    return ScoreSheet(
+def sheet(mark: float) -> models.ScoreSheet:
+    return models.ScoreSheet(
         scores=[
-            {"criterion": c.code, "score": mark, "comment": "ok"} for c in DEFAULT_GRID.criteria
+            {"criterion": c.code, "score": mark, "comment": "ok"}
+            for c in models.DEFAULT_GRID.criteria
         ]
     )
 
@@ -81,19 +60,19 @@ class Scenario:
 
     async def open_call(self, **rules: object) -> WorkflowHandle:
         now = await self.env.get_current_time()
-        spec = CallSpec(
+        spec = models.CallSpec(
             year=now.year,
             title="Historique",
             opens_at=now + timedelta(days=1),
             deadline=now + timedelta(days=20),
             **rules,
         )
-        state = CallState(
+        state = models.CallState(
             id=uuid.uuid4().hex[:12], stage=CallStage.DRAFT, spec=spec, updated_at=now
         )
         call = await self.client.start_workflow(
             CallWorkflow.run,
-            CallStart(state=state),
+            models.CallStart(state=state),
             id=call_workflow_id(state.id),
             task_queue=self.queue,
         )
@@ -107,7 +86,7 @@ class Scenario:
     ) -> list[WorkflowHandle]:
         handles = []
         for _ in range(count):
-            registration = Registration(
+            registration = models.Registration(
                 application_id=uuid.uuid4().hex[:12], data=APPLICATION.model_copy(update=data)
             )
             await call.execute_update(
@@ -131,18 +110,18 @@ async def eligibility(s: Scenario) -> dict[str, WorkflowHandle]:
     now = await s.env.get_current_time()
     await call.execute_update(
         CallWorkflow.extend_deadline,
-        args=[ADMIN, DeadlineExtension(deadline=now + timedelta(days=23))],
+        args=[ADMIN, models.DeadlineExtension(deadline=now + timedelta(days=23))],
     )
-    await apps[0].execute_update(App.amend, args=[OPERATOR, Amendment(legal_form="GIE")])
-    await apps[2].execute_update(App.withdraw, args=[OPERATOR, Withdrawal()])
+    await apps[0].execute_update(App.amend, args=[OPERATOR, models.Amendment(legal_form="GIE")])
+    await apps[2].execute_update(App.withdraw, args=[OPERATOR, models.Withdrawal()])
     await s.past_deadline(24)
     for app in apps[:2]:
         await app.execute_update(
-            App.request_complements, args=[OPERATOR, ComplementsAsk(items=["budget"])]
+            App.request_complements, args=[OPERATOR, models.ComplementsAsk(items=["budget"])]
         )
-    reply = ComplementsReply(documents=DEFAULT_DOCUMENTS)
+    reply = models.ComplementsReply(documents=models.DEFAULT_DOCUMENTS)
     await apps[1].execute_update(App.submit_complements, args=[OPERATOR, reply])
-    await apps[1].execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+    await apps[1].execute_update(App.mark_eligible, args=[OPERATOR, models.EligibleDecision()])
     await s.env.sleep(timedelta(days=15))  # the first one's complements expire
     await apps[0].result()
     return {"call": call, "expired": apps[0], "eligible": apps[1], "withdrawn": apps[2]}
@@ -150,46 +129,48 @@ async def eligibility(s: Scenario) -> dict[str, WorkflowHandle]:
 
 async def evaluation(s: Scenario) -> dict[str, WorkflowHandle]:
     call = await s.open_call(evaluators_per_application=2)
-    labelled, reviewed, final = apps = await s.register(call, 3, documents=DEFAULT_DOCUMENTS)
+    labelled, reviewed, final = apps = await s.register(call, 3, documents=models.DEFAULT_DOCUMENTS)
     await s.past_deadline(19)
     for app in apps:
-        await app.execute_update(App.mark_eligible, args=[OPERATOR, EligibleDecision()])
+        await app.execute_update(App.mark_eligible, args=[OPERATOR, models.EligibleDecision()])
     await call.execute_update(CallWorkflow.start_evaluation, ADMIN)
     eve, driss, nadia = EVALUATORS
     for app in apps:
         await app.execute_update(
             App.assign_evaluators,
-            args=[ADMIN, EvaluatorAssignment(evaluators=[eve.name, driss.name])],
+            args=[ADMIN, models.EvaluatorAssignment(evaluators=[eve.name, driss.name])],
         )
     await labelled.execute_update(
-        App.declare_interest, args=[driss, InterestDeclaration(conflict=True)]
+        App.declare_interest, args=[driss, models.InterestDeclaration(conflict=True)]
     )
     await labelled.execute_update(
-        App.assign_evaluators, args=[ADMIN, EvaluatorAssignment(evaluators=[nadia.name])]
+        App.assign_evaluators, args=[ADMIN, models.EvaluatorAssignment(evaluators=[nadia.name])]
     )
     marks = {labelled: (eve, nadia, 4.5), reviewed: (eve, driss, 3.5), final: (eve, driss, 2)}
     for app, (first, second, mark) in marks.items():
         for evaluator in (first, second):
             await app.execute_update(
-                App.declare_interest, args=[evaluator, InterestDeclaration(conflict=False)]
+                App.declare_interest, args=[evaluator, models.InterestDeclaration(conflict=False)]
             )
             if app is not final or evaluator is first:
                 await app.execute_update(App.submit_scores, args=[evaluator, sheet(mark)])
     await s.env.sleep(timedelta(days=22))  # reminders, then the late evaluation is flagged
     await asyncio.sleep(1)
     await final.execute_update(App.submit_scores, args=[driss, sheet(2)])
-    await labelled.execute_update(App.label, args=[COMMITTEE, CommitteeDecision(reason="Premier")])
+    await labelled.execute_update(
+        App.label, args=[COMMITTEE, models.CommitteeDecision(reason="Premier")]
+    )
     for app in (reviewed, final):
         await app.execute_update(
-            App.reject, args=[COMMITTEE, CommitteeDecision(reason="Non retenu")]
+            App.reject, args=[COMMITTEE, models.CommitteeDecision(reason="Non retenu")]
         )
     await call.execute_update(CallWorkflow.publish_results, COMMITTEE)
     await asyncio.sleep(1)
     await reviewed.execute_update(
-        App.request_review, args=[OPERATOR, ReviewRequest(reason="Erreur")]
+        App.request_review, args=[OPERATOR, models.ReviewRequest(reason="Erreur")]
     )
     await reviewed.execute_update(
-        App.order_re_evaluation, args=[COMMITTEE, ReviewAnswer(answer="Accordé")]
+        App.order_re_evaluation, args=[COMMITTEE, models.ReviewAnswer(answer="Accordé")]
     )
     await s.env.sleep(timedelta(days=31))
     await final.result()
@@ -204,7 +185,7 @@ async def evaluation(s: Scenario) -> dict[str, WorkflowHandle]:
 
 async def support(s: Scenario) -> dict[str, WorkflowHandle]:
     now = await s.env.get_current_time()
-    start = ClusterStart(
+    start = models.ClusterStart(
         cluster_id=uuid.uuid4().hex[:12],
         application_id="history",
         call_id="history",

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from domain.ids import call_workflow_id
-from domain.models import Actor, CallSpec, CallStart, CallState
+from domain.models import DEFAULT_DOCUMENTS, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
 from projection.database import create_schema, make_engine
 from settings import Settings, bundled_binary
@@ -47,22 +47,22 @@ def auth(role: str) -> dict[str, str]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=bundled_binary("temporal-test-server"),
-    )
-    yield env
-    await env.shutdown()
+    path = bundled_binary("temporal-test-server")
+    converter = pydantic_data_converter
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=converter, test_server_existing_path=path
+    ) as env:
+        yield env
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=bundled_binary("temporal"),
-    )
-    yield env
-    await env.shutdown()
+    """The dev server, for what the time-skipping server lacks (update-with-start)."""
+    path = bundled_binary("temporal")
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, dev_server_existing_path=path
+    ) as env:
+        yield env
 
 
 def postgres_engine() -> Iterator[Engine]:
@@ -221,11 +221,5 @@ APPLICATION = {
     "existing_cluster": False,
     "support_years": 0,
     "contact": {"name": "Salma Bennani", "email": "salma@cluster-nord.ma"},
-    "documents": [
-        "dossier de candidature",
-        "statuts de l'association",
-        "liste des membres et lettres d'engagement",
-        "plan stratégique et plan d'action",
-        "budget prévisionnel",
-    ],
+    "documents": list(DEFAULT_DOCUMENTS),
 }

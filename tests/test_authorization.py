@@ -24,6 +24,7 @@ from api.main import app as service_app
 from domain.models import DEFAULT_GRID
 from projection.database import create_schema, make_engine
 from tests.conftest import APPLICATION, Service, auth, eventually, running_service, utcnow
+from tests.test_api import open_call
 from tests.test_clusters import labelled_cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -446,20 +447,14 @@ async def in_evaluation(service: Service) -> tuple[str, str]:
     """A call that closes a second after opening, one eligible case, Eve and Driss assigned.
 
     Evaluations are due in five days, so the case is among this week's deadlines."""
-    now = utcnow()
-    spec = {
-        "year": now.year,
-        "title": "Appel à projets : accès des évaluateurs",
-        "opens_at": (now - timedelta(hours=1)).isoformat(),
-        "deadline": (now + timedelta(seconds=1.5)).isoformat(),
-        "evaluators_per_application": 2,
-        "evaluation_days": 5,
-        "reminder_days": [2],
-    }
-    created = await service.post("/calls", role=ADMIN, json=spec)
-    assert created.status_code == 201, created.text
-    call_id = created.json()["id"]
-    assert (await service.post(f"/calls/{call_id}/publish", role=ADMIN)).status_code == 200
+    call_id = await open_call(
+        service,
+        title="Appel à projets : accès des évaluateurs",
+        deadline=(utcnow() + timedelta(seconds=1.5)).isoformat(),
+        evaluators_per_application=2,
+        evaluation_days=5,
+        reminder_days=[2],
+    )
     application = {**APPLICATION, "cluster_name": SECRET_NAME}
     registered = await service.post(f"/calls/{call_id}/applications", json=application)
     assert registered.status_code == 201, registered.text

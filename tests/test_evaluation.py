@@ -236,28 +236,14 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
         f"/applications/{alpha}/label", role="operator", json={"reason": "x"}
     )
     assert not_yours.status_code == 403
-    await ok(
-        await service.post(
-            f"/applications/{alpha}/label",
-            role="committee",
-            json={"reason": "Premier du classement"},
-        ),
-        "labelled",
-    )
-    await ok(
-        await service.post(
-            f"/applications/{beta}/put_on_reserve",
-            role="committee",
-            json={"reason": "Consensus à consolider"},
-        ),
-        "reserve",
-    )
-    await ok(
-        await service.post(
-            f"/applications/{gamma}/reject", role="committee", json={"reason": "Budget insuffisant"}
-        ),
-        "rejected",
-    )
+    decisions = [
+        (alpha, "label", "Premier du classement", "labelled"),
+        (beta, "put_on_reserve", "Consensus à consolider", "reserve"),
+        (gamma, "reject", "Budget insuffisant", "rejected"),
+    ]
+    for case, action, reason, stage in decisions:
+        path = f"/applications/{case}/{action}"
+        await ok(await service.post(path, role="committee", json={"reason": reason}), stage)
     await ok(
         await service.post(
             f"/applications/{delta}/reject", role="committee", json={"reason": "Sous les seuils"}

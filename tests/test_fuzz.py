@@ -9,7 +9,6 @@ import asyncio
 import copy
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -27,7 +26,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import app as service_app
 from projection.database import create_schema, make_engine
-from tests.conftest import APPLICATION, Service, auth, postgres_engine, running_service, utcnow
+from tests.conftest import APPLICATION, Service, auth, postgres_engine, running_service
+from tests.test_api import open_call
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -72,18 +72,7 @@ async def live_case(service: Service) -> dict[str, str]:
     """An open call and one application in it, so that requests also reach live workflows.
 
     A fresh pair for each operation: a request that wedges a case must not fail the next ones."""
-    now = utcnow()
-    spec = {
-        "year": now.year,
-        "title": "Appel à projets fuzzé",
-        "opens_at": (now - timedelta(hours=1)).isoformat(),
-        "deadline": (now + timedelta(days=30)).isoformat(),
-    }
-    created = await service.post("/calls", role="admin", json=spec)
-    assert created.status_code == 201, created.text
-    call_id = created.json()["id"]
-    published = await service.post(f"/calls/{call_id}/publish", role="admin")
-    assert published.status_code == 200, published.text
+    call_id = await open_call(service, title="Appel à projets fuzzé")
     registered = await service.post(f"/calls/{call_id}/applications", json=APPLICATION)
     assert registered.status_code == 201, registered.text
     return {"call": call_id, "application": registered.json()["id"]}

@@ -17,6 +17,7 @@ from domain.models import (
 from domain.stages import Action, ApplicationStage, Role
 from projection import queries
 from projection.tables import ApplicationRow, AuditRow, OutboxRow
+from projection.views import Paging
 from tests.conftest import APPLICATION
 
 T0 = datetime(2025, 7, 24, 14, 0, tzinfo=UTC)
@@ -90,34 +91,14 @@ def test_queries_filter_count_and_flag_overdue(any_engine: Engine) -> None:
         record("a2", 2, ApplicationStage.COMPLEMENTS_REQUESTED, data=green, complements=late)
     )
     with Session(any_engine) as db:
-        page = queries.list_applications(
-            db,
-            call_id="2025-abc",
-            stage=None,
-            sector=None,
-            overdue=True,
-            search=None,
-            page=1,
-            size=10,
-        )
+        page = queries.list_applications(db, call_id="2025-abc", overdue=True, paging=Paging(1, 10))
         assert [a.id for a in page.items] == ["a2"] and page.items[0].overdue
-        on_time = queries.list_applications(
-            db, call_id=None, stage=None, sector=None, overdue=False, search=None, page=1, size=10
-        )
+        on_time = queries.list_applications(db, overdue=False, paging=Paging(1, 10))
         assert [a.id for a in on_time.items] == ["a1"]
-        percent = queries.list_applications(
-            db, call_id=None, stage=None, sector="tic", overdue=None, search="100%", page=1, size=10
-        )
+        percent = queries.list_applications(db, sector="tic", search="100%", paging=Paging(1, 10))
         assert [a.id for a in percent.items] == ["a2"]
         folded = queries.list_applications(  # case and accents aside, as people type
-            db,
-            call_id=None,
-            stage=None,
-            sector=None,
-            overdue=None,
-            search=" AERONAUTIQUE  du ",
-            page=1,
-            size=10,
+            db, search=" AERONAUTIQUE  du ", paging=Paging(1, 10)
         )
         assert [a.id for a in folded.items] == ["a1"] and folded.total == 1
         assert queries.counts_by_stage(db, "2025-abc") == {

@@ -1,6 +1,5 @@
 """ApplicationWorkflow `application-{id}`: one application from registration to the committee's decision."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -40,17 +39,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.scoring import evaluate, sheet_errors
     from domain.stages import DECISIONS, FINAL_APPLICATION_STAGES, Action, ApplicationStage
-    from workflows.transitions import (
-        commit,
-        forbidden,
-        handlers_done,
-        invalid,
-        may,
-        not_allowed,
-        sleep_until,
-        step,
-        transition,
-    )
+    from workflows.refusals import forbidden, invalid, not_allowed
+    from workflows.transitions import Case, handlers_done, may, sleep_until, step, transition
 
 Notify = Callable[[ApplicationState], list[Notification]]
 CLOSE_SUBMISSIONS = "close_submissions"
@@ -61,15 +51,13 @@ NO_REDRESS = "Aucune demande de réexamen dans le délai : rejet définitif"
 
 
 @workflow.defn
-class ApplicationWorkflow:
+class ApplicationWorkflow(Case[ApplicationState]):
     @workflow.init
     def __init__(self, start: ApplicationStart) -> None:
         self.state = start.state
         self.rules = start.rules
         self.closing = False
         self.published = False
-        # One transition at a time: a second concurrent one re-checks the stage and gets 409.
-        self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
@@ -154,26 +142,26 @@ class ApplicationWorkflow:
     @transition(Action.AMEND, _before_deadline)
     async def amend(self, actor: Actor, changes: Amendment) -> ApplicationState:
         self.state.data = self.state.data.model_copy(update=changes.changes())
-        return await self._commit(
+        return await self.commit(
             actor, Action.AMEND, payload=changes.model_dump(mode="json", exclude_none=True)
         )
 
     @transition(Action.WITHDRAW, _before_deadline)
     async def withdraw(self, actor: Actor, body: Withdrawal) -> ApplicationState:
         self.state.reason = body.reason
-        return await self._commit(actor, Action.WITHDRAW, reason=body.reason)
+        return await self.commit(actor, Action.WITHDRAW, reason=body.reason)
 
     @transition(Action.MARK_ELIGIBLE)
     async def mark_eligible(self, actor: Actor, body: EligibleDecision) -> ApplicationState:
         self.state.reason = None
-        return await self._commit(
+        return await self.commit(
             actor, Action.MARK_ELIGIBLE, reason=body.note, notify=notices.eligibility_decided
         )
 
     @transition(Action.MARK_INELIGIBLE)
     async def mark_ineligible(self, actor: Actor, body: IneligibleDecision) -> ApplicationState:
         self.state.reason = body.reason
-        return await self._commit(
+        return await self.commit(
             actor, Action.MARK_INELIGIBLE, reason=body.reason, notify=notices.eligibility_decided
         )
 
@@ -186,7 +174,7 @@ class ApplicationWorkflow:
             requested_at=now,
             due_at=body.due_at or due_after(now, self.rules.complement_response_days),
         )
-        return await self._commit(
+        return await self.commit(
             actor,
             Action.REQUEST_COMPLEMENTS,
             reason=body.note,
@@ -202,7 +190,7 @@ class ApplicationWorkflow:
         assert self.state.complements is not None
         self.state.complements.answered_at = workflow.now()
         self.state.checklist = await self._prechecks()
-        return await self._commit(
+        return await self.commit(
             actor, Action.SUBMIT_COMPLEMENTS, reason=body.note, payload=body.model_dump(mode="json")
         )
 
@@ -216,7 +204,7 @@ class ApplicationWorkflow:
             Assignment(evaluator=name, assigned_at=now) for name in body.evaluators
         ]
         self.state.evaluation = evaluation
-        return await self._commit(
+        return await self.commit(
             actor,
             Action.ASSIGN_EVALUATORS,
             payload=body.model_dump(mode="json"),
@@ -228,7 +216,7 @@ class ApplicationWorkflow:
         assignment = self._assignment(actor)
         assignment.declared_at = workflow.now()
         assignment.conflict = body.conflict
-        return await self._commit(
+        return await self.commit(
             actor, Action.DECLARE_INTEREST, reason=body.note, payload={"conflict": body.conflict}
         )
 
@@ -237,7 +225,7 @@ class ApplicationWorkflow:
         assignment = self._assignment(actor)
         assignment.sheet = sheet
         assignment.submitted_at = workflow.now()
-        state = await self._commit(
+        state = await self.commit(
             actor, Action.SUBMIT_SCORES, payload=sheet.model_dump(mode="json")
         )
         evaluation = self.state.evaluation
@@ -248,7 +236,7 @@ class ApplicationWorkflow:
         ):
             sheets = {a.evaluator: a.sheet for a in evaluation.active() if a.sheet}
             evaluation.result = evaluate(self.rules.grid, sheets, self.rules.consensus_spread)
-            state = await self._commit(
+            state = await self.commit(
                 CLOCK, Action.COMPLETE_EVALUATION, payload=evaluation.result.model_dump()
             )
         return state
@@ -271,13 +259,13 @@ class ApplicationWorkflow:
         assert self.state.redress is not None
         self.state.redress.requested_at = workflow.now()
         self.state.redress.reason = body.reason
-        return await self._commit(actor, Action.REQUEST_REVIEW, reason=body.reason)
+        return await self.commit(actor, Action.REQUEST_REVIEW, reason=body.reason)
 
     @transition(Action.UPHOLD_REJECTION)
     async def uphold_rejection(self, actor: Actor, body: ReviewAnswer) -> ApplicationState:
         assert self.state.redress is not None
         self.state.redress.answer = body.answer
-        return await self._commit(
+        return await self.commit(
             actor, Action.UPHOLD_REJECTION, reason=body.answer, notify=notices.review_answered
         )
 
@@ -287,7 +275,7 @@ class ApplicationWorkflow:
         self.state.redress.answer = body.answer
         self.state.evaluation = Evaluation()  # new evaluators, new scores
         self.state.decision = None
-        return await self._commit(
+        return await self.commit(
             actor, Action.ORDER_RE_EVALUATION, reason=body.answer, notify=notices.review_answered
         )
 
@@ -300,7 +288,7 @@ class ApplicationWorkflow:
         self.state.decision = Decision(
             outcome=target, reason=body.reason, decided_by=actor.name, decided_at=workflow.now()
         )
-        return await self._commit(actor, action, reason=body.reason)
+        return await self.commit(actor, action, reason=body.reason)
 
     def _finished(self) -> bool:
         stage, decision = self.state.stage, self.state.decision
@@ -414,15 +402,4 @@ class ApplicationWorkflow:
             if not may(self.state.stage, action):
                 return
             notify = await change() if change else None
-            await self._commit(CLOCK, action, reason=reason or self.state.reason, notify=notify)
-
-    async def _commit(
-        self,
-        actor: Actor,
-        action: Action,
-        reason: str | None = None,
-        payload: dict | None = None,
-        notify: Notify | None = None,
-    ) -> ApplicationState:
-        """Apply the action's target stage and record the transition (see `commit`)."""
-        return await commit(self.state, actor, action, self.state.stage, reason, payload, notify)
+            await self.commit(CLOCK, action, reason=reason or self.state.reason, notify=notify)

@@ -24,34 +24,29 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.stages import Action, ApplicationStage, CallStage
     from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
+    from workflows.refusals import invalid, not_allowed
     from workflows.transitions import (
+        Case,
         audit_event,
-        commit,
         handlers_done,
-        invalid,
         may,
-        not_allowed,
         sleep_until,
         step,
         transition,
     )
 
 FANOUT_CHUNK = 1000
-FANOUT = dict(
-    start_to_close_timeout=timedelta(minutes=10),
-    heartbeat_timeout=timedelta(minutes=1),
-)
+FANOUT = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(minutes=1))
 
 
 @workflow.defn
-class CallWorkflow:
+class CallWorkflow(Case[CallState]):
     @workflow.init
     def __init__(self, start: CallStart) -> None:
         self.state = start.state
         self.registered = start.registered
         self.known = set(start.registered)
         self.registering = 0  # registrations accepted whose activities are still running
-        self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, start: CallStart) -> None:
@@ -103,22 +98,22 @@ class CallWorkflow:
     # --- programme manager transitions ---------------------------------------------------
     @transition(Action.CREATE, _check_create)
     async def create(self, actor: Actor) -> CallState:
-        return await self._commit(
+        return await self.commit(
             actor, Action.CREATE, payload=self.state.spec.model_dump(mode="json")
         )
 
     @transition(Action.PUBLISH, _check_publish)
     async def publish(self, actor: Actor) -> CallState:
-        state = await self._commit(actor, Action.PUBLISH)
+        state = await self.commit(actor, Action.PUBLISH)
         if self.state.spec.opens_at <= workflow.now():  # opening time already past: open now
-            state = await self._commit(CLOCK, Action.OPEN)
+            state = await self.commit(CLOCK, Action.OPEN)
         return state
 
     @transition(Action.EXTEND_DEADLINE, _check_extension)
     async def extend_deadline(self, actor: Actor, body: DeadlineExtension) -> CallState:
         previous = self.state.spec.deadline
         self.state.spec.deadline = body.deadline
-        state = await self._commit(
+        state = await self.commit(
             actor,
             Action.EXTEND_DEADLINE,
             reason=body.reason,
@@ -129,7 +124,7 @@ class CallWorkflow:
 
     @transition(Action.START_EVALUATION)
     async def start_evaluation(self, actor: Actor) -> CallState:
-        return await self._commit(actor, Action.START_EVALUATION)
+        return await self.commit(actor, Action.START_EVALUATION)
 
     @transition(Action.PUBLISH_RESULTS)
     async def publish_results(self, actor: Actor) -> CallState:
@@ -140,13 +135,13 @@ class CallWorkflow:
                 f"{waiting} candidature(s) attendent encore une décision du comité.",
                 self.state.stage,
             )
-        state = await self._commit(actor, Action.PUBLISH_RESULTS)
+        state = await self.commit(actor, Action.PUBLISH_RESULTS)
         await self._fan_out(self.registered, RESULTS_PUBLISHED, None)
         return state
 
     @transition(Action.ARCHIVE)
     async def archive(self, actor: Actor) -> CallState:
-        return await self._commit(actor, Action.ARCHIVE)
+        return await self.commit(actor, Action.ARCHIVE)
 
     # --- registration of applications ----------------------------------------------------
     # Not under the lock: registrations run side by side (each writes its own case).
@@ -198,7 +193,7 @@ class CallWorkflow:
     async def _open(self) -> None:
         async with self.lock:
             if may(self.state.stage, Action.OPEN):
-                await self._commit(CLOCK, Action.OPEN)
+                await self.commit(CLOCK, Action.OPEN)
 
     async def _close(self) -> None:
         """Close at the deadline, then move every registered application to eligibility review."""
@@ -207,7 +202,7 @@ class CallWorkflow:
                 return  # extended while we waited for the lock
             self.state.stage = CallStage.CLOSED  # refuses registrations from now on
             await workflow.wait_condition(lambda: self.registering == 0)
-            await self._commit(CLOCK, Action.CLOSE, source=CallStage.OPEN)
+            await self.commit(CLOCK, Action.CLOSE, source=CallStage.OPEN)
         await self._fan_out(self.registered, CLOSE_SUBMISSIONS, None)
 
     async def _fan_out(self, application_ids: list[str], signal: str, arg: datetime | None) -> None:
@@ -225,15 +220,3 @@ class CallWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()
-
-    async def _commit(
-        self,
-        actor: Actor,
-        action: Action,
-        reason: str | None = None,
-        payload: dict | None = None,
-        source: CallStage | None = None,
-    ) -> CallState:
-        """Apply the action's target stage and record the transition (see `commit`)."""
-        source = source or (None if action == Action.CREATE else self.state.stage)
-        return await commit(self.state, actor, action, source, reason, payload)

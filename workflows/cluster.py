@@ -4,15 +4,13 @@ The id is the labelled application's. Each renewal moves the case to its next ye
 continues as new, so a cluster followed for decades keeps a short history.
 """
 
-import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import notices
-    from domain.models import CLOCK, Actor, ClusterStart, Notification
+    from domain.models import CLOCK, Actor, ClusterStart
     from domain.stages import FINAL_CLUSTER_STAGES, Action, ClusterStage
     from domain.support import (
         AnnualReport,
@@ -26,21 +24,14 @@ with workflow.unsafe.imports_passed_through():
         SupportYear,
         add_years,
     )
-    from workflows.transitions import (
-        commit,
-        handlers_done,
-        invalid,
-        may,
-        not_allowed,
-        sleep_until,
-        transition,
-    )
+    from workflows.refusals import invalid, not_allowed
+    from workflows.transitions import Case, handlers_done, may, sleep_until, transition
 
 MAX_REACHED = "Durée maximale de soutien atteinte"
 
 
 @workflow.defn
-class ClusterWorkflow:
+class ClusterWorkflow(Case[ClusterState]):
     @workflow.init
     def __init__(self, start: ClusterStart, state: ClusterState | None = None) -> None:
         self.state = state or ClusterState(
@@ -50,12 +41,11 @@ class ClusterWorkflow:
             updated_at=workflow.now(),
         )
         self.year = self._year()  # the support year this run serves
-        self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, start: ClusterStart, state: ClusterState | None = None) -> ClusterStage:
         if state is None:
-            await self._commit(CLOCK, Action.OPEN_CASE)
+            await self.commit(CLOCK, Action.OPEN_CASE)
         while self.state.stage not in FINAL_CLUSTER_STAGES:
             if self._year() != self.year:  # renewed: the next year gets a run of its own
                 await handlers_done()
@@ -66,8 +56,7 @@ class ClusterWorkflow:
                 continue
             alarm = self._alarm()
             if await sleep_until(
-                lambda: alarm[0],
-                lambda: self.state.stage == stage and self._alarm() == alarm,
+                lambda: alarm[0], lambda: self.state.stage == stage and self._alarm() == alarm
             ):
                 await self._clock(alarm[1])
         await handlers_done()
@@ -103,16 +92,14 @@ class ClusterWorkflow:
         self.state.contract = terms
         self.state.years = [self._new_year(1, terms.planned_amounts[0])]
         self.year = 1
-        return await self._commit(
-            actor, Action.SIGN_CONTRACT, payload=terms.model_dump(mode="json")
-        )
+        return await self.commit(actor, Action.SIGN_CONTRACT, payload=terms.model_dump(mode="json"))
 
     @transition(Action.RECORD_REPORT)
     async def record_report(self, actor: Actor, report: AnnualReport) -> ClusterState:
         year = self._current()
         year.report = report
         year.report_received_at = workflow.now()
-        return await self._commit(
+        return await self.commit(
             actor, Action.RECORD_REPORT, payload=report.model_dump(mode="json")
         )
 
@@ -129,7 +116,7 @@ class ClusterWorkflow:
     async def suspend(self, actor: Actor, body: Reason) -> ClusterState:
         self.state.suspended_from = self.state.stage
         self.state.reason = body.reason
-        return await self._commit(
+        return await self.commit(
             actor, Action.SUSPEND, reason=body.reason, notify=notices.support_decided
         )
 
@@ -139,12 +126,12 @@ class ClusterWorkflow:
         self.state.stage = self.state.suspended_from or ClusterStage.ACTIVE
         self.state.suspended_from = None
         self.state.reason = None
-        return await self._commit(actor, Action.RESUME, reason=body.note, source=source)
+        return await self.commit(actor, Action.RESUME, reason=body.note, source=source)
 
     @transition(Action.TERMINATE)
     async def terminate(self, actor: Actor, body: Reason) -> ClusterState:
         self.state.reason = body.reason
-        return await self._commit(
+        return await self.commit(
             actor, Action.TERMINATE, reason=body.reason, notify=notices.support_decided
         )
 
@@ -178,7 +165,7 @@ class ClusterWorkflow:
         following = self._new_year(number, amount)
         following.probation = probation
         self.state.years.append(following)
-        return await self._commit(
+        return await self.commit(
             actor,
             action,
             reason=body.reason,
@@ -232,17 +219,4 @@ class ClusterWorkflow:
                 self.state.reason = MAX_REACHED
                 year.overdue = year.overdue or self.state.stage == ClusterStage.REPORT_REQUESTED
                 notify = notices.support_decided
-            await self._commit(CLOCK, action, notify=notify)
-
-    async def _commit(
-        self,
-        actor: Actor,
-        action: Action,
-        reason: str | None = None,
-        payload: dict | None = None,
-        notify: Callable[[ClusterState], list[Notification]] | None = None,
-        source: ClusterStage | None = None,
-    ) -> ClusterState:
-        """Apply the action's target stage and record the transition (see `commit`)."""
-        source = source or (None if action == Action.OPEN_CASE else self.state.stage)
-        return await commit(self.state, actor, action, source, reason, payload, notify)
+            await self.commit(CLOCK, action, notify=notify)

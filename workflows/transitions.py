@@ -1,25 +1,22 @@
 """What the three case workflows share: the update decorator that checks a transition once for
-its validator and its handler, the errors the API maps to HTTP statuses, the commit that moves a
-case and writes its record to SQL, and timers that follow a moving moment."""
+its validator and its handler, the commit that moves a case and writes its record to SQL, and
+timers that follow a moving moment."""
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.records import Records
-    from domain.lifecycle import Transition, allowed_actions, table_for
+    from domain.lifecycle import table_for
     from domain.models import (
-        FORBIDDEN,
-        INVALID,
-        NOT_ALLOWED,
         Actor,
         ApplicationRecord,
         ApplicationState,
@@ -28,8 +25,9 @@ with workflow.unsafe.imports_passed_through():
         CallState,
         Notification,
     )
-    from domain.stages import STAGE_LABELS_FR, Action, Stage
+    from domain.stages import Action, Stage
     from domain.support import ClusterRecord, ClusterState
+    from workflows.refusals import guard
 
 CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
@@ -83,35 +81,6 @@ def transition(action: Action, check: Check | None = None, exclusive: bool = Tru
     return decorate
 
 
-def guard(stage: Stage, action: Action, actor: Actor) -> Transition:
-    """Raise the error the API turns into 403 or 409, or return the transition's row."""
-    row = table_for(stage)[action]
-    if actor.role not in row.roles:
-        raise forbidden(f"Le rôle « {actor.role} » ne permet pas l'action « {action} ».")
-    if row.sources and stage not in row.sources:
-        raise not_allowed(
-            f"Action « {row.command} » impossible à l'étape « {STAGE_LABELS_FR[stage]} ».", stage
-        )
-    return row
-
-
-def forbidden(message: str) -> ApplicationError:
-    return ApplicationError(message, type=FORBIDDEN, non_retryable=True)
-
-
-def invalid(message: str) -> ApplicationError:
-    return ApplicationError(message, type=INVALID, non_retryable=True)
-
-
-def not_allowed(message: str, stage: Stage) -> ApplicationError:
-    return ApplicationError(
-        message,
-        {"stage": stage, "allowed_actions": allowed_actions(stage)},
-        type=NOT_ALLOWED,
-        non_retryable=True,
-    )
-
-
 def may(stage: Stage, action: Action) -> bool:
     """Whether the clock may still take `action` (an operator may have moved the case first)."""
     return stage in table_for(stage)[action].sources
@@ -139,29 +108,44 @@ async def step(activity: Callable, *args: Any) -> Any:
     return await workflow.execute_local_activity_method(activity, args=args, **STEP)
 
 
-async def commit(
-    state: CaseState,
-    actor: Actor,
-    action: Action,
-    source: Stage | None,
-    reason: str | None = None,
-    payload: dict | None = None,
-    notify: Callable[[CaseState], list[Notification]] | None = None,
-) -> CaseState:
-    """Move `state` to the action's target, write the transition's record (the case's row, its
-    audit event, its notifications) to SQL in one transaction, and answer the new state. Every
-    transition, the clock's and the operators', reaches SQL this way and no other."""
-    state.stage = table_for(state.stage)[action].target or state.stage
-    state.seq += 1
-    state.updated_at = workflow.now()
-    snapshot = state.model_copy(deep=True)
-    recorder, make = RECORDERS[type(state)]
-    event = audit_event(
-        actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
-    )
-    notifications = notify(snapshot) if notify else []
-    await step(recorder, make(state=snapshot, event=event, notifications=notifications))
-    return snapshot
+class Case(Generic[CaseState]):
+    """What a case workflow holds: its state, and the lock that makes its transitions one at a
+    time (a second concurrent one re-checks the stage and gets 409)."""
+
+    state: CaseState
+
+    @functools.cached_property
+    def lock(self) -> asyncio.Lock:
+        return asyncio.Lock()
+
+    async def commit(
+        self,
+        actor: Actor,
+        action: Action,
+        reason: str | None = None,
+        payload: dict | None = None,
+        notify: Callable[[CaseState], list[Notification]] | None = None,
+        source: Stage | None = None,
+    ) -> CaseState:
+        """Move the case to the action's target, write the transition's record (the case's row,
+        its audit event, its notifications) to SQL in one transaction, and answer the new state.
+        Every transition, the clock's and the operators', reaches SQL this way and no other.
+        `source`: the stage the case left, when the handler already moved it (none for a case's
+        first transition)."""
+        state = self.state
+        row = table_for(state.stage)[action]
+        source = source or (state.stage if row.sources else None)
+        state.stage = row.target or state.stage
+        state.seq += 1
+        state.updated_at = workflow.now()
+        snapshot = state.model_copy(deep=True)
+        recorder, make = RECORDERS[type(state)]
+        event = audit_event(
+            actor, action, snapshot.id, snapshot.seq, source, snapshot.stage, reason, payload
+        )
+        notifications = notify(snapshot) if notify else []
+        await step(recorder, make(state=snapshot, event=event, notifications=notifications))
+        return snapshot
 
 
 def audit_event(

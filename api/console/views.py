@@ -31,6 +31,7 @@ from domain.models import DEFAULT_SECTORS, ApplicationInput, CallSpec
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import KPI_LABELS
 from projection import queries
+from projection.views import Paging
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -175,12 +176,7 @@ def dashboard(request: Request, actor: Signed, db: Db) -> Response:
     if actor.role == Role.EVALUATOR:  # an evaluator sees their own cases, nothing else
         return RedirectResponse("/console/candidatures", status_code=status.HTTP_303_SEE_OTHER)
     late_reports = queries.list_clusters(
-        db,
-        stage=ClusterStage.REPORT_OVERDUE,
-        can_reapply=None,
-        renewal_within=None,
-        page=1,
-        size=200,
+        db, stage=ClusterStage.REPORT_OVERDUE, paging=Paging(1, 200)
     )
     return render(
         request,
@@ -212,7 +208,7 @@ def applications(
             request,
             "evaluations.html",
             actor,
-            items=queries.evaluator_cases(db, actor.name, None, 1, 200).items,
+            items=queries.evaluator_cases(db, actor.name, None, Paging(1, 200)).items,
         )
     listing = queries.list_applications(
         db,
@@ -221,8 +217,7 @@ def applications(
         sector=sector or None,
         overdue={"oui": True, "non": False}.get(overdue),
         search=q or None,
-        page=min(max(page, 1), 100_000),
-        size=50,
+        paging=Paging(min(max(page, 1), 100_000)),
     )
     calls = queries.calls_by_deadline(db)
     filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
@@ -383,9 +378,7 @@ def no_evaluator(actor: Any) -> None:
 @router.get("/clusters", response_class=HTMLResponse)
 def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
     no_evaluator(actor)
-    listing = queries.list_clusters(
-        db, stage=None, can_reapply=None, renewal_within=None, page=1, size=200
-    )
+    listing = queries.list_clusters(db, paging=Paging(1, 200))
     return render(
         request, "clusters.html", actor, listing=listing, support=queries.support_totals(db)
     )

@@ -5,22 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from api.actions import Resource
-from api.deps import (
-    CALL_ID,
-    PRINTABLE,
-    Anyone,
-    ApplicationId,
-    Db,
-    PageNumber,
-    PageSize,
-    Reader,
-)
+from api.deps import CALL_ID, PRINTABLE, Anyone, ApplicationId, Db, PageQuery, Reader
 from domain.ids import Kind, application_workflow_id
-from domain.lifecycle import APPLICATION
 from domain.models import Actor, ApplicationState, EvaluatorAssignment
 from domain.stages import Action, ApplicationStage, Role
 from projection import queries
-from projection.tables import ApplicationRow
 from projection.views import ApplicationDetail, ApplicationView, Page
 from workflows.application import ApplicationWorkflow
 
@@ -44,9 +33,6 @@ def _known_evaluators(request: Request, body: EvaluatorAssignment) -> None:
 APPLICATIONS = Resource(
     router=router,
     kind=Kind.APPLICATION,
-    table=ApplicationRow,
-    stage=ApplicationStage,
-    transitions=APPLICATION,
     workflow=ApplicationWorkflow,
     case_id=ApplicationId,
     respond=_respond,
@@ -61,6 +47,7 @@ APPLICATIONS = Resource(
 def list_applications(
     _: Reader,
     db: Db,
+    paging: PageQuery,
     call_id: Annotated[str | None, Query(pattern=CALL_ID)] = None,
     stage: ApplicationStage | None = None,
     sector: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
@@ -68,18 +55,9 @@ def list_applications(
     q: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Nom du cluster contient…")
     ] = None,
-    page: PageNumber = 1,
-    page_size: PageSize = 50,
 ) -> Page[ApplicationView]:
     return queries.list_applications(
-        db,
-        call_id=call_id,
-        stage=stage,
-        sector=sector,
-        overdue=overdue,
-        search=q,
-        page=page,
-        size=page_size,
+        db, call_id=call_id, stage=stage, sector=sector, overdue=overdue, search=q, paging=paging
     )
 
 

@@ -11,20 +11,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.actions import Resource
 from api.commands import send
-from api.deps import (
-    Admin,
-    Anyone,
-    CallId,
-    Db,
-    Desk,
-    IdempotencyKey,
-    PageNumber,
-    PageSize,
-    engine_client,
-)
+from api.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageQuery, engine_client
 from api.deps import Ranking as RankingReaders
 from domain.ids import Kind, call_workflow_id
-from domain.lifecycle import CALL
 from domain.models import (
     Actor,
     ApplicationInput,
@@ -36,7 +25,7 @@ from domain.models import (
 )
 from domain.stages import Action, CallStage
 from projection import queries
-from projection.tables import CallRow, ClusterRow
+from projection.tables import ClusterRow
 from projection.views import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from workflows.call import CallWorkflow
 
@@ -52,9 +41,6 @@ def _new_id(prefix: str, key: str | None) -> str:
 CALLS = Resource(
     router=router,
     kind=Kind.CALL,
-    table=CallRow,
-    stage=CallStage,
-    transitions=CALL,
     workflow=CallWorkflow,
     case_id=CallId,
     respond=lambda state, _: queries.call_view(state),
@@ -131,6 +117,7 @@ async def register_application(
     data: ApplicationInput,
     actor: Desk,
     db: Db,
+    paging: PageQuery,
     request: Request,
     key: IdempotencyKey = None,
 ) -> ApplicationView:
@@ -141,12 +128,11 @@ async def register_application(
 def list_calls(
     _: Anyone,
     db: Db,
+    paging: PageQuery,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     stage: CallStage | None = None,
-    page: PageNumber = 1,
-    page_size: PageSize = 50,
 ) -> Page[CallView]:
-    return queries.list_calls(db, year, stage, page, page_size)
+    return queries.list_calls(db, year, stage, paging)
 
 
 @router.get("/{call_id}", response_model=CallDetail)

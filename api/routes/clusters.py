@@ -5,12 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.actions import Resource
-from api.deps import Db, PageNumber, PageSize, Reader
+from api.deps import Db, PageQuery, Reader
 from domain.ids import Kind, cluster_workflow_id
-from domain.lifecycle import CLUSTER
 from domain.stages import ClusterStage
 from projection import queries
-from projection.tables import ClusterRow
 from projection.views import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
 from workflows.cluster import ClusterWorkflow
 
@@ -23,9 +21,6 @@ ClusterId = Annotated[
 CLUSTERS = Resource(
     router=router,
     kind=Kind.CLUSTER,
-    table=ClusterRow,
-    stage=ClusterStage,
-    transitions=CLUSTER,
     workflow=ClusterWorkflow,
     case_id=ClusterId,
     respond=lambda state, _: queries.cluster_view(state),
@@ -39,36 +34,21 @@ CLUSTERS = Resource(
 def list_clusters(
     _: Reader,
     db: Db,
+    paging: PageQuery,
     stage: ClusterStage | None = None,
     can_reapply: bool | None = None,
     renewal_within_days: Annotated[
         int | None, Query(ge=1, le=366, description="Anniversaire dans les N jours")
     ] = None,
-    page: PageNumber = 1,
-    page_size: PageSize = 50,
 ) -> Page[ClusterView]:
     return queries.list_clusters(
-        db,
-        stage=stage,
-        can_reapply=can_reapply,
-        renewal_within=renewal_within_days,
-        page=page,
-        size=page_size,
+        db, stage=stage, can_reapply=can_reapply, renewal_within=renewal_within_days, paging=paging
     )
 
 
 @router.get("/overdue", response_model=Page[ClusterView])
-def overdue_reports(
-    _: Reader, db: Db, page: PageNumber = 1, page_size: PageSize = 50
-) -> Page[ClusterView]:
-    return queries.list_clusters(
-        db,
-        stage=ClusterStage.REPORT_OVERDUE,
-        can_reapply=None,
-        renewal_within=None,
-        page=page,
-        size=page_size,
-    )
+def overdue_reports(_: Reader, db: Db, paging: PageQuery) -> Page[ClusterView]:
+    return queries.list_clusters(db, stage=ClusterStage.REPORT_OVERDUE, paging=paging)
 
 
 @router.get("/support", response_model=SupportTotals)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import PRINTABLE, Db, PageNumber, PageSize, require
+from api.deps import PRINTABLE, Db, PageQuery, require
 from domain.models import Actor
 from domain.stages import Role
 from projection import queries
@@ -18,12 +18,11 @@ Viewer = Annotated[Actor, Depends(require(Role.EVALUATOR, Role.ADMIN, Role.COMMI
 def list_evaluations(
     actor: Viewer,
     db: Db,
+    paging: PageQuery,
     evaluator: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Gestionnaires seulement")
     ] = None,
     overdue: bool | None = None,
-    page: PageNumber = 1,
-    page_size: PageSize = 50,
 ) -> Page[EvaluatorCase]:
     who = actor.name if actor.role == Role.EVALUATOR else evaluator
-    return queries.evaluator_cases(db, who, overdue, page, page_size)
+    return queries.evaluator_cases(db, who, overdue, paging)
