@@ -4,6 +4,7 @@ COPY pyproject.toml ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
+COPY projection ./projection
 COPY api ./api
 COPY settings.py worker.py embedded.py observability.py ./
 RUN pip install --no-cache-dir .

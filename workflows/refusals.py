@@ -13,7 +13,7 @@ def guard(stage: Stage, action: Action, actor: Actor) -> Transition:
     """Raise the error the API turns into 403 or 409, or return the transition's row."""
     row = table_for(stage)[action]
     if actor.role not in row.roles:
-        raise forbidden(f"Le rôle « {actor.role} » ne permet pas l'action « {action} ».")
+        raise forbidden(f"Le rôle « {actor.role} » ne permet pas l'action « {row.command} ».")
     if row.sources and stage not in row.sources:
         raise not_allowed(
             f"Action « {row.command} » impossible à l'étape « {STAGE_LABELS_FR[stage]} ».", stage
