@@ -269,7 +269,7 @@ class Stack:
         body = {
             "year": deadline.year,
             "title": "Appel à projets — banc d'essai",
-            "opens_at": (utcnow() - timedelta(hours=1)).isoformat(),
+            "opens_at": utcnow().isoformat(),
             "deadline": deadline.isoformat(),
             **rules,
         }

@@ -485,6 +485,7 @@ class ClusterStart(BaseModel):
     contact_email: str | None = None
     report_lead_days: int = 30
     report_reminder_days: list[int] = Field(default_factory=lambda: [14, 3])
+    previous_cluster_id: str | None = None  # the support case of its earlier labelling, if any
 
 
 class Fanout(BaseModel):

@@ -1,9 +1,10 @@
 """Cluster support: the programme contract, its years, reports, KPIs and decisions."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.clock import RABAT
 from domain.models import AuditEvent, ClusterStart, Input, LongText, Moment, Notification, Text
 from domain.stages import ClusterStage
 
@@ -128,8 +129,11 @@ class ClusterRecord(BaseModel):
 
 
 def add_years(moment: datetime, years: int) -> datetime:
-    """The same calendar day `years` later (29 February falls on the 28th)."""
+    """The same calendar day and clock time in Rabat `years` later (29 February falls on the
+    28th), as UTC: Rabat's offset may differ then (Ramadan), a contract's hour does not."""
+    local = moment.astimezone(RABAT)
     try:
-        return moment.replace(year=moment.year + years)
+        later = local.replace(year=local.year + years)
     except ValueError:
-        return moment.replace(year=moment.year + years, day=28)
+        later = local.replace(year=local.year + years, day=28)
+    return later.astimezone(UTC)

@@ -1,8 +1,6 @@
 """Reads, all from the SQL projection (never from scanning Temporal)."""
 
-import csv
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -23,6 +21,7 @@ from domain.stages import (
     ClusterStage,
 )
 from domain.support import KPI_LABELS, ClusterState
+from projection.exports import csv_text
 from projection.tables import (
     ApplicationRow,
     AssignmentRow,
@@ -59,14 +58,30 @@ def call_view(state: CallState) -> CallView:
     return CallView.model_construct(**dict(state), allowed_actions=allowed_actions(state.stage))
 
 
-def application_view(state: ApplicationState) -> ApplicationView:
+def application_view(state: ApplicationState, deadline: datetime | None = None) -> ApplicationView:
+    """`deadline`: its call's, as the projection has it now (an extension reaches the case's
+    own state with its next transition)."""
     due = state.complements.due_at if state.complements else None
     overdue = (
         state.stage == ApplicationStage.COMPLEMENTS_REQUESTED and due is not None and due < now()
     )
     return ApplicationView.model_construct(
-        **dict(state), allowed_actions=allowed_actions(state.stage), overdue=overdue
+        **(dict(state) | {"deadline": deadline or state.deadline}),
+        allowed_actions=allowed_actions(state.stage),
+        overdue=overdue,
     )
+
+
+def call_deadlines(db: Session, call_ids: set[str]) -> dict[str, datetime]:
+    query = select(CallRow.id, CallRow.deadline).where(col(CallRow.id).in_(call_ids))
+    return dict(db.exec(query).all())
+
+
+def application_views(db: Session, rows: Iterable[ApplicationRow]) -> list[ApplicationView]:
+    """The cases of a page, each with its call's current deadline (one query for the page)."""
+    states = [application_state(row) for row in rows]
+    deadlines = call_deadlines(db, {s.call_id for s in states})
+    return [application_view(s, deadlines.get(s.call_id)) for s in states]
 
 
 def call_state(row: CallRow) -> CallState:
@@ -149,7 +164,7 @@ def list_applications(
         .offset(_offset(paging))
         .limit(paging.size)
     )
-    items = [application_view(application_state(row)) for row in rows]
+    items = application_views(db, rows)
     return Page(items=items, total=total, page=paging.page, page_size=paging.size)
 
 
@@ -264,23 +279,20 @@ def _decimal(value: float) -> str:
 
 
 def ranking_csv(result: Ranking, grid: Grid) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
+    header = (
         ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
         + [c.label for c in grid.criteria]
         + ["Écart entre évaluateurs", "Consensus à discuter", "Seuils atteints"]
     )
-    for item in result.ranked + result.below_threshold:
-        r = item.result
-        writer.writerow(
-            [item.rank or "sous le seuil", item.application_id, item.cluster_name, item.sector]
-            + [STAGE_LABELS_FR[ApplicationStage(item.stage)], _decimal(r.weighted_score)]
-            + [_decimal(r.criterion_means[c.code]) for c in grid.criteria]
-            + [_decimal(r.spread), "oui" if r.consensus_needed else "non"]
-            + ["oui" if r.thresholds_met else "non"]
-        )
-    return "\ufeff" + out.getvalue()
+    rows = (
+        [item.rank or "sous le seuil", item.application_id, item.cluster_name, item.sector]
+        + [STAGE_LABELS_FR[ApplicationStage(item.stage)], _decimal(item.result.weighted_score)]
+        + [_decimal(item.result.criterion_means[c.code]) for c in grid.criteria]
+        + [_decimal(item.result.spread), "oui" if item.result.consensus_needed else "non"]
+        + ["oui" if item.result.thresholds_met else "non"]
+        for item in result.ranked + result.below_threshold
+    )
+    return csv_text(header, rows)
 
 
 def evaluator_cases(
@@ -320,6 +332,7 @@ def cluster_view(state: ClusterState) -> ClusterView:
         **dict(state),
         allowed_actions=allowed_actions(state.stage),
         total_support=sum(y.amount for y in state.years),
+        previous_cluster_id=state.origin.previous_cluster_id,
     )
 
 
@@ -353,6 +366,11 @@ def list_clusters(
 def later_applications(db: Session, cluster_id: str) -> list[str]:
     query = select(ApplicationRow.id).where(ApplicationRow.previous_cluster_id == cluster_id)
     return list(db.exec(query.order_by(col(ApplicationRow.registered_at))))
+
+
+def later_clusters(db: Session, cluster_id: str) -> list[str]:
+    query = select(ClusterRow.id).where(ClusterRow.previous_cluster_id == cluster_id)
+    return list(db.exec(query.order_by(col(ClusterRow.id))))
 
 
 def kpi_table(state: ClusterState) -> list[KpiLine]:

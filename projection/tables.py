@@ -125,6 +125,7 @@ class ClusterRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True)
     application_id: str
+    previous_cluster_id: str | None = Field(default=None, index=True)
     call_id: str = Field(index=True)
     cluster_name: str
     sector: str

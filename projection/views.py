@@ -89,12 +89,19 @@ class EvaluatorCase(BaseModel):
 class ClusterView(ClusterState):
     allowed_actions: list[Action]
     total_support: float = Field(description="Soutien accordé, toutes années (MAD).")
+    previous_cluster_id: str | None = Field(
+        description="Dossier de soutien d'une labellisation antérieure de ce cluster."
+    )
 
 
 class ClusterDetail(ClusterView):
     later_applications: list[str] = Field(
         description="Candidatures ultérieures de ce cluster (comme cluster existant)."
     )
+    later_clusters: list[str] = Field(
+        description="Dossiers de soutien des labellisations ultérieures de ce cluster."
+    )
+    kpis: list["KpiLine"] = Field(description="Objectif et réalisé, par année et indicateur.")
     audit: list[AuditEvent]
 
 

@@ -96,6 +96,7 @@ def cluster_row(state: ClusterState) -> Row:
     return {
         "id": state.id,
         "application_id": state.origin.application_id,
+        "previous_cluster_id": state.origin.previous_cluster_id,
         "call_id": state.origin.call_id,
         "cluster_name": state.origin.cluster_name,
         "sector": state.origin.sector,

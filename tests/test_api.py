@@ -20,7 +20,7 @@ def call_body(**changes: object) -> dict:
     return {
         "year": 2026,
         "title": "Appel à projets clusters 2026",
-        "opens_at": (now - timedelta(hours=1)).isoformat(),
+        "opens_at": now.isoformat(),
         "deadline": (now + timedelta(days=30)).isoformat(),
         "sectors": ["aéronautique", "TIC"],
         "complement_response_days": 5,
@@ -187,12 +187,23 @@ async def test_transition_not_allowed_is_409_with_stage_and_actions(dev: Service
     assert past.status_code == 422
 
 
-async def test_publish_refused_when_deadline_already_passed(dev: Service) -> None:
-    body = call_body(
-        opens_at=(utcnow() - timedelta(days=3)).isoformat(),
-        deadline=(utcnow() - timedelta(days=1)).isoformat(),
+async def test_a_call_whose_dates_are_past_is_refused_at_creation(dev: Service) -> None:
+    before = (await dev.get("/calls", role="admin")).json()["total"]
+    yesterday = (utcnow() - timedelta(days=1)).isoformat()
+    late = await dev.post(
+        "/calls", role="admin", json=call_body(deadline=yesterday, opens_at=yesterday)
     )
+    assert late.status_code == 422 and "ouverture" in late.json()["detail"]
+    closed = await dev.post("/calls", role="admin", json=call_body(deadline=utcnow().isoformat()))
+    assert closed.status_code == 422 and "date limite" in closed.json()["detail"]
+    assert (await dev.get("/calls", role="admin")).json()["total"] == before
+
+
+async def test_publish_refused_when_deadline_passed_in_draft(dev: Service) -> None:
+    body = call_body(deadline=(utcnow() + timedelta(seconds=1)).isoformat())
     created = await dev.post("/calls", role="admin", json=body)
+    assert created.status_code == 201, created.text
+    await asyncio.sleep(1.2)
     refused = await dev.post(f"/calls/{created.json()['id']}/publish", role="admin")
     assert refused.status_code == 422
     assert "prolongez" in refused.json()["detail"]

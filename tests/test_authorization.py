@@ -287,7 +287,7 @@ async def live(service: Service) -> dict[str, str]:
     now = utcnow()
     spec = {
         **BODIES["/calls"],
-        "opens_at": (now - timedelta(hours=1)).isoformat(),
+        "opens_at": now.isoformat(),
         "deadline": (now + timedelta(days=30)).isoformat(),
     }
     created = await service.post("/calls", role=ADMIN, json=spec)

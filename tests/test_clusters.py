@@ -232,3 +232,21 @@ async def test_suspend_resume_terminate_and_renewals_due(dev: Service) -> None:
     assert again.status_code == 409 and again.json()["allowed_actions"] == []
     subjects = outbox(dev, "direction@textile-nord.ma")
     assert "Cluster Cluster Textile du Nord : décision" in subjects
+
+
+async def test_a_year_ends_at_the_contract_s_rabat_time_whatever_the_offset(
+    skipping: Service,
+) -> None:
+    """Signed at 15:00 during Ramadan (Rabat at UTC+0), the first year ends at 15:00 Rabat time a
+    year later, when Rabat is at UTC+1: the date and hour the letters give."""
+    cluster_id = await labelled_cluster(skipping, max_years=3)
+    handle = skipping.client.get_workflow_handle(f"cluster-{cluster_id}")
+    try:
+        terms = {"start_at": "2026-03-15T15:00", "planned_amounts": [1e6], "kpi_targets": TARGETS}
+        signed = await skipping.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)
+        assert signed.status_code == 200, signed.text
+        year = (await skipping.get(f"/clusters/{cluster_id}")).json()["years"][0]
+        assert year["starts_at"] == "2026-03-15T15:00:00+00:00"
+        assert year["ends_at"] == "2027-03-15T15:00:00+01:00"
+    finally:
+        await handle.terminate("fin du test")

@@ -77,7 +77,7 @@ async def test_operator_takes_an_application_to_eligible_with_buttons(site: str)
             json={
                 "year": 2026,
                 "title": "Appel à projets clusters — console",
-                "opens_at": (utcnow() - timedelta(hours=1)).isoformat(),
+                "opens_at": utcnow().isoformat(),
                 "deadline": (utcnow() + timedelta(seconds=12)).isoformat(),
             },
         )

@@ -1,15 +1,16 @@
 """Pure rules: Rabat time, due dates, pre-checks, the lifecycle table, payload validation."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
 
-from domain.clock import due_after, to_utc
+from domain.clock import RABAT, at_deadline_time, due_after, local, to_utc
 from domain.lifecycle import allowed_actions
 from domain.models import Amendment, ApplicationInput, CallRules, CallSpec, ComplementsReply
 from domain.rules import precheck
 from domain.stages import ApplicationStage, CallStage
+from domain.support import add_years
 from tests.conftest import APPLICATION
 
 
@@ -78,3 +79,12 @@ def test_allowed_actions_follow_the_stage_and_exclude_the_clock() -> None:
     assert allowed_actions(ApplicationStage.RECEIVED) == ["amend", "withdraw"]
     assert allowed_actions(ApplicationStage.COMPLEMENTS_REQUESTED) == ["submit_complements"]
     assert allowed_actions(ApplicationStage.INELIGIBLE) == []
+
+
+def test_an_anniversary_keeps_the_contract_s_rabat_time_across_ramadan() -> None:
+    signed = datetime(2026, 3, 15, 15, 0, tzinfo=RABAT)  # Ramadan 2026: Rabat at UTC+0
+    year_end = add_years(signed, 1)  # mid-March 2027 is after Ramadan: UTC+1
+    assert local(year_end).hour == 15 and local(year_end).date() == date(2027, 3, 15)
+    assert add_years(datetime(2028, 2, 29, 15, 0, tzinfo=RABAT), 1) == at_deadline_time(
+        date(2029, 2, 28)
+    )

@@ -10,9 +10,11 @@ from sqlmodel import Session, select
 from domain.models import DEFAULT_GRID
 from projection.tables import OutboxRow
 from tests.conftest import APPLICATION, Service, eventually
+from tests.test_clusters import labelled_cluster
 from workflows.cluster import ClusterWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+GAMMA = '=HYPERLINK("http://x";"Cluster Gamma")'  # a name a spreadsheet would run
 EVE, DRISS, NADIA, YOUSSEF = "evaluator", "evaluator2", "evaluator3", "evaluator4"
 NAMES = {
     EVE: "Eve Évaluatrice",
@@ -44,14 +46,17 @@ async def ok(response, stage: str | None = None) -> dict:
     return response.json()
 
 
-async def eligible_applications(service: Service, names: list[str]) -> tuple[str, list[str]]:
+async def eligible_applications(
+    service: Service, names: list[str], **data: dict
+) -> tuple[str, list[str]]:
+    """`data`: more fields of the application of that name."""
     call_id = await service.new_call()
     await ok(await service.post(f"/calls/{call_id}/publish", role="admin"))
     ids = []
     for name in names:
-        created = await service.post(
-            f"/calls/{call_id}/applications", json={**APPLICATION, "cluster_name": name}
-        )
+        body = {**APPLICATION, "cluster_name": name, **data.get(name, {})}
+        created = await service.post(f"/calls/{call_id}/applications", json=body)
+        assert created.status_code == 201, created.text
         ids.append(created.json()["id"])
     await service.env.sleep(timedelta(days=31))
     for application_id in ids:
@@ -95,8 +100,11 @@ async def test_the_deployed_worker_takes_the_same_path_outside_the_sandbox(
 
 
 async def from_eligible_to_published_results_and_redress(service: Service) -> None:
+    earlier = await labelled_cluster(service)  # Alpha was labelled before, years ago
     call_id, (alpha, beta, gamma, delta) = await eligible_applications(
-        service, ["Cluster Alpha", "Cluster Beta", "Cluster Gamma", "Cluster Delta"]
+        service,
+        ["Cluster Alpha", "Cluster Beta", GAMMA, "Cluster Delta"],
+        **{"Cluster Alpha": {"existing_cluster": True, "previous_cluster_id": earlier}},
     )
     panel = [NAMES[EVE], NAMES[DRISS], NAMES[NADIA]]
     for application_id in (alpha, beta, gamma, delta):
@@ -227,6 +235,7 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
     assert rows[0][:6] == ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "sous le seuil"]
     assert rows[1][5] == f"{ranking['ranked'][0]['result']['weighted_score']:.2f}".replace(".", ",")
+    assert rows[3][2] == "'" + GAMMA  # a formula in a name stays text in a spreadsheet
     assert (await service.get(f"/calls/{call_id}/ranking", role="operator")).status_code == 403
 
     early_publish = await service.post(f"/calls/{call_id}/publish_results", role="committee")
@@ -272,6 +281,16 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
     assert labelled["cluster_id"] == alpha
     cluster = service.client.get_workflow_handle_for(ClusterWorkflow.run, f"cluster-{alpha}")
     assert (await cluster.query(ClusterWorkflow.snapshot)).origin.application_id == alpha
+
+    async def supported() -> bool:
+        return (await service.get(f"/clusters/{alpha}", role="admin")).status_code == 200
+
+    await eventually(supported, what="the support case")
+    new_support = (await service.get(f"/clusters/{alpha}", role="admin")).json()
+    assert new_support["previous_cluster_id"] == earlier  # names its earlier support case
+    assert (await service.get(f"/clusters/{earlier}", role="admin")).json()["later_clusters"] == [
+        alpha
+    ]
 
     # Gamma asks for a review in time; Delta stays silent and its rejection becomes final by itself.
     await ok(

@@ -380,6 +380,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
                     contact_email=self.state.data.contact.email,
                     report_lead_days=self.rules.report_lead_days,
                     report_reminder_days=self.rules.report_reminder_days,
+                    previous_cluster_id=self.state.data.previous_cluster_id,
                 ),
             )
         return notices.result_published

@@ -23,9 +23,9 @@ from api.deps import Db
 from api.errors import ApiError
 from api.routes.applications import APPLICATIONS, application_detail
 from api.routes.calls import CALLS, ranking_file, register, start_call
-from api.routes.clusters import CLUSTERS
+from api.routes.clusters import CLUSTERS, cluster_detail
 from domain.clock import RABAT, local
-from domain.ids import call_workflow_id, cluster_workflow_id
+from domain.ids import call_workflow_id
 from domain.lifecycle import TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, ApplicationInput, CallSpec
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
@@ -387,15 +387,15 @@ def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
 @router.get("/clusters/{case_id}", response_class=HTMLResponse)
 def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
     no_evaluator(actor)
-    state = queries.cluster_state(CLUSTERS.row(db, case_id))
+    case = cluster_detail(db, case_id)
     return render(
         request,
         "cluster.html",
         actor,
-        case=queries.cluster_view(state),
-        kpis=queries.kpi_table(state),
-        audit=queries.audit_trail(db, cluster_workflow_id(case_id)),
-        actions=actions_for(actor, state.stage),
+        case=case,
+        kpis=case.kpis,
+        audit=case.audit,
+        actions=actions_for(actor, case.stage),
     )
 
 

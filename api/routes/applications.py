@@ -71,7 +71,7 @@ def application_detail(db: Db, application_id: str, actor: Actor) -> Application
     with their own sheet and their own events only."""
     if actor.role == Role.EVALUATOR:
         check_evaluator_access(db, application_id, actor.name)
-    view = queries.application_view(queries.application_state(APPLICATIONS.row(db, application_id)))
+    [view] = queries.application_views(db, [APPLICATIONS.row(db, application_id)])
     audit = queries.audit_trail(db, application_workflow_id(application_id))
     if actor.role == Role.EVALUATOR:
         view = queries.for_evaluator(view, actor.name)

@@ -13,6 +13,7 @@ from api.actions import Resource
 from api.commands import send
 from api.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageQuery, engine_client
 from api.deps import Ranking as RankingReaders
+from domain.clock import local
 from domain.ids import Kind, call_workflow_id
 from domain.models import (
     Actor,
@@ -50,10 +51,26 @@ CALLS = Resource(
 )
 
 
+def _check_dates(spec: CallSpec) -> None:
+    """A call opens today or later (an opening earlier today: at its publication) and closes
+    in the future."""
+    now = datetime.now(UTC)
+    if local(spec.opens_at).date() < local(now).date():
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "La date d'ouverture est déjà passée : choisissez aujourd'hui ou une date à venir.",
+        )
+    if spec.deadline <= now:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "La date limite est déjà passée."
+        )
+
+
 async def start_call(
     request: Request, db: Db, spec: CallSpec, actor: Actor, key: str | None
 ) -> CallState:
     """Start the call's workflow and its create update at once (update-with-start)."""
+    _check_dates(spec)
     call_id = f"{spec.year}-{_new_id('call', key)}"
     workflow_id = call_workflow_id(call_id)
     start = CallStart(

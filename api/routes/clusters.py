@@ -58,11 +58,18 @@ def support_paid(_: Reader, db: Db) -> SupportTotals:
 
 @router.get("/{case_id}", response_model=ClusterDetail)
 def get_cluster(case_id: ClusterId, _: Reader, db: Db) -> ClusterDetail:
-    view = queries.cluster_view(queries.cluster_state(CLUSTERS.row(db, case_id)))
+    return cluster_detail(db, case_id)
+
+
+def cluster_detail(db: Db, cluster_id: str) -> ClusterDetail:
+    """The support case, its KPIs, the cases of the same cluster before and after, its trail."""
+    state = queries.cluster_state(CLUSTERS.row(db, cluster_id))
     return ClusterDetail(
-        **view.model_dump(),
-        later_applications=queries.later_applications(db, case_id),
-        audit=queries.audit_trail(db, cluster_workflow_id(case_id)),
+        **queries.cluster_view(state).model_dump(),
+        later_applications=queries.later_applications(db, cluster_id),
+        later_clusters=queries.later_clusters(db, cluster_id),
+        kpis=queries.kpi_table(state),
+        audit=queries.audit_trail(db, cluster_workflow_id(cluster_id)),
     )
 
 
