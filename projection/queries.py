@@ -9,16 +9,18 @@ from sqlmodel import Session, col, select
 
 from domain.clock import local
 from domain.lifecycle import allowed_actions
-from domain.models import ApplicationState, AuditEvent, CallState, Grid
+from domain.models import Actor, ApplicationState, AuditEvent, CallState, Grid
 from domain.scoring import TIE_BREAK, rank_key
 from domain.search import contains_pattern
 from domain.stages import (
     DECIDED_STAGES,
+    DECISIONS,
     FINAL_CLUSTER_STAGES,
     STAGE_LABELS_FR,
     ApplicationStage,
     CallStage,
     ClusterStage,
+    Role,
 )
 from domain.support import KPI_LABELS, ClusterState
 from projection.exports import csv_text
@@ -318,13 +320,47 @@ def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRo
     return db.exec(query).first()
 
 
-def for_evaluator(view: ApplicationView, evaluator: str) -> ApplicationView:
-    """An evaluator sees the file and their own sheet, not the others' scores nor the result."""
-    if view.evaluation is None:
+def seen_by(view: ApplicationView, actor: Actor) -> ApplicationView:
+    """What a role may see of a case. Admin and committee: everything. An operator: no score
+    sheet nor any evaluator's own score. An evaluator: the file and their own sheet; neither
+    the others' scores nor the result; no decision before the results are published."""
+    if actor.role in (Role.ADMIN, Role.COMMITTEE):
         return view
-    own = [a for a in view.evaluation.assignments if a.evaluator == evaluator]
-    evaluation = view.evaluation.model_copy(update={"assignments": own, "result": None})
-    return view.model_copy(update={"evaluation": evaluation, "decision": None})
+    changes: dict = {}
+    if view.evaluation is not None:
+        assignments = [
+            a.model_copy(update={"sheet": None}) if a.evaluator != actor.name else a
+            for a in view.evaluation.assignments
+            if actor.role != Role.EVALUATOR or a.evaluator == actor.name
+        ]
+        result = view.evaluation.result
+        if result is not None:
+            result = (
+                None
+                if actor.role == Role.EVALUATOR
+                else result.model_copy(update={"evaluator_scores": {}})
+            )
+        update = {"assignments": assignments, "result": result}
+        changes["evaluation"] = view.evaluation.model_copy(update=update)
+    decision = view.decision
+    if actor.role == Role.EVALUATOR and not (decision and decision.published_at):
+        changes["decision"] = None
+        if view.stage in DECISIONS:
+            changes |= {"stage": ApplicationStage.SCORED, "allowed_actions": []}
+    return view.model_copy(update=changes)
+
+
+def counts_seen_by(counts: dict[str, int], call: CallState, actor: Actor) -> dict[str, int]:
+    """Applications per stage; for an evaluator, the decisions count as scored until the call's
+    results are published."""
+    published = call.stage in (CallStage.RESULTS_PUBLISHED, CallStage.ARCHIVED)
+    if actor.role != Role.EVALUATOR or published:
+        return counts
+    folded: dict[str, int] = {}
+    for stage, count in counts.items():
+        shown = ApplicationStage.SCORED if stage in DECISIONS else stage
+        folded[shown] = folded.get(shown, 0) + count
+    return folded
 
 
 def cluster_view(state: ClusterState) -> ClusterView:

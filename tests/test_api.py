@@ -1,7 +1,7 @@
 """The HTTP API against a real worker on the dev server: statuses, bodies, idempotency, reads."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -190,12 +190,12 @@ async def test_transition_not_allowed_is_409_with_stage_and_actions(dev: Service
 async def test_a_call_whose_dates_are_past_is_refused_at_creation(dev: Service) -> None:
     before = (await dev.get("/calls", role="admin")).json()["total"]
     yesterday = (utcnow() - timedelta(days=1)).isoformat()
-    late = await dev.post(
-        "/calls", role="admin", json=call_body(deadline=yesterday, opens_at=yesterday)
-    )
+    late = await dev.post("/calls", role="admin", json=call_body(opens_at=yesterday))
     assert late.status_code == 422 and "ouverture" in late.json()["detail"]
-    closed = await dev.post("/calls", role="admin", json=call_body(deadline=utcnow().isoformat()))
-    assert closed.status_code == 422 and "date limite" in closed.json()["detail"]
+    opened, closing = (utcnow() - timedelta(minutes=m) for m in (10, 5))
+    past_deadline = call_body(opens_at=opened.isoformat(), deadline=closing.isoformat())
+    closed = await dev.post("/calls", role="admin", json=past_deadline)
+    assert closed.status_code == 422 and "passée" in closed.json()["detail"]
     assert (await dev.get("/calls", role="admin")).json()["total"] == before
 
 
@@ -309,3 +309,18 @@ async def test_engine_unreachable_is_503_and_reads_still_work(engine) -> None:
             assert "Idempotency-Key" in created.json()["detail"]
             listed = await http.get("/calls", headers=auth("admin"))
             assert listed.status_code == 200
+
+
+async def test_every_read_shows_an_extended_deadline_as_soon_as_it_answers(dev: Service) -> None:
+    call_id = await open_call(dev)
+    registered = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    later = (utcnow() + timedelta(days=45)).replace(microsecond=0)
+    extended = await dev.post(
+        f"/calls/{call_id}/extend_deadline", role="admin", json={"deadline": later.isoformat()}
+    )
+    assert extended.status_code == 200, extended.text
+    page = (await dev.get(f"/applications/{application_id}")).json()
+    listed = (await dev.get("/applications", params={"call_id": call_id})).json()["items"]
+    for case in (page, *listed):
+        assert datetime.fromisoformat(case["deadline"]) == later

@@ -1,11 +1,12 @@
 """Cluster support over a dozen simulated years: reports, escalation, probation, end of support."""
 
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
+from domain.clock import RABAT, at_deadline_time
 from domain.models import ClusterStart
 from projection.tables import OutboxRow
 from tests.conftest import APPLICATION, Service, eventually
@@ -234,6 +235,21 @@ async def test_suspend_resume_terminate_and_renewals_due(dev: Service) -> None:
     assert "Cluster Cluster Textile du Nord : décision" in subjects
 
 
+def ramadan_day(after: datetime) -> date:
+    """The first day after `after` when Rabat is at UTC+0 (Ramadan) and at UTC+1 a year later."""
+    day = after.astimezone(RABAT).date()
+    while not (
+        at_deadline_time(day).astimezone(RABAT).utcoffset() == timedelta(0)
+        and at_deadline_time(add_years_day(day)).astimezone(RABAT).utcoffset() == timedelta(hours=1)
+    ):
+        day += timedelta(days=1)
+    return day
+
+
+def add_years_day(day: date) -> date:
+    return day.replace(year=day.year + 1)
+
+
 async def test_a_year_ends_at_the_contract_s_rabat_time_whatever_the_offset(
     skipping: Service,
 ) -> None:
@@ -241,12 +257,17 @@ async def test_a_year_ends_at_the_contract_s_rabat_time_whatever_the_offset(
     year later, when Rabat is at UTC+1: the date and hour the letters give."""
     cluster_id = await labelled_cluster(skipping, max_years=3)
     handle = skipping.client.get_workflow_handle(f"cluster-{cluster_id}")
+    signed_on = ramadan_day(await skipping.env.get_current_time())
     try:
-        terms = {"start_at": "2026-03-15T15:00", "planned_amounts": [1e6], "kpi_targets": TARGETS}
+        terms = {
+            "start_at": signed_on.isoformat(),
+            "planned_amounts": [1e6],
+            "kpi_targets": TARGETS,
+        }
         signed = await skipping.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)
         assert signed.status_code == 200, signed.text
         year = (await skipping.get(f"/clusters/{cluster_id}")).json()["years"][0]
-        assert year["starts_at"] == "2026-03-15T15:00:00+00:00"
-        assert year["ends_at"] == "2027-03-15T15:00:00+01:00"
+        assert year["starts_at"] == f"{signed_on.isoformat()}T15:00:00+00:00"
+        assert year["ends_at"] == f"{add_years_day(signed_on).isoformat()}T15:00:00+01:00"
     finally:
         await handle.terminate("fin du test")

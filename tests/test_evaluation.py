@@ -89,6 +89,31 @@ async def score(service: Service, application_id: str, marks: dict[str, tuple]) 
     return (await service.get(f"/applications/{application_id}", role="committee")).json()
 
 
+async def what_each_role_sees_before_the_results(
+    service: Service, call_id: str, labelled: str
+) -> None:
+    """Decided, not yet published: an evaluator sees neither the decision nor the decision
+    counts; score sheets are for the admin and the committee alone, in every list and page."""
+    own = (await service.get(f"/applications/{labelled}", role=EVE)).json()
+    assert own["stage"] == "scored" and own["decision"] is None and own["allowed_actions"] == []
+    assert own["evaluation"]["result"] is None
+    stats = (await service.get(f"/calls/{call_id}/stats", role=EVE)).json()["by_stage"]
+    assert stats == {"scored": 4}
+    counts = (await service.get(f"/calls/{call_id}", role=EVE)).json()["counts"]
+    assert counts == {"scored": 4}
+    assert (
+        "labelled"
+        in (await service.get(f"/calls/{call_id}/stats", role="operator")).json()["by_stage"]
+    )
+    for role, sees in (("operator", False), ("admin", True), ("committee", True)):
+        listed = await service.get("/applications", role=role, params={"call_id": call_id})
+        page = (await service.get(f"/applications/{labelled}", role=role)).json()
+        for case in [*listed.json()["items"], page]:
+            sheets = [a["sheet"] for a in case["evaluation"]["assignments"]]
+            assert any(sheets) is sees, (role, case["id"])
+            assert bool(case["evaluation"]["result"]["evaluator_scores"]) is sees, role
+
+
 async def test_from_eligible_to_published_results_and_redress(skipping: Service) -> None:
     await from_eligible_to_published_results_and_redress(skipping)
 
@@ -263,6 +288,7 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
         f"/applications/{gamma}/request_review", json={"reason": "Erreur"}
     )
     assert too_soon.status_code == 409 and "pas encore publiés" in too_soon.json()["detail"]
+    await what_each_role_sees_before_the_results(service, call_id, alpha)
 
     await ok(
         await service.post(f"/calls/{call_id}/publish_results", role="committee"),
@@ -277,6 +303,8 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
         )
 
     await eventually(announced, what="every applicant to be told")
+    after = (await service.get(f"/applications/{alpha}", role=EVE)).json()
+    assert after["stage"] == "labelled" and after["decision"]["outcome"] == "labelled"
     labelled = (await service.get(f"/applications/{alpha}")).json()
     assert labelled["cluster_id"] == alpha
     cluster = service.client.get_workflow_handle_for(ClusterWorkflow.run, f"cluster-{alpha}")

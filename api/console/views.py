@@ -22,10 +22,9 @@ from api.console.forms import (
 from api.deps import Db
 from api.errors import ApiError
 from api.routes.applications import APPLICATIONS, application_detail
-from api.routes.calls import CALLS, ranking_file, register, start_call
+from api.routes.calls import CALLS, call_detail, ranking_file, register, start_call
 from api.routes.clusters import CLUSTERS, cluster_detail
 from domain.clock import RABAT, local
-from domain.ids import call_workflow_id
 from domain.lifecycle import TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, ApplicationInput, CallSpec
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
@@ -309,18 +308,21 @@ async def create_call(request: Request, actor: Signed, db: Db) -> Response:
 
 @router.get("/appels/{case_id}", response_class=HTMLResponse)
 def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
-    row = CALLS.row(db, case_id)
-    state = queries.call_state(row)
-    ranking = queries.ranking(db, row) if actor.role in (Role.ADMIN, Role.COMMITTEE) else None
-    can_register = state.stage == CallStage.OPEN and actor.role in (Role.ADMIN, Role.OPERATOR)
+    detail = call_detail(db, case_id, actor)
+    ranking = (
+        queries.ranking(db, CALLS.row(db, case_id))
+        if actor.role in (Role.ADMIN, Role.COMMITTEE)
+        else None
+    )
+    can_register = detail.stage == CallStage.OPEN and actor.role in (Role.ADMIN, Role.OPERATOR)
     return render(
         request,
         "appel.html",
         actor,
-        call=state,
-        counts=queries.counts_by_stage(db, case_id),
-        audit=queries.audit_trail(db, call_workflow_id(case_id)),
-        actions=actions_for(actor, state.stage),
+        call=detail,
+        counts=detail.counts,
+        audit=detail.audit,
+        actions=actions_for(actor, detail.stage),
         ranking=ranking,
         can_register=can_register,
         member_types=list(MEMBER_TYPES_FR),

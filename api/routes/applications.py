@@ -17,8 +17,7 @@ router = APIRouter(prefix="/applications", tags=["candidatures"])
 
 
 def _respond(state: ApplicationState, actor: Actor) -> ApplicationView:
-    view = queries.application_view(state)
-    return queries.for_evaluator(view, actor.name) if actor.role == Role.EVALUATOR else view
+    return queries.seen_by(queries.application_view(state), actor)
 
 
 def _known_evaluators(request: Request, body: EvaluatorAssignment) -> None:
@@ -45,7 +44,7 @@ APPLICATIONS = Resource(
 
 @router.get("", response_model=Page[ApplicationView])
 def list_applications(
-    _: Reader,
+    actor: Reader,
     db: Db,
     paging: PageQuery,
     call_id: Annotated[str | None, Query(pattern=CALL_ID)] = None,
@@ -56,9 +55,10 @@ def list_applications(
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Nom du cluster contient…")
     ] = None,
 ) -> Page[ApplicationView]:
-    return queries.list_applications(
+    listing = queries.list_applications(
         db, call_id=call_id, stage=stage, sector=sector, overdue=overdue, search=q, paging=paging
     )
+    return listing.model_copy(update={"items": [queries.seen_by(v, actor) for v in listing.items]})
 
 
 @router.get("/{application_id}", response_model=ApplicationDetail)
@@ -74,8 +74,8 @@ def application_detail(db: Db, application_id: str, actor: Actor) -> Application
     [view] = queries.application_views(db, [APPLICATIONS.row(db, application_id)])
     audit = queries.audit_trail(db, application_workflow_id(application_id))
     if actor.role == Role.EVALUATOR:
-        view = queries.for_evaluator(view, actor.name)
         audit = [e for e in audit if e.actor == actor.name]
+    view = queries.seen_by(view, actor)
     return ApplicationDetail(**view.model_dump(), audit=audit)
 
 

@@ -153,19 +153,23 @@ def list_calls(
 
 
 @router.get("/{call_id}", response_model=CallDetail)
-def get_call(call_id: CallId, _: Anyone, db: Db) -> CallDetail:
-    view = queries.call_view(queries.call_state(CALLS.row(db, call_id)))
+def get_call(call_id: CallId, actor: Anyone, db: Db) -> CallDetail:
+    return call_detail(db, call_id, actor)
+
+
+def call_detail(db: Db, call_id: str, actor: Actor) -> CallDetail:
+    """The call, its applications per stage as `actor` may see them, and its audit trail."""
+    state = queries.call_state(CALLS.row(db, call_id))
     return CallDetail(
-        **view.model_dump(),
-        counts=queries.counts_by_stage(db, call_id),
+        **queries.call_view(state).model_dump(),
+        counts=queries.counts_seen_by(queries.counts_by_stage(db, call_id), state, actor),
         audit=queries.audit_trail(db, call_workflow_id(call_id)),
     )
 
 
 @router.get("/{call_id}/stats", response_model=StageCounts)
-def call_stats(call_id: CallId, _: Anyone, db: Db) -> StageCounts:
-    CALLS.row(db, call_id)
-    counts = queries.counts_by_stage(db, call_id)
+def call_stats(call_id: CallId, actor: Anyone, db: Db) -> StageCounts:
+    counts = call_detail(db, call_id, actor).counts
     return StageCounts(call_id=call_id, total=sum(counts.values()), by_stage=counts)
 
 
