@@ -6,15 +6,18 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.types import Scope
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.console import views as console
 from api.deps import engine_client
 from api.errors import ENGINE_DOWN, ApiError, Problem
+from api.guard import RequestGuard, excerpt
 from api.routes import applications, calls, clusters, deadlines, evaluations
 from api.tokens import load_tokens
 from projection.database import create_schema, make_engine
@@ -47,6 +50,13 @@ def _database_ok(engine: Engine) -> bool:
         return False
 
 
+async def _known_caller(scope: Scope) -> bool:
+    """A bearer token that names a caller: checked before a request's body is read."""
+    header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and token.strip() in scope["app"].state.tokens
+
+
 def create_app(
     settings: Settings | None = None, client: Client | None = None, engine: Engine | None = None
 ) -> FastAPI:
@@ -75,6 +85,18 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
         return RedirectResponse("/console/")
+
+    app.add_middleware(RequestGuard, known=_known_caller)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        """Pydantic's errors, each quoting at most a short excerpt of what was sent."""
+        details = [
+            {k: v for k, v in e.items() if k in ("type", "loc", "msg")}
+            | ({"input": excerpt(e["input"])} if "input" in e else {})
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": details}, status_code=422)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:

@@ -61,7 +61,9 @@ def _distinct(items: list[str]) -> list[str]:
     return items
 
 
-TextList = Annotated[list[Text], AfterValidator(_distinct)]
+MAX_ITEMS = 50  # a list of names (sectors, documents, requested items): bounded like the rest
+MAX_MEMBERS = 200
+TextList = Annotated[list[Text], Field(max_length=MAX_ITEMS), AfterValidator(_distinct)]
 
 
 class Input(BaseModel):
@@ -79,7 +81,7 @@ CLOCK = Actor(name="horloge", role=Role.SYSTEM)
 
 
 class Criterion(Input):
-    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    code: Annotated[str, StringConstraints(max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$")]
     label: Text
     weight: float = Field(gt=0, le=100)
     threshold: float = Field(default=0, ge=0, le=5)
@@ -227,13 +229,14 @@ class ApplicationInput(Input):
     cluster_name: Text
     legal_form: Text = "association"
     sector: Text
-    members: list[Member] = Field(default_factory=list, max_length=500)
+    members: list[Member] = Field(default_factory=list, max_length=MAX_MEMBERS)
     existing_cluster: bool = False
     support_years: int = Field(default=0, ge=0, le=60)
     contact: Contact
     documents: TextList = Field(default_factory=list, description="Pièces fournies.")
     previous_cluster_id: str | None = Field(
         default=None,
+        max_length=32,
         pattern=r"^[0-9a-f]{1,32}$",
         description="Cluster déjà soutenu (id de son dossier de soutien) : lie la candidature à son historique.",
     )
@@ -245,12 +248,14 @@ class Amendment(Input):
     cluster_name: Text | None = None
     legal_form: Text | None = None
     sector: Text | None = None
-    members: list[Member] | None = Field(default=None, max_length=500)
+    members: list[Member] | None = Field(default=None, max_length=MAX_MEMBERS)
     existing_cluster: bool | None = None
     support_years: int | None = Field(default=None, ge=0, le=60)
     contact: Contact | None = None
     documents: TextList | None = None
-    previous_cluster_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,32}$")
+    previous_cluster_id: str | None = Field(
+        default=None, max_length=32, pattern=r"^[0-9a-f]{1,32}$"
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> "Amendment":

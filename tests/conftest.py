@@ -189,6 +189,22 @@ async def unsandboxed(skipping_env: WorkflowEnvironment, engine: Engine) -> Asyn
         yield service
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["sqlite", "postgresql"])
+async def dev_both(
+    request: pytest.FixtureRequest,
+    dev_env: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Service]:
+    """A worker and the API on the dev server for a whole module, on each projection database."""
+    if request.param == "sqlite":
+        engines = _sqlite_engine(tmp_path_factory.mktemp("projection"))
+    else:
+        engines = postgres_engine()  # a skip when PostgreSQL is not there
+    for engine in engines:  # each generator yields its engine once, then disposes of it
+        async with running_service(dev_env, engine) as running:
+            yield running
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def dev(dev_env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Service]:
     async with running_service(dev_env, engine) as service:

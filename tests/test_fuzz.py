@@ -7,9 +7,7 @@ synchronously in a worker thread and hands each request over to that loop.
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,12 +19,9 @@ from hypothesis.errors import NoSuchExample
 from schemathesis import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.schemas import APIOperation
-from sqlalchemy import Engine
-from temporalio.testing import WorkflowEnvironment
 
 from api.main import app as service_app
-from projection.database import create_schema, make_engine
-from tests.conftest import APPLICATION, Service, auth, postgres_engine, running_service
+from tests.conftest import APPLICATION, Service, auth
 from tests.test_api import open_call
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -43,29 +38,11 @@ MADE_UP_IDS = {"call": "2026-0000deadbeef", "application": "0000deadbeef"}
 NASTY = ("a\x00b", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01")
 
 
-@contextmanager
-def sqlite_engine(directory: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{directory / 'projection.db'}")
-    create_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["sqlite", "postgresql"])
-async def service(
-    request: pytest.FixtureRequest,
-    dev_env: WorkflowEnvironment,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Service]:
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def service(dev_both: Service) -> Service:
     """One worker and API for every operation (their start would otherwise dominate the run), on
     each projection database: PostgreSQL refuses some strings SQLite takes (NUL characters)."""
-    if request.param == "sqlite":
-        engines = sqlite_engine(tmp_path_factory.mktemp("fuzz"))
-    else:
-        engines = contextmanager(postgres_engine)()  # a skip when PostgreSQL is not there
-    with engines as engine:
-        async with running_service(dev_env, engine) as running:
-            yield running
+    return dev_both
 
 
 async def live_case(service: Service) -> dict[str, str]:
