@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
 
-from api.commands import send
+from api.commands import acting, send
 from api.deps import Db, IdempotencyKey, engine_client, require
 from api.errors import conflict
 from domain.ids import Kind, workflow_id
@@ -37,9 +37,12 @@ class ActionSpec:
             check(request, body)
         workflow = self.resource.workflow_id(case_id)
         handle = (await engine_client(request)).get_workflow_handle(workflow)
+        path = f"/{self.resource.router.prefix.strip('/')}/{case_id}/{self.action}"
+        actor = acting(actor, "POST", path, body)
         args = [actor] if self.row.body is None else [actor, body]
         state = await send(
             lambda id_: handle.execute_update(self.update, args=args, id=id_),
+            actor,
             self.action,
             key,
             workflow,

@@ -2,16 +2,21 @@
 before answering, so the API only sends it and turns the answer, or the refusal, into HTTP."""
 
 import asyncio
+import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import NoReturn, TypeVar
 
+from fastapi import status
+from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import SLOW, STATUS, ApiError, unavailable
+from domain.models import Actor, Answer
 
 T = TypeVar("T")
 # An update waits while its workflow's record is written (the database may be down): past this,
@@ -22,6 +27,10 @@ UPDATE_TIMEOUT = 30.0  # seconds
 IN_FLIGHT_PER_CASE = 8
 _gates: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 RETRIED = (RPCStatusCode.ABORTED, RPCStatusCode.RESOURCE_EXHAUSTED)
+KEY_REUSED = (
+    "Cette Idempotency-Key a déjà servi à une autre requête (autre action, autre contenu ou autre "
+    "personne) : rien n'a été fait. Utilisez une nouvelle clé pour une nouvelle requête."
+)
 
 
 def update_id(action: str, key: str | None) -> str:
@@ -29,19 +38,29 @@ def update_id(action: str, key: str | None) -> str:
     return f"{action}:{key or uuid.uuid4().hex}"
 
 
+def acting(actor: Actor, method: str, path: str, body: BaseModel | None) -> Actor:
+    """The actor, carrying the fingerprint of its request: method, path, who, and the body as
+    validated (so the same request written otherwise is the same request)."""
+    parts = [method, path, actor.name, actor.role, body.model_dump_json() if body else ""]
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+    return actor.model_copy(update={"request": digest})
+
+
 async def send(
-    update: Callable[[str], Awaitable[T]],
+    update: Callable[[str], Awaitable[Answer[T]]],
+    actor: Actor,
     action: str,
     key: str | None,
     workflow_id: str,
     on_missing: Callable[[], NoReturn],
 ) -> T:
-    """Run `update(update_id)`; a refusal becomes 403/409/422, a missing or finished case
-    `on_missing()`, no answer in time 503."""
+    """Run `update(update_id)` for `actor` (see `acting`); a refusal becomes 403/409/422, a
+    missing or finished case `on_missing()`, no answer in time 503. A key that already named
+    another request answers 422, and nothing is done: the update it names was the other's."""
     id_ = update_id(action, key)
     try:
         async with _few_at_once(workflow_id), asyncio.timeout(UPDATE_TIMEOUT):
-            return await _with_retries(lambda: update(id_))
+            answer = await _with_retries(lambda: update(id_))
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise unavailable(SLOW, "Timeout") from None
     except WorkflowUpdateFailedError as failed:
@@ -54,6 +73,9 @@ async def send(
         if error.status == RPCStatusCode.NOT_FOUND:
             on_missing()
         raise  # unavailable and the like: 503 by the app's handler
+    if answer.request != actor.request:
+        raise ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, KEY_REUSED, code="KeyReused")
+    return answer.state
 
 
 @asynccontextmanager

@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -19,6 +19,7 @@ from pydantic import (
 from domain.clock import local, to_utc
 from domain.stages import Action, ApplicationStage, CallStage, Role
 
+S = TypeVar("S")
 # Aware UTC inside; serialized in Rabat time so people read local clock times.
 Moment = Annotated[
     datetime,
@@ -75,6 +76,9 @@ class Input(BaseModel):
 class Actor(BaseModel):
     name: str
     role: Role
+    # The fingerprint of the HTTP request this actor acts through (api.commands.fingerprint):
+    # an update answers it back, so a repeated Idempotency-Key is checked against its request.
+    request: str | None = None
 
 
 CLOCK = Actor(name="horloge", role=Role.SYSTEM)
@@ -435,6 +439,14 @@ class ReviewAnswer(Input):
 class Registration(BaseModel):
     application_id: str
     data: ApplicationInput
+
+
+class Answer(BaseModel, Generic[S]):
+    """What an operator transition's update answers: the case's new state, and the fingerprint
+    of the request that made it (see Actor.request)."""
+
+    state: S
+    request: str | None = None
 
 
 # What the workflows hand to the projection.

@@ -93,6 +93,7 @@ class Driver:
         """A transition as the API sends it (its workflow writes its record to SQL)."""
         await send(
             lambda id_: handle.execute_update(update, args=list(args), id=id_),
+            args[0],
             update.__name__,
             None,
             handle.id,

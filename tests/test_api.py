@@ -211,8 +211,9 @@ async def test_publish_refused_when_deadline_passed_in_draft(dev: Service) -> No
 
 async def test_same_idempotency_key_changes_nothing_and_returns_first_answer(dev: Service) -> None:
     key = {"Idempotency-Key": f"create-{utcnow().timestamp()}"}
-    first = await dev.post("/calls", role="admin", json=call_body(), headers=key)
-    second = await dev.post("/calls", role="admin", json=call_body(), headers=key)
+    body = call_body()
+    first = await dev.post("/calls", role="admin", json=body, headers=key)
+    second = await dev.post("/calls", role="admin", json=body, headers=key)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     call_id = first.json()["id"]

@@ -194,7 +194,7 @@ async def test_an_update_sent_straight_to_the_engine_is_in_sql_when_it_answers(
     handle = skipping.client.get_workflow_handle(call_workflow_id(call_id))
     try:
         answer = await handle.execute_update(CallWorkflow.publish, ADMIN)
-        assert answer.stage == "open"  # its opening time already past: opened at once
+        assert answer.state.stage == "open"  # its opening time already past: opened at once
         with Session(skipping.engine) as db:
             rows = db.exec(select(AuditRow.seq, AuditRow.action).where(AuditRow.case_id == call_id))
             assert sorted(rows) == [(1, "create"), (2, "publish"), (3, "open")]

@@ -11,7 +11,8 @@ from temporalio.client import WorkflowHandle
 
 from domain.ids import call_workflow_id, cluster_workflow_id
 from projection.tables import AuditRow, ClusterRow
-from tests.conftest import Service
+from tests.conftest import APPLICATION, Service
+from tests.test_api import open_call
 from tests.test_clusters import REPORT, TARGETS, labelled_cluster, stage_is
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -102,3 +103,32 @@ async def test_a_renewal_is_in_sql_when_it_answers_though_its_run_continued_as_n
         assert trail(skipping, cluster_id)[-1] == "renew"
     finally:
         await handle.terminate("fin du test")
+
+
+async def test_a_key_names_one_request_only(dev_both: Service) -> None:
+    """The same Idempotency-Key with another body, on another case or action, or from another
+    person: 422 and nothing done; with the same request: the first answer."""
+    call_id = await open_call(dev_both)
+    key = {"Idempotency-Key": f"dossier-{call_id}"}
+    first = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION, headers=key)
+    assert first.status_code == 201, first.text
+    renamed = {**APPLICATION, "cluster_name": "Un autre cluster"}
+    attempts = [
+        ("operator", f"/calls/{call_id}/applications", renamed),  # another body
+        ("admin", f"/calls/{call_id}/applications", APPLICATION),  # another person
+    ]
+    for role, path, body in attempts:
+        reused = await dev_both.post(path, role=role, json=body, headers=key)
+        assert reused.status_code == 422 and "Idempotency-Key" in reused.json()["detail"]
+    again = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION, headers=key)
+    assert again.status_code == 201 and again.json() == first.json()
+    application_id = first.json()["id"]
+    amend = f"/applications/{application_id}/amend"
+    one = {"Idempotency-Key": "amend-once"}
+    assert (await dev_both.post(amend, json={"sector": "TIC"}, headers=one)).status_code == 200
+    other = await dev_both.post(amend, json={"sector": "textile"}, headers=one)
+    assert other.status_code == 422
+    case = (await dev_both.get(f"/applications/{application_id}")).json()
+    assert case["data"]["sector"] == "TIC" and case["seq"] == 2
+    listed = (await dev_both.get("/applications", params={"call_id": call_id})).json()
+    assert listed["total"] == 1

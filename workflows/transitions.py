@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import table_for
     from domain.models import (
         Actor,
+        Answer,
         ApplicationRecord,
         ApplicationState,
         AuditEvent,
@@ -53,7 +54,8 @@ def transition(action: Action, check: Check | None = None, exclusive: bool = Tru
     The lifecycle table's rule and `check(workflow, actor, body)` run as the update's validator,
     which refuses before anything is written to history, and run again in the handler, under the
     case's lock (`exclusive`), since another update may have moved the case meanwhile: one check,
-    two moments. The handler answers the case's new state.
+    two moments. The handler answers the case's new state; the update answers it with the
+    fingerprint of the request that sent it (Answer).
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -69,11 +71,14 @@ def transition(action: Action, check: Check | None = None, exclusive: bool = Tru
         verify.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined]
 
         @functools.wraps(handler)
-        async def run(self: Any, *args: Any) -> Any:
+        async def run(self: Any, actor: Actor, *body: Any) -> Any:
             async with self.lock if exclusive else nullcontext():
-                verify(self, *args)
-                return await handler(self, *args)
+                verify(self, actor, *body)
+                state = await handler(self, actor, *body)
+            return answer(state=state, request=actor.request)
 
+        answer = Answer[handler.__annotations__["return"]]
+        run.__annotations__ = handler.__annotations__ | {"return": answer}
         update = workflow.update(run)
         update.validator(verify)
         return update  # type: ignore[return-value]

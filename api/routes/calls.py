@@ -10,7 +10,7 @@ from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.actions import Resource
-from api.commands import send
+from api.commands import acting, send
 from api.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageQuery, engine_client
 from api.deps import Ranking as RankingReaders
 from domain.clock import local
@@ -84,10 +84,12 @@ async def start_call(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     client = await engine_client(request)
+    actor = acting(actor, "POST", "/calls", spec)
     return await send(
         lambda id_: client.execute_update_with_start_workflow(
             CallWorkflow.create, actor, start_workflow_operation=operation, id=id_
         ),
+        actor,
         Action.CREATE,
         key,
         workflow_id,
@@ -108,10 +110,12 @@ async def register(
     workflow_id = call_workflow_id(call_id)
     client = await engine_client(request)
     handle = client.get_workflow_handle_for(CallWorkflow.run, workflow_id)
+    actor = acting(actor, "POST", f"/calls/{call_id}/applications", data)
     return await send(
         lambda id_: handle.execute_update(
             CallWorkflow.register_application, args=[actor, registration], id=id_
         ),
+        actor,
         Action.REGISTER_APPLICATION,
         key,
         workflow_id,
