@@ -5,14 +5,18 @@ State lives under the data folder (CLUSTERS_DATA_DIR, default ./data) and surviv
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
+import socket
+import subprocess
 from collections.abc import Iterator
 
 import uvicorn
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from observability import configure_logging, metrics_runtime
@@ -40,31 +44,98 @@ class Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
+LOOPBACK = "127.0.0.1"  # the dev server acts for anyone who reaches it: this machine only
+PR_SET_PDEATHSIG = 1
+
+
+class PortTaken(SystemExit):
+    pass
+
+
+def refuse_taken(*ports: int) -> None:
+    """Stop, saying why, if another process (an earlier run left behind, say) holds a port."""
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                raise PortTaken(
+                    f"Le port {port} est déjà pris sur {LOOPBACK} : une autre instance tourne "
+                    "peut-être encore. Arrêtez-la, ou choisissez d'autres ports (TEMPORAL_ADDRESS, "
+                    "API_PORT, TEMPORAL_UI_PORT)."
+                ) from None
+
+
+def _die_with_parent() -> None:
+    """In the dev server's process: stop when this one dies, even by kill -9 (Linux)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_dev_server(settings: Settings, port: int, ui_port: int) -> subprocess.Popen:
+    """The Temporal dev server from the PyPI package, its state in the data folder."""
+    command = [
+        bundled_binary("temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--namespace",
+        settings.temporal_namespace,
+        "--db-filename",
+        str(DATA_DIR / "temporal.db"),
+        "--log-level",
+        "warn",
+    ]
+    return subprocess.Popen(command, preexec_fn=_die_with_parent)
+
+
+async def connect(settings: Settings, server: subprocess.Popen, address: str) -> Client:
+    """The client, once the dev server answers (it starts in well under a second)."""
+    for _ in range(300):
+        if server.poll() is not None:
+            raise SystemExit("Le serveur Temporal s'est arrêté au démarrage (voir son journal).")
+        try:
+            return await Client.connect(
+                address,
+                namespace=settings.temporal_namespace,
+                data_converter=pydantic_data_converter,
+                runtime=metrics_runtime(settings),
+            )
+        except RuntimeError:  # the SDK's one failure of connect: not listening yet
+            await asyncio.sleep(0.1)
+    raise SystemExit("Le serveur Temporal ne répond pas.")
+
+
+def private_data_folder() -> None:
+    """Data files readable by this user alone: the folder 700, every file made in it 600."""
+    os.umask(0o077)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATA_DIR.chmod(0o700)
+
+
 async def main() -> None:
     os.environ.setdefault("LOG_FORMAT", "text")  # a terminal, not a log collector
     os.environ.setdefault("METRICS_ADDRESS", "127.0.0.1:9464")
     settings = Settings()
     configure_logging(settings)
-    host, _, port = settings.temporal_address.rpartition(":")
+    port = int(settings.temporal_address.rpartition(":")[2])
     api_port = int(os.environ.get("API_PORT", "8000"))
     ui_port = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    refuse_taken(port, ui_port, api_port)
+    private_data_folder()
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    async with await WorkflowEnvironment.start_local(
-        namespace=settings.temporal_namespace,
-        ip=host or "127.0.0.1",
-        port=int(port),
-        ui=True,
-        ui_port=ui_port,
-        data_converter=pydantic_data_converter,
-        runtime=metrics_runtime(settings),
-        dev_server_existing_path=bundled_binary("temporal"),
-        dev_server_database_filename=str(DATA_DIR / "temporal.db"),
-    ) as env:
-        app = create_app(settings, client=env.client, engine=engine)
-        server = Server(uvicorn.Config(app, host="127.0.0.1", port=api_port))
-        worker = build_worker(env.client, engine, settings.task_queue, settings.workflow_sandbox)
+    dev_server = start_dev_server(settings, port, ui_port)
+    try:
+        client = await connect(settings, dev_server, f"{LOOPBACK}:{port}")
+        app = create_app(settings, client=client, engine=engine)
+        server = Server(uvicorn.Config(app, host=LOOPBACK, port=api_port))
+        worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox)
         async with worker:
             log.warning(
                 "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
@@ -75,6 +146,12 @@ async def main() -> None:
                 settings.tokens_file if not settings.api_tokens else "API_TOKENS",
             )
             await server.serve()
+    finally:
+        dev_server.terminate()
+        try:
+            dev_server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            dev_server.kill()
 
 
 if __name__ == "__main__":

@@ -52,7 +52,23 @@ def test_api_and_worker_get_every_setting_the_code_reads() -> None:
 
 def test_the_image_holds_every_package_of_the_service() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("domain", "workflows", "activities", "api"):
+    for package in ("domain", "workflows", "activities", "projection", "api"):
         assert f"COPY {package} ./{package}" in dockerfile
     for module in ("settings.py", "worker.py", "observability.py"):
         assert module in dockerfile
+
+
+def test_only_the_api_is_published_and_the_engine_is_not_a_back_door() -> None:
+    """Whoever reaches Temporal's frontend can act as anyone: it stays on the internal network,
+    its UI on the host's loopback."""
+    published = {
+        name: [str(port) for port in service.get("ports", [])]
+        for name, service in SERVICES.items()
+        if service.get("ports")
+    }
+    open_to_all = {
+        n for n, ports in published.items() if any(not p.startswith("127.0.0.1:") for p in ports)
+    }
+    assert open_to_all == {"api"}
+    assert "ports" not in SERVICES["temporal"]
+    assert published["temporal-ui"] == ["127.0.0.1:8233:8080"]

@@ -1,4 +1,5 @@
-"""The embedded run (`./scripts/run.sh`) stops whole: no dev server left running on its port."""
+"""The embedded run (`./scripts/run.sh`) stops whole, even killed: no dev server left running on
+its port; it refuses a port already held and keeps its data private."""
 
 import os
 import signal
@@ -6,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,20 +46,21 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_stop_signal_stops_the_api_the_worker_and_the_dev_server(
-    tmp_path: Path, stop: signal.Signals
-) -> None:
-    api = free_port()
-    env = {
+def embedded_env(data: Path) -> dict[str, str]:
+    return {
         **os.environ,
-        "CLUSTERS_DATA_DIR": str(tmp_path),
-        "API_PORT": str(api),
+        "CLUSTERS_DATA_DIR": str(data),
+        "API_PORT": str(free_port()),
         "TEMPORAL_UI_PORT": str(free_port()),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "METRICS_ADDRESS": "",
     }
-    with (tmp_path / "run.log").open("w") as log:
+
+
+@contextmanager
+def embedded(data: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """The embedded run, until its API answers; killed at the end if still running."""
+    with (data.parent / f"{data.name}.log").open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "embedded.py"], cwd=ROOT, env=env, stdout=log, stderr=log
         )
@@ -64,18 +68,60 @@ def test_a_stop_signal_stops_the_api_the_worker_and_the_dev_server(
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{api}/health").status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{env['API_PORT']}/health").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             assert process.poll() is None and time.monotonic() < deadline, "did not start"
             time.sleep(0.5)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def gone(pids: list[int], seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_stops_the_api_the_worker_and_the_dev_server(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    with embedded(tmp_path / "data", embedded_env(tmp_path / "data")) as process:
         started = children(process.pid)
         assert started, "no dev server started"
         process.send_signal(stop)
         assert process.wait(timeout=60) == 0
-        time.sleep(1)
-        assert not [pid for pid in started if alive(pid)]
-    finally:
-        if process.poll() is None:
-            process.kill()
+        assert gone(started)
+
+
+def test_kill_9_leaves_no_dev_server_and_a_held_port_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = embedded_env(data)
+    with embedded(data, env) as process:
+        started = children(process.pid)
+        process.kill()
+        process.wait(timeout=10)
+        assert gone(started), "the dev server outlived its parent"
+    # Its data: readable by this user alone.
+    assert stat_mode(data) == 0o700
+    assert {stat_mode(f) for f in data.iterdir() if f.is_file()} == {0o600}
+    # A port already held (an orphan, another service): a clear refusal, no « Service prêt ».
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", int(env["TEMPORAL_ADDRESS"].rsplit(":", 1)[1])))
+        holder.listen()
+        refused = subprocess.run(
+            [sys.executable, "embedded.py"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+    assert refused.returncode != 0
+    assert "déjà pris" in refused.stderr and "Service prêt" not in refused.stderr
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
