@@ -34,7 +34,7 @@ class ActionSpec:
         self, request: Request, case_id: str, actor: Actor, db: Db, body: Any, key: str | None
     ) -> BaseModel:
         for check in self.resource.checks.get(self.action, ()):
-            check(request, body)
+            check(db, body)
         workflow = self.resource.workflow_id(case_id)
         handle = (await engine_client(request)).get_workflow_handle(workflow)
         path = f"/{self.resource.router.prefix.strip('/')}/{case_id}/{self.action}"
@@ -62,7 +62,7 @@ class Resource:
     unknown: str  # the 404's message
     closed: str  # the 409's message once the case's workflow is over
     # Checks the API makes before sending an update (what the workflow cannot know).
-    checks: dict[Action, tuple[Callable[[Request, Any], None], ...]] = field(default_factory=dict)
+    checks: dict[Action, tuple[Callable[[Db, Any], None], ...]] = field(default_factory=dict)
     actions: dict[Action, ActionSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from api import identity
 from api.errors import ENGINE_DOWN, unavailable
 from domain.models import Actor
 from domain.stages import Role
@@ -21,12 +23,36 @@ _bearer = HTTPBearer(
 )
 
 
-# Dependencies that do no I/O are `async def`: FastAPI would run plain functions in its thread
-# pool, a hop that costs more than the check itself.
-async def current_actor(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+async def session(request: Request) -> AsyncIterator[Session]:
+    """A session that connects on first use, so routes that need no SQL pay nothing for it."""
+    db = Session(request.app.state.engine)
+    try:
+        yield db
+    finally:
+        if db.in_transaction():  # it holds a connection: give it back off the event loop
+            await run_in_threadpool(db.close)
+        else:
+            db.close()
+
+
+Db = Annotated[Session, Depends(session)]
+
+
+def caller(engine: Engine, token: str) -> Actor | None:
+    """The active user whose API token this is, in a session of its own: a request that then
+    waits for the engine holds no database connection."""
+    with Session(engine) as db:
+        return identity.actor_for_token(db, token)
+
+
+def current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    actor = credentials and request.app.state.tokens.get(credentials.credentials)
+    """The caller (already known for a request with a body: api.guard), else 401."""
+    actor = getattr(request.state, "actor", None)
+    if actor is None and credentials:
+        actor = caller(request.app.state.engine, credentials.credentials)
     if not actor:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -50,19 +76,6 @@ def require(*roles: Role):
     return check
 
 
-async def session(request: Request) -> AsyncIterator[Session]:
-    """A session that connects on first use, so routes that need no SQL pay nothing for it."""
-    db = Session(request.app.state.engine)
-    try:
-        yield db
-    finally:
-        if db.in_transaction():  # it holds a connection: give it back off the event loop
-            await run_in_threadpool(db.close)
-        else:
-            db.close()
-
-
-Db = Annotated[Session, Depends(session)]
 _connecting = asyncio.Lock()
 
 

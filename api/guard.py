@@ -16,10 +16,15 @@ MAX_JSON_BYTES = 1024 * 1024  # far above any valid body (the largest registrati
 WITH_BODY = {"POST", "PUT", "PATCH"}
 CONSOLE = "/console/"  # signed in by its session cookie, checked by its own routes
 EXCERPT = 80  # characters of a refused input quoted back
+DATABASE_DOWN = "Base de données indisponible ; réessayez dans un instant."
 
 
 class TooLarge(Exception):
     pass
+
+
+class Unavailable(Exception):
+    """The caller could not be looked up: the database does not answer."""
 
 
 def excerpt(value: Any) -> str:
@@ -55,7 +60,14 @@ class RequestGuard:
         if scope["type"] != "http" or scope["method"] not in WITH_BODY:
             return await self.app(scope, receive, send)
         console = scope["path"].startswith(CONSOLE)
-        if not console and not await self.known(scope):
+        try:
+            known = console or await self.known(scope)
+        except Unavailable:
+            answer = JSONResponse(
+                {"detail": DATABASE_DOWN, "code": "DatabaseUnavailable"}, status_code=503
+            )
+            return await answer(scope, receive, send)
+        if not known:
             answer = JSONResponse(
                 {"detail": "Jeton d'API manquant ou inconnu."},
                 status_code=401,

@@ -9,15 +9,18 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from api import identity
 from api.console import views as console
-from api.deps import engine_client
+from api.console.security import PageHeaders
+from api.deps import caller, engine_client
 from api.errors import ENGINE_DOWN, ApiError, Problem
-from api.guard import RequestGuard, excerpt
+from api.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
 from api.routes import applications, calls, clusters, deadlines, evaluations
 from api.tokens import load_tokens
 from projection.database import create_schema, make_engine
@@ -51,10 +54,19 @@ def _database_ok(engine: Engine) -> bool:
 
 
 async def _known_caller(scope: Scope) -> bool:
-    """A bearer token that names a caller: checked before a request's body is read."""
+    """A bearer token that names an active user, checked before a request's body is read; the
+    caller is kept for the route (api.deps.current_actor), so it is looked up once."""
     header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
     scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and token.strip() in scope["app"].state.tokens
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    try:
+        actor = await run_in_threadpool(caller, scope["app"].state.engine, token.strip())
+    except SQLAlchemyError as error:
+        log.warning("caller not looked up: %s", error)
+        raise Unavailable from None
+    scope.setdefault("state", {})["actor"] = actor
+    return actor is not None
 
 
 def create_app(
@@ -67,7 +79,7 @@ def create_app(
         app.state.settings = settings
         app.state.engine = engine or make_engine(settings.database_url)
         create_schema(app.state.engine)
-        app.state.tokens = load_tokens(settings.api_tokens, settings.tokens_file)
+        identity.seed(app.state.engine, load_tokens(settings.api_tokens, settings.tokens_file))
         app.state.client = client  # else connected on first use (api.deps.engine_client)
         gc.freeze()  # what startup made lives on: full collections skip it (reads' p99)
         yield
@@ -87,6 +99,7 @@ def create_app(
         return RedirectResponse("/console/")
 
     app.add_middleware(RequestGuard, known=_known_caller)
+    app.add_middleware(PageHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -108,10 +121,7 @@ def create_app(
     async def _database_down(_: Request, error: Exception) -> JSONResponse:
         log.warning("projection database unreachable: %s", error)
         return JSONResponse(
-            {
-                "detail": "Base de données indisponible ; réessayez dans un instant.",
-                "code": "DatabaseUnavailable",
-            },
+            {"detail": DATABASE_DOWN, "code": "DatabaseUnavailable"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 

@@ -39,6 +39,7 @@ TOKENS = {
     "committee": "t-committee=committee:Karim Comité",
 }
 ADMIN = Actor(name="Amina Admin", role=Role.ADMIN)
+CONSOLE_ORIGIN = {"Origin": "http://api"}  # what a browser sends with the console's forms
 
 
 def auth(role: str) -> dict[str, str]:
@@ -120,7 +121,16 @@ class Service:
 
     def new_session(self) -> httpx.AsyncClient:
         """Another client on the same app, with cookies of its own (a second browser)."""
-        return httpx.AsyncClient(transport=self.http._transport, base_url="http://api")
+        return httpx.AsyncClient(
+            transport=self.http._transport, base_url="http://api", headers=CONSOLE_ORIGIN
+        )
+
+    async def signed_in(self, token: str) -> httpx.AsyncClient:
+        """A browser signed in to the console with `token`, through the sign-in form."""
+        browser = self.new_session()
+        answer = await browser.post("/console/connexion", data={"jeton": token})
+        assert answer.status_code == 303 and "console_session" in answer.cookies, answer.text
+        return browser
 
     @property
     def client(self) -> Client:
@@ -171,7 +181,9 @@ async def running_service(
     worker = build_worker(env.client, engine, task_queue, sandboxed)
     async with worker, app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api", headers=CONSOLE_ORIGIN
+        ) as http:
             yield Service(env, engine, http, task_queue)
 
 

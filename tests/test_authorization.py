@@ -35,7 +35,7 @@ CASE_ID = "0000deadbeef"
 
 ADMIN, OPERATOR, EVALUATOR, COMMITTEE = "admin", "operator", "evaluator", "committee"
 ROLES = (ADMIN, OPERATOR, EVALUATOR, COMMITTEE)
-TOKEN_COOKIE = "console_jeton"
+TOKEN_COOKIE = "console_session"
 PUBLIC = None  # no sign-in needed
 
 ALL = frozenset(ROLES)
@@ -117,6 +117,8 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
     ("GET", "/console/clusters"): READERS,
     ("GET", "/console/clusters/{case_id}"): READERS,
+    ("GET", "/console/utilisateurs"): ONLY_ADMIN,
+    ("POST", "/console/utilisateurs"): ONLY_ADMIN,
 }
 # One console route takes every action; each action allows the roles its API route allows.
 CONSOLE_ACTION = ("POST", "/console/{resource}/{case_id}/actions/{action}")
@@ -303,10 +305,7 @@ async def live(service: Service) -> dict[str, str]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def signed_in(service: Service) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     """A console session per role, signed in through the sign-in form."""
-    sessions = {role: client(service) for role in ROLES}
-    for role, session in sessions.items():
-        answer = await session.post("/console/connexion", data={"jeton": f"t-{role}"})
-        assert answer.status_code == 303 and TOKEN_COOKIE in answer.cookies, role
+    sessions = {role: await service.signed_in(f"t-{role}") for role in ROLES}
     yield sessions
     for session in sessions.values():
         await session.aclose()
@@ -367,11 +366,11 @@ async def test_api_roles_are_checked_before_the_payload(service: Service) -> Non
     assert (await service.http.post(path, json={"unknown": 1})).status_code == 401
     refused = await service.http.post(path, json={"unknown": 1}, headers=auth(COMMITTEE))
     assert refused.status_code == 403, refused.text
-    # Only a body that is not JSON at all is refused first (FastAPI parses it before the auth).
-    garbled = await service.http.post(
-        path, content=b"{", headers={**auth(COMMITTEE), "Content-Type": "application/json"}
-    )
-    assert garbled.status_code == 422
+    # Not even a body that is not JSON: the caller is known before the body is read.
+    garbled = {"Content-Type": "application/json"}
+    assert (await service.http.post(path, content=b"{", headers=garbled)).status_code == 401
+    known = await service.http.post(path, content=b"{", headers={**garbled, **auth(COMMITTEE)})
+    assert known.status_code == 422
 
 
 # --- the console ----------------------------------------------------------------------------------
@@ -528,7 +527,9 @@ async def test_console_evaluator_sees_only_assigned_cases(
 ) -> None:
     _, application_id = in_evaluation
     page = f"/console/candidatures/{application_id}"
-    async with client(service, f"t-{YOUSSEF}") as stranger, client(service, f"t-{DRISS}") as driss:
+    stranger = await service.signed_in(f"t-{YOUSSEF}")
+    driss = await service.signed_in(f"t-{DRISS}")
+    try:
         # Assigned but undeclared, or not assigned: sent back to their list with the reason.
         for session in (driss, stranger):
             refused = await session.get(page)
@@ -542,3 +543,6 @@ async def test_console_evaluator_sees_only_assigned_cases(
         assert SECRET_NAME not in answer.text and application_id not in answer.text
         dashboard = await stranger.get("/console/")
         assert dashboard.headers["location"] == "/console/candidatures"
+    finally:
+        await stranger.aclose()
+        await driss.aclose()

@@ -37,7 +37,7 @@ async def call_count(service: Service) -> int:
     return (await service.get("/calls", role="admin")).json()["total"]
 
 
-def test_every_string_and_list_of_every_input_has_a_bound_in_the_schema() -> None:
+async def test_every_string_and_list_of_every_input_has_a_bound_in_the_schema() -> None:
     schema = service_app.openapi()
     components = schema["components"]["schemas"]
     bodies = {

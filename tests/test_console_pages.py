@@ -1,6 +1,5 @@
 """Every console page renders for the roles that use it (no browser: plain HTTP through the app)."""
 
-import httpx
 import pytest
 
 from tests.conftest import Service
@@ -8,13 +7,6 @@ from tests.test_api import eligible_review_case
 from tests.test_clusters import labelled_cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def signed_in(dev: Service, token: str) -> httpx.AsyncClient:
-    client = dev.new_session()
-    answer = await client.post("/console/connexion", data={"jeton": token})
-    assert answer.status_code == 303 and "console_jeton" in answer.cookies
-    return client
 
 
 async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Service) -> None:
@@ -26,7 +18,7 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     wrong = await dev.http.post("/console/connexion", data={"jeton": "faux"})
     assert wrong.headers["location"] == "/console/connexion"
 
-    admin = await signed_in(dev, "t-admin")
+    admin = await dev.signed_in("t-admin")
     for path, text in [
         ("/console/", "Tableau de bord"),
         ("/console/appels", "Nouvel appel"),
@@ -41,7 +33,7 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     exported = await admin.get(f"/console/appels/{call_id}/classement.csv")
     assert exported.text.startswith("\ufeffRang;")
 
-    operator = await signed_in(dev, "t-operator")
+    operator = await dev.signed_in("t-operator")
     early = await operator.post(
         f"/console/candidatures/{application_id}/actions/label", data={"reason": "x"}
     )
@@ -61,7 +53,7 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
         data={"evaluators": ["Eve Évaluatrice"]},
     )
     assert assigned.status_code == 303
-    evaluator = await signed_in(dev, "t-evaluator")
+    evaluator = await dev.signed_in("t-evaluator")
     listing = await evaluator.get("/console/candidatures")
     assert "Mes évaluations" in listing.text and "à déclarer" in listing.text
     hidden = await evaluator.get(f"/console/candidatures/{application_id}")

@@ -32,6 +32,7 @@ from tests.conftest import (
     APPLICATION,
     TOKENS,
     Service,
+    auth,
     eventually,
     postgres_engine,
     running_service,
@@ -237,9 +238,10 @@ def postgres() -> Iterator[Engine]:
 async def test_database_outage_delays_transitions_and_loses_none(
     dev_env: WorkflowEnvironment, postgres: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The database away, a transition waits while its workflow retries the write: the API
-    answers 503 (« réessayez avec la même Idempotency-Key »); once the database is back the
-    transition is written once, and the repeat with the key returns it."""
+    """The projection unwritable, a transition waits while its workflow retries the write: the
+    API answers 503 (« réessayez avec la même Idempotency-Key »); once the database is back the
+    transition is written once, and the repeat with the key returns it. The whole database down
+    is a 503 at the door (`test_health_checks_the_engine_and_the_database`)."""
     monkeypatch.setattr(commands, "UPDATE_TIMEOUT", 2.0)
     async with running_service(dev_env, postgres) as service:
         call_id = await open_call(service)
@@ -251,16 +253,16 @@ async def test_database_outage_delays_transitions_and_loses_none(
             json={"sector": "TIC"},
             headers={"Idempotency-Key": "amend-1"},
         )
+        # The projection's tables away (the staff accounts stay: the caller is still known).
         with postgres.begin() as connection:
-            current = connection.execute(text("select current_schema()")).scalar_one()
-            connection.execute(text(f"alter schema {current} rename to {current}_away"))
+            connection.execute(text("alter table audit_events rename to audit_events_away"))
         try:
             waiting = await service.post(**amend)
             assert waiting.status_code == 503, waiting.text
             assert "même Idempotency-Key" in waiting.json()["detail"]
         finally:
             with postgres.begin() as connection:
-                connection.execute(text(f"alter schema {current}_away rename to {current}"))
+                connection.execute(text("alter table audit_events_away rename to audit_events"))
         for _ in range(30):  # the client repeats with its key until the write has landed
             answer = await service.post(**amend)
             if answer.status_code != 503:
@@ -292,3 +294,22 @@ async def test_200_concurrent_updates_on_different_cases_all_land(dev: Service) 
         amended = db.exec(select(func.count()).where(AuditRow.action == "amend")).one()
     assert amended == 200
     assert_no_duplicate(dev.engine)
+
+
+async def test_the_whole_database_down_is_a_503_at_the_door(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """No database, no way to know the caller: 503 (retry later), never a 500, nothing done."""
+    folder = tmp_path / "db"
+    engine = make_engine(f"sqlite:///{folder / 'projection.db'}")
+    create_schema(engine)
+    async with running_service(dev_env, engine) as service:
+        engine.dispose()
+        folder.rename(tmp_path / "away")  # the file cannot be opened any more
+        try:
+            for role, method, path in (("admin", "POST", "/calls"), ("operator", "GET", "/calls")):
+                answer = await service.http.request(method, path, json={}, headers=auth(role))
+                assert answer.status_code == 503, (method, answer.text)
+                assert answer.json()["code"] == "DatabaseUnavailable"
+        finally:
+            (tmp_path / "away").rename(folder)

@@ -10,7 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
+from api import identity
 from api.actions import Resource
 from api.console.forms import (
     MEMBER_TYPES_FR,
@@ -19,6 +22,7 @@ from api.console.forms import (
     french_errors,
     payload,
 )
+from api.console.security import same_origin
 from api.deps import Db
 from api.errors import ApiError
 from api.routes.applications import APPLICATIONS, application_detail
@@ -26,15 +30,15 @@ from api.routes.calls import CALLS, call_detail, ranking_file, register, start_c
 from api.routes.clusters import CLUSTERS, cluster_detail
 from domain.clock import RABAT, local
 from domain.lifecycle import TRANSITIONS, allowed_actions
-from domain.models import DEFAULT_SECTORS, ApplicationInput, CallSpec
+from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import KPI_LABELS
 from projection import queries
 from projection.views import Paging
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-TOKEN_COOKIE, MESSAGE_COOKIE = "console_jeton", "console_message"
+SESSION_COOKIE, MESSAGE_COOKIE = "console_session", "console_message"
 RESOURCES: dict[str, Resource] = {
     "appels": CALLS,
     "candidatures": APPLICATIONS,
@@ -83,26 +87,41 @@ templates.env.globals |= {
 }
 
 
-def console_actor(request: Request):
-    token = request.cookies.get(TOKEN_COOKIE)
-    actor = token and request.app.state.tokens.get(token)
+def console_actor(request: Request) -> Actor:
+    """The person whose console session the cookie names: open, unexpired, still active
+    (looked up in a session of its own, closed before the page's work)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    actor = None
+    if session_id:
+        with Session(request.app.state.engine) as db:
+            actor = identity.actor_for_session(db, session_id)
     if not actor:
         raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/console/connexion"})
     return actor
 
 
-Signed = Annotated[Any, Depends(console_actor)]
+Signed = Annotated[Actor, Depends(console_actor)]
+
+
+def _message(request: Request) -> dict | None:
+    """The message left by the last form, if the cookie holds one (a malformed one is ignored)."""
+    try:
+        message = json.loads(request.cookies.get(MESSAGE_COOKIE) or "null")
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("lines"), list):
+        return None
+    return {"kind": str(message.get("kind")), "lines": [str(line) for line in message["lines"]]}
 
 
 def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLResponse:
     """Render with the signed-in person, the pending message, and a fresh key for each form."""
-    message = request.cookies.get(MESSAGE_COOKIE)
     response = templates.TemplateResponse(
         request,
         template,
         {
             "actor": actor,
-            "message": json.loads(message) if message else None,
+            "message": _message(request),
             "key": uuid.uuid4().hex,
             **context,
         },
@@ -146,26 +165,37 @@ def sign_in_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/connexion")
-async def sign_in(request: Request) -> Response:
+async def sign_in(request: Request, db: Db) -> Response:
+    """A server-side session for the token's user: the cookie holds its id, never the token."""
     token = str((await request.form()).get("jeton") or "").strip()
-    if token not in request.app.state.tokens:
+    opened = await run_in_threadpool(identity.open_session, db, token) if token else None
+    if opened is None:
         return back(
             "/console/connexion",
             "erreur",
             "Jeton inconnu : vérifiez-le auprès de l'administrateur.",
         )
-    response = back("/console/", "succes", f"Bienvenue, {request.app.state.tokens[token].name}.")
+    session_id, actor = opened
+    response = back("/console/", "succes", f"Bienvenue, {actor.name}.")
     secure = request.url.scheme == "https"  # behind TLS in production, plain on localhost
     response.set_cookie(
-        TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600
+        SESSION_COOKIE,
+        session_id,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        max_age=identity.SESSION_HOURS * 3600,
     )
     return response
 
 
 @router.post("/deconnexion")
-def sign_out() -> Response:
+async def sign_out(request: Request, db: Db) -> Response:
+    """The session ends on the server: its cookie, if kept somewhere, opens nothing any more."""
+    if session_id := request.cookies.get(SESSION_COOKIE):
+        await run_in_threadpool(identity.end_session, db, session_id)
     response = back("/console/connexion", "succes", "Vous êtes déconnecté(e).")
-    response.delete_cookie(TOKEN_COOKIE)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 
@@ -240,9 +270,7 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
             raise
         return back("/console/candidatures", "erreur", str(error.detail))
     call = queries.call_state(CALLS.row(db, case.call_id))
-    evaluators = sorted(
-        a.name for a in request.app.state.tokens.values() if a.role == Role.EVALUATOR
-    )
+    evaluators = identity.evaluator_names(db)
     return render(
         request,
         "candidature.html",
@@ -399,6 +427,46 @@ def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLRespon
         audit=case.audit,
         actions=actions_for(actor, case.stage),
     )
+
+
+# --- staff accounts (admins) ----------------------------------------------------------------------
+def users_page(request: Request, actor: Actor, db: Db, new_token: dict | None = None) -> Response:
+    if actor.role != Role.ADMIN:
+        return back(
+            "/console/", "erreur", "Seul un gestionnaire du programme gère les utilisateurs."
+        )
+    return render(
+        request, "utilisateurs.html", actor, users=identity.users(db), new_token=new_token
+    )
+
+
+@router.get("/utilisateurs", response_class=HTMLResponse)
+def users(request: Request, actor: Signed, db: Db) -> Response:
+    return users_page(request, actor, db)
+
+
+@router.post("/utilisateurs")
+async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
+    """Add a person (and their first token), issue a token, or deactivate: a new token is shown
+    on the answering page itself, once, never carried in a cookie or a redirect."""
+    if actor.role != Role.ADMIN:
+        return users_page(request, actor, db)
+    form = await request.form()
+    action, name = str(form.get("action") or ""), str(form.get("name") or "")
+    try:
+        if action == "ajouter":
+            role, email = str(form.get("role") or ""), str(form.get("email") or "").strip()
+            user = await run_in_threadpool(identity.add_user, db, name, role, email or None)
+            name = user.name
+        if action in ("ajouter", "jeton"):
+            token = await run_in_threadpool(identity.issue_token, db, name)
+            return users_page(request, actor, db, {"name": name, "token": token})
+        if action != "desactiver":
+            raise identity.IdentityError("Action inconnue.")
+        await run_in_threadpool(identity.deactivate, db, name)
+    except identity.IdentityError as error:
+        return back("/console/utilisateurs", "erreur", str(error))
+    return back("/console/utilisateurs", "succes", f"{name} : désactivé(e).")
 
 
 # --- every transition ----------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, status
 
+from api import identity
 from api.actions import Resource
 from api.deps import CALL_ID, PRINTABLE, Anyone, ApplicationId, Db, PageQuery, Reader
 from domain.ids import Kind, application_workflow_id
@@ -20,8 +21,8 @@ def _respond(state: ApplicationState, actor: Actor) -> ApplicationView:
     return queries.seen_by(queries.application_view(state), actor)
 
 
-def _known_evaluators(request: Request, body: EvaluatorAssignment) -> None:
-    known = {a.name for a in request.app.state.tokens.values() if a.role == Role.EVALUATOR}
+def _known_evaluators(db: Db, body: EvaluatorAssignment) -> None:
+    known = set(identity.evaluator_names(db))
     if unknown := [name for name in body.evaluators if name not in known]:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

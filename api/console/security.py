@@ -1,0 +1,51 @@
+"""The console's defences: every form post comes from the console itself, and every page tells
+the browser not to frame it, sniff it, leak it in a referrer or keep it in a cache."""
+
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Request, status
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # every page shows people's files or the operator's session
+}
+CROSS_SITE = (
+    "Requête refusée : elle ne vient pas de la console (protection contre les requêtes intersites)."
+)
+
+
+def same_origin(request: Request) -> None:
+    """A form post must come from a console page: its Origin (or, failing that, its Referer)
+    names this host. A page elsewhere cannot make a signed-in browser act."""
+    if request.method != "POST":
+        return
+    source = request.headers.get("origin") or request.headers.get("referer") or ""
+    if urlsplit(source).netloc != request.headers.get("host", ""):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CROSS_SITE)
+
+
+class PageHeaders:
+    """Adds PAGE_HEADERS to every answer under /console/."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/console"):
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in PAGE_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -1,0 +1,186 @@
+"""Staff identity: users, their API tokens and their console sessions, in the database.
+
+Tokens and session ids are random secrets shown once; only their SHA-256 is stored, so a copy of
+the database opens no door. A deactivated user's tokens and sessions stop at once.
+"""
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from api.tokens import PERSON_ROLES
+from domain.models import Actor
+from domain.stages import Role
+from projection.tables import utc_column
+
+SESSION_HOURS = 12
+EMAIL = re.compile(r"[^@\s]{1,100}@[^@\s]{1,99}\.[^@\s]{1,20}")
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)  # what the audit trail shows; evaluators are assigned by it
+    role: str
+    email: str | None = None
+    active: bool = True
+    created_at: datetime = utc_column()
+
+
+class TokenRow(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(index=True, foreign_key="users.id")
+    digest: str = Field(unique=True)  # SHA-256 of the token
+    created_at: datetime = utc_column()
+    revoked_at: datetime | None = utc_column(nullable=True)
+
+
+class SessionRow(SQLModel, table=True):
+    __tablename__ = "console_sessions"
+
+    digest: str = Field(primary_key=True)  # SHA-256 of the session id in the cookie
+    user_id: int = Field(index=True, foreign_key="users.id")
+    expires_at: datetime = utc_column()
+
+
+class IdentityError(ValueError):
+    """A request the identity store refuses, said in French."""
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor(user: UserRow) -> Actor:
+    return Actor(name=user.name, role=Role(user.role))
+
+
+def actor_for_token(db: Session, token: str) -> Actor | None:
+    query = (
+        select(UserRow)
+        .join(TokenRow)
+        .where(TokenRow.digest == digest(token), col(TokenRow.revoked_at).is_(None), UserRow.active)
+    )
+    user = db.exec(query).first()
+    return _actor(user) if user else None
+
+
+def actor_for_session(db: Session, session_id: str) -> Actor | None:
+    query = (
+        select(UserRow)
+        .join(SessionRow)
+        .where(
+            SessionRow.digest == digest(session_id), SessionRow.expires_at > now(), UserRow.active
+        )
+    )
+    user = db.exec(query).first()
+    return _actor(user) if user else None
+
+
+def open_session(db: Session, token: str) -> tuple[str, Actor] | None:
+    """A console session for the token's user: its id (for the cookie) and who it is."""
+    actor = actor_for_token(db, token)
+    if actor is None:
+        return None
+    user = _user(db, actor.name)
+    session_id = secrets.token_urlsafe(32)
+    expires = now() + timedelta(hours=SESSION_HOURS)
+    for expired in db.exec(select(SessionRow).where(SessionRow.expires_at <= now())):
+        db.delete(expired)  # housekeeping: sessions nobody signed out of
+    db.add(SessionRow(digest=digest(session_id), user_id=user.id, expires_at=expires))
+    db.commit()
+    return session_id, actor
+
+
+def end_session(db: Session, session_id: str) -> None:
+    row = db.get(SessionRow, digest(session_id))
+    if row is not None:
+        db.delete(row)
+        db.commit()
+
+
+def _user(db: Session, name: str) -> UserRow:
+    user = db.exec(select(UserRow).where(UserRow.name == name)).first()
+    if user is None:
+        raise IdentityError(f"Utilisateur inconnu : « {name} ».")
+    return user
+
+
+def add_user(db: Session, name: str, role: str, email: str | None = None) -> UserRow:
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise IdentityError("Le nom est obligatoire (200 caractères au plus).")
+    if role not in PERSON_ROLES:
+        raise IdentityError(f"Rôle inconnu : « {role} » (admin, operator, evaluator, committee).")
+    if email and not EMAIL.fullmatch(email):
+        raise IdentityError(f"Courriel invalide : « {email[:80]} ».")
+    if db.exec(select(UserRow).where(UserRow.name == name)).first() is not None:
+        raise IdentityError(f"« {name} » existe déjà.")
+    user = UserRow(name=name, role=role, email=email or None, created_at=now())
+    db.add(user)
+    db.commit()
+    db.refresh(user)
+    return user
+
+
+def issue_token(db: Session, name: str) -> str:
+    """A new API token for an active user: shown once, stored as its digest."""
+    user = _user(db, name)
+    if not user.active:
+        raise IdentityError(f"« {name} » est désactivé(e).")
+    token = secrets.token_urlsafe(32)
+    db.add(TokenRow(user_id=user.id, digest=digest(token), created_at=now()))
+    db.commit()
+    return token
+
+
+def deactivate(db: Session, name: str) -> None:
+    """The user can no longer act: tokens revoked, console sessions ended."""
+    user = _user(db, name)
+    user.active = False
+    for token in db.exec(select(TokenRow).where(TokenRow.user_id == user.id)):
+        token.revoked_at = token.revoked_at or now()
+    for session in db.exec(select(SessionRow).where(SessionRow.user_id == user.id)):
+        db.delete(session)
+    db.commit()
+
+
+def users(db: Session) -> list[tuple[UserRow, int]]:
+    """Every user, with how many API tokens they hold now."""
+    rows = db.exec(select(UserRow).order_by(UserRow.role, UserRow.name)).all()
+    live = select(TokenRow.user_id).where(col(TokenRow.revoked_at).is_(None))
+    counts: dict[int, int] = {}
+    for user_id in db.exec(live):
+        counts[user_id] = counts.get(user_id, 0) + 1
+    return [(user, counts.get(user.id or 0, 0)) for user in rows]
+
+
+def evaluator_names(db: Session) -> list[str]:
+    query = select(UserRow.name).where(UserRow.role == Role.EVALUATOR, UserRow.active)
+    return sorted(db.exec(query))
+
+
+def seed(engine: Engine, tokens: dict[str, Actor]) -> None:
+    """Users and tokens from API_TOKENS (or the embedded run's tokens file), added if missing."""
+    with Session(engine) as db:
+        for token, actor in tokens.items():
+            user = db.exec(select(UserRow).where(UserRow.name == actor.name)).first()
+            if user is None:
+                user = UserRow(name=actor.name, role=actor.role, created_at=now())
+                db.add(user)
+                db.flush()
+            known = db.exec(select(TokenRow).where(TokenRow.digest == digest(token))).first()
+            if known is None:
+                db.add(TokenRow(user_id=user.id, digest=digest(token), created_at=now()))
+        db.commit()

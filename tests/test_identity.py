@@ -1,0 +1,144 @@
+"""Staff identity a ministry can run: users in the database, hashed and revocable tokens, console
+sessions on the server, forms that only the console itself can post, pages that say how to
+treat them; replayed through the API and the console on both databases."""
+
+from contextlib import aclosing
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+
+from api import users
+from tests.conftest import Service, auth
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PAGE = "/console/utilisateurs"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_tokens_are_stored_hashed(dev_both: Service) -> None:
+    with Session(dev_both.engine) as db:
+        stored = db.exec(text("select digest from api_tokens")).all()
+    assert stored and not [row for row in stored if row[0].startswith("t-")]
+    assert all(len(row[0]) == 64 for row in stored)  # SHA-256, hex
+
+
+async def test_an_admin_adds_a_person_whose_token_works_until_deactivated(
+    dev_both: Service,
+) -> None:
+    async with aclosing(await dev_both.signed_in("t-admin")) as admin:
+        added = await admin.post(
+            PAGE,
+            data={
+                "action": "ajouter",
+                "name": "Zineb Opératrice",
+                "role": "operator",
+                "email": "zineb@mcinet.gov.ma",
+            },
+        )
+        assert added.status_code == 200 and "affiché cette seule fois" in added.text
+        token = added.text.split("<code>")[1].split("</code>")[0]
+        calls = await dev_both.http.get("/calls", headers=bearer(token))
+        assert calls.status_code == 200
+        second = await admin.post(PAGE, data={"action": "jeton", "name": "Zineb Opératrice"})
+        other = second.text.split("<code>")[1].split("</code>")[0]
+        assert other != token  # several tokens per person
+        listed = await admin.get(PAGE)
+        assert "Zineb Opératrice" in listed.text and "zineb@mcinet.gov.ma" in listed.text
+        async with aclosing(await dev_both.signed_in(token)) as zineb:
+            assert (await zineb.get("/console/")).status_code == 200
+            assert (await zineb.get(PAGE)).headers["location"] == "/console/"  # admins only
+            off = await admin.post(PAGE, data={"action": "desactiver", "name": "Zineb Opératrice"})
+            assert off.status_code == 303
+            for revoked in (token, other):
+                refused = await dev_both.http.get("/calls", headers=bearer(revoked))
+                assert refused.status_code == 401
+            ended = await zineb.get("/console/")  # her session ended with her account
+            assert ended.headers["location"] == "/console/connexion"
+        duplicate = await admin.post(
+            PAGE, data={"action": "ajouter", "name": "Zineb Opératrice", "role": "operator"}
+        )
+        assert duplicate.status_code == 303  # refused, with the reason
+
+
+async def test_sign_out_ends_the_session_on_the_server(dev_both: Service) -> None:
+    async with aclosing(await dev_both.signed_in("t-operator")) as browser:
+        kept = browser.cookies.get("console_session")
+        assert kept and kept != "t-operator"  # the cookie holds a session, never the token
+        await browser.post("/console/deconnexion")
+        replayed = dev_both.new_session()
+        async with replayed:
+            replayed.cookies.set("console_session", kept)
+            answer = await replayed.get("/console/")
+            assert answer.headers["location"] == "/console/connexion"
+
+
+async def test_a_post_from_another_site_is_refused_and_changes_nothing(dev_both: Service) -> None:
+    async with aclosing(await dev_both.signed_in("t-admin")) as admin:
+        before = (await dev_both.get("/calls", role="admin")).json()["total"]
+        form = {
+            "year": "2027",
+            "title": "Appel piégé",
+            "opens_at": "2027-01-01",
+            "deadline": "2027-02-01",
+        }
+        for origin in ({"Origin": "https://evil.example"}, {"Origin": "null"}):
+            answer = await admin.post("/console/appels", data=form, headers=origin)
+            assert answer.status_code == 403 and "intersites" in answer.text
+        bare = dev_both.new_session()
+        async with bare:
+            bare.headers.pop("Origin")
+            bare.cookies.update(admin.cookies)
+            assert (await bare.post("/console/appels", data=form)).status_code == 403
+        assert (await dev_both.get("/calls", role="admin")).json()["total"] == before
+
+
+async def test_pages_say_how_to_treat_them_and_ignore_malformed_cookies(
+    dev_both: Service,
+) -> None:
+    async with aclosing(await dev_both.signed_in("t-committee")) as browser:
+        browser.cookies.set("console_message", '{"kind": "erreur", "lines": 3')
+        page = await browser.get("/console/appels")
+        assert page.status_code == 200
+        headers = page.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["cache-control"] == "no-store"
+        browser.cookies.set("console_session", "pas-une-session")
+        assert (await browser.get("/console/")).status_code == 303
+
+
+async def test_the_command_line_manages_accounts(
+    dev: Service, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", dev.engine.url.render_as_string(hide_password=False))
+    assert users.main(["add", "Hicham Comité", "committee", "--email", "h@mcinet.gov.ma"]) == 0
+    token = capsys.readouterr().out.rsplit(" ", 1)[1].strip()
+    assert (await dev.http.get("/calls", headers=bearer(token))).status_code == 200
+    assert users.main(["add", "Hicham Comité", "committee"]) == 2
+    assert "existe déjà" in capsys.readouterr().err
+    assert users.main(["list"]) == 0
+    assert "Hicham Comité\tcommittee" in capsys.readouterr().out
+    assert users.main(["deactivate", "Hicham Comité"]) == 0
+    assert (await dev.http.get("/calls", headers=bearer(token))).status_code == 401
+    assert users.main(["token", "Personne"]) == 2
+
+
+async def test_the_audit_trail_names_the_user(dev: Service) -> None:
+    call = await dev.post(
+        "/calls",
+        role="admin",
+        json={
+            "year": 2027,
+            "title": "Appel nommé",
+            "opens_at": "2027-01-04",
+            "deadline": "2027-03-01",
+        },
+    )
+    audit = (await dev.get(f"/calls/{call.json()['id']}", role="admin")).json()["audit"]
+    assert [(e["actor"], e["role"]) for e in audit] == [("Amina Admin", "admin")]
+    assert auth("admin")  # the token is t-admin; the trail shows the person
