@@ -15,12 +15,14 @@ from pydantic import BaseModel
 
 from api.commands import acting, send
 from api.deps import Db, IdempotencyKey, engine_client, require
-from api.errors import conflict
+from api.errors import CLOSED, UNKNOWN, conflict
 from domain.ids import Kind, workflow_id
 from domain.lifecycle import KINDS, Transition
 from domain.models import Actor
 from domain.stages import Action
+from projection import queries
 from projection.tables import CASE_ROWS
+from projection.views import VIEWS
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class ActionSpec:
             workflow,
             lambda: self.resource.missing(db, case_id),
         )
-        return self.resource.respond(state, actor)
+        return queries.view_of(state, actor)
 
 
 @dataclass
@@ -57,10 +59,6 @@ class Resource:
     kind: Kind
     workflow: type  # its workflow class: one update per routed transition
     case_id: Any  # the path parameter's type, with its pattern
-    respond: Callable[[Any, Actor], BaseModel]
-    response_model: type[BaseModel]
-    unknown: str  # the 404's message
-    closed: str  # the 409's message once the case's workflow is over
     # Checks the API makes before sending an update (what the workflow cannot know).
     checks: dict[Action, tuple[Callable[[Db, Any], None], ...]] = field(default_factory=dict)
     actions: dict[Action, ActionSpec] = field(default_factory=dict)
@@ -79,12 +77,12 @@ class Resource:
     def row(self, db: Db, case_id: str) -> Any:
         row = db.get(self.table, case_id)
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, self.unknown)
+            raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN[self.kind])
         return row
 
     def missing(self, db: Db, case_id: str) -> NoReturn:
         """No workflow: an unknown case (404), or one whose workflow is over (409)."""
-        raise conflict(self.closed, self.stage(self.row(db, case_id).stage))
+        raise conflict(CLOSED[self.kind], self.stage(self.row(db, case_id).stage))
 
     def workflow_id(self, case_id: str) -> str:
         return workflow_id(self.kind, case_id)
@@ -129,7 +127,7 @@ def _add_route(spec: ActionSpec) -> None:
 
     resource.router.post(
         f"/{{case_id}}/{spec.action}",
-        response_model=resource.response_model,
+        response_model=VIEWS[resource.kind],
         name=spec.action.value,
         summary=row.command,
     )(act)

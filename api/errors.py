@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import HTTPException, status
 from pydantic import BaseModel
 
+from domain.ids import Kind
 from domain.lifecycle import allowed_actions
 from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED
 from domain.stages import Action, Stage
@@ -23,6 +24,19 @@ SLOW = (
     "Pas de réponse dans le délai (moteur de workflows ou base de données). Réessayez avec la "
     "même Idempotency-Key : l'action ne sera pas faite deux fois."
 )
+
+
+# What a 404 and a 409 say of a case that is unknown, or whose workflow is over.
+UNKNOWN = {
+    Kind.CALL: "Appel à projets inconnu.",
+    Kind.APPLICATION: "Candidature inconnue.",
+    Kind.CLUSTER: "Cluster inconnu.",
+}
+CLOSED = {
+    Kind.CALL: "Cet appel est clos.",
+    Kind.APPLICATION: "Ce dossier est clos.",
+    Kind.CLUSTER: "Ce dossier de soutien est clos.",
+}
 
 
 class Problem(BaseModel):

@@ -5,7 +5,7 @@ import gc
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import Engine, text
@@ -116,24 +116,23 @@ def create_app(
         body = {"detail": error.detail, **error.extra}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def _database_down(_: Request, error: Exception) -> JSONResponse:
-        log.warning("projection database unreachable: %s", error)
-        return JSONResponse(
-            {"detail": DATABASE_DOWN, "code": "DatabaseUnavailable"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+    def unavailable(detail: str, code: str):
+        async def answer(_: Request, error: Exception) -> JSONResponse:
+            log.warning("%s: %s", code, error)
+            return JSONResponse({"detail": detail, "code": code}, status_code=503)
 
-    @app.exception_handler(RPCError)
-    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
-    @app.exception_handler(ConnectionError)
-    async def _engine_down(_: Request, error: Exception) -> JSONResponse:
-        log.warning("Temporal unreachable: %s", error)
-        return JSONResponse(
-            {"detail": ENGINE_DOWN, "code": "EngineUnavailable"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        return answer
+
+    for errors, detail, code in (
+        ((OperationalError, InterfaceError), DATABASE_DOWN, "DatabaseUnavailable"),
+        (
+            (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, ConnectionError),
+            ENGINE_DOWN,
+            "EngineUnavailable",
+        ),
+    ):
+        for error in errors:
+            app.add_exception_handler(error, unavailable(detail, code))
 
     @app.get(
         "/health", tags=["service"], responses={503: {"description": "Un composant ne répond pas"}}

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -318,6 +319,15 @@ def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRo
         AssignmentRow.application_id == application_id, AssignmentRow.evaluator == evaluator
     )
     return db.exec(query).first()
+
+
+def view_of(state: CallState | ApplicationState | ClusterState, actor: Actor) -> BaseModel:
+    """A case's state as `actor` may see it."""
+    if isinstance(state, CallState):
+        return call_view(state)
+    if isinstance(state, ClusterState):
+        return cluster_view(state)
+    return seen_by(application_view(state), actor)
 
 
 def seen_by(view: ApplicationView, actor: Actor) -> ApplicationView:

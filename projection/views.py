@@ -5,6 +5,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from domain.ids import Kind
 from domain.models import ApplicationState, AuditEvent, CallState, EvaluationResult, Moment
 from domain.stages import Action
 from domain.support import ClusterState
@@ -118,3 +119,11 @@ class SupportTotals(BaseModel):
         description="Soutien accordé par année civile de début (MAD)."
     )
     total: float
+
+
+# What an update's answer is shown as, per kind of case.
+VIEWS: dict[Kind, type[BaseModel]] = {
+    Kind.CALL: CallView,
+    Kind.APPLICATION: ApplicationView,
+    Kind.CLUSTER: ClusterView,
+}

@@ -277,7 +277,6 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
         actor,
         case=case,
         call=call,
-        audit=case.audit,
         actions=actions_for(actor, case.stage),
         evaluators=evaluators,
         grid=call.spec.grid,
@@ -348,8 +347,6 @@ def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
         "appel.html",
         actor,
         call=detail,
-        counts=detail.counts,
-        audit=detail.audit,
         actions=actions_for(actor, detail.stage),
         ranking=ranking,
         can_register=can_register,
@@ -423,8 +420,6 @@ def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLRespon
         "cluster.html",
         actor,
         case=case,
-        kpis=case.kpis,
-        audit=case.audit,
         actions=actions_for(actor, case.stage),
     )
 

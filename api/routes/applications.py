@@ -8,17 +8,13 @@ from api import identity
 from api.actions import Resource
 from api.deps import CALL_ID, PRINTABLE, Anyone, ApplicationId, Db, PageQuery, Reader
 from domain.ids import Kind, application_workflow_id
-from domain.models import Actor, ApplicationState, EvaluatorAssignment
+from domain.models import Actor, EvaluatorAssignment
 from domain.stages import Action, ApplicationStage, Role
 from projection import queries
 from projection.views import ApplicationDetail, ApplicationView, Page
 from workflows.application import ApplicationWorkflow
 
 router = APIRouter(prefix="/applications", tags=["candidatures"])
-
-
-def _respond(state: ApplicationState, actor: Actor) -> ApplicationView:
-    return queries.seen_by(queries.application_view(state), actor)
 
 
 def _known_evaluators(db: Db, body: EvaluatorAssignment) -> None:
@@ -35,10 +31,6 @@ APPLICATIONS = Resource(
     kind=Kind.APPLICATION,
     workflow=ApplicationWorkflow,
     case_id=ApplicationId,
-    respond=_respond,
-    response_model=ApplicationView,
-    unknown="Candidature inconnue.",
-    closed="Ce dossier est clos.",
     checks={Action.ASSIGN_EVALUATORS: (_known_evaluators,)},
 )
 

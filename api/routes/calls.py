@@ -39,16 +39,7 @@ def _new_id(prefix: str, key: str | None) -> str:
     return raw.hex[:12]
 
 
-CALLS = Resource(
-    router=router,
-    kind=Kind.CALL,
-    workflow=CallWorkflow,
-    case_id=CallId,
-    respond=lambda state, _: queries.call_view(state),
-    response_model=CallView,
-    unknown="Appel à projets inconnu.",
-    closed="Cet appel est clos.",
-)
+CALLS = Resource(router=router, kind=Kind.CALL, workflow=CallWorkflow, case_id=CallId)
 
 
 def _check_dates(spec: CallSpec) -> None:

@@ -18,16 +18,7 @@ ClusterId = Annotated[
 ]
 
 
-CLUSTERS = Resource(
-    router=router,
-    kind=Kind.CLUSTER,
-    workflow=ClusterWorkflow,
-    case_id=ClusterId,
-    respond=lambda state, _: queries.cluster_view(state),
-    response_model=ClusterView,
-    unknown="Cluster inconnu.",
-    closed="Ce dossier de soutien est clos.",
-)
+CLUSTERS = Resource(router=router, kind=Kind.CLUSTER, workflow=ClusterWorkflow, case_id=ClusterId)
 
 
 @router.get("", response_model=Page[ClusterView])
