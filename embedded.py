@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.main import create_app
 from observability import configure_logging, metrics_runtime
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from settings import DATA_DIR, Settings, bundled_binary
 from worker import build_worker
 
@@ -129,7 +129,7 @@ async def main() -> None:
     refuse_taken(port, ui_port, api_port)
     private_data_folder()
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    migrate(engine)
     dev_server = start_dev_server(settings, port, ui_port)
     try:
         client = await connect(settings, dev_server, f"{LOOPBACK}:{port}")

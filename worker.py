@@ -14,7 +14,7 @@ from activities.cases import Cases
 from activities.prechecks import Prechecks
 from activities.records import Records
 from observability import configure_logging, metrics_runtime
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from settings import Settings, connect_temporal
 from workflows.application import ApplicationWorkflow
 from workflows.call import CallWorkflow
@@ -56,7 +56,7 @@ async def main() -> None:
     settings = Settings()
     configure_logging(settings)
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    migrate(engine)
     client = await connect_temporal(settings, runtime=metrics_runtime(settings))
     logging.info("worker on task queue %s", settings.task_queue)
     worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox)

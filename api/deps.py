@@ -45,14 +45,14 @@ def caller(engine: Engine, token: str) -> Actor | None:
         return identity.actor_for_token(db, token)
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The caller (already known for a request with a body: api.guard), else 401."""
     actor = getattr(request.state, "actor", None)
     if actor is None and credentials:
-        actor = caller(request.app.state.engine, credentials.credentials)
+        actor = await run_in_threadpool(caller, request.app.state.engine, credentials.credentials)
     if not actor:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

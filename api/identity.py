@@ -10,44 +10,15 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from api.tokens import PERSON_ROLES
 from domain.models import Actor
 from domain.stages import Role
-from projection.tables import utc_column
+from projection.tables import SessionRow, TokenRow, UserRow
 
 SESSION_HOURS = 12
 EMAIL = re.compile(r"[^@\s]{1,100}@[^@\s]{1,99}\.[^@\s]{1,20}")
-
-
-class UserRow(SQLModel, table=True):
-    __tablename__ = "users"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True)  # what the audit trail shows; evaluators are assigned by it
-    role: str
-    email: str | None = None
-    active: bool = True
-    created_at: datetime = utc_column()
-
-
-class TokenRow(SQLModel, table=True):
-    __tablename__ = "api_tokens"
-
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(index=True, foreign_key="users.id")
-    digest: str = Field(unique=True)  # SHA-256 of the token
-    created_at: datetime = utc_column()
-    revoked_at: datetime | None = utc_column(nullable=True)
-
-
-class SessionRow(SQLModel, table=True):
-    __tablename__ = "console_sessions"
-
-    digest: str = Field(primary_key=True)  # SHA-256 of the session id in the cookie
-    user_id: int = Field(index=True, foreign_key="users.id")
-    expires_at: datetime = utc_column()
 
 
 class IdentityError(ValueError):

@@ -23,7 +23,7 @@ from api.errors import ENGINE_DOWN, ApiError, Problem
 from api.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
 from api.routes import applications, calls, clusters, deadlines, evaluations
 from api.tokens import load_tokens
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def create_app(
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.engine = engine or make_engine(settings.database_url)
-        create_schema(app.state.engine)
+        migrate(app.state.engine)
         identity.seed(app.state.engine, load_tokens(settings.api_tokens, settings.tokens_file))
         app.state.client = client  # else connected on first use (api.deps.engine_client)
         gc.freeze()  # what startup made lives on: full collections skip it (reads' p99)

@@ -12,7 +12,7 @@ import sys
 from sqlmodel import Session
 
 from api import identity
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from settings import Settings
 
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     engine = make_engine(Settings().database_url)
-    create_schema(engine)
+    migrate(engine)
     with Session(engine) as db:
         try:
             if args.command == "add":

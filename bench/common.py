@@ -32,7 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from domain.models import DEFAULT_DOCUMENTS
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow
 from settings import Settings, bundled_binary
 
@@ -346,7 +346,7 @@ async def stack(baseline: bool = False, run_worker: bool = True) -> AsyncIterato
             )
         )
         engine = make_engine(projection_url(workdir))
-        create_schema(engine)
+        migrate(engine)
         stack.callback(engine.dispose)
         task_queue, baseline_queue = f"bench-{uuid.uuid4().hex[:8]}", f"bare-{uuid.uuid4().hex[:8]}"
         settings = Settings(

@@ -1,12 +1,11 @@
-"""Engine for the projection database: SQLite file by default, PostgreSQL by URL."""
+"""The database: its engine (SQLite file by default, PostgreSQL by URL) and its migrations."""
 
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, event, inspect, text
-from sqlalchemy.schema import CreateIndex
-from sqlmodel import SQLModel, create_engine
-
-import projection.tables  # noqa: F401  (registers the tables on the metadata)
+from sqlmodel import create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -28,20 +27,25 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def create_schema(engine: Engine) -> None:
-    """Create what is missing: tables, and the nullable columns and indexes added since."""
-    SQLModel.metadata.create_all(engine)
-    existing = inspect(engine)
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "projection:migrations")
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the latest revision of the schema (all of it, if empty). The
+    worker, the API and the embedded run each do at start; on PostgreSQL a lock makes the
+    processes that start together take turns."""
     with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            present = {c["name"] for c in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    connection.execute(
-                        text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
-                    )
-            present |= {c.name for c in table.columns if c.nullable}
-            for index in table.indexes:
-                if all(c.name in present for c in index.columns):
-                    connection.execute(CreateIndex(index, if_not_exists=True))
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7233)"))
+        tables = inspect(connection)
+        if tables.has_table("calls") and not tables.has_table("alembic_version"):
+            raise RuntimeError(
+                "Cette base a été créée avant les migrations : repartez d'une base vide "
+                "(en développement, supprimez data/)."
+            )
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

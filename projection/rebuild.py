@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from domain.models import ApplicationRecord, CallRecord
 from domain.support import ClusterRecord
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from projection.writes import Projection, Record
 from settings import Settings, connect_temporal
 
@@ -64,7 +64,7 @@ async def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    migrate(engine)
     client = await connect_temporal(settings)
     count = await rebuild(client, Projection(engine), args.task_queue)
     print(f"{count} transitions relues dans l'historique des workflows → {settings.database_url}")

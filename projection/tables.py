@@ -1,4 +1,5 @@
-"""The SQL projection: one row per case, its audit trail and the notification outbox."""
+"""The SQL tables: one row per case, its audit trail and the notification outbox (the projection,
+written by the workflows alone), and the staff accounts (written by api.identity)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -150,6 +151,36 @@ class PaymentRow(SQLModel, table=True):
     year: int
     starts_at: datetime = utc_column()
     amount: float
+
+
+# --- staff accounts (api.identity) ---------------------------------------------------------
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)  # what the audit trail shows; evaluators are assigned by it
+    role: str
+    email: str | None = None
+    active: bool = True
+    created_at: datetime = utc_column()
+
+
+class TokenRow(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(index=True, foreign_key="users.id")
+    digest: str = Field(unique=True)  # SHA-256 of the token
+    created_at: datetime = utc_column()
+    revoked_at: datetime | None = utc_column(nullable=True)
+
+
+class SessionRow(SQLModel, table=True):
+    __tablename__ = "console_sessions"
+
+    digest: str = Field(primary_key=True)  # SHA-256 of the session id in the cookie
+    user_id: int = Field(index=True, foreign_key="users.id")
+    expires_at: datetime = utc_column()
 
 
 # The row of each kind of case.

@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import CallSpec
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.report import Report, collect, render, table, write
 from rehearsal.scenario import Scenario, ScenarioError, load
@@ -44,7 +44,7 @@ async def rehearse(
     env: WorkflowEnvironment, scenario: Scenario, variant: str, progress: Progress
 ) -> Report:
     engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/projection.db")
-    create_schema(engine)
+    migrate(engine)
     queue = f"rehearsal-{uuid.uuid4().hex}"
     async with build_worker(env.client, engine, queue):
         clock = Clock(now=env.get_current_time, sleep=env.sleep)

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from api.tokens import load_tokens
 from domain.models import Actor, CallSpec
 from domain.stages import Role
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from projection.tables import CallRow
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.scenario import Scenario
@@ -105,7 +105,7 @@ async def main(arguments: list[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     settings = Settings()
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    migrate(engine)
     if (existing := calls_in(engine)) and not args.force:
         print(
             f"Refus : {settings.database_url} contient déjà {existing} appel(s). "

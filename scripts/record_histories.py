@@ -24,7 +24,7 @@ from domain import models  # noqa: E402
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
 from domain.stages import CallStage, Role  # noqa: E402
 from domain.support import AnnualReport, ContractTerms, KPIs, ProbationRenewal, Renewal  # noqa: E402
-from projection.database import create_schema, make_engine  # noqa: E402
+from projection.database import make_engine, migrate  # noqa: E402
 from settings import bundled_binary  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.application import ApplicationWorkflow as App  # noqa: E402
@@ -227,7 +227,7 @@ async def main(tag: str) -> None:
         test_server_existing_path=bundled_binary("temporal-test-server"),
     )
     engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/projection.db")
-    create_schema(engine)
+    migrate(engine)
     queue = f"record-{uuid.uuid4().hex}"
     OUT.mkdir(exist_ok=True)
     async with env, build_worker(env.client, engine, queue):

@@ -21,7 +21,7 @@ from api.main import create_app
 from domain.ids import call_workflow_id
 from domain.models import DEFAULT_DOCUMENTS, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from settings import Settings, bundled_binary
 from worker import build_worker
 from workflows.call import CallWorkflow
@@ -81,7 +81,7 @@ def postgres_engine() -> Iterator[Engine]:
     with probe.begin() as connection:
         connection.execute(text(f"create schema {schema}"))
     engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    create_schema(engine)
+    migrate(engine)
     yield engine
     engine.dispose()
     with probe.begin() as connection:
@@ -100,7 +100,7 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
 
 def _sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'projection.db'}")
-    create_schema(engine)
+    migrate(engine)
     yield engine
     engine.dispose()
 

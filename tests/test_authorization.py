@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.console.views import RESOURCES  # what the console's action route dispatches
 from api.main import app as service_app
 from domain.models import DEFAULT_GRID
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from tests.conftest import APPLICATION, Service, auth, eventually, running_service, utcnow
 from tests.test_api import open_call
 from tests.test_clusters import labelled_cluster
@@ -277,7 +277,7 @@ async def service(
     """One worker and API for the module (a fresh one per request would dominate the time)."""
     path: Path = tmp_path_factory.mktemp("authorization") / "projection.db"
     engine = make_engine(f"sqlite:///{path}")
-    create_schema(engine)
+    migrate(engine)
     async with running_service(dev_env, engine) as running:
         yield running
     engine.dispose()

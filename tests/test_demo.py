@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from domain.models import Actor
 from domain.stages import Role
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from projection.tables import CallRow, ClusterRow
 from rehearsal.demo import calls_in, load_demo, main
 from tests.conftest import Service
@@ -41,7 +41,7 @@ async def test_demo_refuses_a_database_that_holds_calls(
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # never reached: refused first
     engine = make_engine(url)
-    create_schema(engine)
+    migrate(engine)
     now = datetime.now(UTC)
     with Session(engine) as db:
         db.add(

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from api import commands
 from api.main import create_app
 from observability import metrics_runtime
-from projection.database import create_schema, make_engine
+from projection.database import make_engine, migrate
 from projection.rebuild import rebuild
 from projection.tables import ApplicationRow, AuditRow
 from projection.writes import Projection
@@ -70,7 +70,7 @@ async def test_projection_is_rebuilt_from_the_workflows(dev: Service, tmp_path: 
     await dev.post(f"/applications/{ids[0]}/withdraw", json={"reason": "Reporté"})
     await dev.post(f"/applications/{ids[1]}/amend", json={"sector": "TIC"})
     fresh = make_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
-    create_schema(fresh)
+    migrate(fresh)
     read = await rebuild(dev.client, Projection(fresh), dev.task_queue)
     assert read == len(audit_rows(dev.engine))
     assert sorted(audit_rows(fresh)) == sorted(audit_rows(dev.engine))
@@ -147,7 +147,7 @@ async def test_worker_killed_mid_transitions_loses_nothing(
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'projection.db'}"
     engine = make_engine(database_url)
-    create_schema(engine)
+    migrate(engine)
     task_queue = f"tq-{uuid.uuid4().hex}"
     address = dev_env.client.service_client.config.target_host
     app = create_app(
@@ -302,7 +302,7 @@ async def test_the_whole_database_down_is_a_503_at_the_door(
     """No database, no way to know the caller: 503 (retry later), never a 500, nothing done."""
     folder = tmp_path / "db"
     engine = make_engine(f"sqlite:///{folder / 'projection.db'}")
-    create_schema(engine)
+    migrate(engine)
     async with running_service(dev_env, engine) as service:
         engine.dispose()
         folder.rename(tmp_path / "away")  # the file cannot be opened any more
