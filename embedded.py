@@ -96,6 +96,7 @@ def start_dev_server(settings: Settings, port: int, ui_port: int) -> subprocess.
 
 async def connect(settings: Settings, server: subprocess.Popen, address: str) -> Client:
     """The client, once the dev server answers (it starts in well under a second)."""
+    runtime = metrics_runtime(settings)  # one: it holds the metrics port
     for _ in range(300):
         if server.poll() is not None:
             raise SystemExit("Le serveur Temporal s'est arrêté au démarrage (voir son journal).")
@@ -104,7 +105,7 @@ async def connect(settings: Settings, server: subprocess.Popen, address: str) ->
                 address,
                 namespace=settings.temporal_namespace,
                 data_converter=pydantic_data_converter,
-                runtime=metrics_runtime(settings),
+                runtime=runtime,
             )
         except RuntimeError:  # the SDK's one failure of connect: not listening yet
             await asyncio.sleep(0.1)

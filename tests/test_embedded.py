@@ -53,7 +53,7 @@ def embedded_env(data: Path) -> dict[str, str]:
         "API_PORT": str(free_port()),
         "TEMPORAL_UI_PORT": str(free_port()),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "METRICS_ADDRESS": "",
+        "METRICS_ADDRESS": f"127.0.0.1:{free_port()}",  # the SDK metrics, as run.sh serves them
     }
 
 
