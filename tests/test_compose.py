@@ -50,14 +50,6 @@ def test_api_and_worker_get_every_setting_the_code_reads() -> None:
         assert environment["DATABASE_URL"].startswith("postgresql+psycopg://")
 
 
-def test_the_image_holds_every_package_of_the_service() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("domain", "workflows", "activities", "projection", "api"):
-        assert f"COPY {package} ./{package}" in dockerfile
-    for module in ("settings.py", "worker.py", "observability.py"):
-        assert module in dockerfile
-
-
 def test_only_the_api_is_published_and_the_engine_is_not_a_back_door() -> None:
     """Whoever reaches Temporal's frontend can act as anyone: it stays on the internal network,
     its UI on the host's loopback."""
@@ -72,3 +64,8 @@ def test_only_the_api_is_published_and_the_engine_is_not_a_back_door() -> None:
     assert open_to_all == {"api"}
     assert "ports" not in SERVICES["temporal"]
     assert published["temporal-ui"] == ["127.0.0.1:8233:8080"]
+
+
+def test_the_service_s_own_processes_have_health_checks() -> None:
+    for name in ("postgresql", "api", "worker"):
+        assert SERVICES[name]["healthcheck"]["test"], name
