@@ -21,7 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api.main import create_app
 from observability import configure_logging, metrics_runtime
 from projection.database import make_engine, migrate
-from settings import DATA_DIR, Settings, bundled_binary
+from settings import DATA_DIR, DEV_SERVER_ARGS, Settings, bundled_binary
 from worker import build_worker
 
 log = logging.getLogger("embedded")
@@ -90,6 +90,7 @@ def start_dev_server(settings: Settings, port: int, ui_port: int) -> subprocess.
         str(DATA_DIR / "temporal.db"),
         "--log-level",
         "warn",
+        *DEV_SERVER_ARGS,
     ]
     return subprocess.Popen(command, preexec_fn=_die_with_parent)
 

@@ -7,6 +7,13 @@ from pathlib import Path
 DATA_DIR = Path(os.environ.get("CLUSTERS_DATA_DIR", "data"))
 
 
+# Updates a Temporal server takes in flight on one workflow (its default, 10, is below what two
+# API replicas send to one call at a deadline: api.commands.IN_FLIGHT_PER_CASE each). The dev
+# servers take it as an argument; the compose file's Temporal, from temporal-dynamicconfig.yaml.
+UPDATES_IN_FLIGHT = 50
+DEV_SERVER_ARGS = ["--dynamic-config-value", f"history.maxInFlightUpdates={UPDATES_IN_FLIGHT}"]
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(

@@ -34,7 +34,7 @@ from api.main import create_app
 from domain.models import DEFAULT_DOCUMENTS
 from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow
-from settings import Settings, bundled_binary
+from settings import DEV_SERVER_ARGS, Settings, bundled_binary
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -343,6 +343,7 @@ async def stack(baseline: bool = False, run_worker: bool = True) -> AsyncIterato
                 data_converter=pydantic_data_converter,
                 dev_server_existing_path=bundled_binary("temporal"),
                 dev_server_database_filename=str(workdir / "temporal.db"),
+                dev_server_extra_args=DEV_SERVER_ARGS,
             )
         )
         engine = make_engine(projection_url(workdir))

@@ -22,7 +22,7 @@ from domain.ids import call_workflow_id
 from domain.models import DEFAULT_DOCUMENTS, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
 from projection.database import make_engine, migrate
-from settings import Settings, bundled_binary
+from settings import DEV_SERVER_ARGS, Settings, bundled_binary
 from worker import build_worker
 from workflows.call import CallWorkflow
 
@@ -61,7 +61,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The dev server, for what the time-skipping server lacks (update-with-start)."""
     path = bundled_binary("temporal")
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, dev_server_existing_path=path
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=path,
+        dev_server_extra_args=DEV_SERVER_ARGS,
     ) as env:
         yield env
 

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import yaml
 
+from api.commands import IN_FLIGHT_PER_CASE
+from settings import DEV_SERVER_ARGS, UPDATES_IN_FLIGHT
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -69,3 +72,15 @@ def test_only_the_api_is_published_and_the_engine_is_not_a_back_door() -> None:
 def test_the_service_s_own_processes_have_health_checks() -> None:
     for name in ("postgresql", "api", "worker"):
         assert SERVICES[name]["healthcheck"]["test"], name
+
+
+def test_temporal_takes_as_many_updates_in_flight_as_the_dev_servers() -> None:
+    """Two API replicas send up to IN_FLIGHT_PER_CASE updates each to one call: the server's
+    limit is raised alike in production and on this machine."""
+    temporal = SERVICES["temporal"]
+    mounted = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"].rsplit("/", 1)[1]
+    [volume] = [v for v in temporal["volumes"] if v.endswith(f"/{mounted}:ro")]
+    config = yaml.safe_load((ROOT / volume.split(":")[0]).read_text())
+    assert config["history.maxInFlightUpdates"] == [{"value": UPDATES_IN_FLIGHT}]
+    assert f"history.maxInFlightUpdates={UPDATES_IN_FLIGHT}" in DEV_SERVER_ARGS
+    assert 2 * IN_FLIGHT_PER_CASE <= UPDATES_IN_FLIGHT
