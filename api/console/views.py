@@ -119,12 +119,7 @@ def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLR
     response = templates.TemplateResponse(
         request,
         template,
-        {
-            "actor": actor,
-            "message": _message(request),
-            "key": uuid.uuid4().hex,
-            **context,
-        },
+        {"actor": actor, "message": _message(request), "key": uuid.uuid4().hex, **context},
     )
     response.delete_cookie(MESSAGE_COOKIE)
     return response
@@ -156,6 +151,9 @@ def actions_for(actor: Any, stage: Any) -> list[Action]:
     """The forms to show: the actions allowed now for the signed-in role that have a form of
     their own (a call's registrations have the registration form)."""
     return [a for a in allowed_actions(stage, actor.role) if TRANSITIONS[a].routed]
+
+
+templates.env.globals["actions_for"] = actions_for
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -277,7 +275,6 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
         actor,
         case=case,
         call=call,
-        actions=actions_for(actor, case.stage),
         evaluators=evaluators,
         grid=call.spec.grid,
     )
@@ -347,7 +344,6 @@ def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
         "appel.html",
         actor,
         call=detail,
-        actions=actions_for(actor, detail.stage),
         ranking=ranking,
         can_register=can_register,
         member_types=list(MEMBER_TYPES_FR),
@@ -415,13 +411,7 @@ def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
 def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
     no_evaluator(actor)
     case = cluster_detail(db, case_id)
-    return render(
-        request,
-        "cluster.html",
-        actor,
-        case=case,
-        actions=actions_for(actor, case.stage),
-    )
+    return render(request, "cluster.html", actor, case=case)
 
 
 # --- staff accounts (admins) ----------------------------------------------------------------------
