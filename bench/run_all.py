@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["latency", "closure", "reads", "lifecycle", "memory"]
+BENCHMARKS = ["latency", "closure", "reads", "lifecycle", "memory", "replicas"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +31,11 @@ def headline(result: dict) -> str:
             f"{result['n']} cases in {result['service_s']['100%']} s vs "
             f"{result['bare_s']['100%']} s bare (ratio {result['ratio']}, target <= 2); "
             f"missed {result['missed_in_sql']}"
+        )
+    if name == "replicas":
+        return (
+            f"{result['one_per_s']} registrations/s on one call with one API process, "
+            f"{result['two_per_s']} with two (ratio {result['ratio']}); {result['refused']} 503"
         )
     if name == "reads":
         return f"worst p99 {result['worst_p99_ms']} ms with {result['n']} cases (target <= 20 ms)"
