@@ -18,6 +18,7 @@ from domain.models import (
     ComplementsAsk,
     ComplementsReply,
     DeadlineExtension,
+    Deposit,
     EligibleDecision,
     EvaluatorAssignment,
     IneligibleDecision,
@@ -141,6 +142,15 @@ APPLICATION: dict[Action, Transition] = {
             FormField("sector", "Secteur"),
             FormField("documents", "Pièces fournies (remplace la liste ; une par ligne)", "lines"),
         ),
+    ),
+    Action.ADD_DOCUMENT: Transition(  # its own route: the file is sent as multipart
+        _from(A.RECEIVED, A.COMPLEMENTS_REQUESTED),
+        None,
+        DESK,
+        "Déposer un document",
+        "Document déposé",
+        Deposit,
+        route=False,
     ),
     Action.WITHDRAW: Transition(
         _from(A.RECEIVED),

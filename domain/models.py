@@ -164,6 +164,15 @@ class CallRules(Input):
     report_reminder_days: list[int] = Field(
         default_factory=lambda: [14, 3], max_length=5, description="Rappels avant l'échéance."
     )
+    max_file_bytes: int = Field(
+        default=20 * 2**20, ge=2**20, le=100 * 2**20, description="Taille d'un fichier déposé."
+    )
+    max_application_bytes: int = Field(
+        default=200 * 2**20,
+        ge=2**20,
+        le=2**30,
+        description="Taille de tous les fichiers d'une candidature.",
+    )
 
     @model_validator(mode="after")
     def _reminders_before_due(self) -> "CallRules":
@@ -352,6 +361,27 @@ class Redress(BaseModel):
     answer: str | None = None
 
 
+MAX_FILES = 200  # files of one application, every version counted
+SHA256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", max_length=64)]
+
+
+class Deposit(Input):
+    """A file stored for an application (api.storage), as its workflow records it: a reference,
+    never the bytes."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$", max_length=32)]
+    kind: Text
+    filename: Text
+    content_type: Annotated[str, StringConstraints(max_length=100)]
+    size: int = Field(ge=1, le=2**31 - 1)
+    sha256: SHA256
+
+
+class DocumentRef(Deposit):
+    uploaded_by: str
+    uploaded_at: Moment
+
+
 class ApplicationState(BaseModel):
     id: str
     call_id: str
@@ -366,6 +396,7 @@ class ApplicationState(BaseModel):
     decision: Decision | None = None
     redress: Redress | None = None
     cluster_id: str | None = None
+    files: list[DocumentRef] = Field(default_factory=list)
     seq: int = 0
     updated_at: Moment
 

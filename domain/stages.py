@@ -62,6 +62,7 @@ class Action(StrEnum):
     # application
     REGISTER = "register"
     AMEND = "amend"
+    ADD_DOCUMENT = "add_document"
     WITHDRAW = "withdraw"
     CLOSE_SUBMISSIONS = "close_submissions"
     MARK_ELIGIBLE = "mark_eligible"

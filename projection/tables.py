@@ -153,6 +153,35 @@ class PaymentRow(SQLModel, table=True):
     amount: float
 
 
+class DocumentRow(SQLModel, table=True):
+    """A file of an application, as its workflow recorded it (the bytes are in storage)."""
+
+    __tablename__ = "documents"
+
+    id: str = Field(primary_key=True)
+    application_id: str = Field(index=True)
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime = utc_column()
+
+
+class DownloadRow(SQLModel, table=True):
+    """Who read which file, when (written by the API as it serves the file)."""
+
+    __tablename__ = "downloads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(index=True)
+    application_id: str = Field(index=True)
+    actor: str
+    role: str
+    at: datetime = utc_column()
+
+
 # --- staff accounts (api.identity) ---------------------------------------------------------
 class UserRow(SQLModel, table=True):
     __tablename__ = "users"

@@ -22,6 +22,7 @@ from projection.tables import (
     AuditRow,
     CallRow,
     ClusterRow,
+    DocumentRow,
     OutboxRow,
     PaymentRow,
 )
@@ -121,15 +122,26 @@ def payment_rows(state: ClusterState) -> list[Row]:
 Record = CallRecord | ApplicationRecord | ClusterRecord
 
 
-def rows_of(record: Record) -> tuple[Table, Row, Children | None]:
+def document_rows(state: ApplicationState) -> list[Row]:
+    return [{"application_id": state.id, **f.model_dump()} for f in state.files]
+
+
+def rows_of(record: Record) -> tuple[Table, Row, list[Children]]:
     """The case's table and row, and the rows derived from its state that are replaced with it."""
     if isinstance(record, CallRecord):
-        return CallRow.__table__, call_row(record.state), None
+        return CallRow.__table__, call_row(record.state), []
     if isinstance(record, ApplicationRecord):
-        children = (AssignmentRow.__table__, "application_id", assignment_rows(record.state))
-        return ApplicationRow.__table__, application_row(record.state), children
+        state = record.state
+        return (
+            ApplicationRow.__table__,
+            application_row(state),
+            [
+                (AssignmentRow.__table__, "application_id", assignment_rows(state)),
+                (DocumentRow.__table__, "application_id", document_rows(state)),
+            ],
+        )
     children = (PaymentRow.__table__, "cluster_id", payment_rows(record.state))
-    return ClusterRow.__table__, cluster_row(record.state), children
+    return ClusterRow.__table__, cluster_row(record.state), [children]
 
 
 class Projection:
@@ -177,8 +189,7 @@ class Projection:
         if not newer and db.execute(present).first() is None:
             db.execute(insert(table), row)  # a concurrent first write: IntegrityError, retried
             newer = True
-        if children and newer:
-            child_table, parent, rows = children
+        for child_table, parent, rows in children if newer else []:
             db.execute(delete(child_table).where(child_table.c[parent] == row["id"]))
             if rows:
                 db.execute(insert(child_table), rows)

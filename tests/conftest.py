@@ -68,8 +68,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-def postgres_engine() -> Iterator[Engine]:
-    """A throw-away schema in the local PostgreSQL, or a skip (a failure when CI requires it)."""
+def postgres_engine(migrated: bool = True) -> Iterator[Engine]:
+    """A throw-away schema in the local PostgreSQL (`migrated` to the latest revision, or empty),
+    or a skip (a failure when CI requires it)."""
     try:
         probe = create_engine(POSTGRES_URL)
         with probe.connect() as connection:
@@ -83,12 +84,24 @@ def postgres_engine() -> Iterator[Engine]:
     with probe.begin() as connection:
         connection.execute(text(f"create schema {schema}"))
     engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    migrate(engine)
+    if migrated:
+        migrate(engine)
     yield engine
     engine.dispose()
     with probe.begin() as connection:
         connection.execute(text(f"drop schema {schema} cascade"))
     probe.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database, once on SQLite and once on PostgreSQL: no table, no revision."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield engine
+        engine.dispose()
+    else:
+        yield from postgres_engine(migrated=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import APPLICATION
     from domain.models import (
         CLOCK,
+        MAX_FILES,
         Actor,
         Amendment,
         ApplicationStart,
@@ -25,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         ComplementsAsk,
         ComplementsReply,
         Decision,
+        Deposit,
+        DocumentRef,
         EligibleDecision,
         Evaluation,
         EvaluatorAssignment,
@@ -102,6 +105,15 @@ class ApplicationWorkflow(Case[ApplicationState]):
         if workflow.now() >= self.state.deadline:
             raise not_allowed("La date limite de l'appel est passée.", self.state.stage)
 
+    def _check_deposit(self, actor: Actor, body: Deposit) -> None:
+        """Before the deadline, or in answer to an open complements request; within bounds."""
+        if self.state.stage == ApplicationStage.RECEIVED:
+            self._before_deadline(actor, body)
+        if len(self.state.files) >= MAX_FILES:
+            raise invalid(f"Au plus {MAX_FILES} fichiers par candidature.")
+        if sum(f.size for f in self.state.files) + body.size > self.rules.max_application_bytes:
+            raise invalid("Le dossier dépasserait la taille permise pour une candidature.")
+
     def _check_complements_ask(self, actor: Actor, body: ComplementsAsk) -> None:
         if body.due_at is not None and body.due_at <= workflow.now():
             raise invalid("La date limite de réponse doit être dans le futur.")
@@ -145,6 +157,13 @@ class ApplicationWorkflow(Case[ApplicationState]):
         return await self.commit(
             actor, Action.AMEND, payload=changes.model_dump(mode="json", exclude_none=True)
         )
+
+    @transition(Action.ADD_DOCUMENT, _check_deposit)
+    async def add_document(self, actor: Actor, body: Deposit) -> ApplicationState:
+        """A file's reference (its bytes are in storage): the audit trail keeps it with its hash."""
+        ref = DocumentRef(**dict(body), uploaded_by=actor.name, uploaded_at=workflow.now())
+        self.state.files.append(ref)
+        return await self.commit(actor, Action.ADD_DOCUMENT, payload=ref.model_dump(mode="json"))
 
     @transition(Action.WITHDRAW, _before_deadline)
     async def withdraw(self, actor: Actor, body: Withdrawal) -> ApplicationState:
