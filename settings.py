@@ -33,6 +33,10 @@ class Settings:
     tokens_file: Path = field(
         default_factory=lambda: Path(os.environ.get("API_TOKENS_FILE", DATA_DIR / "tokens.json"))
     )
+    # Where the dossiers' files are stored (api.storage): a folder.
+    documents_url: str = field(
+        default_factory=lambda: os.environ.get("DOCUMENTS_URL", str(DATA_DIR / "documents"))
+    )
     # host:port where the worker serves Temporal's metrics to Prometheus; empty: none.
     metrics_address: str = field(default_factory=lambda: os.environ.get("METRICS_ADDRESS", ""))
     log_format: str = field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json"))

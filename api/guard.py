@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_JSON_BYTES = 1024 * 1024  # far above any valid body (the largest registration: ~60 KB)
+# A file sent as multipart: the largest a call may allow (CallRules.max_file_bytes) and its form.
+MAX_UPLOAD_BYTES = 101 * 1024 * 1024
 WITH_BODY = {"POST", "PUT", "PATCH"}
 CONSOLE = "/console/"  # signed in by its session cookie, checked by its own routes
 EXCERPT = 80  # characters of a refused input quoted back
@@ -74,6 +76,14 @@ class RequestGuard:
                 headers={"WWW-Authenticate": "Bearer"},
             )
             return await answer(scope, receive, send)
+        if _is_multipart(scope):  # a file: streamed to its route, which counts what it stores
+            declared = dict(scope["headers"]).get(b"content-length", b"")
+            if not declared.isdigit() or int(declared) > MAX_UPLOAD_BYTES:
+                answer = JSONResponse(
+                    {"detail": "Fichier trop volumineux, ou taille non annoncée."}, status_code=413
+                )
+                return await answer(scope, receive, send)
+            return await self.app(scope, receive, send)
         try:
             body = await self._read(scope, receive)
         except TooLarge:
@@ -105,6 +115,11 @@ class RequestGuard:
             if not message.get("more_body"):
                 break
         return b"".join(chunks)
+
+
+def _is_multipart(scope: Scope) -> bool:
+    kind = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+    return kind == b"multipart/form-data"
 
 
 def _is_json(scope: Scope) -> bool:

@@ -21,7 +21,8 @@ from api.console.security import PageHeaders
 from api.deps import caller, engine_client
 from api.errors import ENGINE_DOWN, ApiError, Problem
 from api.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
-from api.routes import applications, calls, clusters, deadlines, evaluations
+from api.routes import applications, calls, clusters, deadlines, documents, evaluations
+from api.storage import Storage
 from api.tokens import load_tokens
 from projection.database import make_engine, migrate
 from settings import Settings
@@ -81,6 +82,7 @@ def create_app(
         migrate(app.state.engine)
         identity.seed(app.state.engine, load_tokens(settings.api_tokens, settings.tokens_file))
         app.state.client = client  # else connected on first use (api.deps.engine_client)
+        app.state.storage = Storage(settings.documents_url)
         gc.freeze()  # what startup made lives on: full collections skip it (reads' p99)
         yield
 
@@ -91,7 +93,7 @@ def create_app(
         lifespan=lifespan,
         responses=ERRORS,
     )
-    for module in (calls, applications, evaluations, clusters, deadlines, console):
+    for module in (calls, applications, documents, evaluations, clusters, deadlines, console):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

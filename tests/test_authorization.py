@@ -46,6 +46,8 @@ PUBLISHERS = frozenset({ADMIN, COMMITTEE})
 ONLY_EVALUATOR = frozenset({EVALUATOR})
 ONLY_COMMITTEE = frozenset({COMMITTEE})
 
+DEPOSIT = ("POST", "/applications/{application_id}/documents")
+A_FILE = {"file": ("statuts.pdf", b"%PDF-1.4\n" + b"0" * 64, "application/pdf")}
 API: dict[tuple[str, str], frozenset[str] | None] = {
     # service and documentation
     ("GET", "/health"): PUBLIC,
@@ -85,6 +87,10 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/applications"): READERS,
     ("GET", "/applications/{application_id}"): ALL,  # an evaluator: assigned cases only
     ("GET", "/evaluations"): frozenset({ADMIN, EVALUATOR, COMMITTEE}),
+    # documents: an evaluator reads those of the cases assigned to them, once declared
+    DEPOSIT: DESK,
+    ("GET", "/applications/{application_id}/documents"): ALL,
+    ("GET", "/documents/{document_id}"): ALL,
     # cluster support
     ("POST", "/clusters/{case_id}/sign_contract"): ONLY_ADMIN,
     ("POST", "/clusters/{case_id}/record_report"): DESK,
@@ -132,6 +138,7 @@ CONSOLE_ACTIONS = {
 # unassigned case is refused (the positive side is in test_evaluator_sees_only_assigned_cases).
 ASSIGNED_ONLY = {
     (("GET", "/applications/{application_id}"), EVALUATOR),
+    (("GET", "/applications/{application_id}/documents"), EVALUATOR),
     (("GET", "/console/candidatures/{case_id}"), EVALUATOR),
 }
 
@@ -235,6 +242,7 @@ def concrete(path: str) -> str:
         path.replace("{call_id}", CALL_ID)
         .replace("{application_id}", CASE_ID)
         .replace("{case_id}", case)
+        .replace("{document_id}", "0" * 32)
     )
 
 
@@ -332,6 +340,10 @@ async def api_request(
     http: httpx.AsyncClient, route: tuple[str, str], headers: dict
 ) -> httpx.Response:
     method, path = route
+    if route == DEPOSIT:  # a file, as multipart
+        return await http.post(
+            concrete(path), files=A_FILE, data={"kind": "autre"}, headers=headers
+        )
     return await http.request(method, concrete(path), json=body_for(method, path), headers=headers)
 
 

@@ -1,0 +1,148 @@
+"""The dossier as files, through the API on both databases: a deposit streamed to storage and
+recorded by the case with its hash, read back by those who may, refused when it should be."""
+
+import hashlib
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import APPLICATION, Service, auth, eventually, utcnow
+from tests.test_api import open_call
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PDF = b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 3000  # about 100 KB
+
+
+def docx() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    return out.getvalue()
+
+
+async def deposit(service: Service, application_id: str, name: str, content: bytes, kind: str):
+    return await service.http.post(
+        f"/applications/{application_id}/documents",
+        files={"file": (name, content, "application/octet-stream")},
+        data={"kind": kind},
+        headers=auth("operator"),
+    )
+
+
+async def listed(service: Service, application_id: str, role: str = "operator") -> list[dict]:
+    return (await service.get(f"/applications/{application_id}/documents", role=role)).json()
+
+
+async def test_a_file_is_deposited_recorded_with_its_hash_and_read_back(dev_both: Service) -> None:
+    call_id = await open_call(dev_both)
+    registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    answer = await deposit(
+        dev_both, application_id, "C:\\Users\\x\\..\\Statuts   2026.pdf", PDF, "statuts de l'association"
+    )
+    assert answer.status_code == 201, answer.text
+    document = answer.json()
+    assert document["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert (
+        document["filename"] == "Statuts 2026.pdf" and document["content_type"] == "application/pdf"
+    )
+    assert document["size"] == len(PDF) and document["uploaded_by"] == "Omar Opérateur"
+    replaced = await deposit(
+        dev_both, application_id, "statuts-v2.docx", docx(), "statuts de l'association"
+    )
+    assert replaced.status_code == 201, replaced.text
+    versions = await listed(dev_both, application_id)
+    assert [d["filename"] for d in versions] == ["Statuts 2026.pdf", "statuts-v2.docx"]  # both kept
+    case = (await dev_both.get(f"/applications/{application_id}")).json()
+    added = [e for e in case["audit"] if e["action"] == "add_document"]
+    assert [e["payload"]["sha256"] for e in added] == [document["sha256"], versions[1]["sha256"]]
+
+    got = await dev_both.get(f"/documents/{document['id']}", role="committee")
+    assert got.status_code == 200 and got.content == PDF
+    assert got.headers["content-type"] == "application/pdf"
+    assert (
+        "Statuts%202026.pdf" in got.headers["content-disposition"]
+        or "Statuts 2026.pdf" in got.headers["content-disposition"]
+    )
+    part = await dev_both.http.get(
+        f"/documents/{document['id']}", headers={**auth("operator"), "Range": "bytes=0-7"}
+    )
+    assert part.status_code == 206 and part.content == PDF[:8]
+
+
+async def test_refusals_store_nothing(dev_both: Service) -> None:
+    call_id = await open_call(dev_both, max_file_bytes=2**20)
+    registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    executable = b"MZ\x90\x00" + b"\x00" * 20000
+    renamed = await deposit(
+        dev_both, application_id, "budget.pdf", executable, "budget prévisionnel"
+    )
+    assert renamed.status_code == 415
+    big = b"%PDF-1.4\n" + b"0" * 2**20
+    assert (await deposit(dev_both, application_id, "gros.pdf", big, "autre")).status_code == 413
+    unknown_kind = await deposit(dev_both, application_id, "a.pdf", PDF, "recette de cuisine")
+    assert unknown_kind.status_code == 422
+    no_token = await dev_both.http.post(
+        f"/applications/{application_id}/documents",
+        files={"file": ("a.pdf", PDF)},
+        data={"kind": "autre"},
+    )
+    assert no_token.status_code == 401
+    assert await listed(dev_both, application_id) == []
+    folder = dev_both.http._transport.app.state.storage  # type: ignore[attr-defined]
+    stored = [p for p in folder.fs.find(folder.root) if "/incoming/" not in p]
+    assert all(
+        hashlib.sha256(open(p, "rb").read()).hexdigest() == p.rsplit("/", 1)[1] for p in stored
+    )
+
+
+async def test_after_the_deadline_only_complements_come_in_and_evaluators_read_once_declared(
+    dev_both: Service,
+) -> None:
+    call_id = await open_call(dev_both, deadline=(utcnow() + timedelta(seconds=1.5)).isoformat())
+    registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    first = await deposit(dev_both, application_id, "dossier.pdf", PDF, "dossier de candidature")
+    assert first.status_code == 201
+
+    async def in_review() -> bool:
+        case = (await dev_both.get(f"/applications/{application_id}")).json()
+        return case["stage"] == "eligibility_review"
+
+    await eventually(in_review, what="the deadline")
+    late = await deposit(dev_both, application_id, "tard.pdf", PDF + b"2", "autre")
+    assert late.status_code == 409 and len(await listed(dev_both, application_id)) == 1
+    asked = await dev_both.post(
+        f"/applications/{application_id}/request_complements",
+        json={"items": ["budget prévisionnel"]},
+    )
+    assert asked.status_code == 200, asked.text
+    answer = await deposit(dev_both, application_id, "budget.pdf", PDF + b"3", "complément")
+    assert answer.status_code == 201, answer.text
+
+    # An evaluator reads the files of an assigned case once declared free of conflict.
+    await dev_both.post(f"/applications/{application_id}/submit_complements", json={"note": "Reçu"})
+    await dev_both.post(f"/applications/{application_id}/mark_eligible")
+    assert (await dev_both.post(f"/calls/{call_id}/start_evaluation", role="admin")).is_success
+    assigned = await dev_both.post(
+        f"/applications/{application_id}/assign_evaluators",
+        role="admin",
+        json={"evaluators": ["Eve Évaluatrice"]},
+    )
+    assert assigned.status_code == 200, assigned.text
+    document_id = first.json()["id"]
+    assert (await dev_both.get(f"/documents/{document_id}", role="evaluator")).status_code == 403
+    assert (await dev_both.get(f"/documents/{document_id}", role="evaluator2")).status_code == 403
+    declared = await dev_both.post(
+        f"/applications/{application_id}/declare_interest",
+        role="evaluator",
+        json={"conflict": False},
+    )
+    assert declared.status_code == 200
+    read = await dev_both.get(f"/documents/{document_id}", role="evaluator")
+    assert read.status_code == 200 and read.content == PDF
+    assert len(await listed(dev_both, application_id, role="evaluator")) == 2
