@@ -41,7 +41,11 @@ async def test_a_file_is_deposited_recorded_with_its_hash_and_read_back(dev_both
     registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
     application_id = registered.json()["id"]
     answer = await deposit(
-        dev_both, application_id, "C:\\Users\\x\\..\\Statuts   2026.pdf", PDF, "statuts de l'association"
+        dev_both,
+        application_id,
+        "C:\\Users\\x\\..\\Statuts   2026.pdf",
+        PDF,
+        "statuts de l'association",
     )
     assert answer.status_code == 201, answer.text
     document = answer.json()
