@@ -64,7 +64,7 @@ async def test_call_created_through_api_closes_at_its_deadline_by_itself(dev: Se
     assert case["allowed_actions"] == ["extend_deadline", "register_application"]
     application = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
     assert application.status_code == 201
-    assert application.json()["allowed_actions"] == ["amend", "withdraw"]
+    assert application.json()["allowed_actions"] == ["amend", "add_document", "withdraw"]
 
     async def closed() -> bool:
         return (await dev.get(f"/calls/{call_id}")).json()["stage"] == "closed"
@@ -180,7 +180,7 @@ async def test_transition_not_allowed_is_409_with_stage_and_actions(dev: Service
     registered = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
     early = await dev.post(f"/applications/{registered.json()['id']}/mark_eligible")
     assert early.status_code == 409
-    assert early.json()["allowed_actions"] == ["amend", "withdraw"]
+    assert early.json()["allowed_actions"] == ["amend", "add_document", "withdraw"]
     past = await dev.post(
         f"/calls/{call_id}/extend_deadline", role="admin", json={"deadline": "2001-01-01"}
     )

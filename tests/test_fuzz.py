@@ -58,7 +58,12 @@ async def live_case(service: Service) -> dict[str, str]:
 def path_ids(operation: APIOperation, ids: dict[str, str]) -> dict[str, str]:
     """The operation's path parameters filled with the real call or application id."""
     case = ids["call"] if operation.path.startswith("/calls/") else ids["application"]
-    known = {"call_id": ids["call"], "application_id": ids["application"], "case_id": case}
+    known = {
+        "call_id": ids["call"],
+        "application_id": ids["application"],
+        "case_id": case,
+        "document_id": "0" * 32,  # none deposited: a 404, never a 5xx
+    }
     names = [p.name for p in operation.path_parameters]
     return {name: known[name] for name in names}
 
