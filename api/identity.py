@@ -10,6 +10,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.tokens import PERSON_ROLES
@@ -143,15 +144,26 @@ def evaluator_names(db: Session) -> list[str]:
 
 
 def seed(engine: Engine, tokens: dict[str, Actor]) -> None:
-    """Users and tokens from API_TOKENS (or the embedded run's tokens file), added if missing."""
-    with Session(engine) as db:
-        for token, actor in tokens.items():
-            user = db.exec(select(UserRow).where(UserRow.name == actor.name)).first()
-            if user is None:
-                user = UserRow(name=actor.name, role=actor.role, created_at=now())
-                db.add(user)
-                db.flush()
-            known = db.exec(select(TokenRow).where(TokenRow.digest == digest(token))).first()
-            if known is None:
-                db.add(TokenRow(user_id=user.id, digest=digest(token), created_at=now()))
-        db.commit()
+    """Users and tokens from API_TOKENS (or the embedded run's tokens file), added if missing.
+    API replicas starting together seed at once: the one that loses a race finds the rows there."""
+    for attempt in range(3):
+        try:
+            with Session(engine) as db:
+                _seed(db, tokens)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def _seed(db: Session, tokens: dict[str, Actor]) -> None:
+    for token, actor in tokens.items():
+        user = db.exec(select(UserRow).where(UserRow.name == actor.name)).first()
+        if user is None:
+            user = UserRow(name=actor.name, role=actor.role, created_at=now())
+            db.add(user)
+            db.flush()
+        known = db.exec(select(TokenRow).where(TokenRow.digest == digest(token))).first()
+        if known is None:
+            db.add(TokenRow(user_id=user.id, digest=digest(token), created_at=now()))
+    db.commit()

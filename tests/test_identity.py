@@ -2,13 +2,15 @@
 sessions on the server, forms that only the console itself can post, pages that say how to
 treat them; replayed through the API and the console on both databases."""
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api import users
+from api import identity, users
+from api.tokens import parse_tokens
 from tests.conftest import Service, auth
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -142,3 +144,14 @@ async def test_the_audit_trail_names_the_user(dev: Service) -> None:
     audit = (await dev.get(f"/calls/{call.json()['id']}", role="admin")).json()["audit"]
     assert [(e["actor"], e["role"]) for e in audit] == [("Amina Admin", "admin")]
     assert auth("admin")  # the token is t-admin; the trail shows the person
+
+
+async def test_api_replicas_starting_together_seed_their_users_once(any_engine) -> None:
+    """Each API process seeds API_TOKENS at start; started together, they race on the rows."""
+    tokens = parse_tokens(",".join(f"r-{i}=operator:Réplique {i}" for i in range(20)))
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(identity.seed, any_engine, tokens) for _ in range(4)]:
+            done.result()
+    with Session(any_engine) as db:
+        names = [u.name for u, _ in identity.users(db) if u.name.startswith("Réplique")]
+    assert sorted(names) == sorted(f"Réplique {i}" for i in range(20))
