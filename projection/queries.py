@@ -31,6 +31,8 @@ from projection.tables import (
     AuditRow,
     CallRow,
     ClusterRow,
+    DocumentRow,
+    DownloadRow,
     PaymentRow,
 )
 from projection.views import (
@@ -38,6 +40,7 @@ from projection.views import (
     CallView,
     ClusterView,
     Deadline,
+    Download,
     EvaluatorCase,
     KpiLine,
     Page,
@@ -73,6 +76,24 @@ def application_view(state: ApplicationState, deadline: datetime | None = None) 
         allowed_actions=allowed_actions(state.stage),
         overdue=overdue,
     )
+
+
+def downloads(db: Session, application_id: str) -> list[Download]:
+    """Who read which file of the dossier, and when, the latest first."""
+    query = (
+        select(
+            DownloadRow.document_id,
+            DocumentRow.filename,
+            DownloadRow.actor,
+            DownloadRow.role,
+            DownloadRow.at,
+        )
+        .join(DocumentRow, DocumentRow.id == DownloadRow.document_id)
+        .where(DownloadRow.application_id == application_id)
+        .order_by(col(DownloadRow.at).desc(), col(DownloadRow.id).desc())
+    )
+    fields = ("document_id", "filename", "actor", "role", "at")
+    return [Download(**dict(zip(fields, row, strict=True))) for row in db.exec(query)]
 
 
 def call_deadlines(db: Session, call_ids: set[str]) -> dict[str, datetime]:

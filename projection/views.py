@@ -27,8 +27,20 @@ class ApplicationView(ApplicationState):
     overdue: bool = Field(description="Une échéance (compléments, évaluation) est dépassée.")
 
 
+class Download(BaseModel):
+    document_id: str
+    filename: str
+    actor: str
+    role: str
+    at: Moment
+
+
 class ApplicationDetail(ApplicationView):
     audit: list[AuditEvent]
+    downloads: list[Download] = Field(
+        default_factory=list,
+        description="Qui a lu quel fichier, et quand (pas pour un évaluateur).",
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ recorded by the case with its hash, read back by those who may, refused when it 
 import hashlib
 import io
 import zipfile
+from contextlib import aclosing
 from datetime import timedelta
 
 import pytest
@@ -75,6 +76,19 @@ async def test_a_file_is_deposited_recorded_with_its_hash_and_read_back(dev_both
         f"/documents/{document['id']}", headers={**auth("operator"), "Range": "bytes=0-7"}
     )
     assert part.status_code == 206 and part.content == PDF[:8]
+
+    whole = await dev_both.get(f"/applications/{application_id}/documents.zip", role="committee")
+    assert whole.status_code == 200 and whole.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(whole.content)) as archive:
+        assert sorted(archive.namelist()) == [
+            "statuts de l'association/Statuts 2026.pdf",
+            "statuts de l'association/statuts-v2.docx",
+        ]
+        assert archive.read("statuts de l'association/Statuts 2026.pdf") == PDF
+    read = (await dev_both.get(f"/applications/{application_id}", role="admin")).json()
+    who = [(d["actor"], d["filename"]) for d in read["downloads"]]
+    assert who.count(("Karim Comité", "Statuts 2026.pdf")) == 2  # the file, then the ZIP
+    assert ("Omar Opérateur", "Statuts 2026.pdf") in who and len(who) == 4
 
 
 async def test_refusals_store_nothing(dev_both: Service) -> None:
@@ -150,3 +164,17 @@ async def test_after_the_deadline_only_complements_come_in_and_evaluators_read_o
     read = await dev_both.get(f"/documents/{document_id}", role="evaluator")
     assert read.status_code == 200 and read.content == PDF
     assert len(await listed(dev_both, application_id, role="evaluator")) == 2
+
+
+async def test_the_case_page_shows_its_files_and_who_read_them(dev: Service) -> None:
+    call_id = await open_call(dev)
+    registered = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    document = (await deposit(dev, application_id, "plan.pdf", PDF, "autre")).json()
+    await dev.get(f"/documents/{document['id']}", role="committee")
+    browser = await dev.signed_in("t-admin")
+    async with aclosing(browser):
+        page = await browser.get(f"/console/candidatures/{application_id}")
+    assert page.status_code == 200
+    assert "plan.pdf" in page.text and document["sha256"][:16] in page.text
+    assert "Karim Comité (comité)" in page.text

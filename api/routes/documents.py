@@ -1,5 +1,6 @@
 """The dossier's files: deposit (streamed to storage, then recorded by the case's workflow), the
-list of an application's files, and each file's download, recorded."""
+list of an application's files, each file's download and the whole dossier as a ZIP, every
+download recorded."""
 
 import re
 import unicodedata
@@ -10,8 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, UploadFile, status
 from fastapi.params import File, Form
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlmodel import select
+from zipstream import ZipStream
 
 from api.commands import acting, send
 from api.deps import Anyone, ApplicationId, Db, Desk, IdempotencyKey, engine_client
@@ -128,6 +130,47 @@ def documents(application_id: ApplicationId, actor: Anyone, db: Db) -> list[Docu
     return [DocumentRef.model_validate(row, from_attributes=True) for row in rows]
 
 
+@router.get("/applications/{application_id}/documents.zip", response_class=StreamingResponse)
+def dossier(application_id: ApplicationId, request: Request, actor: Anyone, db: Db) -> Response:
+    """The whole dossier as one ZIP, streamed as it is made: a folder per kind, every version."""
+    refs = documents(application_id, actor, db)
+    storage: Storage = request.app.state.storage
+    archive = ZipStream(sized=True)
+    seen: set[str] = set()
+    for ref in refs:
+        name = f"{clean_name(ref.kind)}/{ref.filename}"
+        while name in seen:  # the same name deposited again: its versions side by side
+            stem, dot, ext = name.rpartition(".")
+            name = f"{stem} (bis).{ext}" if dot else f"{name} (bis)"
+        seen.add(name)
+        archive.add_path(storage.local_path(ref.sha256), name)
+    _record(db, application_id, [ref.id for ref in refs], actor)
+    return StreamingResponse(
+        archive,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="dossier-{application_id}.zip"',
+            "Content-Length": str(len(archive)),
+        },
+    )
+
+
+def _record(db: Db, application_id: str, document_ids: list[str], actor: Actor) -> None:
+    """Who read which file, when: shown on the case."""
+    now = datetime.now(UTC)
+    for document_id in document_ids:
+        db.add(
+            DownloadRow(
+                document_id=document_id,
+                application_id=application_id,
+                actor=actor.name,
+                role=actor.role,
+                at=now,
+            )
+        )
+    db.commit()
+
+
 @router.get("/documents/{document_id}", response_class=FileResponse)
 def download(document_id: DocumentId, request: Request, actor: Anyone, db: Db) -> FileResponse:
     """The file, under its original name (Range requests served); each download recorded."""
@@ -135,15 +178,6 @@ def download(document_id: DocumentId, request: Request, actor: Anyone, db: Db) -
     if row is None:
         raise HTTPException(404, "Document inconnu.")
     _readable(db, row.application_id, actor)
-    db.add(
-        DownloadRow(
-            document_id=row.id,
-            application_id=row.application_id,
-            actor=actor.name,
-            role=actor.role,
-            at=datetime.now(UTC),
-        )
-    )
-    db.commit()
+    _record(db, row.application_id, [row.id], actor)
     path = request.app.state.storage.local_path(row.sha256)
     return FileResponse(path, media_type=row.content_type, filename=row.filename)
