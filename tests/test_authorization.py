@@ -90,6 +90,7 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     # documents: an evaluator reads those of the cases assigned to them, once declared
     DEPOSIT: DESK,
     ("GET", "/applications/{application_id}/documents"): ALL,
+    ("GET", "/applications/{application_id}/documents.zip"): ALL,
     ("GET", "/documents/{document_id}"): ALL,
     # cluster support
     ("POST", "/clusters/{case_id}/sign_contract"): ONLY_ADMIN,
@@ -139,6 +140,7 @@ CONSOLE_ACTIONS = {
 ASSIGNED_ONLY = {
     (("GET", "/applications/{application_id}"), EVALUATOR),
     (("GET", "/applications/{application_id}/documents"), EVALUATOR),
+    (("GET", "/applications/{application_id}/documents.zip"), EVALUATOR),
     (("GET", "/console/candidatures/{case_id}"), EVALUATOR),
 }
 
