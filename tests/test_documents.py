@@ -131,7 +131,20 @@ async def test_after_the_deadline_only_complements_come_in_and_evaluators_read_o
         case = (await dev_both.get(f"/applications/{application_id}")).json()
         return case["stage"] == "eligibility_review"
 
+    extended_call_id = await open_call(
+        dev_both, deadline=(utcnow() + timedelta(seconds=1)).isoformat()
+    )
+    extended = await dev_both.post(f"/calls/{extended_call_id}/applications", json=APPLICATION)
+    later = (utcnow() + timedelta(days=30)).isoformat()
+    moved = await dev_both.post(
+        f"/calls/{extended_call_id}/extend_deadline", role="admin", json={"deadline": later}
+    )
+    assert moved.status_code == 200, moved.text
+
     await eventually(in_review, what="the deadline")
+    # Past the first deadline, before the extended one: files still come in.
+    in_time = await deposit(dev_both, extended.json()["id"], "dossier.pdf", PDF, "autre")
+    assert in_time.status_code == 201, in_time.text
     late = await deposit(dev_both, application_id, "tard.pdf", PDF + b"2", "autre")
     assert late.status_code == 409 and len(await listed(dev_both, application_id)) == 1
     asked = await dev_both.post(

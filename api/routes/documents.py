@@ -21,6 +21,7 @@ from api.routes.applications import APPLICATIONS, check_evaluator_access
 from api.routes.calls import CALLS
 from api.storage import CHUNK, Storage, TooLarge, Unaccepted
 from domain.ids import application_workflow_id
+from domain.lifecycle import APPLICATION
 from domain.models import Actor, Deposit, DocumentRef
 from domain.stages import Action, ApplicationStage, Role
 from projection import queries
@@ -69,8 +70,10 @@ async def deposit(
     kinds = [*rules.required_documents, *OTHER_KINDS]
     if kind not in kinds:
         raise HTTPException(422, "Type de pièce inconnu ; attendu : " + ", ".join(kinds) + ".")
-    open_to_files = state.stage == ApplicationStage.COMPLEMENTS_REQUESTED or (
-        state.stage == ApplicationStage.RECEIVED and datetime.now(UTC) < state.deadline
+    # The workflow decides (add_document's check); this asks the same before a byte is stored:
+    # the table's stages, and the call's deadline (its current one: an extension included).
+    open_to_files = state.stage in APPLICATION[Action.ADD_DOCUMENT].sources and (
+        state.stage != ApplicationStage.RECEIVED or datetime.now(UTC) < rules.deadline
     )
     if not open_to_files:
         raise HTTPException(409, "Le dossier n'accepte plus de fichiers (date limite passée).")
