@@ -117,13 +117,16 @@ class RequestGuard:
         return b"".join(chunks)
 
 
+def _media_type(scope: Scope) -> bytes:
+    return dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+
+
 def _is_multipart(scope: Scope) -> bool:
-    kind = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
-    return kind == b"multipart/form-data"
+    return _media_type(scope) == b"multipart/form-data"
 
 
 def _is_json(scope: Scope) -> bool:
-    kind = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+    kind = _media_type(scope)
     return kind == b"application/json" or kind.endswith(b"+json")
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from domain.clock import local
 from domain.lifecycle import allowed_actions
-from domain.models import Actor, ApplicationState, AuditEvent, CallState, Grid
+from domain.models import Actor, ApplicationState, AuditEvent, CallState, DocumentRef, Grid
 from domain.scoring import TIE_BREAK, rank_key
 from domain.search import contains_pattern
 from domain.stages import (
@@ -76,6 +76,13 @@ def application_view(state: ApplicationState, deadline: datetime | None = None) 
         allowed_actions=allowed_actions(state.stage),
         overdue=overdue,
     )
+
+
+def documents(db: Session, application_id: str) -> list[DocumentRef]:
+    """An application's files, each kind's versions oldest first."""
+    query = select(DocumentRow).where(DocumentRow.application_id == application_id)
+    rows = db.exec(query.order_by(col(DocumentRow.kind), col(DocumentRow.uploaded_at)))
+    return [DocumentRef.model_validate(row, from_attributes=True) for row in rows]
 
 
 def downloads(db: Session, application_id: str) -> list[Download]:

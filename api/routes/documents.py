@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, UploadFile, status
 from fastapi.params import File, Form
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from sqlmodel import select
 from zipstream import ZipStream
 
 from api.commands import acting, send
@@ -128,9 +127,7 @@ def documents(application_id: ApplicationId, actor: Anyone, db: Db) -> list[Docu
     """Every file of the dossier, each kind's versions oldest first."""
     _readable(db, application_id, actor)
     APPLICATIONS.row(db, application_id)
-    query = select(DocumentRow).where(DocumentRow.application_id == application_id)
-    rows = db.exec(query.order_by(DocumentRow.kind, DocumentRow.uploaded_at))
-    return [DocumentRef.model_validate(row, from_attributes=True) for row in rows]
+    return queries.documents(db, application_id)
 
 
 @router.get("/applications/{application_id}/documents.zip", response_class=StreamingResponse)
