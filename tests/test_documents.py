@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from domain.models import MAX_FILES
 from tests.conftest import APPLICATION, Service, auth, eventually, utcnow
 from tests.test_api import open_call
 
@@ -92,7 +93,7 @@ async def test_a_file_is_deposited_recorded_with_its_hash_and_read_back(dev_both
 
 
 async def test_refusals_store_nothing(dev_both: Service) -> None:
-    call_id = await open_call(dev_both, max_file_bytes=2**20)
+    call_id = await open_call(dev_both, max_file_bytes=2**20, max_application_bytes=2**20)
     registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
     application_id = registered.json()["id"]
     executable = b"MZ\x90\x00" + b"\x00" * 20000
@@ -110,7 +111,23 @@ async def test_refusals_store_nothing(dev_both: Service) -> None:
         data={"kind": "autre"},
     )
     assert no_token.status_code == 401
+    declared = await dev_both.http.post(
+        f"/applications/{application_id}/documents",
+        content=b"--x--",
+        headers={
+            **auth("operator"),
+            "Content-Type": "multipart/form-data; boundary=x",
+            "Content-Length": str(102 * 2**20),  # past the largest file a call may allow
+        },
+    )
+    assert declared.status_code == 413
     assert await listed(dev_both, application_id) == []
+    # An application's files together stay within the call's limit (here 1 MiB).
+    half = b"%PDF-1.4\n" + b"1" * 600_000
+    assert (await deposit(dev_both, application_id, "a.pdf", half, "autre")).status_code == 201
+    over = await deposit(dev_both, application_id, "b.pdf", half + b"2", "autre")
+    assert over.status_code == 422 and "taille" in over.json()["detail"]
+    assert [d["filename"] for d in await listed(dev_both, application_id)] == ["a.pdf"]
     folder = dev_both.http._transport.app.state.storage  # type: ignore[attr-defined]
     stored = [p for p in folder.fs.find(folder.root) if "/incoming/" not in p]
     assert all(
@@ -191,3 +208,16 @@ async def test_the_case_page_shows_its_files_and_who_read_them(dev: Service) -> 
     assert page.status_code == 200
     assert "plan.pdf" in page.text and document["sha256"][:16] in page.text
     assert "Karim Comité (comité)" in page.text
+
+
+async def test_an_application_holds_at_most_its_number_of_files(dev_both: Service) -> None:
+    call_id = await open_call(dev_both)
+    registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    small = b"%PDF-1.4\n%%EOF\n"
+    for i in range(MAX_FILES):
+        answer = await deposit(dev_both, application_id, f"{i}.pdf", small, "autre")
+        assert answer.status_code == 201, answer.text
+    one_more = await deposit(dev_both, application_id, "trop.pdf", small, "autre")
+    assert one_more.status_code == 422 and str(MAX_FILES) in one_more.json()["detail"]
+    assert len(await listed(dev_both, application_id)) == MAX_FILES
