@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DATA_DIR = Path(os.environ.get("CLUSTERS_DATA_DIR", "data"))
 
@@ -33,10 +34,18 @@ class Settings:
     tokens_file: Path = field(
         default_factory=lambda: Path(os.environ.get("API_TOKENS_FILE", DATA_DIR / "tokens.json"))
     )
-    # Where the dossiers' files are stored (api.storage): a folder.
+    # Where the cases' files are stored (api.storage): a folder, or s3://bucket/prefix on an
+    # S3-compatible store reached at S3_ENDPOINT_URL with S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY
+    # (left empty: the AWS defaults and the usual AWS_* variables).
     documents_url: str = field(
         default_factory=lambda: os.environ.get("DOCUMENTS_URL", str(DATA_DIR / "documents"))
     )
+    s3_endpoint_url: str = field(default_factory=lambda: os.environ.get("S3_ENDPOINT_URL", ""))
+    s3_access_key_id: str = field(default_factory=lambda: os.environ.get("S3_ACCESS_KEY_ID", ""))
+    s3_secret_access_key: str = field(
+        default_factory=lambda: os.environ.get("S3_SECRET_ACCESS_KEY", "")
+    )
+    s3_region: str = field(default_factory=lambda: os.environ.get("S3_REGION", ""))
     # host:port where the worker serves Temporal's metrics to Prometheus; empty: none.
     metrics_address: str = field(default_factory=lambda: os.environ.get("METRICS_ADDRESS", ""))
     log_format: str = field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json"))
@@ -46,6 +55,17 @@ class Settings:
     workflow_sandbox: bool = field(
         default_factory=lambda: os.environ.get("WORKFLOW_SANDBOX", "0") not in ("", "0")
     )
+
+
+def storage_options(settings: Settings) -> dict[str, Any]:
+    """s3fs's options for an s3:// DOCUMENTS_URL; none for a folder."""
+    if not settings.documents_url.startswith("s3://"):
+        return {}
+    client = {"endpoint_url": settings.s3_endpoint_url, "region_name": settings.s3_region}
+    options: dict[str, Any] = {"client_kwargs": {k: v for k, v in client.items() if v}}
+    if settings.s3_access_key_id:
+        options |= {"key": settings.s3_access_key_id, "secret": settings.s3_secret_access_key}
+    return options
 
 
 async def connect_temporal(settings: Settings, lazy: bool = False, runtime=None):

@@ -15,8 +15,11 @@ class Prechecks:
         self.engine = engine
 
     @activity.defn
-    def run_prechecks(self, data: ApplicationInput, rules: CallRules) -> list[CheckItem]:
-        return precheck(data, rules, self._years_supported(data.previous_cluster_id))
+    def run_prechecks(
+        self, data: ApplicationInput, rules: CallRules, received: list[str]
+    ) -> list[CheckItem]:
+        """`received`: the kinds of the files the dossier holds."""
+        return precheck(data, rules, received, self._years_supported(data.previous_cluster_id))
 
     def _years_supported(self, cluster_id: str | None) -> int | None:
         """The programme's own record of a returning cluster's years of support."""

@@ -35,14 +35,29 @@ class ActionSpec:
     async def perform(
         self, request: Request, case_id: str, actor: Actor, db: Db, body: Any, key: str | None
     ) -> BaseModel:
+        """The transition, answered as the case's view for `actor`."""
+        path = f"/{self.resource.router.prefix.strip('/')}/{case_id}/{self.action}"
+        state = await self.send(request, case_id, actor, db, body, key, path)
+        return queries.view_of(state, actor)
+
+    async def send(
+        self,
+        request: Request,
+        case_id: str,
+        actor: Actor,
+        db: Db,
+        body: Any,
+        key: str | None,
+        path: str,
+    ) -> BaseModel:
+        """The update, once per key; answers the case's new state (`path`: the request's)."""
         for check in self.resource.checks.get(self.action, ()):
             check(db, body)
         workflow = self.resource.workflow_id(case_id)
         handle = (await engine_client(request)).get_workflow_handle(workflow)
-        path = f"/{self.resource.router.prefix.strip('/')}/{case_id}/{self.action}"
         actor = acting(actor, "POST", path, body)
         args = [actor] if self.row.body is None else [actor, body]
-        state = await send(
+        return await send(
             lambda id_: handle.execute_update(self.update, args=args, id=id_),
             actor,
             self.action,
@@ -50,7 +65,6 @@ class ActionSpec:
             workflow,
             lambda: self.resource.missing(db, case_id),
         )
-        return queries.view_of(state, actor)
 
 
 @dataclass
@@ -68,11 +82,15 @@ class Resource:
         self.stage, transitions = KINDS[self.kind]
         for action, row in transitions.items():
             if row.routed:
-                update = getattr(self.workflow, action.value, None)
-                if not hasattr(update, "_defn"):
-                    raise TypeError(f"{self.workflow.__name__} has no update for {action}")
-                self.actions[action] = spec = ActionSpec(self, action, row, update)
+                self.actions[action] = spec = self.spec(action)
                 _add_route(spec)
+
+    def spec(self, action: Action) -> ActionSpec:
+        """The action's update on this kind's workflow (a route of its own, or a generated one)."""
+        update = getattr(self.workflow, action.value, None)
+        if not hasattr(update, "_defn"):
+            raise TypeError(f"{self.workflow.__name__} has no update for {action}")
+        return ActionSpec(self, action, KINDS[self.kind][1][action], update)
 
     def row(self, db: Db, case_id: str) -> Any:
         row = db.get(self.table, case_id)

@@ -25,7 +25,7 @@ from api.routes import applications, calls, clusters, deadlines, documents, eval
 from api.storage import Storage
 from api.tokens import load_tokens
 from projection.database import make_engine, migrate
-from settings import Settings
+from settings import Settings, storage_options
 
 log = logging.getLogger(__name__)
 ERRORS = {
@@ -82,7 +82,7 @@ def create_app(
         migrate(app.state.engine)
         identity.seed(app.state.engine, load_tokens(settings.api_tokens, settings.tokens_file))
         app.state.client = client  # else connected on first use (api.deps.engine_client)
-        app.state.storage = Storage(settings.documents_url)
+        app.state.storage = Storage(settings.documents_url, **storage_options(settings))
         gc.freeze()  # what startup made lives on: full collections skip it (reads' p99)
         yield
 

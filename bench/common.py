@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +32,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from domain.models import DEFAULT_DOCUMENTS
 from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow
 from settings import DEV_SERVER_ARGS, Settings, bundled_binary
@@ -65,7 +65,6 @@ def application(i: int) -> dict[str, Any]:
             {"name": "Université Abdelmalek Essaâdi", "type": "research"},
         ],
         "contact": {"name": "Salma Bennani", "email": f"contact{i}@cluster.ma"},
-        "documents": list(DEFAULT_DOCUMENTS),
     }
 
 
@@ -372,6 +371,54 @@ async def stack(baseline: bool = False, run_worker: bool = True) -> AsyncIterato
             )
         )
         yield Stack(env, engine, http, task_queue, baseline_queue, workdir)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class ApiProcess:
+    url: str
+    pid: int
+
+
+@asynccontextmanager
+async def api_process(s: Stack, name: str) -> AsyncIterator[ApiProcess]:
+    """`uvicorn api.main:app` on a port of its own, with the variables compose gives it (its
+    files in the stack's folder)."""
+    port = free_port()
+    env = os.environ | {
+        "TEMPORAL_ADDRESS": s.env.client.service_client.config.target_host,
+        "TASK_QUEUE": s.task_queue,
+        "DATABASE_URL": projection_url(s.workdir),
+        "API_TOKENS": TOKENS,
+        "LOG_FORMAT": "json",
+        "DOCUMENTS_URL": str(s.workdir / "documents"),
+    }
+    with (s.workdir / f"{name}.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                try:
+                    if (await http.get(f"{url}/health")).is_success:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        yield ApiProcess(url, process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @dataclass

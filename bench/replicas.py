@@ -10,24 +10,17 @@ should add throughput and no 503.
 
 import asyncio
 import itertools
-import os
-import socket
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import httpx
 
 from bench.common import (
-    ROOT,
-    TOKENS,
     Stack,
+    api_process,
     application,
     arguments,
     pool,
-    projection_url,
     report,
     stack,
     timed,
@@ -35,46 +28,6 @@ from bench.common import (
 )
 
 CLIENTS = 50  # registrations sent at once, as a deadline's last hour would
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@asynccontextmanager
-async def api_process(s: Stack, name: str) -> AsyncIterator[str]:
-    """`uvicorn api.main:app` on a port of its own, with the variables compose gives it."""
-    port = free_port()
-    env = os.environ | {
-        "TEMPORAL_ADDRESS": s.env.client.service_client.config.target_host,
-        "TASK_QUEUE": s.task_queue,
-        "DATABASE_URL": projection_url(s.workdir),
-        "API_TOKENS": TOKENS,
-        "LOG_FORMAT": "json",
-    }
-    with (s.workdir / f"{name}.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(300):
-                try:
-                    if (await http.get(f"{url}/health")).is_success:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def register(s: Stack, urls: list[str], n: int, first: int) -> tuple[float, int]:
@@ -103,7 +56,8 @@ async def register(s: Stack, urls: list[str], n: int, first: int) -> tuple[float
 async def main() -> None:
     args = arguments(__doc__.splitlines()[0], default_n=600, quick_n=100)
     async with stack() as s, AsyncExitStack() as apis:
-        urls = [await apis.enter_async_context(api_process(s, f"api{i}")) for i in range(2)]
+        apis_ = [await apis.enter_async_context(api_process(s, f"api{i}")) for i in range(2)]
+        urls = [api.url for api in apis_]
         await register(s, urls, 50, first=10_000)  # warm-up of both
         one, one_refused = await register(s, urls[:1], args.n, first=0)
         two, two_refused = await register(s, urls, args.n, first=args.n)

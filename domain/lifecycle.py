@@ -29,7 +29,15 @@ from domain.models import (
     Withdrawal,
 )
 from domain.stages import A, Action, ApplicationStage, C, CallStage, ClusterStage, K, Role, Stage
-from domain.support import AnnualReport, ContractTerms, Note, ProbationRenewal, Reason, Renewal
+from domain.support import (
+    REPORT_FILES,
+    AnnualReport,
+    ContractTerms,
+    Note,
+    ProbationRenewal,
+    Reason,
+    Renewal,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,8 @@ class FormField:
 
     name: str
     label: str
-    # text, textarea, lines, date, number, checkbox, amounts, kpis, evaluators, grid
+    # text, textarea, lines, date, number, checkbox, amounts, kpis, evaluators, grid, file (one of
+    # the case's files), files (those deposited since the complements request)
     kind: str = "text"
     required: bool = False
 
@@ -204,7 +213,7 @@ APPLICATION: dict[Action, Transition] = {
         "Enregistrer les compléments",
         "Compléments reçus",
         ComplementsReply,
-        fields=(FormField("documents", "Pièces reçues (une par ligne)", "lines"), NOTE),
+        fields=(FormField("files", "Fichiers déposés en réponse", "files"), NOTE),
     ),
     Action.EXPIRE_COMPLEMENTS: Transition(
         _from(A.COMPLEMENTS_REQUESTED), A.INELIGIBLE, CLOCK, "Expirer", "Compléments non reçus"
@@ -337,6 +346,15 @@ CLUSTER: dict[Action, Transition] = {
             FormField("kpi_targets", "Objectifs annuels", KPIS, required=True),
         ),
     ),
+    Action.ADD_CLUSTER_DOCUMENT: Transition(  # its own route: the file is sent as multipart
+        _from(K.AWAITING_CONTRACT, K.SUSPENDED) | RUNNING,
+        None,
+        DESK,
+        "Déposer un document",
+        "Document déposé",
+        Deposit,
+        route=False,
+    ),
     Action.REQUEST_REPORT: Transition(
         _from(K.ACTIVE), K.REPORT_REQUESTED, CLOCK, "Demander", "Rapport annuel demandé"
     ),
@@ -354,8 +372,10 @@ CLUSTER: dict[Action, Transition] = {
         "Rapport annuel reçu",
         AnnualReport,
         fields=(
-            FormField("activity_report", "Rapport d'activité (référence)", required=True),
-            FormField("financial_report", "Rapport financier (référence)", required=True),
+            *(
+                FormField(name, kind.capitalize() + " (fichier déposé)", "file", required=True)
+                for name, kind in REPORT_FILES.items()
+            ),
             FormField("kpi_actuals", "Indicateurs réalisés", KPIS, required=True),
             FormField("next_year_plan", "Plan de l'année suivante", "textarea", required=True),
         ),

@@ -64,6 +64,10 @@ def _distinct(items: list[str]) -> list[str]:
 
 MAX_ITEMS = 50  # a list of names (sectors, documents, requested items): bounded like the rest
 MAX_MEMBERS = 200
+MAX_FILES = 200  # files of one case, every version counted
+MAX_FILE_BYTES = 20 * 2**20  # a deposited file, unless the call says otherwise
+MAX_CASE_BYTES = 200 * 2**20  # all the files of an application (of a cluster's support year)
+DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$", max_length=32)]
 TextList = Annotated[list[Text], Field(max_length=MAX_ITEMS), AfterValidator(_distinct)]
 
 
@@ -165,10 +169,10 @@ class CallRules(Input):
         default_factory=lambda: [14, 3], max_length=5, description="Rappels avant l'échéance."
     )
     max_file_bytes: int = Field(
-        default=20 * 2**20, ge=2**20, le=100 * 2**20, description="Taille d'un fichier déposé."
+        default=MAX_FILE_BYTES, ge=2**20, le=100 * 2**20, description="Taille d'un fichier déposé."
     )
     max_application_bytes: int = Field(
-        default=200 * 2**20,
+        default=MAX_CASE_BYTES,
         ge=2**20,
         le=2**30,
         description="Taille de tous les fichiers d'une candidature.",
@@ -246,7 +250,6 @@ class ApplicationInput(Input):
     existing_cluster: bool = False
     support_years: int = Field(default=0, ge=0, le=60)
     contact: Contact
-    documents: TextList = Field(default_factory=list, description="Pièces fournies.")
     previous_cluster_id: str | None = Field(
         default=None,
         max_length=32,
@@ -265,7 +268,6 @@ class Amendment(Input):
     existing_cluster: bool | None = None
     support_years: int | None = Field(default=None, ge=0, le=60)
     contact: Contact | None = None
-    documents: TextList | None = None
     previous_cluster_id: str | None = Field(
         default=None, max_length=32, pattern=r"^[0-9a-f]{1,32}$"
     )
@@ -361,7 +363,6 @@ class Redress(BaseModel):
     answer: str | None = None
 
 
-MAX_FILES = 200  # files of one application, every version counted
 SHA256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", max_length=64)]
 
 
@@ -369,7 +370,7 @@ class Deposit(Input):
     """A file stored for an application (api.storage), as its workflow records it: a reference,
     never the bytes."""
 
-    id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$", max_length=32)]
+    id: DocumentId
     kind: Text
     filename: Text
     content_type: Annotated[str, StringConstraints(max_length=100)]
@@ -436,13 +437,17 @@ class ComplementsAsk(Input):
 
 
 class ComplementsReply(Input):
-    documents: TextList = Field(default_factory=list, description="Pièces ajoutées au dossier.")
+    files: list[DocumentId] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="Fichiers déposés en réponse à la demande (leurs id).",
+    )
     note: LongText | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> "ComplementsReply":
-        if not self.documents and not self.note:
-            raise ValueError("joignez au moins une pièce ou une note")
+        if not self.files and not self.note:
+            raise ValueError("joignez au moins un fichier déposé ou une note")
         return self
 
 

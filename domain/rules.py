@@ -10,16 +10,21 @@ def _key(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def missing_documents(data: ApplicationInput, rules: CallRules) -> list[str]:
-    provided = {_key(d) for d in data.documents}
+def missing_documents(received: list[str], rules: CallRules) -> list[str]:
+    """The required documents of which no file was received (`received`: the files' kinds)."""
+    provided = {_key(kind) for kind in received}
     return [d for d in rules.required_documents if _key(d) not in provided]
 
 
 def precheck(
-    data: ApplicationInput, rules: CallRules, years_supported: int | None = None
+    data: ApplicationInput,
+    rules: CallRules,
+    received: list[str],
+    years_supported: int | None = None,
 ) -> list[CheckItem]:
-    """The checklist; `years_supported` is the programme's own record for a returning cluster."""
-    missing = missing_documents(data, rules)
+    """The checklist, from the application, the kinds of the files received, and
+    `years_supported`: the programme's own record for a returning cluster."""
+    missing = missing_documents(received, rules)
     existing = data.existing_cluster or data.previous_cluster_id is not None
     support = data.support_years if years_supported is None else years_supported
     source = "" if years_supported is None else " (historique du programme)"

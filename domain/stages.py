@@ -87,6 +87,7 @@ class Action(StrEnum):
     # cluster support
     OPEN_CASE = "open_case"
     SIGN_CONTRACT = "sign_contract"
+    ADD_CLUSTER_DOCUMENT = "add_cluster_document"
     REQUEST_REPORT = "request_report"
     REMIND_REPORT = "remind_report"
     ESCALATE_REPORT = "escalate_report"

@@ -5,7 +5,16 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field, model_validator
 
 from domain.clock import RABAT
-from domain.models import AuditEvent, ClusterStart, Input, LongText, Moment, Notification, Text
+from domain.models import (
+    AuditEvent,
+    ClusterStart,
+    DocumentId,
+    DocumentRef,
+    Input,
+    LongText,
+    Moment,
+    Notification,
+)
 from domain.stages import ClusterStage
 
 Amount = float  # Moroccan dirhams (MAD)
@@ -46,9 +55,20 @@ class ContractTerms(Input):
         return self
 
 
+# The files of an annual report: the report's field, and the kind the file is deposited as.
+REPORT_FILES = {
+    "activity_report": "rapport d'activité",
+    "financial_statements": "états financiers",
+    "indicators_table": "tableau des indicateurs",
+}
+
+
 class AnnualReport(Input):
-    activity_report: Text = Field(description="Rapport d'activité (référence du document)")
-    financial_report: Text = Field(description="Rapport financier (référence du document)")
+    activity_report: DocumentId = Field(description="Rapport d'activité (id du fichier déposé)")
+    financial_statements: DocumentId = Field(description="États financiers (id du fichier déposé)")
+    indicators_table: DocumentId = Field(
+        description="Tableau des indicateurs (id du fichier déposé)"
+    )
     kpi_actuals: KPIs
     next_year_plan: LongText
 
@@ -106,6 +126,7 @@ class ClusterState(BaseModel):
     suspended_from: ClusterStage | None = None
     reason: str | None = None
     can_reapply: bool = False
+    files: list[DocumentRef] = Field(default_factory=list)
     seq: int = 0
     updated_at: Moment
 

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from domain.clock import local
+from domain.ids import Kind
 from domain.lifecycle import allowed_actions
 from domain.models import Actor, ApplicationState, AuditEvent, CallState, DocumentRef, Grid
 from domain.scoring import TIE_BREAK, rank_key
@@ -78,15 +79,15 @@ def application_view(state: ApplicationState, deadline: datetime | None = None) 
     )
 
 
-def documents(db: Session, application_id: str) -> list[DocumentRef]:
-    """An application's files, each kind's versions oldest first."""
-    query = select(DocumentRow).where(DocumentRow.application_id == application_id)
+def documents(db: Session, kind: Kind, case_id: str) -> list[DocumentRef]:
+    """A case's files, each kind's versions oldest first."""
+    query = select(DocumentRow).where(DocumentRow.case_kind == kind, DocumentRow.case_id == case_id)
     rows = db.exec(query.order_by(col(DocumentRow.kind), col(DocumentRow.uploaded_at)))
     return [DocumentRef.model_validate(row, from_attributes=True) for row in rows]
 
 
-def downloads(db: Session, application_id: str) -> list[Download]:
-    """Who read which file of the dossier, and when, the latest first."""
+def downloads(db: Session, kind: Kind, case_id: str) -> list[Download]:
+    """Who read which file of the case, and when, the latest first."""
     query = (
         select(
             DownloadRow.document_id,
@@ -96,7 +97,7 @@ def downloads(db: Session, application_id: str) -> list[Download]:
             DownloadRow.at,
         )
         .join(DocumentRow, DocumentRow.id == DownloadRow.document_id)
-        .where(DownloadRow.application_id == application_id)
+        .where(DownloadRow.case_kind == kind, DownloadRow.case_id == case_id)
         .order_by(col(DownloadRow.at).desc(), col(DownloadRow.id).desc())
     )
     fields = ("document_id", "filename", "actor", "role", "at")

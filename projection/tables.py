@@ -154,12 +154,16 @@ class PaymentRow(SQLModel, table=True):
 
 
 class DocumentRow(SQLModel, table=True):
-    """A file of an application, as its workflow recorded it (the bytes are in storage)."""
+    """A file of a case (an application's dossier, a cluster's reports), as its workflow
+    recorded it (the bytes are in storage). A cluster's id is its application's: the kind tells
+    them apart."""
 
     __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_case", "case_kind", "case_id"),)
 
     id: str = Field(primary_key=True)
-    application_id: str = Field(index=True)
+    case_kind: str
+    case_id: str
     kind: str
     filename: str
     content_type: str
@@ -173,10 +177,12 @@ class DownloadRow(SQLModel, table=True):
     """Who read which file, when (written by the API as it serves the file)."""
 
     __tablename__ = "downloads"
+    __table_args__ = (Index("ix_downloads_case", "case_kind", "case_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     document_id: str = Field(index=True)
-    application_id: str = Field(index=True)
+    case_kind: str
+    case_id: str
     actor: str
     role: str
     at: datetime = utc_column()

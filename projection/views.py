@@ -116,6 +116,9 @@ class ClusterDetail(ClusterView):
     )
     kpis: list["KpiLine"] = Field(description="Objectif et réalisé, par année et indicateur.")
     audit: list[AuditEvent]
+    downloads: list[Download] = Field(
+        default_factory=list, description="Qui a lu quel fichier, et quand."
+    )
 
 
 class KpiLine(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from domain.ids import Kind
 from domain.models import (
     ApplicationRecord,
     ApplicationState,
@@ -29,8 +30,8 @@ from projection.tables import (
 
 log = logging.getLogger(__name__)
 Row = dict[str, Any]
-# The rows derived from a case's state and replaced with it: (table, parent key column, rows).
-Children = tuple[Table, str, list[Row]]
+# The rows derived from a case's state and replaced with it.
+Children = tuple[Table, Row, list[Row]]  # a table, the columns naming the case, its rows
 # Core statements, not the ORM: a write is on every transition's path, and the ORM's unit of work
 # cost several times the SQL itself.
 AUDIT = AuditRow.__table__
@@ -122,8 +123,9 @@ def payment_rows(state: ClusterState) -> list[Row]:
 Record = CallRecord | ApplicationRecord | ClusterRecord
 
 
-def document_rows(state: ApplicationState) -> list[Row]:
-    return [{"application_id": state.id, **f.model_dump()} for f in state.files]
+def files(kind: Kind, state: ApplicationState | ClusterState) -> Children:
+    key = {"case_kind": kind, "case_id": state.id}
+    return DocumentRow.__table__, key, [key | f.model_dump() for f in state.files]
 
 
 def rows_of(record: Record) -> tuple[Table, Row, list[Children]]:
@@ -136,12 +138,13 @@ def rows_of(record: Record) -> tuple[Table, Row, list[Children]]:
             ApplicationRow.__table__,
             application_row(state),
             [
-                (AssignmentRow.__table__, "application_id", assignment_rows(state)),
-                (DocumentRow.__table__, "application_id", document_rows(state)),
+                (AssignmentRow.__table__, {"application_id": state.id}, assignment_rows(state)),
+                files(Kind.APPLICATION, state),
             ],
         )
-    children = (PaymentRow.__table__, "cluster_id", payment_rows(record.state))
-    return ClusterRow.__table__, cluster_row(record.state), [children]
+    state = record.state
+    payments = (PaymentRow.__table__, {"cluster_id": state.id}, payment_rows(state))
+    return ClusterRow.__table__, cluster_row(state), [payments, files(Kind.CLUSTER, state)]
 
 
 class Projection:
@@ -189,8 +192,8 @@ class Projection:
         if not newer and db.execute(present).first() is None:
             db.execute(insert(table), row)  # a concurrent first write: IntegrityError, retried
             newer = True
-        for child_table, parent, rows in children if newer else []:
-            db.execute(delete(child_table).where(child_table.c[parent] == row["id"]))
+        for child_table, key, rows in children if newer else []:
+            db.execute(delete(child_table).where(*(child_table.c[c] == v for c, v in key.items())))
             if rows:
                 db.execute(insert(child_table), rows)
         audit = event.model_dump(exclude={"payload"})

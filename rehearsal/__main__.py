@@ -18,6 +18,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from api.storage import Storage
 from domain.models import CallSpec
 from projection.database import make_engine, migrate
 from rehearsal.driver import Clock, Driver, generate
@@ -43,12 +44,14 @@ class Progress:
 async def rehearse(
     env: WorkflowEnvironment, scenario: Scenario, variant: str, progress: Progress
 ) -> Report:
-    engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/projection.db")
+    scratch = tempfile.mkdtemp()
+    engine = make_engine(f"sqlite:///{scratch}/projection.db")
     migrate(engine)
     queue = f"rehearsal-{uuid.uuid4().hex}"
     async with build_worker(env.client, engine, queue):
         clock = Clock(now=env.get_current_time, sleep=env.sleep)
-        driver = Driver(env.client, engine, queue, clock, progress)
+        storage = Storage(f"{scratch}/documents")
+        driver = Driver(env.client, engine, queue, clock, storage, progress)
         now = await env.get_current_time()
         offset = now + timedelta(minutes=5) - scenario.call.opens_at  # replayed from today
         part = scenario.call

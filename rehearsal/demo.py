@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from api.storage import Storage
 from api.tokens import load_tokens
 from domain.models import Actor, CallSpec
 from domain.stages import Role
@@ -23,7 +24,7 @@ from projection.database import make_engine, migrate
 from projection.tables import CallRow
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.scenario import Scenario
-from settings import Settings, connect_temporal
+from settings import Settings, connect_temporal, storage_options
 
 SEED = 2025
 
@@ -52,19 +53,18 @@ def applicants(count: int, rng: random.Random, missing: float) -> Scenario:
 
 
 async def load_demo(
-    client: Client, engine: Engine, task_queue: str, evaluators: list[Actor]
+    client: Client, engine: Engine, storage: Storage, task_queue: str, evaluators: list[Actor]
 ) -> dict[str, str]:
     """Make the demo's cases; answer the ids of the two calls."""
     rng = random.Random(SEED)
-    driver = Driver(
-        client, engine, task_queue, Clock(now=_real_now, sleep=_no_wait), evaluators=evaluators
-    )
+    clock = Clock(now=_real_now, sleep=_no_wait)
+    driver = Driver(client, engine, task_queue, clock, storage, evaluators=evaluators)
     now = datetime.now(UTC)
     past = CallSpec(
         year=now.year,
         title=f"Appel à projets clusters {now.year} (démonstration, résultats publiés)",
         opens_at=now - timedelta(days=75),
-        deadline=now + timedelta(seconds=6),  # closes during the demo, by its own clock
+        deadline=now + timedelta(seconds=15),  # closes during the demo, by its own clock
         evaluators_per_application=len(evaluators),
         complement_response_days=10,
     )
@@ -126,6 +126,7 @@ async def main(arguments: list[str] | None = None) -> int:
     made = await load_demo(
         client,
         engine,
+        Storage(settings.documents_url, **storage_options(settings)),
         settings.task_queue,
         evaluators or [Actor(name="Évaluateur démo", role=Role.EVALUATOR)],
     )

@@ -7,7 +7,7 @@ embedded instance, where dates in the past make the clock catch up at once.
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowHandle
 
 from api.commands import send
+from api.storage import Storage
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
 from domain.models import (
     Actor,
@@ -35,10 +36,12 @@ from domain.models import (
     Registration,
     ScoreSheet,
 )
+from domain.rules import missing_documents
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
-from domain.support import AnnualReport, ContractTerms, KPIs, Renewal, add_years
+from domain.support import REPORT_FILES, AnnualReport, ContractTerms, KPIs, Renewal, add_years
 from projection import queries
 from projection.tables import ApplicationRow, CallRow, ClusterRow
+from rehearsal.papers import pdf
 from rehearsal.scenario import Scenario
 from workflows.application import ApplicationWorkflow as App
 from workflows.call import CallWorkflow
@@ -75,11 +78,22 @@ def _missing(workflow_id: str) -> NoReturn:
 
 
 @dataclass
+class Applicant:
+    data: ApplicationInput
+    documents: list[str]  # the required documents of which they deposit a file
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+@dataclass
 class Driver:
     client: Client
     engine: Engine
     task_queue: str
     clock: Clock
+    storage: Storage  # where the dossiers' generated PDFs go, as the API stores a deposit
     progress: Callable[[str], None] = lambda _: None
     evaluators: list[Actor] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
@@ -123,6 +137,14 @@ class Driver:
     def app(self, application_id: str) -> WorkflowHandle:
         return self.client.get_workflow_handle(application_workflow_id(application_id))
 
+    async def deposit(self, handle: WorkflowHandle, update: Any, kind: str, *lines: str) -> str:
+        """A generated PDF, stored as the API stores a file, then recorded by its case."""
+        data = pdf(kind, *lines)
+        stored = await self.storage.save(_once(data), len(data))
+        body = stored.deposit(uuid.uuid4().hex, kind, f"{kind}.pdf")
+        await self.update(handle, update, OPERATOR, body)
+        return body.id
+
     # --- the calendar ---------------------------------------------------------------------------
     async def open_call(self, spec: CallSpec) -> str:
         call_id = f"{spec.year}-{uuid.uuid4().hex[:12]}"
@@ -139,15 +161,19 @@ class Driver:
         await self.update(handle, CallWorkflow.publish, ADMIN)
         return call_id
 
-    async def register(self, call_id: str, applications: list[ApplicationInput]) -> list[str]:
+    async def register(self, call_id: str, applicants: list[Applicant]) -> list[str]:
+        """Each application registered, then its files deposited."""
         await self.clock.until(self.call_row(call_id).opens_at + timedelta(minutes=1))
         call = self.client.get_workflow_handle(call_workflow_id(call_id))
         ids = []
-        for data in applications:
-            registration = Registration(application_id=uuid.uuid4().hex[:12], data=data)
+        for applicant in applicants:
+            registration = Registration(application_id=uuid.uuid4().hex[:12], data=applicant.data)
             await call.execute_update(
                 CallWorkflow.register_application, args=[OPERATOR, registration]
             )
+            handle = self.app(registration.application_id)
+            for kind in applicant.documents:
+                await self.deposit(handle, App.add_document, kind, applicant.data.cluster_name)
             ids.append(registration.application_id)
         await self.snapshot(call_id, f"{len(ids)} candidatures enregistrées")
         return ids
@@ -164,7 +190,8 @@ class Driver:
         self, call_id: str, rng: random.Random, answered: float, answer_after: int
     ) -> None:
         """Operators: eligible when every check passes, complements when only papers lack."""
-        answering = []
+        rules = queries.call_state(self.call_row(call_id)).spec
+        answering: dict[str, list[str]] = {}  # application: the documents it will send
         for row in self.applications(call_id):
             state = queries.application_state(row)
             failed = [c for c in state.checklist if not c.passed]
@@ -172,10 +199,11 @@ class Driver:
             if not failed:
                 await self.update(handle, App.mark_eligible, OPERATOR, EligibleDecision())
             elif [c.code for c in failed] == ["documents_complete"]:
-                ask = ComplementsAsk(items=[failed[0].detail.split(" : ", 1)[-1]])
+                missing = missing_documents([f.kind for f in state.files], rules)
+                ask = ComplementsAsk(items=missing)
                 await self.update(handle, App.request_complements, OPERATOR, ask)
                 if rng.random() < answered:
-                    answering.append(row.id)
+                    answering[row.id] = missing
             else:
                 reason = "; ".join(f"{c.label} ({c.detail})" for c in failed)
                 await self.update(
@@ -183,15 +211,16 @@ class Driver:
                 )
         await self.snapshot(call_id, "décisions de recevabilité")
         await self.clock.sleep(timedelta(days=answer_after))
-        rules = queries.call_state(self.call_row(call_id)).spec
-        reply = ComplementsReply(documents=rules.required_documents, note="Dossier complété")
         still_waiting = {
-            r.id for r in self.applications(call_id) if r.stage == A.COMPLEMENTS_REQUESTED
+            r.id: r for r in self.applications(call_id) if r.stage == A.COMPLEMENTS_REQUESTED
         }
-        for application_id in answering:
+        for application_id, missing in answering.items():
             if application_id not in still_waiting:
                 continue  # the answer comes after the due date: the clock already closed the file
             handle = self.app(application_id)
+            name = still_waiting[application_id].cluster_name
+            files = [await self.deposit(handle, App.add_document, kind, name) for kind in missing]
+            reply = ComplementsReply(files=files, note="Dossier complété")
             await self.update(handle, App.submit_complements, OPERATOR, reply)
             await self.update(handle, App.mark_eligible, OPERATOR, EligibleDecision())
         await self.clock.sleep(timedelta(days=rules.complement_response_days + 1))
@@ -326,9 +355,14 @@ class Driver:
                 rd_jobs=rng.randint(5, 15),
                 trainings=rng.randint(3, 9),
             )
+            files = {
+                name: await self.deposit(
+                    handle, Cluster.add_cluster_document, kind, f"Année de soutien {year}"
+                )
+                for name, kind in REPORT_FILES.items()
+            }
             report = AnnualReport(
-                activity_report=f"RA-{year}.pdf",
-                financial_report=f"RF-{year}.pdf",
+                **files,
                 kpi_actuals=actuals,
                 next_year_plan="Poursuite des projets collaboratifs.",
             )
@@ -337,8 +371,9 @@ class Driver:
                 await self.update(handle, Cluster.renew, ADMIN, Renewal())
 
 
-def generate(scenario: Scenario, rng: random.Random) -> list[ApplicationInput]:
-    """The scenario's applicants: listed ones first, then drawn from its shares and weights."""
+def generate(scenario: Scenario, rng: random.Random) -> list[Applicant]:
+    """The scenario's applicants: listed ones first (with every document), then drawn from its
+    shares and weights."""
     part = scenario.applicants
     required = CallSpec.model_fields["required_documents"].default_factory()
     sectors, weights = list(part.sectors), list(part.sectors.values())
@@ -356,15 +391,13 @@ def generate(scenario: Scenario, rng: random.Random) -> list[ApplicationInput]:
             if rng.random() < part.companies_only
             else {"name": f"Établissement {i}", "type": knowledge}
         )
-        drawn.append(
-            ApplicationInput(
-                cluster_name=f"Cluster {sector} n° {i}",
-                sector=sector,
-                members=members,
-                existing_cluster=existing,
-                support_years=rng.randint(*part.existing_years) if existing else 0,
-                contact={"name": f"Direction {i}", "email": f"contact{i}@cluster.ma"},
-                documents=documents,
-            )
+        data = ApplicationInput(
+            cluster_name=f"Cluster {sector} n° {i}",
+            sector=sector,
+            members=members,
+            existing_cluster=existing,
+            support_years=rng.randint(*part.existing_years) if existing else 0,
+            contact={"name": f"Direction {i}", "email": f"contact{i}@cluster.ma"},
         )
-    return list(part.listed) + drawn
+        drawn.append(Applicant(data, documents))
+    return [Applicant(data, list(required)) for data in part.listed] + drawn

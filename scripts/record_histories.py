@@ -8,6 +8,7 @@ so CI proves the new code still replays the cases already running. See README, "
 """
 
 import asyncio
+import hashlib
 import sys
 import tempfile
 import uuid
@@ -23,7 +24,14 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from domain import models  # noqa: E402
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
 from domain.stages import CallStage, Role  # noqa: E402
-from domain.support import AnnualReport, ContractTerms, KPIs, ProbationRenewal, Renewal  # noqa: E402
+from domain.support import (  # noqa: E402
+    REPORT_FILES,
+    AnnualReport,
+    ContractTerms,
+    KPIs,
+    ProbationRenewal,
+    Renewal,
+)
 from projection.database import make_engine, migrate  # noqa: E402
 from settings import bundled_binary  # noqa: E402
 from worker import build_worker  # noqa: E402
@@ -41,8 +49,21 @@ APPLICATION = models.ApplicationInput(
     sector="TIC",
     members=[{"name": "Entreprise", "type": "company"}, {"name": "École", "type": "training"}],
     contact={"name": "Contact", "email": "contact@cluster.ma"},
-    documents=models.DEFAULT_DOCUMENTS[:2],
 )
+
+
+async def deposit(handle: WorkflowHandle, update: object, kind: str) -> str:
+    """A file's reference, as the API sends it once the bytes are stored (here, none are)."""
+    body = models.Deposit(
+        id=uuid.uuid4().hex,
+        kind=kind,
+        filename=f"{kind}.pdf",
+        content_type="application/pdf",
+        size=1024,
+        sha256=hashlib.sha256(kind.encode()).hexdigest(),
+    )
+    await handle.execute_update(update, args=[OPERATOR, body])
+    return body.id
 
 
 def sheet(mark: float) -> models.ScoreSheet:
@@ -82,21 +103,23 @@ class Scenario:
         return call
 
     async def register(
-        self, call: WorkflowHandle, count: int, **data: object
+        self, call: WorkflowHandle, count: int, files: tuple[str, ...] = ()
     ) -> list[WorkflowHandle]:
+        """`count` applications, each with a file of each kind in `files`."""
         handles = []
         for _ in range(count):
             registration = models.Registration(
-                application_id=uuid.uuid4().hex[:12], data=APPLICATION.model_copy(update=data)
+                application_id=uuid.uuid4().hex[:12], data=APPLICATION
             )
             await call.execute_update(
                 CallWorkflow.register_application, args=[OPERATOR, registration]
             )
-            handles.append(
-                self.client.get_workflow_handle_for(
-                    App.run, application_workflow_id(registration.application_id)
-                )
+            handle = self.client.get_workflow_handle_for(
+                App.run, application_workflow_id(registration.application_id)
             )
+            for kind in files:
+                await deposit(handle, App.add_document, kind)
+            handles.append(handle)
         return handles
 
     async def past_deadline(self, days: int) -> None:
@@ -106,7 +129,7 @@ class Scenario:
 
 async def eligibility(s: Scenario) -> dict[str, WorkflowHandle]:
     call = await s.open_call()
-    apps = await s.register(call, 3)
+    apps = await s.register(call, 3, files=tuple(models.DEFAULT_DOCUMENTS[:2]))
     now = await s.env.get_current_time()
     await call.execute_update(
         CallWorkflow.extend_deadline,
@@ -119,7 +142,8 @@ async def eligibility(s: Scenario) -> dict[str, WorkflowHandle]:
         await app.execute_update(
             App.request_complements, args=[OPERATOR, models.ComplementsAsk(items=["budget"])]
         )
-    reply = models.ComplementsReply(documents=models.DEFAULT_DOCUMENTS)
+    answer = [await deposit(apps[1], App.add_document, k) for k in models.DEFAULT_DOCUMENTS[2:]]
+    reply = models.ComplementsReply(files=answer)
     await apps[1].execute_update(App.submit_complements, args=[OPERATOR, reply])
     await apps[1].execute_update(App.mark_eligible, args=[OPERATOR, models.EligibleDecision()])
     await s.env.sleep(timedelta(days=15))  # the first one's complements expire
@@ -129,7 +153,9 @@ async def eligibility(s: Scenario) -> dict[str, WorkflowHandle]:
 
 async def evaluation(s: Scenario) -> dict[str, WorkflowHandle]:
     call = await s.open_call(evaluators_per_application=2)
-    labelled, reviewed, final = apps = await s.register(call, 3, documents=models.DEFAULT_DOCUMENTS)
+    labelled, reviewed, final = apps = await s.register(
+        call, 3, files=tuple(models.DEFAULT_DOCUMENTS)
+    )
     await s.past_deadline(19)
     for app in apps:
         await app.execute_update(App.mark_eligible, args=[OPERATOR, models.EligibleDecision()])
@@ -204,16 +230,21 @@ async def support(s: Scenario) -> dict[str, WorkflowHandle]:
         start_at=now, planned_amounts=[1e6, 9e5, 8e5], kpi_targets=KPIs(patents=1)
     )
     await first.execute_update(Cluster.sign_contract, args=[ADMIN, terms])
-    report = AnnualReport(
-        activity_report="RA", financial_report="RF", kpi_actuals=KPIs(), next_year_plan="Plan"
-    )
+
+    async def report() -> AnnualReport:
+        files = {
+            name: await deposit(latest, Cluster.add_cluster_document, kind)
+            for name, kind in REPORT_FILES.items()
+        }
+        return AnnualReport(**files, kpi_actuals=KPIs(), next_year_plan="Plan")
+
     await s.env.sleep(timedelta(days=370))  # year 1's report is late: reminders, escalation
     latest = s.client.get_workflow_handle(first.id)
-    await latest.execute_update(Cluster.record_report, args=[OPERATOR, report])
+    await latest.execute_update(Cluster.record_report, args=[OPERATOR, await report()])
     probation = ProbationRenewal(conditions="Gouvernance", review_at=now + timedelta(days=500))
     await latest.execute_update(Cluster.renew_on_probation, args=[ADMIN, probation])
     await s.env.sleep(timedelta(days=340))
-    await latest.execute_update(Cluster.record_report, args=[OPERATOR, report])
+    await latest.execute_update(Cluster.record_report, args=[OPERATOR, await report()])
     await latest.execute_update(Cluster.renew, args=[ADMIN, Renewal()])
     await s.env.sleep(timedelta(days=400))  # the last year ends support by itself
     await latest.result()

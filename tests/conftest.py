@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -18,9 +19,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
+from api.storage import Storage
 from domain.ids import call_workflow_id
 from domain.models import DEFAULT_DOCUMENTS, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
+from domain.support import REPORT_FILES
 from projection.database import make_engine, migrate
 from settings import DEV_SERVER_ARGS, Settings, bundled_binary
 from worker import build_worker
@@ -133,6 +136,7 @@ class Service:
     engine: Engine
     http: httpx.AsyncClient
     task_queue: str
+    storage: Storage  # the API's, in a folder of the service's own
 
     def new_session(self) -> httpx.AsyncClient:
         """Another client on the same app, with cookies of its own (a second browser)."""
@@ -187,11 +191,21 @@ class Service:
 
 @asynccontextmanager
 async def running_service(
-    env: WorkflowEnvironment, engine: Engine, task_queue: str | None = None, sandboxed: bool = True
+    env: WorkflowEnvironment,
+    engine: Engine,
+    task_queue: str | None = None,
+    sandboxed: bool = True,
+    **settings: str,
 ) -> AsyncIterator[Service]:
-    """`sandboxed`, the tests' default, fails any non-deterministic call a workflow makes."""
+    """`sandboxed`, the tests' default, fails any non-deterministic call a workflow makes;
+    `settings` replace the service's own (its files in a folder of its own, by default)."""
     task_queue = task_queue or f"tq-{uuid.uuid4().hex}"
-    settings = Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values()))
+    settings = Settings(
+        task_queue=task_queue,
+        api_tokens=",".join(TOKENS.values()),
+        documents_url=settings.pop("documents_url", None) or tempfile.mkdtemp(prefix="documents-"),
+        **settings,
+    )
     app = create_app(settings, client=env.client, engine=engine)
     worker = build_worker(env.client, engine, task_queue, sandboxed)
     async with worker, app.router.lifespan_context(app):
@@ -199,7 +213,7 @@ async def running_service(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://api", headers=CONSOLE_ORIGIN
         ) as http:
-            yield Service(env, engine, http, task_queue)
+            yield Service(env, engine, http, task_queue, app.state.storage)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -253,6 +267,52 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+PDF_BYTES = b"%PDF-1.4\n%%EOF\n"  # the smallest file the storage takes as a PDF
+
+
+async def deposit(
+    service: Service, case: str, kind: str, content: bytes = PDF_BYTES, name: str = "piece.pdf"
+) -> httpx.Response:
+    """A file deposited by an operator for `case` (« /applications/{id} », « /clusters/{id} »)."""
+    return await service.http.post(
+        f"{case}/documents",
+        files={"file": (name, content, "application/octet-stream")},
+        data={"kind": kind},
+        headers=auth("operator"),
+    )
+
+
+async def deposit_all(service: Service, application_id: str) -> list[str]:
+    """A file for each of the call's default required documents; their ids."""
+    ids = []
+    for kind in DEFAULT_DOCUMENTS:
+        answer = await deposit(service, f"/applications/{application_id}", kind, name=f"{kind}.pdf")
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    return ids
+
+
+async def report(service: Service, cluster_id: str, year: int = 1) -> dict:
+    """An annual report's body, its three files deposited first."""
+    files = {}
+    for field_name, kind in REPORT_FILES.items():
+        content = PDF_BYTES + f"{kind} {year}".encode()
+        answer = await deposit(service, f"/clusters/{cluster_id}", kind, content, f"{kind}.pdf")
+        assert answer.status_code == 201, answer.text
+        files[field_name] = answer.json()["id"]
+    return {
+        **files,
+        "kpi_actuals": {
+            "rd_projects": 5,
+            "patents": 0,
+            "startups": 2,
+            "rd_jobs": 12,
+            "trainings": 6,
+        },
+        "next_year_plan": "Deux projets collaboratifs avec l'université.",
+    }
+
+
 APPLICATION = {
     "cluster_name": "Cluster Aéronautique du Nord",
     "legal_form": "association",
@@ -264,5 +324,4 @@ APPLICATION = {
     "existing_cluster": False,
     "support_years": 0,
     "contact": {"name": "Salma Bennani", "email": "salma@cluster-nord.ma"},
-    "documents": list(DEFAULT_DOCUMENTS),
 }

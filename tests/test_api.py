@@ -10,7 +10,16 @@ from sqlmodel import Session, func, select
 from api.main import create_app
 from projection.tables import AuditRow, OutboxRow
 from settings import Settings
-from tests.conftest import APPLICATION, TOKENS, Service, auth, eventually, utcnow
+from tests.conftest import (
+    APPLICATION,
+    DEFAULT_DOCUMENTS,
+    TOKENS,
+    Service,
+    auth,
+    deposit_all,
+    eventually,
+    utcnow,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -57,12 +66,13 @@ def audit_count(dev: Service, workflow_id: str) -> int:
 
 
 async def test_call_created_through_api_closes_at_its_deadline_by_itself(dev: Service) -> None:
-    deadline = utcnow() + timedelta(seconds=2)
+    deadline = utcnow() + timedelta(seconds=4)  # time to deposit the dossier's files
     call_id = await open_call(dev, deadline=deadline.isoformat())
     case = (await dev.get(f"/calls/{call_id}")).json()
     assert case["stage"] == "open"
     assert case["allowed_actions"] == ["extend_deadline", "register_application"]
     application = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    await deposit_all(dev, application.json()["id"])
     assert application.status_code == 201
     assert application.json()["allowed_actions"] == ["amend", "add_document", "withdraw"]
 
@@ -81,8 +91,13 @@ async def test_call_created_through_api_closes_at_its_deadline_by_itself(dev: Se
     assert eligible.status_code == 200
     assert eligible.json()["stage"] == "eligible"
     audit = (await dev.get(f"/applications/{application_id}")).json()["audit"]
-    assert [e["action"] for e in audit] == ["register", "close_submissions", "mark_eligible"]
-    assert audit[2]["actor"] == "Omar Opérateur" and audit[2]["role"] == "operator"
+    assert [e["action"] for e in audit] == [
+        "register",
+        *["add_document"] * len(DEFAULT_DOCUMENTS),
+        "close_submissions",
+        "mark_eligible",
+    ]
+    assert audit[-1]["actor"] == "Omar Opérateur" and audit[-1]["role"] == "operator"
     with Session(dev.engine) as db:
         subjects = db.exec(
             select(OutboxRow.subject).where(OutboxRow.recipient == "salma@cluster-nord.ma")

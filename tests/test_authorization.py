@@ -23,7 +23,15 @@ from api.console.views import RESOURCES  # what the console's action route dispa
 from api.main import app as service_app
 from domain.models import DEFAULT_GRID
 from projection.database import make_engine, migrate
-from tests.conftest import APPLICATION, Service, auth, eventually, running_service, utcnow
+from tests.conftest import (
+    APPLICATION,
+    Service,
+    auth,
+    deposit,
+    eventually,
+    running_service,
+    utcnow,
+)
 from tests.test_api import open_call
 from tests.test_clusters import labelled_cluster
 
@@ -46,7 +54,10 @@ PUBLISHERS = frozenset({ADMIN, COMMITTEE})
 ONLY_EVALUATOR = frozenset({EVALUATOR})
 ONLY_COMMITTEE = frozenset({COMMITTEE})
 
-DEPOSIT = ("POST", "/applications/{application_id}/documents")
+DEPOSITS = {
+    ("POST", "/applications/{case_id}/documents"),
+    ("POST", "/clusters/{case_id}/documents"),
+}
 A_FILE = {"file": ("statuts.pdf", b"%PDF-1.4\n" + b"0" * 64, "application/pdf")}
 API: dict[tuple[str, str], frozenset[str] | None] = {
     # service and documentation
@@ -88,9 +99,11 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/applications/{application_id}"): ALL,  # an evaluator: assigned cases only
     ("GET", "/evaluations"): frozenset({ADMIN, EVALUATOR, COMMITTEE}),
     # documents: an evaluator reads those of the cases assigned to them, once declared
-    DEPOSIT: DESK,
-    ("GET", "/applications/{application_id}/documents"): ALL,
-    ("GET", "/applications/{application_id}/documents.zip"): ALL,
+    **dict.fromkeys(DEPOSITS, DESK),
+    ("GET", "/applications/{case_id}/documents"): ALL,
+    ("GET", "/applications/{case_id}/documents.zip"): ALL,
+    ("GET", "/clusters/{case_id}/documents"): READERS,
+    ("GET", "/clusters/{case_id}/documents.zip"): READERS,
     ("GET", "/documents/{document_id}"): ALL,
     # cluster support
     ("POST", "/clusters/{case_id}/sign_contract"): ONLY_ADMIN,
@@ -124,6 +137,12 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
     ("GET", "/console/clusters"): READERS,
     ("GET", "/console/clusters/{case_id}"): READERS,
+    # files, as in the API: an evaluator reads those of the cases assigned to them, once declared
+    ("POST", "/console/candidatures/{case_id}/documents"): DESK,
+    ("POST", "/console/clusters/{case_id}/documents"): DESK,
+    ("GET", "/console/candidatures/{case_id}/documents.zip"): ALL,
+    ("GET", "/console/clusters/{case_id}/documents.zip"): READERS,
+    ("GET", "/console/documents/{document_id}"): ALL,
     ("GET", "/console/utilisateurs"): ONLY_ADMIN,
     ("POST", "/console/utilisateurs"): ONLY_ADMIN,
 }
@@ -133,15 +152,20 @@ RESOURCES_FR = {"calls": "appels", "applications": "candidatures", "clusters": "
 CONSOLE_ACTIONS = {
     ("POST", f"/console/{RESOURCES_FR[parts[1]]}/{{case_id}}/actions/{parts[3]}"): roles
     for (method, path), roles in API.items()
-    if method == "POST" and len(parts := path.split("/")) == 4 and parts[2] == "{case_id}"
+    if method == "POST"
+    and len(parts := path.split("/")) == 4
+    and parts[2] == "{case_id}"
+    and (method, path) not in DEPOSITS
 }
 # Route-level access, then case-level: an evaluator sees only the files assigned to them, so an
 # unassigned case is refused (the positive side is in test_evaluator_sees_only_assigned_cases).
 ASSIGNED_ONLY = {
     (("GET", "/applications/{application_id}"), EVALUATOR),
-    (("GET", "/applications/{application_id}/documents"), EVALUATOR),
-    (("GET", "/applications/{application_id}/documents.zip"), EVALUATOR),
+    (("GET", "/applications/{case_id}/documents"), EVALUATOR),
+    (("GET", "/applications/{case_id}/documents.zip"), EVALUATOR),
     (("GET", "/console/candidatures/{case_id}"), EVALUATOR),
+    (("GET", "/console/candidatures/{case_id}/documents.zip"), EVALUATOR),
+    (("GET", "/console/documents/{document_id}"), EVALUATOR),
 }
 
 # Callers the API must turn away with 401 whatever the route (headers, console cookie).
@@ -186,7 +210,7 @@ BODIES: dict[str, dict] = {
     "mark_eligible": {"note": "RAS"},
     "mark_ineligible": REASON,
     "request_complements": {"items": ["budget prévisionnel"]},
-    "submit_complements": {"documents": ["budget prévisionnel"]},
+    "submit_complements": {"files": ["0" * 32]},
     "assign_evaluators": {"evaluators": ["Eve Évaluatrice"]},
     "declare_interest": {"conflict": False},
     "submit_scores": SHEET,
@@ -198,8 +222,9 @@ BODIES: dict[str, dict] = {
     "order_re_evaluation": ANSWER,
     "sign_contract": {"start_at": "2027-01-01", "planned_amounts": [1e6, 8e5], "kpi_targets": KPIS},
     "record_report": {
-        "activity_report": "RA-2027",
-        "financial_report": "RF-2027",
+        "activity_report": "1" * 32,
+        "financial_statements": "2" * 32,
+        "indicators_table": "3" * 32,
         "kpi_actuals": KPIS,
         "next_year_plan": "Plan d'action de l'année suivante",
     },
@@ -217,7 +242,6 @@ REGISTRATION_FORM = {
     "members": "Aero Parts SA ; entreprise\nUniversité Abdelmalek Essaâdi ; recherche",
     "contact_name": "Salma Bennani",
     "contact_email": "salma@cluster-nord.ma",
-    "documents": ["dossier de candidature"],
 }
 
 
@@ -309,7 +333,15 @@ async def live(service: Service) -> dict[str, str]:
     registered = await service.post(f"/calls/{call_id}/applications", json=APPLICATION)
     assert registered.status_code == 201, registered.text
     cluster_id = await labelled_cluster(service)
-    return {"appels": call_id, "candidatures": registered.json()["id"], "clusters": cluster_id}
+    application_id = registered.json()["id"]
+    filed = await deposit(service, f"/applications/{application_id}", "autre")
+    assert filed.status_code == 201, filed.text
+    return {
+        "appels": call_id,
+        "candidatures": application_id,
+        "clusters": cluster_id,
+        "document": filed.json()["id"],
+    }
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -342,7 +374,7 @@ async def api_request(
     http: httpx.AsyncClient, route: tuple[str, str], headers: dict
 ) -> httpx.Response:
     method, path = route
-    if route == DEPOSIT:  # a file, as multipart
+    if route in DEPOSITS:  # a file, as multipart
         return await http.post(
             concrete(path), files=A_FILE, data={"kind": "autre"}, headers=headers
         )
@@ -400,7 +432,8 @@ def console_path(path: str, ids: dict[str, str] | None) -> str:
     resource = path.split("/")[2] if path.startswith("/console/") else ""
     if ids is None:
         return path.replace("{case_id}", CALL_ID if resource == "appels" else CASE_ID)
-    return path.replace("{case_id}", ids.get(resource, CASE_ID))
+    document = path.replace("{document_id}", ids["document"])
+    return document.replace("{case_id}", ids.get(resource, CASE_ID))
 
 
 async def console_request(

@@ -10,7 +10,7 @@ import pytest
 from api.guard import MAX_JSON_BYTES
 from api.main import app as service_app
 from domain.ids import call_workflow_id
-from domain.models import MAX_ITEMS, MAX_MEMBERS
+from domain.models import MAX_MEMBERS
 from tests.conftest import APPLICATION, Service, auth
 from tests.test_api import open_call
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def largest_registration(i: int) -> dict:
-    """A registration at every bound: the most members, documents and characters allowed."""
+    """A registration at every bound: the most members and characters allowed."""
     name = f"{i:04d} " + "é" * 195
     return {
         **APPLICATION,
@@ -29,7 +29,6 @@ def largest_registration(i: int) -> dict:
             for m in range(MAX_MEMBERS)
         ],
         "contact": {"name": "n" * 200, "email": "c" * 180 + "@cluster.ma", "phone": "0" * 40},
-        "documents": [f"{d:02d}" + "d" * 198 for d in range(MAX_ITEMS)],
     }
 
 

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowHandle
 
 from domain.ids import call_workflow_id
 from projection.tables import AuditRow
-from tests.conftest import ADMIN, APPLICATION, Service, eventually
+from tests.conftest import ADMIN, APPLICATION, Service, deposit_all, eventually
 from workflows.call import CallWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -100,7 +100,7 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
     call_id = await skipping.new_call()
     assert (await skipping.post(f"/calls/{call_id}/publish", role="admin")).status_code == 200
     silent = await register(skipping, call_id, cluster_name="Cluster Silencieux")
-    replying = await register(skipping, call_id, cluster_name="Cluster Réactif", documents=[])
+    replying = await register(skipping, call_id, cluster_name="Cluster Réactif")  # no file
     leaving = await register(skipping, call_id, cluster_name="Cluster Partant")
     amended = await skipping.post(f"/applications/{replying}/amend", json={"sector": "TIC"})
     assert amended.json()["data"]["sector"] == "TIC"
@@ -141,9 +141,10 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
     due_at = asked.json()["complements"]["due_at"]
     assert due_at.endswith("T15:00:00+01:00") or due_at.endswith("T15:00:00+00:00")
 
+    files = await deposit_all(skipping, replying)  # answers to the request: still accepted
     replied = await skipping.post(
         f"/applications/{replying}/submit_complements",
-        json={"documents": APPLICATION["documents"], "note": "Dossier complété"},
+        json={"files": files, "note": "Dossier complété"},
     )
     assert replied.json()["stage"] == "eligibility_review"
     assert all(c["passed"] for c in replied.json()["checklist"])

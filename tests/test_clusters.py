@@ -9,19 +9,13 @@ from sqlmodel import Session, select
 from domain.clock import RABAT, at_deadline_time
 from domain.models import ClusterStart
 from projection.tables import OutboxRow
-from tests.conftest import APPLICATION, Service, eventually
+from tests.conftest import APPLICATION, Service, eventually, report
 from workflows.cluster import ClusterWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 YEARS = 12
 AMOUNTS = [1_500_000 - 50_000 * i for i in range(YEARS)]  # degressive
 TARGETS = {"rd_projects": 4, "patents": 1, "startups": 2, "rd_jobs": 10, "trainings": 6}
-REPORT = {
-    "activity_report": "RA-{year}.pdf",
-    "financial_report": "RF-{year}.pdf",
-    "kpi_actuals": {"rd_projects": 5, "patents": 0, "startups": 2, "rd_jobs": 12, "trainings": 6},
-    "next_year_plan": "Deux projets collaboratifs avec l'université.",
-}
 
 
 async def labelled_cluster(service: Service, max_years: int = YEARS) -> str:
@@ -68,7 +62,7 @@ async def test_a_dozen_years_of_support_with_bounded_history(skipping: Service) 
     cluster_id = await labelled_cluster(skipping)
     case = (await skipping.get(f"/clusters/{cluster_id}")).json()
     assert case["stage"] == "awaiting_contract"
-    assert case["allowed_actions"] == ["sign_contract", "terminate"]
+    assert case["allowed_actions"] == ["sign_contract", "add_cluster_document", "terminate"]
     now = await skipping.env.get_current_time()
     too_many = await skipping.post(
         f"/clusters/{cluster_id}/sign_contract",
@@ -102,12 +96,8 @@ async def test_a_dozen_years_of_support_with_bounded_history(skipping: Service) 
             await stage_is(skipping, cluster_id, "report_overdue")
             late = (await skipping.get("/clusters/overdue")).json()
             assert cluster_id in [c["id"] for c in late["items"]]
-        report = {
-            **REPORT,
-            "activity_report": f"RA-{year}.pdf",
-            "financial_report": f"RF-{year}.pdf",
-        }
-        recorded = await skipping.post(f"/clusters/{cluster_id}/record_report", json=report)
+        body = await report(skipping, cluster_id, year)
+        recorded = await skipping.post(f"/clusters/{cluster_id}/record_report", json=body)
         assert recorded.json()["stage"] == "under_review", recorded.text
         if year == YEARS:
             last = await skipping.post(f"/clusters/{cluster_id}/renew", role="admin")
@@ -222,7 +212,8 @@ async def test_suspend_resume_terminate_and_renewals_due(dev: Service) -> None:
         f"/clusters/{cluster_id}/suspend", role="admin", json={"reason": "Gouvernance en question"}
     )
     assert suspended.json()["stage"] == "suspended"
-    assert (await dev.post(f"/clusters/{cluster_id}/record_report", json=REPORT)).status_code == 409
+    body = await report(dev, cluster_id)  # files come in while suspended; the report waits
+    assert (await dev.post(f"/clusters/{cluster_id}/record_report", json=body)).status_code == 409
     resumed = await dev.post(f"/clusters/{cluster_id}/resume", role="admin")
     assert resumed.json()["stage"] == "report_requested"
     ended = await dev.post(

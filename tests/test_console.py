@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,8 +18,10 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
+from domain.models import DEFAULT_DOCUMENTS
+from rehearsal.papers import pdf
 from settings import Settings
-from tests.conftest import TOKENS, auth, utcnow
+from tests.conftest import APPLICATION, TOKENS, auth, utcnow
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -45,14 +48,17 @@ def browser_or_skip() -> str:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def site(dev_env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[str]:
+async def site(
+    dev_env: WorkflowEnvironment, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     """The whole service over real HTTP on a free port, as a browser needs it."""
     task_queue = f"tq-{uuid.uuid4().hex}"
-    app = create_app(
-        Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values())),
-        client=dev_env.client,
-        engine=engine,
+    settings = Settings(
+        task_queue=task_queue,
+        api_tokens=",".join(TOKENS.values()),
+        documents_url=str(tmp_path_factory.mktemp("documents")),
     )
+    app = create_app(settings, client=dev_env.client, engine=engine)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -78,7 +84,7 @@ async def test_operator_takes_an_application_to_eligible_with_buttons(site: str)
                 "year": 2026,
                 "title": "Appel à projets clusters — console",
                 "opens_at": utcnow().isoformat(),
-                "deadline": (utcnow() + timedelta(seconds=12)).isoformat(),
+                "deadline": (utcnow() + timedelta(seconds=25)).isoformat(),
             },
         )
         call_id = created.json()["id"]
@@ -100,10 +106,19 @@ async def test_operator_takes_an_application_to_eligible_with_buttons(site: str)
         await page.get_by_label("Contact : nom *").fill("Hind Amrani")
         await page.get_by_label("Contact : courriel *").fill("hind@agro-souss.ma")
         await page.locator("#members").fill("Argan Coop SA ; entreprise\nIAV Hassan II ; recherche")
-        for box in await page.locator("input[name=documents]").all():
-            await box.check()
         await page.get_by_role("button", name="Enregistrer la candidature").click()
         await expect(page.locator("#etape")).to_have_text("reçue")
+        for kind in DEFAULT_DOCUMENTS:  # the dossier's files, one upload field per document
+            await page.get_by_label(f"Fichier : {kind}").set_input_files(
+                {"name": f"{kind}.pdf", "mimeType": "application/pdf", "buffer": pdf(kind)}
+            )
+            await (
+                page.get_by_label(f"Fichier : {kind}")
+                .locator("..")
+                .get_by_role("button", name="Déposer")
+                .click()
+            )
+            await expect(page.get_by_text(f"« {kind}.pdf » déposé : {kind}.")).to_be_visible()
 
         for _ in range(60):  # the deadline passes; the clock moves the case by itself
             await page.reload()
@@ -122,3 +137,120 @@ async def test_operator_takes_an_application_to_eligible_with_buttons(site: str)
         await expect(page.get_by_text("Omar Opérateur (opérateur)").first).to_be_visible()
         await page.screenshot(path=str(ARTIFACTS / "console-recevable.png"), full_page=True)
         await browser.close()
+
+
+async def signed_in_page(browser, site: str, token: str):  # noqa: ANN001, ANN201 (playwright's)
+    context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR")
+    page = await context.new_page()
+    await page.goto(f"{site}/console/connexion")
+    await page.get_by_label("Jeton").fill(token)
+    await page.get_by_role("button", name="Se connecter").click()
+    return page
+
+
+async def test_a_dossier_read_by_its_evaluator_once_declared_and_zipped_for_the_committee(
+    site: str,
+) -> None:
+    """An operator deposits (a renamed executable refused); the evaluator is refused the files
+    until they declare, then reads them and previews a PDF; the committee downloads the ZIP."""
+    executable = browser_or_skip()
+    from playwright.async_api import async_playwright, expect
+
+    async with httpx.AsyncClient(base_url=site) as api:
+        created = await api.post(
+            "/calls",
+            headers=auth("admin"),
+            json={
+                "year": 2026,
+                "title": "Appel à projets clusters — fichiers",
+                "opens_at": utcnow().isoformat(),
+                "deadline": (utcnow() + timedelta(seconds=20)).isoformat(),
+                "evaluators_per_application": 1,
+            },
+        )
+        call_id = created.json()["id"]
+        await api.post(f"/calls/{call_id}/publish", headers=auth("admin"))
+        registered = await api.post(
+            f"/calls/{call_id}/applications", headers=auth("operator"), json=APPLICATION
+        )
+        application_id = registered.json()["id"]
+    case_url = f"{site}/console/candidatures/{application_id}"
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
+        operator = await signed_in_page(browser, site, "t-operator")
+        await operator.goto(case_url)
+        field = operator.get_by_label("Fichier : budget prévisionnel")
+        await field.set_input_files(
+            {"name": "budget.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00" * 500}
+        )
+        await field.locator("..").get_by_role("button", name="Déposer").click()
+        await expect(operator.get_by_text("Type de fichier refusé")).to_be_visible()
+        for kind in DEFAULT_DOCUMENTS:
+            field = operator.get_by_label(f"Fichier : {kind}")
+            await field.set_input_files(
+                {"name": f"{kind}.pdf", "mimeType": "application/pdf", "buffer": pdf(kind)}
+            )
+            await field.locator("..").get_by_role("button", name="Déposer").click()
+            await expect(operator.get_by_text(f"« {kind}.pdf » déposé : {kind}.")).to_be_visible()
+        await expect(operator.get_by_role("link", name="budget prévisionnel.pdf")).to_be_visible()
+        await operator.screenshot(path=str(ARTIFACTS / "console-fichiers.png"), full_page=True)
+
+        async with httpx.AsyncClient(base_url=site) as api:
+            for _ in range(80):  # the deadline passes: the clock closes the call
+                case = (
+                    await api.get(f"/applications/{application_id}", headers=auth("admin"))
+                ).json()
+                if case["stage"] == "eligibility_review":
+                    break
+                await asyncio.sleep(0.5)
+            checks = {c["code"]: c["passed"] for c in case["checklist"]}
+            assert checks["documents_complete"], case["checklist"]
+            for path, role, body in (
+                (f"/applications/{application_id}/mark_eligible", "operator", {}),
+                (f"/calls/{call_id}/start_evaluation", "admin", None),
+                (
+                    f"/applications/{application_id}/assign_evaluators",
+                    "admin",
+                    {"evaluators": ["Eve Évaluatrice"]},
+                ),
+            ):
+                answer = await api.post(path, headers=auth(role), json=body)
+                assert answer.status_code == 200, answer.text
+            document_id = case["files"][0]["id"]
+
+        evaluator = await signed_in_page(browser, site, "t-evaluator")
+        await evaluator.goto(f"{site}/console/documents/{document_id}")  # not yet declared
+        await expect(evaluator.get_by_text("Déclarez l'absence de conflit")).to_be_visible()
+        await evaluator.goto(case_url)
+        await expect(evaluator.get_by_text("Déclarez l'absence de conflit")).to_be_visible()
+        await evaluator.goto(f"{site}/console/candidatures")
+        await evaluator.get_by_role("button", name="Déclarer mes intérêts").click()
+        await expect(evaluator.get_by_text("Déclarer mes intérêts : fait.")).to_be_visible()
+        await evaluator.goto(case_url)
+        await expect(evaluator.get_by_role("link", name="budget prévisionnel.pdf")).to_be_visible()
+        await expect(evaluator.get_by_text("Déposer")).to_have_count(0)  # reading only
+        await evaluator.locator("summary", has_text="Aperçu").first.click()
+        preview = evaluator.locator("iframe.apercu").first
+        await expect(preview).to_be_visible()
+        source = await preview.get_attribute("src")
+        read = await evaluator.request.get(f"{site}{source}")
+        assert read.status == 200 and read.headers["content-type"] == "application/pdf"
+        assert (await read.body()).startswith(b"%PDF")
+        await evaluator.screenshot(path=str(ARTIFACTS / "console-apercu.png"), full_page=True)
+
+        committee = await signed_in_page(browser, site, "t-committee")
+        await committee.goto(case_url)
+        async with committee.expect_download() as downloading:
+            await committee.get_by_role("link", name="Télécharger tout le dossier (ZIP)").click()
+        saved = await (await downloading.value).path()
+        with zipfile.ZipFile(saved) as archive:
+            assert len(archive.namelist()) == len(DEFAULT_DOCUMENTS)
+            assert archive.read("budget prévisionnel/budget prévisionnel.pdf").startswith(b"%PDF")
+        await browser.close()
+
+    async with httpx.AsyncClient(base_url=site) as api:
+        case = (await api.get(f"/applications/{application_id}", headers=auth("admin"))).json()
+    readers = {d["actor"] for d in case["downloads"]}
+    assert {"Eve Évaluatrice", "Karim Comité"} <= readers

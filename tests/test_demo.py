@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from domain.models import Actor
+from domain.models import DEFAULT_DOCUMENTS, Actor
 from domain.stages import Role
+from domain.support import REPORT_FILES
 from projection.database import make_engine, migrate
 from projection.tables import CallRow, ClusterRow
 from rehearsal.demo import calls_in, load_demo, main
@@ -19,7 +20,7 @@ session_loop = pytest.mark.asyncio(loop_scope="session")
 @session_loop
 async def test_demo_makes_decided_open_and_supported_cases(dev: Service) -> None:
     evaluators = [Actor(name="Eve Évaluatrice", role=Role.EVALUATOR)]
-    made = await load_demo(dev.client, dev.engine, dev.task_queue, evaluators)
+    made = await load_demo(dev.client, dev.engine, dev.storage, dev.task_queue, evaluators)
     past = (await dev.get(f"/calls/{made['past']}")).json()
     assert past["stage"] == "results_published"
     assert {"labelled", "reserve"} <= set(past["counts"])
@@ -31,6 +32,13 @@ async def test_demo_makes_decided_open_and_supported_cases(dev: Service) -> None
     assert {(c.year, c.stage) for c in clusters} == {(2, "under_review")}  # renewal years
     case = (await dev.get(f"/clusters/{clusters[0].id}")).json()
     assert [e["action"] for e in case["audit"]].count("request_report") == 2
+    assert sorted({f["kind"] for f in case["files"]}) == sorted(REPORT_FILES.values())
+    # The open call's dossiers hold generated PDFs, read back as the API serves them.
+    received = (await dev.get("/applications", params={"call_id": made["open"]})).json()
+    files = [f for item in received["items"] for f in item["files"]]
+    assert {f["kind"] for f in files} <= set(DEFAULT_DOCUMENTS) and len(files) >= 6 * 3
+    pdf = await dev.get(f"/documents/{files[0]['id']}")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
 
 @session_loop

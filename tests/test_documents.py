@@ -10,8 +10,20 @@ from datetime import timedelta
 import pytest
 
 from domain.models import MAX_FILES
-from tests.conftest import APPLICATION, Service, auth, eventually, utcnow
+from tests.conftest import (
+    APPLICATION,
+    DEFAULT_DOCUMENTS,
+    PDF_BYTES,
+    Service,
+    auth,
+    deposit_all,
+    eventually,
+    report,
+    utcnow,
+)
+from tests.conftest import deposit as deposit_to
 from tests.test_api import open_call
+from tests.test_clusters import TARGETS, labelled_cluster, stage_is
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PDF = b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 3000  # about 100 KB
@@ -26,12 +38,7 @@ def docx() -> bytes:
 
 
 async def deposit(service: Service, application_id: str, name: str, content: bytes, kind: str):
-    return await service.http.post(
-        f"/applications/{application_id}/documents",
-        files={"file": (name, content, "application/octet-stream")},
-        data={"kind": kind},
-        headers=auth("operator"),
-    )
+    return await deposit_to(service, f"/applications/{application_id}", kind, content, name)
 
 
 async def listed(service: Service, application_id: str, role: str = "operator") -> list[dict]:
@@ -221,3 +228,105 @@ async def test_an_application_holds_at_most_its_number_of_files(dev_both: Servic
     one_more = await deposit(dev_both, application_id, "trop.pdf", small, "autre")
     assert one_more.status_code == 422 and str(MAX_FILES) in one_more.json()["detail"]
     assert len(await listed(dev_both, application_id)) == MAX_FILES
+
+
+async def test_the_checklist_counts_the_files_received_and_complements_are_files(
+    dev_both: Service,
+) -> None:
+    """« Dossier complet » is what the files say, not what anyone typed; complements answer
+    with the files deposited for them."""
+    call_id = await open_call(dev_both, deadline=(utcnow() + timedelta(seconds=4)).isoformat())
+    complete, partial = [
+        (await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)).json()["id"]
+        for _ in range(2)
+    ]
+    await deposit_all(dev_both, complete)
+    early = []
+    for kind in DEFAULT_DOCUMENTS[:-1]:  # no budget
+        answer = await deposit(dev_both, partial, f"{kind}.pdf", PDF_BYTES + kind.encode(), kind)
+        early.append(answer.json()["id"])
+
+    async def both_in_review() -> bool:
+        cases = [(await dev_both.get(f"/applications/{i}")).json() for i in (complete, partial)]
+        return all(c["stage"] == "eligibility_review" for c in cases)
+
+    await eventually(both_in_review, what="the deadline")
+
+    def checks(case: dict) -> dict[str, tuple[bool, str]]:
+        return {c["code"]: (c["passed"], c["detail"]) for c in case["checklist"]}
+
+    case = (await dev_both.get(f"/applications/{complete}")).json()
+    assert checks(case)["documents_complete"] == (True, "")
+    case = (await dev_both.get(f"/applications/{partial}")).json()
+    assert checks(case)["documents_complete"] == (False, "Pièces manquantes : budget prévisionnel")
+
+    asked = await dev_both.post(
+        f"/applications/{partial}/request_complements", json={"items": ["budget prévisionnel"]}
+    )
+    assert asked.status_code == 200, asked.text
+    before = await dev_both.post(
+        f"/applications/{partial}/submit_complements", json={"files": early[:1]}
+    )
+    assert before.status_code == 422 and "avant la demande" in before.json()["detail"]
+    unknown = await dev_both.post(
+        f"/applications/{partial}/submit_complements", json={"files": ["f" * 32]}
+    )
+    assert unknown.status_code == 422 and "inconnu" in unknown.json()["detail"]
+    budget = await deposit(dev_both, partial, "budget.pdf", PDF_BYTES + b"b", "budget prévisionnel")
+    assert budget.status_code == 201, budget.text
+    answered = await dev_both.post(
+        f"/applications/{partial}/submit_complements",
+        json={"files": [budget.json()["id"]], "note": "Budget reçu"},
+    )
+    assert answered.status_code == 200, answered.text
+    case = answered.json()
+    assert case["stage"] == "eligibility_review"
+    assert checks(case)["documents_complete"] == (True, "")
+    case = (await dev_both.get(f"/applications/{partial}")).json()
+    [reply] = [e for e in case["audit"] if e["action"] == "submit_complements"]
+    assert reply["payload"]["files"] == [budget.json()["id"]]
+
+
+async def test_an_annual_report_is_made_of_the_clusters_files(dev_both: Service) -> None:
+    cluster_id = await labelled_cluster(dev_both)
+    start = (await dev_both.env.get_current_time()) - timedelta(days=340)
+    terms = {"start_at": start.isoformat(), "planned_amounts": [1e6, 9e5], "kpi_targets": TARGETS}
+    signed = await dev_both.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)
+    assert signed.status_code == 200, signed.text
+    await stage_is(dev_both, cluster_id, "report_requested")  # inside the 30-day notice
+    case = f"/clusters/{cluster_id}"
+    assert (await deposit_to(dev_both, case, "budget prévisionnel")).status_code == 422
+    refused = await dev_both.http.post(
+        f"{case}/documents",
+        files={"file": ("a.pdf", PDF_BYTES)},
+        data={"kind": "autre"},
+        headers=auth("committee"),
+    )
+    assert refused.status_code == 403
+    body = await report(dev_both, cluster_id)
+    files = (await dev_both.get(f"{case}/documents")).json()
+    assert sorted(f["kind"] for f in files) == [
+        "rapport d'activité",
+        "tableau des indicateurs",
+        "états financiers",
+    ]
+    assert (await dev_both.get(f"{case}/documents", role="evaluator")).status_code == 403
+    swapped = body | {"activity_report": body["financial_statements"]}
+    wrong = await dev_both.post(f"{case}/record_report", json=swapped)
+    assert wrong.status_code == 422 and "états financiers" in wrong.json()["detail"]
+    unknown = await dev_both.post(
+        f"{case}/record_report", json=body | {"indicators_table": "e" * 32}
+    )
+    assert unknown.status_code == 422 and "inconnu" in unknown.json()["detail"]
+    recorded = await dev_both.post(f"{case}/record_report", json=body)
+    assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["years"][0]["report"]["activity_report"] == body["activity_report"]
+    read = await dev_both.get(f"/documents/{body['activity_report']}", role="committee")
+    assert read.status_code == 200 and read.content.startswith(PDF_BYTES)
+    assert (
+        await dev_both.get(f"/documents/{body['activity_report']}", role="evaluator")
+    ).status_code == 403
+    detail = (await dev_both.get(case)).json()
+    assert [(d["actor"], d["filename"]) for d in detail["downloads"]] == [
+        ("Karim Comité", "rapport d'activité.pdf")
+    ]

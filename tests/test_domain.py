@@ -7,7 +7,14 @@ from pydantic import ValidationError
 
 from domain.clock import RABAT, at_deadline_time, due_after, local, to_utc
 from domain.lifecycle import allowed_actions
-from domain.models import Amendment, ApplicationInput, CallRules, CallSpec, ComplementsReply
+from domain.models import (
+    DEFAULT_DOCUMENTS,
+    Amendment,
+    ApplicationInput,
+    CallRules,
+    CallSpec,
+    ComplementsReply,
+)
 from domain.rules import precheck
 from domain.stages import ApplicationStage, CallStage
 from domain.support import add_years
@@ -40,14 +47,15 @@ def test_call_rules_are_validated() -> None:
 def test_payloads_that_say_nothing_are_refused() -> None:
     with pytest.raises(ValidationError, match="au moins un champ"):
         Amendment(sector=None)
-    with pytest.raises(ValidationError, match="au moins une pièce"):
+    with pytest.raises(ValidationError, match="au moins un fichier"):
         ComplementsReply()
     assert Amendment(sector="TIC").changes() == {"sector": "TIC"}
 
 
-def checks(**changes: object) -> dict[str, bool]:
+def checks(received: list[str] = DEFAULT_DOCUMENTS, **changes: object) -> dict[str, bool]:
+    """The checklist of APPLICATION changed by `changes`, with files of the `received` kinds."""
     data = ApplicationInput.model_validate({**APPLICATION, **changes})
-    return {c.code: c.passed for c in precheck(data, CallRules())}
+    return {c.code: c.passed for c in precheck(data, CallRules(), received)}
 
 
 def test_prechecks_pass_for_a_complete_new_cluster() -> None:
@@ -55,8 +63,8 @@ def test_prechecks_pass_for_a_complete_new_cluster() -> None:
 
 
 def test_prechecks_name_what_is_wrong() -> None:
-    assert not checks(documents=["dossier de candidature"])["documents_complete"]
-    assert checks(documents=[d.upper() for d in APPLICATION["documents"]])["documents_complete"]
+    assert not checks(["dossier de candidature"])["documents_complete"]
+    assert checks([d.upper() for d in DEFAULT_DOCUMENTS] + ["autre"])["documents_complete"]
     assert not checks(sector="immobilier")["sector_eligible"]
     assert checks(sector="  Aéronautique ")["sector_eligible"]
     only_companies = [{"name": "A", "type": "company"}, {"name": "B", "type": "startup"}]
@@ -70,6 +78,7 @@ def test_prechecks_name_what_is_wrong() -> None:
             {**APPLICATION, "existing_cluster": True, "support_years": 5}
         ),
         CallRules(),
+        DEFAULT_DOCUMENTS,
     )[3].detail
     assert detail == "5 an(s) de soutien sur 8 requis"
 

@@ -11,9 +11,9 @@ from temporalio.client import WorkflowHandle
 
 from domain.ids import call_workflow_id, cluster_workflow_id
 from projection.tables import AuditRow, ClusterRow
-from tests.conftest import APPLICATION, Service
+from tests.conftest import APPLICATION, Service, report
 from tests.test_api import open_call
-from tests.test_clusters import REPORT, TARGETS, labelled_cluster, stage_is
+from tests.test_clusters import TARGETS, labelled_cluster, stage_is
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -87,7 +87,8 @@ async def test_a_renewal_is_in_sql_when_it_answers_though_its_run_continued_as_n
     try:
         await skipping.env.sleep(timedelta(days=340))
         await stage_is(skipping, cluster_id, "report_requested")
-        reported = await skipping.post(f"/clusters/{cluster_id}/record_report", json=REPORT)
+        body = await report(skipping, cluster_id)
+        reported = await skipping.post(f"/clusters/{cluster_id}/record_report", json=body)
         assert reported.json()["stage"] == "under_review", reported.text
         first_run = (await handle.describe()).run_id
         key = {"Idempotency-Key": "renew-1"}

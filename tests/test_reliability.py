@@ -22,17 +22,21 @@ from temporalio.testing import WorkflowEnvironment
 
 from api import commands
 from api.main import create_app
+from domain.ids import Kind
 from observability import metrics_runtime
+from projection import queries
 from projection.database import make_engine, migrate
-from projection.rebuild import rebuild
+from projection.rebuild import missing_files, rebuild
 from projection.tables import ApplicationRow, AuditRow
 from projection.writes import Projection
 from settings import Settings, bundled_binary
 from tests.conftest import (
     APPLICATION,
+    PDF_BYTES,
     TOKENS,
     Service,
     auth,
+    deposit,
     eventually,
     postgres_engine,
     running_service,
@@ -69,6 +73,10 @@ async def test_projection_is_rebuilt_from_the_workflows(dev: Service, tmp_path: 
     ]
     await dev.post(f"/applications/{ids[0]}/withdraw", json={"reason": "Reporté"})
     await dev.post(f"/applications/{ids[1]}/amend", json={"sector": "TIC"})
+    kept = await deposit(dev, f"/applications/{ids[1]}", "budget prévisionnel", name="budget.pdf")
+    lost = await deposit(dev, f"/applications/{ids[2]}", "autre", PDF_BYTES + b"lost", "perdu.pdf")
+    assert kept.status_code == lost.status_code == 201
+    dev.storage.fs.rm(dev.storage.path(lost.json()["sha256"]))  # a file lost from the storage
     fresh = make_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
     migrate(fresh)
     read = await rebuild(dev.client, Projection(fresh), dev.task_queue)
@@ -81,6 +89,11 @@ async def test_projection_is_rebuilt_from_the_workflows(dev: Service, tmp_path: 
     assert rebuilt == original
     again = await rebuild(dev.client, Projection(fresh), dev.task_queue)  # idempotent
     assert again == read and len(audit_rows(fresh)) == read
+    with Session(fresh) as db:
+        assert len(queries.documents(db, Kind.APPLICATION, ids[1])) == 1
+    assert [(r.case_id, r.filename) for r in missing_files(fresh, dev.storage)] == [
+        (ids[2], "perdu.pdf")
+    ]
 
 
 async def test_health_checks_the_engine_and_the_database(dev: Service, engine: Engine) -> None:
@@ -150,18 +163,19 @@ async def test_worker_killed_mid_transitions_loses_nothing(
     migrate(engine)
     task_queue = f"tq-{uuid.uuid4().hex}"
     address = dev_env.client.service_client.config.target_host
-    app = create_app(
-        Settings(task_queue=task_queue, api_tokens=",".join(TOKENS.values())),
-        client=dev_env.client,
-        engine=engine,
+    settings = Settings(
+        task_queue=task_queue,
+        api_tokens=",".join(TOKENS.values()),
+        documents_url=str(tmp_path / "documents"),
     )
+    app = create_app(settings, client=dev_env.client, engine=engine)
     worker = worker_process(address, database_url, task_queue)
     try:
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://api", timeout=60
             ) as http:
-                service = Service(dev_env, engine, http, task_queue)
+                service = Service(dev_env, engine, http, task_queue, app.state.storage)
                 # Room for the restart: the killed worker's tasks come back after Temporal's
                 # sticky-queue timeout (5 s); a request not accepted before the deadline is refused.
                 call_id = await open_call(

@@ -13,7 +13,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import APPLICATION
     from domain.models import (
         CLOCK,
-        MAX_FILES,
         Actor,
         Amendment,
         ApplicationStart,
@@ -27,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         ComplementsReply,
         Decision,
         Deposit,
-        DocumentRef,
         EligibleDecision,
         Evaluation,
         EvaluatorAssignment,
@@ -42,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.scoring import evaluate, sheet_errors
     from domain.stages import DECISIONS, FINAL_APPLICATION_STAGES, Action, ApplicationStage
+    from workflows.files import check_room, held, reference
     from workflows.refusals import forbidden, invalid, not_allowed
     from workflows.transitions import Case, handlers_done, may, sleep_until, step, transition
 
@@ -109,14 +108,19 @@ class ApplicationWorkflow(Case[ApplicationState]):
         """Before the deadline, or in answer to an open complements request; within bounds."""
         if self.state.stage == ApplicationStage.RECEIVED:
             self._before_deadline(actor, body)
-        if len(self.state.files) >= MAX_FILES:
-            raise invalid(f"Au plus {MAX_FILES} fichiers par candidature.")
-        if sum(f.size for f in self.state.files) + body.size > self.rules.max_application_bytes:
-            raise invalid("Le dossier dépasserait la taille permise pour une candidature.")
+        check_room(self.state.files, body, self.rules.max_application_bytes)
 
     def _check_complements_ask(self, actor: Actor, body: ComplementsAsk) -> None:
         if body.due_at is not None and body.due_at <= workflow.now():
             raise invalid("La date limite de réponse doit être dans le futur.")
+
+    def _check_complements_reply(self, actor: Actor, body: ComplementsReply) -> None:
+        """The files named are this dossier's, deposited since the request."""
+        assert self.state.complements is not None
+        for document_id in body.files:
+            ref = held(self.state.files, document_id, "Compléments")
+            if ref.uploaded_at < self.state.complements.requested_at:
+                raise invalid(f"« {ref.filename} » a été déposé avant la demande de compléments.")
 
     def _check_assignment(self, actor: Actor, body: EvaluatorAssignment) -> None:
         assigned = self.state.evaluation.assignments if self.state.evaluation else []
@@ -161,7 +165,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
     @transition(Action.ADD_DOCUMENT, _check_deposit)
     async def add_document(self, actor: Actor, body: Deposit) -> ApplicationState:
         """A file's reference (its bytes are in storage): the audit trail keeps it with its hash."""
-        ref = DocumentRef(**dict(body), uploaded_by=actor.name, uploaded_at=workflow.now())
+        ref = reference(actor, body)
         self.state.files.append(ref)
         return await self.commit(actor, Action.ADD_DOCUMENT, payload=ref.model_dump(mode="json"))
 
@@ -201,11 +205,10 @@ class ApplicationWorkflow(Case[ApplicationState]):
             notify=notices.complements_requested,
         )
 
-    @transition(Action.SUBMIT_COMPLEMENTS)
+    @transition(Action.SUBMIT_COMPLEMENTS, _check_complements_reply)
     async def submit_complements(self, actor: Actor, body: ComplementsReply) -> ApplicationState:
-        data = self.state.data
-        known = {d.casefold() for d in data.documents}
-        data.documents = data.documents + [d for d in body.documents if d.casefold() not in known]
+        """The answer names the files deposited for it; the checklist is computed again from
+        every file the dossier now holds."""
         assert self.state.complements is not None
         self.state.complements.answered_at = workflow.now()
         self.state.checklist = await self._prechecks()
@@ -409,7 +412,8 @@ class ApplicationWorkflow(Case[ApplicationState]):
         return self.state.complements.due_at
 
     async def _prechecks(self) -> list[CheckItem]:
-        return await step(Prechecks.run_prechecks, self.state.data, self.rules)
+        received = [f.kind for f in self.state.files]
+        return await step(Prechecks.run_prechecks, self.state.data, self.rules, received)
 
     async def _clock(
         self,

@@ -10,9 +10,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import notices
-    from domain.models import CLOCK, Actor, ClusterStart
+    from domain.models import CLOCK, MAX_CASE_BYTES, Actor, ClusterStart, Deposit
     from domain.stages import FINAL_CLUSTER_STAGES, Action, ClusterStage
     from domain.support import (
+        REPORT_FILES,
         AnnualReport,
         ClusterState,
         ContractTerms,
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         SupportYear,
         add_years,
     )
+    from workflows.files import check_room, held, reference
     from workflows.refusals import invalid, not_allowed
     from workflows.transitions import Case, handlers_done, may, sleep_until, transition
 
@@ -74,6 +76,19 @@ class ClusterWorkflow(Case[ClusterState]):
         if add_years(terms.start_at, years) <= workflow.now():
             raise invalid("Cette convention serait déjà échue : vérifiez la date de début.")
 
+    def _check_deposit(self, actor: Actor, body: Deposit) -> None:
+        """So many bytes per support year begun, as an application has for its dossier."""
+        check_room(self.state.files, body, MAX_CASE_BYTES * max(1, len(self.state.years)))
+
+    def _check_report(self, actor: Actor, report: AnnualReport) -> None:
+        """Each of the report's files is one of this cluster's, deposited as its kind."""
+        for name, kind in REPORT_FILES.items():
+            ref = held(self.state.files, getattr(report, name), kind.capitalize())
+            if ref.kind != kind:
+                raise invalid(
+                    f"« {ref.filename} » est déposé comme « {ref.kind} », pas « {kind} »."
+                )
+
     def _check_renewal(self, actor: Actor, body: Renewal) -> None:
         if self._year() >= self.state.origin.max_support_years:
             raise not_allowed(
@@ -94,7 +109,16 @@ class ClusterWorkflow(Case[ClusterState]):
         self.year = 1
         return await self.commit(actor, Action.SIGN_CONTRACT, payload=terms.model_dump(mode="json"))
 
-    @transition(Action.RECORD_REPORT)
+    @transition(Action.ADD_CLUSTER_DOCUMENT, _check_deposit)
+    async def add_cluster_document(self, actor: Actor, body: Deposit) -> ClusterState:
+        """A file's reference (its bytes are in storage): the audit trail keeps it with its hash."""
+        ref = reference(actor, body)
+        self.state.files.append(ref)
+        return await self.commit(
+            actor, Action.ADD_CLUSTER_DOCUMENT, payload=ref.model_dump(mode="json")
+        )
+
+    @transition(Action.RECORD_REPORT, _check_report)
     async def record_report(self, actor: Actor, report: AnnualReport) -> ClusterState:
         year = self._current()
         year.report = report

@@ -37,7 +37,7 @@ def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = N
     body: dict = {}
     for f in fields:
         raw = str(form.get(f.name) or "").strip()
-        if f.kind in ("text", "textarea", "date") and raw:
+        if f.kind in ("text", "textarea", "date", "file") and raw:
             body[f.name] = raw
         elif f.kind == "lines" and (raw or f.required):
             body[f.name] = _lines(raw)
@@ -47,7 +47,7 @@ def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = N
             body[f.name] = [_number(line, f.label) for line in _lines(raw)]
         elif f.kind == "checkbox":
             body[f.name] = f.name in form
-        elif f.kind == "evaluators":
+        elif f.kind in ("evaluators", "files"):
             body[f.name] = [str(v) for v in form.getlist(f.name)]
         elif f.kind == "kpis":
             body[f.name] = {
@@ -91,8 +91,6 @@ def application_payload(form: FormData) -> dict:
             "email": str(form.get("contact_email") or "").strip(),
             "phone": str(form.get("contact_phone") or "").strip() or None,
         },
-        "documents": [str(d) for d in form.getlist("documents")]
-        + _lines(str(form.get("other_documents") or "")),
     }
     if previous := str(form.get("previous_cluster_id") or "").strip():
         body["previous_cluster_id"] = previous

@@ -1,5 +1,6 @@
 """The console's defences: every form post comes from the console itself, and every page tells
-the browser not to frame it, sniff it, leak it in a referrer or keep it in a cache."""
+the browser not to frame it (a file: but in the console's own preview), sniff it, leak it in a
+referrer or keep it in a cache."""
 
 from urllib.parse import urlsplit
 
@@ -9,12 +10,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # every page shows people's files or the operator's session
+}
+# A file read under the console's session: shown in the case page's preview frame, nowhere else.
+FILE_HEADERS = PAGE_HEADERS | {
+    "Content-Security-Policy": "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
 }
 CROSS_SITE = (
     "Requête refusée : elle ne vient pas de la console (protection contre les requêtes intersites)."
@@ -41,10 +46,12 @@ class PageHeaders:
         if scope["type"] != "http" or not scope["path"].startswith("/console"):
             return await self.app(scope, receive, send)
 
+        chosen = FILE_HEADERS if scope["path"].startswith("/console/documents/") else PAGE_HEADERS
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in PAGE_HEADERS.items():
+                for name, value in chosen.items():
                     headers[name] = value
             await send(message)
 

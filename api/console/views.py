@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api import identity
 from api.actions import Resource
@@ -28,11 +29,20 @@ from api.errors import ApiError
 from api.routes.applications import APPLICATIONS, application_detail
 from api.routes.calls import CALLS, call_detail, ranking_file, register, start_call
 from api.routes.clusters import CLUSTERS, cluster_detail
+from api.routes.documents import (
+    FILES,
+    Files,
+    case_zip,
+    deposit_file,
+    document_response,
+    upload_chunks,
+)
 from domain.clock import RABAT, local
+from domain.ids import Kind
 from domain.lifecycle import TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
-from domain.support import KPI_LABELS
+from domain.support import KPI_LABELS, REPORT_FILES
 from projection import queries
 from projection.views import Paging
 
@@ -83,6 +93,7 @@ templates.env.globals |= {
     "TRANSITIONS": TRANSITIONS,
     "ROLES": ROLE_LABELS,
     "KPI_LABELS": KPI_LABELS,
+    "REPORT_FILES": REPORT_FILES,
     "countdown": _countdown,
 }
 
@@ -269,6 +280,7 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
         return back("/console/candidatures", "erreur", str(error.detail))
     call = queries.call_state(CALLS.row(db, case.call_id))
     evaluators = identity.evaluator_names(db)
+    asked = case.complements.requested_at if case.complements else None
     return render(
         request,
         "candidature.html",
@@ -277,6 +289,8 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
         call=call,
         evaluators=evaluators,
         grid=call.spec.grid,
+        files=_files_of(Kind.APPLICATION, db, case_id, actor),
+        answer_files=[f for f in case.files if asked and f.uploaded_at >= asked],
     )
 
 
@@ -411,7 +425,66 @@ def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
 def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
     no_evaluator(actor)
     case = cluster_detail(db, case_id)
-    return render(request, "cluster.html", actor, case=case)
+    files = _files_of(Kind.CLUSTER, db, case_id, actor)
+    return render(request, "cluster.html", actor, case=case, files=files)
+
+
+# --- files --------------------------------------------------------------------------------------
+FILE_RESOURCES = {"candidatures": FILES[Kind.APPLICATION], "clusters": FILES[Kind.CLUSTER]}
+
+
+def _files_of(kind: Kind, db: Db, case_id: str, actor: Actor) -> dict[str, Any]:
+    """The case's kinds of file, and whether this person may deposit one now."""
+    accepts = FILES[kind].accepts(db, case_id)
+    may = accepts.open and actor.role in FILES[kind].deposit.row.roles
+    return {"kinds": accepts.kinds, "deposit": may, "max_mib": accepts.max_bytes // 2**20}
+
+
+def _file_routes(resource: str, files: Files) -> None:
+    """The case page's upload field and the whole set as a ZIP, for one kind of case."""
+
+    @router.post(f"/{resource}/{{case_id}}/documents", name=f"console_deposit_{resource}")
+    async def deposit(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
+        """A file from the case page's upload field, deposited as the API deposits it."""
+        here = f"/console/{resource}/{case_id}#fichiers"
+        if actor.role not in files.deposit.row.roles:
+            role = ROLE_LABELS.get(actor.role, actor.role)
+            return back(here, "erreur", f"Votre rôle ({role}) ne permet pas cette action.")
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return back(here, "erreur", "Choisissez un fichier à déposer.")
+        kind, key = str(form.get("kind") or ""), str(form.get("cle") or "") or None
+        chunks = upload_chunks(upload)
+        try:
+            ref = await deposit_file(
+                files, request, case_id, actor, db, kind, upload.filename, chunks, key
+            )
+        except ApiError as error:
+            return back(here, "erreur", refusal(error))
+        except HTTPException as error:
+            return back(here, "erreur", str(error.detail))
+        return back(here, "succes", f"« {ref.filename} » déposé : {ref.kind}.")
+
+    @router.get(f"/{resource}/{{case_id}}/documents.zip", name=f"console_zip_{resource}")
+    def documents_zip(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
+        try:
+            return case_zip(files, request, db, case_id, actor)
+        except HTTPException as error:
+            return back(f"/console/{resource}/{case_id}", "erreur", str(error.detail))
+
+
+for resource_fr, kind_files in FILE_RESOURCES.items():
+    _file_routes(resource_fr, kind_files)
+
+
+@router.get("/documents/{document_id}")
+def document(request: Request, document_id: str, actor: Signed, db: Db) -> Response:
+    """A file under the console's session (a link, or a PDF's preview); each read recorded."""
+    try:
+        return document_response(request, db, document_id, actor)
+    except HTTPException as error:
+        return back("/console/", "erreur", str(error.detail))
 
 
 # --- staff accounts (admins) ----------------------------------------------------------------------

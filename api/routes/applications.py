@@ -66,7 +66,11 @@ def application_detail(db: Db, application_id: str, actor: Actor) -> Application
         check_evaluator_access(db, application_id, actor.name)
     [view] = queries.application_views(db, [APPLICATIONS.row(db, application_id)])
     audit = queries.audit_trail(db, application_workflow_id(application_id))
-    read = [] if actor.role == Role.EVALUATOR else queries.downloads(db, application_id)
+    read = (
+        []
+        if actor.role == Role.EVALUATOR
+        else queries.downloads(db, Kind.APPLICATION, application_id)
+    )
     if actor.role == Role.EVALUATOR:
         audit = [e for e in audit if e.actor == actor.name]
     view = queries.seen_by(view, actor)

@@ -61,6 +61,7 @@ def cluster_detail(db: Db, cluster_id: str) -> ClusterDetail:
         later_clusters=queries.later_clusters(db, cluster_id),
         kpis=queries.kpi_table(state),
         audit=queries.audit_trail(db, cluster_workflow_id(cluster_id)),
+        downloads=queries.downloads(db, Kind.CLUSTER, cluster_id),
     )
 
 

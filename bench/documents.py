@@ -1,0 +1,140 @@
+"""Files: upload and download throughput through the API against a plain copy of the same bytes on
+the same disk, and the API's resident memory while 10 clients upload 50 MiB each at once.
+
+The API runs as deployed (`uvicorn api.main:app`, a process of its own) with its files in the
+bench's temporary folder, where the plain copy (`shutil.copyfile`) also writes. Each upload is a
+file of its own (no deduplication); targets: throughput >= 0.5 x the copy, memory growth < 50 MiB.
+
+    .venv/bin/python -m bench.documents [--n 50] [--quick]      (n: MiB per file)
+"""
+
+import asyncio
+import os
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import ApiProcess, api_process, arguments, report, stack, utcnow
+from bench.memory import status
+
+RUNS = 3
+CLIENTS = 10
+MEMORY_FILE_MIB = 50
+
+
+def make_file(path: Path, mib: int, tag: int) -> None:
+    """A PDF-looking file of `mib` MiB, distinct for each `tag`."""
+    block = os.urandom(2**20)
+    with path.open("wb") as out:
+        out.write(b"%PDF-1.7\n" + tag.to_bytes(8, "big"))
+        for _ in range(mib):
+            out.write(block)
+
+
+async def upload(api: ApiProcess, application_id: str, path: Path) -> dict:
+    async with httpx.AsyncClient(base_url=api.url, timeout=600) as http:
+        with path.open("rb") as content:
+            answer = await http.post(
+                f"/applications/{application_id}/documents",
+                files={"file": (path.name, content, "application/pdf")},
+                data={"kind": "autre"},
+                headers={"Authorization": "Bearer t-operator"},
+            )
+    answer.raise_for_status()
+    return answer.json()
+
+
+async def download(api: ApiProcess, document_id: str, path: Path) -> None:
+    async with httpx.AsyncClient(base_url=api.url, timeout=600) as http:
+        headers = {"Authorization": "Bearer t-committee"}
+        async with http.stream("GET", f"/documents/{document_id}", headers=headers) as answer:
+            answer.raise_for_status()
+            with path.open("wb") as out:
+                async for chunk in answer.aiter_bytes(2**20):
+                    out.write(chunk)
+
+
+async def timed(operation) -> float:  # noqa: ANN001 (an awaitable)
+    start = time.perf_counter()
+    await operation
+    return time.perf_counter() - start
+
+
+async def peak_rss_during(pid: int, operation) -> tuple[int, int]:  # noqa: ANN001
+    """RSS (KiB) before, and its peak while `operation` runs (sampled every 20 ms)."""
+    before = status(pid)["VmRSS"]
+    peak, task = before, asyncio.ensure_future(operation)
+    while not task.done():
+        peak = max(peak, status(pid)["VmRSS"])
+        await asyncio.sleep(0.02)
+    await task
+    return before, max(peak, status(pid)["VmRSS"])
+
+
+async def main() -> None:
+    args = arguments(__doc__.splitlines()[0], default_n=50, quick_n=20)
+    mib = args.n
+    async with stack() as s, api_process(s, "api") as api:
+        rules = {"max_file_bytes": 100 * 2**20, "max_application_bytes": 2**30}
+        call_id = await s.open_call(utcnow().replace(year=utcnow().year + 1), **rules)
+        ids = await s.register(call_id, CLIENTS + 1, CLIENTS + 1)
+        work = s.workdir / "files"
+        work.mkdir()
+
+        copies, uploads, downloads = [], [], []
+        for run in range(RUNS):
+            source = work / f"source-{run}.pdf"
+            make_file(source, mib, run)
+            copies.append(await timed(asyncio.to_thread(shutil.copyfile, source, work / "copy")))
+            start = time.perf_counter()
+            document = await upload(api, ids[0], source)
+            uploads.append(time.perf_counter() - start)
+            downloads.append(await timed(download(api, document["id"], work / "read")))
+            assert (work / "read").stat().st_size == source.stat().st_size
+            for name in ("copy", "read"):
+                (work / name).unlink()
+
+        sources = []
+        for i in range(CLIENTS):
+            sources.append(work / f"client-{i}.pdf")
+            make_file(sources[-1], MEMORY_FILE_MIB, 100 + i)
+        many = asyncio.gather(*(upload(api, ids[1 + i], p) for i, p in enumerate(sources)))
+        before, peak = await peak_rss_during(api.pid, many)
+
+    def rate(seconds: list[float]) -> float:
+        return round(mib / sorted(seconds)[len(seconds) // 2], 1)  # MiB/s, the median run
+
+    copy, up, down = rate(copies), rate(uploads), rate(downloads)
+    growth = round((peak - before) / 1024, 1)
+    report(
+        "documents",
+        ["what", "MiB/s (median)", "ratio to the copy", "target"],
+        [
+            ["plain copy (shutil.copyfile)", copy, 1.0, ""],
+            ["upload through the API", up, round(up / copy, 2), ">= 0.5"],
+            ["download through the API", down, round(down / copy, 2), ">= 0.5"],
+        ],
+        {
+            "mib": mib,
+            "copy_mib_s": copy,
+            "upload_mib_s": up,
+            "download_mib_s": down,
+            "upload_ratio": round(up / copy, 2),
+            "download_ratio": round(down / copy, 2),
+            "rss_before_mib": round(before / 1024, 1),
+            "rss_peak_mib": round(peak / 1024, 1),
+            "rss_growth_mib": growth,
+        },
+        [
+            f"{RUNS} runs of a {mib} MiB file each; the API in its own process, over loopback",
+            f"{CLIENTS} clients uploading {MEMORY_FILE_MIB} MiB each at once: API RSS "
+            f"{before // 1024} MiB before, {peak // 1024} MiB at its peak, growth {growth} MiB "
+            "(target < 50)",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
