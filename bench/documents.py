@@ -2,19 +2,21 @@
 the same disk, and the API's resident memory while 10 clients upload 50 MiB each at once.
 
 The API runs as deployed (`uvicorn api.main:app`, a process of its own) with its files in the
-bench's temporary folder, where the plain copy (`shutil.copyfile`) also writes. Each upload is a
-file of its own (no deduplication); targets: throughput >= 0.5 x the copy, memory growth < 50 MiB.
+bench's temporary folder, where the plain copy (`shutil.copyfile`) also writes. The client is
+curl, so that the figures are the server's (httpx, in Python, halves them on its own). Each
+upload is a file of its own (no deduplication); targets: throughput >= 0.5 x the copy, memory
+growth < 50 MiB.
 
     .venv/bin/python -m bench.documents [--n 50] [--quick]      (n: MiB per file)
 """
 
 import asyncio
+import json
 import os
 import shutil
 import time
+from asyncio.subprocess import PIPE
 from pathlib import Path
-
-import httpx
 
 from bench.common import ApiProcess, api_process, arguments, report, stack, utcnow
 from bench.memory import status
@@ -33,27 +35,38 @@ def make_file(path: Path, mib: int, tag: int) -> None:
             out.write(block)
 
 
+async def curl(*arguments: str) -> str:
+    """curl's output; a failed transfer (or an HTTP error) stops the benchmark."""
+    process = await asyncio.create_subprocess_exec(
+        "curl", "--silent", "--show-error", "--fail", *arguments, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"curl {arguments[-1]}: {err.decode()}")
+    return out.decode()
+
+
 async def upload(api: ApiProcess, application_id: str, path: Path) -> dict:
-    async with httpx.AsyncClient(base_url=api.url, timeout=600) as http:
-        with path.open("rb") as content:
-            answer = await http.post(
-                f"/applications/{application_id}/documents",
-                files={"file": (path.name, content, "application/pdf")},
-                data={"kind": "autre"},
-                headers={"Authorization": "Bearer t-operator"},
-            )
-    answer.raise_for_status()
-    return answer.json()
+    answer = await curl(
+        "-H",
+        "Authorization: Bearer t-operator",
+        "-F",
+        "kind=autre",
+        "-F",
+        f"file=@{path};type=application/pdf",
+        f"{api.url}/applications/{application_id}/documents",
+    )
+    return json.loads(answer)
 
 
 async def download(api: ApiProcess, document_id: str, path: Path) -> None:
-    async with httpx.AsyncClient(base_url=api.url, timeout=600) as http:
-        headers = {"Authorization": "Bearer t-committee"}
-        async with http.stream("GET", f"/documents/{document_id}", headers=headers) as answer:
-            answer.raise_for_status()
-            with path.open("wb") as out:
-                async for chunk in answer.aiter_bytes(2**20):
-                    out.write(chunk)
+    await curl(
+        "-H",
+        "Authorization: Bearer t-committee",
+        "-o",
+        str(path),
+        f"{api.url}/documents/{document_id}",
+    )
 
 
 async def timed(operation) -> float:  # noqa: ANN001 (an awaitable)
@@ -128,7 +141,7 @@ async def main() -> None:
             "rss_growth_mib": growth,
         },
         [
-            f"{RUNS} runs of a {mib} MiB file each; the API in its own process, over loopback",
+            f"{RUNS} runs of a {mib} MiB file each; the API in its own process, curl over loopback",
             f"{CLIENTS} clients uploading {MEMORY_FILE_MIB} MiB each at once: API RSS "
             f"{before // 1024} MiB before, {peak // 1024} MiB at its peak, growth {growth} MiB "
             "(target < 50)",

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["latency", "closure", "reads", "lifecycle", "memory", "replicas"]
+BENCHMARKS = ["latency", "closure", "reads", "lifecycle", "memory", "replicas", "documents"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,6 +43,12 @@ def headline(result: dict) -> str:
         return (
             f"{result['service_per_s']} applications/s vs {result['bare_per_s']} bare "
             f"(ratio {result['ratio']})"
+        )
+    if name == "documents":
+        return (
+            f"upload {result['upload_ratio']}, download {result['download_ratio']} x a plain copy "
+            f"(target >= 0.5); API RSS +{result['rss_growth_mib']} MiB under 10 x 50 MiB "
+            "uploads (target < 50)"
         )
     rss = result["service_rss_mib"][str(result["n"])]
     return f"worker RSS {rss} MiB with {result['n']} open cases"

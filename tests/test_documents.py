@@ -7,9 +7,11 @@ import zipfile
 from contextlib import aclosing
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from domain.models import MAX_FILES
+from domain.support import KPI_LABELS, REPORT_FILES
 from tests.conftest import (
     APPLICATION,
     DEFAULT_DOCUMENTS,
@@ -23,6 +25,7 @@ from tests.conftest import (
 )
 from tests.conftest import deposit as deposit_to
 from tests.test_api import open_call
+from tests.test_authorization import console_message
 from tests.test_clusters import TARGETS, labelled_cluster, stage_is
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -330,3 +333,104 @@ async def test_an_annual_report_is_made_of_the_clusters_files(dev_both: Service)
     assert [(d["actor"], d["filename"]) for d in detail["downloads"]] == [
         ("Karim Comité", "rapport d'activité.pdf")
     ]
+
+
+def message(answer: httpx.Response) -> dict:
+    """What the console's redirection leaves for the next page."""
+    found = console_message(answer)
+    assert found is not None, answer.headers
+    return found
+
+
+async def test_the_console_deposits_and_answers_complements_with_the_files(dev: Service) -> None:
+    call_id = await open_call(dev, deadline=(utcnow() + timedelta(seconds=2)).isoformat())
+    registered = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    page = f"/console/candidatures/{application_id}"
+    browser = await dev.signed_in("t-operator")
+    async with aclosing(browser):
+        shown = await browser.get(page)
+        assert "Fichier : budget prévisionnel" in shown.text  # an upload field per document
+        filed = await browser.post(
+            f"{page}/documents",
+            data={"kind": "dossier de candidature", "cle": "k-1"},
+            files={"file": ("Dossier.pdf", PDF, "application/pdf")},
+        )
+        assert filed.status_code == 303, filed.text
+        assert message(filed)["lines"] == ["« Dossier.pdf » déposé : dossier de candidature."]
+        refused = await browser.post(
+            f"{page}/documents",
+            data={"kind": "autre"},
+            files={"file": ("outil.pdf", b"MZ\x90\x00" * 100, "application/pdf")},
+        )
+        assert "Type de fichier refusé" in message(refused)["lines"][0]
+        empty = await browser.post(f"{page}/documents", data={"kind": "autre"})
+        assert message(empty)["lines"] == ["Choisissez un fichier à déposer."]
+
+        async def in_review() -> bool:
+            return (await dev.get(f"/applications/{application_id}")).json()["stage"] == (
+                "eligibility_review"
+            )
+
+        await eventually(in_review, what="the deadline")
+        late = await browser.post(
+            f"{page}/documents",
+            data={"kind": "autre"},
+            files={"file": ("tard.pdf", PDF + b"1", "application/pdf")},
+        )
+        assert "date limite passée" in message(late)["lines"][0]
+        asked = await dev.post(
+            f"/applications/{application_id}/request_complements",
+            json={"items": ["budget prévisionnel"]},
+        )
+        assert asked.status_code == 200
+        await browser.post(
+            f"{page}/documents",
+            data={"kind": "budget prévisionnel"},
+            files={"file": ("Budget.pdf", PDF + b"2", "application/pdf")},
+        )
+        form = (await browser.get(page)).text
+        [budget] = [f for f in await listed(dev, application_id) if f["filename"] == "Budget.pdf"]
+        assert f'value="{budget["id"]}"' in form  # offered as an answer to the request
+        answered = await browser.post(
+            f"{page}/actions/submit_complements", data={"files": budget["id"], "cle": "k-2"}
+        )
+        assert message(answered)["kind"] == "succes", message(answered)
+    case = (await dev.get(f"/applications/{application_id}")).json()
+    assert case["stage"] == "eligibility_review"
+    assert case["audit"][-1]["payload"]["files"] == [budget["id"]]
+    assert [f["filename"] for f in case["files"]] == ["Dossier.pdf", "Budget.pdf"]
+
+
+async def test_the_console_records_an_annual_report_from_the_clusters_files(dev: Service) -> None:
+    cluster_id = await labelled_cluster(dev)
+    start = (await dev.env.get_current_time()) - timedelta(days=340)
+    terms = {"start_at": start.isoformat(), "planned_amounts": [1e6, 9e5], "kpi_targets": TARGETS}
+    assert (await dev.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)).is_success
+    await stage_is(dev, cluster_id, "report_requested")
+    page = f"/console/clusters/{cluster_id}"
+    browser = await dev.signed_in("t-operator")
+    async with aclosing(browser):
+        for kind in REPORT_FILES.values():
+            filed = await browser.post(
+                f"{page}/documents",
+                data={"kind": kind},
+                files={"file": (f"{kind}.pdf", PDF + kind.encode(), "application/pdf")},
+            )
+            assert message(filed)["kind"] == "succes", message(filed)
+        form = (await browser.get(page)).text
+        files = {
+            f["kind"]: f["id"] for f in (await dev.get(f"/clusters/{cluster_id}/documents")).json()
+        }
+        for document_id in files.values():  # each offered once: in its own field only
+            assert form.count(f'<option value="{document_id}">') == 1
+        fields = {name: files[kind] for name, kind in REPORT_FILES.items()}
+        kpis = {f"kpi_actuals.{code}": "3" for code in KPI_LABELS}
+        recorded = await browser.post(
+            f"{page}/actions/record_report",
+            data={**fields, **kpis, "next_year_plan": "Trois projets", "cle": "k-3"},
+        )
+        assert message(recorded)["kind"] == "succes", message(recorded)
+    case = (await dev.get(f"/clusters/{cluster_id}")).json()
+    assert case["stage"] == "under_review"
+    assert case["years"][0]["report"]["indicators_table"] == files["tableau des indicateurs"]
