@@ -85,6 +85,13 @@ def _from(*stages: Stage) -> frozenset[Stage]:
     return frozenset(stages)
 
 
+def _deposit(sources: frozenset[Stage]) -> Transition:
+    """A file deposited for a case: a route of its own, since the file is sent as multipart."""
+    return Transition(
+        sources, None, DESK, "Déposer un document", "Document déposé", Deposit, route=False
+    )
+
+
 REASON = FormField("reason", "Motif", "textarea", required=True)
 OPTIONAL_REASON = FormField("reason", "Motif", "textarea")
 NOTE = FormField("note", "Note (facultative)", "textarea")
@@ -149,18 +156,9 @@ APPLICATION: dict[Action, Transition] = {
         fields=(
             FormField("cluster_name", "Nom du cluster"),
             FormField("sector", "Secteur"),
-            FormField("documents", "Pièces fournies (remplace la liste ; une par ligne)", "lines"),
         ),
     ),
-    Action.ADD_DOCUMENT: Transition(  # its own route: the file is sent as multipart
-        _from(A.RECEIVED, A.COMPLEMENTS_REQUESTED),
-        None,
-        DESK,
-        "Déposer un document",
-        "Document déposé",
-        Deposit,
-        route=False,
-    ),
+    Action.ADD_DOCUMENT: _deposit(_from(A.RECEIVED, A.COMPLEMENTS_REQUESTED)),
     Action.WITHDRAW: Transition(
         _from(A.RECEIVED),
         A.WITHDRAWN,
@@ -346,15 +344,7 @@ CLUSTER: dict[Action, Transition] = {
             FormField("kpi_targets", "Objectifs annuels", KPIS, required=True),
         ),
     ),
-    Action.ADD_CLUSTER_DOCUMENT: Transition(  # its own route: the file is sent as multipart
-        _from(K.AWAITING_CONTRACT, K.SUSPENDED) | RUNNING,
-        None,
-        DESK,
-        "Déposer un document",
-        "Document déposé",
-        Deposit,
-        route=False,
-    ),
+    Action.ADD_CLUSTER_DOCUMENT: _deposit(_from(K.AWAITING_CONTRACT, K.SUSPENDED) | RUNNING),
     Action.REQUEST_REPORT: Transition(
         _from(K.ACTIVE), K.REPORT_REQUESTED, CLOCK, "Demander", "Rapport annuel demandé"
     ),

@@ -72,23 +72,28 @@ async def site(
         await serving
 
 
+async def open_call(api: httpx.AsyncClient, title: str, seconds: float, **rules: object) -> str:
+    """A call created and published by the admin, open for `seconds`."""
+    body = {
+        "year": 2026,
+        "title": title,
+        "opens_at": utcnow().isoformat(),
+        "deadline": (utcnow() + timedelta(seconds=seconds)).isoformat(),
+        **rules,
+    }
+    created = await api.post("/calls", headers=auth("admin"), json=body)
+    assert created.status_code == 201, created.text
+    call_id = created.json()["id"]
+    await api.post(f"/calls/{call_id}/publish", headers=auth("admin"))
+    return call_id
+
+
 async def test_operator_takes_an_application_to_eligible_with_buttons(site: str) -> None:
     executable = browser_or_skip()
     from playwright.async_api import async_playwright, expect
 
     async with httpx.AsyncClient(base_url=site) as api:  # the call is the admin's part
-        created = await api.post(
-            "/calls",
-            headers=auth("admin"),
-            json={
-                "year": 2026,
-                "title": "Appel à projets clusters — console",
-                "opens_at": utcnow().isoformat(),
-                "deadline": (utcnow() + timedelta(seconds=25)).isoformat(),
-            },
-        )
-        call_id = created.json()["id"]
-        await api.post(f"/calls/{call_id}/publish", headers=auth("admin"))
+        await open_call(api, "Appel à projets clusters — console", seconds=25)
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
@@ -157,19 +162,9 @@ async def test_a_dossier_read_by_its_evaluator_once_declared_and_zipped_for_the_
     from playwright.async_api import async_playwright, expect
 
     async with httpx.AsyncClient(base_url=site) as api:
-        created = await api.post(
-            "/calls",
-            headers=auth("admin"),
-            json={
-                "year": 2026,
-                "title": "Appel à projets clusters — fichiers",
-                "opens_at": utcnow().isoformat(),
-                "deadline": (utcnow() + timedelta(seconds=20)).isoformat(),
-                "evaluators_per_application": 1,
-            },
+        call_id = await open_call(
+            api, "Appel à projets clusters — fichiers", seconds=20, evaluators_per_application=1
         )
-        call_id = created.json()["id"]
-        await api.post(f"/calls/{call_id}/publish", headers=auth("admin"))
         registered = await api.post(
             f"/calls/{call_id}/applications", headers=auth("operator"), json=APPLICATION
         )
