@@ -1,4 +1,5 @@
-"""The whole service on one machine: Temporal dev server on a SQLite file, the worker and the API.
+"""The whole service on one machine: Temporal dev server on a SQLite file, the worker, the API,
+and a mail catcher (unless SMTP_HOST names a relay) keeping each message under data/mail/.
 
 State lives under the data folder (CLUSTERS_DATA_DIR, default ./data) and survives restarts.
 """
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
 import logging
 import os
 import signal
@@ -18,6 +20,8 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from activities.mail import Relay
+from activities.mailcatcher import Catcher, start_catcher
 from api.main import create_app
 from observability import configure_logging, metrics_runtime
 from projection.database import make_engine, migrate
@@ -120,6 +124,17 @@ def private_data_folder() -> None:
     DATA_DIR.chmod(0o700)
 
 
+def mail_relay(settings: Settings) -> tuple[Relay, str]:
+    """The relay the worker sends through: SMTP_HOST if given, else a catcher on loopback that
+    keeps every message as a file under data/mail/ (and where they are, to say so)."""
+    relay = Relay.from_settings(settings)
+    if relay.host:
+        return relay, f"{relay.host}:{relay.port}"
+    folder = DATA_DIR / "mail"
+    catcher = start_catcher(Catcher(folder))
+    return dataclasses.replace(relay, host=LOOPBACK, port=catcher.port), f"{folder}/*.eml"
+
+
 async def main() -> None:
     os.environ.setdefault("LOG_FORMAT", "text")  # a terminal, not a log collector
     os.environ.setdefault("METRICS_ADDRESS", "127.0.0.1:9464")
@@ -137,15 +152,17 @@ async def main() -> None:
         client = await connect(settings, dev_server, f"{LOOPBACK}:{port}")
         app = create_app(settings, client=client, engine=engine)
         server = Server(uvicorn.Config(app, host=LOOPBACK, port=api_port))
-        worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox)
+        relay, mail = mail_relay(settings)
+        worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox, relay)
         async with worker:
             log.warning(
                 "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
-                "· métriques http://%s/metrics · jetons : %s",
+                "· métriques http://%s/metrics · jetons : %s · courriers : %s",
                 api_port,
                 ui_port,
                 settings.metrics_address,
                 settings.tokens_file if not settings.api_tokens else "API_TOKENS",
+                mail,
             )
             await server.serve()
     finally:

@@ -55,6 +55,23 @@ class Settings:
     workflow_sandbox: bool = field(
         default_factory=lambda: os.environ.get("WORKFLOW_SANDBOX", "0") not in ("", "0")
     )
+    # E-mail (activities.mail), read when the worker starts: the relay, and who writes.
+    smtp_host: str = field(default_factory=lambda: os.environ.get("SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("SMTP_PORT", "25")))
+    smtp_starttls: bool = field(
+        default_factory=lambda: os.environ.get("SMTP_STARTTLS", "0") not in ("", "0")
+    )
+    smtp_username: str = field(default_factory=lambda: os.environ.get("SMTP_USERNAME", ""))
+    smtp_password: str = field(default_factory=lambda: os.environ.get("SMTP_PASSWORD", ""))
+    mail_from: str = field(
+        default_factory=lambda: os.environ.get(
+            "MAIL_FROM", "Programme d'appui aux clusters <clusters@localhost>"
+        )
+    )
+    # The programme managers' shared mailbox: overdue evaluations and reports, probation reviews.
+    mail_programme: str = field(
+        default_factory=lambda: os.environ.get("MAIL_PROGRAMME", "programme@localhost")
+    )
 
 
 def storage_options(settings: Settings) -> dict[str, Any]:

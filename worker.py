@@ -11,6 +11,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.cases import Cases
+from activities.mail import Mail, Relay
 from activities.prechecks import Prechecks
 from activities.records import Records
 from observability import configure_logging, metrics_runtime
@@ -29,9 +30,17 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
     return SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
 
 
-def build_worker(client: Client, engine: Engine, task_queue: str, sandboxed: bool = True) -> Worker:
+def build_worker(
+    client: Client,
+    engine: Engine,
+    task_queue: str,
+    sandboxed: bool = True,
+    relay: Relay | None = None,
+) -> Worker:
+    """`relay`: where notices are sent (the environment's SMTP_* by default)."""
     records = Records(engine)
     cases = Cases(client, task_queue)
+    mail = Mail(engine, relay or Relay.from_settings(Settings()))
     return Worker(
         client,
         task_queue=task_queue,
@@ -46,6 +55,7 @@ def build_worker(client: Client, engine: Engine, task_queue: str, sandboxed: boo
             cases.start_application,
             cases.start_cluster,
             cases.fan_out,
+            mail.deliver_notice,
         ],
         # Projection writes are blocking SQL: they run in threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=16),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 from temporalio.api.enums.v1 import TaskQueueType
@@ -31,6 +32,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.mailcatcher import Catcher, start_catcher
 from api.main import create_app
 from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow
@@ -299,6 +301,7 @@ async def worker_process(
     baseline), on the dev server and the projection in `workdir`; polling once this yields."""
     env = {
         **os.environ,
+        **mail_env(),
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "TASK_QUEUE": task_queue,
         "DATABASE_URL": projection_url(workdir),
@@ -371,6 +374,16 @@ async def stack(baseline: bool = False, run_worker: bool = True) -> AsyncIterato
             )
         )
         yield Stack(env, engine, http, task_queue, baseline_queue, workdir)
+
+
+# The workers' notices go to a catcher in this process: delivered as in production, and kept.
+_catcher: list[Controller] = []
+
+
+def mail_env() -> dict[str, str]:
+    if not _catcher:
+        _catcher.append(start_catcher(Catcher()))
+    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(_catcher[0].port)}
 
 
 def free_port() -> int:

@@ -504,6 +504,7 @@ class Notification(BaseModel):
     recipient: str
     subject: str
     body: str
+    kind: str = ""  # the notices function that wrote it (domain.notices)
 
 
 class CallRecord(BaseModel):

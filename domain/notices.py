@@ -1,14 +1,36 @@
 """Texts of the notifications to applicants, evaluators, clusters and managers (in French)."""
 
+import functools
+from collections.abc import Callable
+
 from domain.clock import local
 from domain.models import ApplicationState, Notification
 from domain.support import ClusterState
+
+Make = Callable[..., list[Notification]]
+
+
+def notice(make: Make) -> Make:
+    """Every notification `make` writes is of its kind: the function's name."""
+
+    @functools.wraps(make)
+    def kinded(*args: object) -> list[Notification]:
+        return [n.model_copy(update={"kind": make.__name__}) for n in make(*args)]
+
+    return kinded
+
+
+def sentence(text: str) -> str:
+    """A text ending as a French sentence does, without a doubled full stop."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 def _to(state: ApplicationState, subject: str, body: str) -> list[Notification]:
     return [Notification(recipient=state.data.contact.email, subject=subject, body=body)]
 
 
+@notice
 def registered(state: ApplicationState) -> list[Notification]:
     return _to(
         state,
@@ -18,33 +40,43 @@ def registered(state: ApplicationState) -> list[Notification]:
     )
 
 
+@notice
 def complements_requested(state: ApplicationState) -> list[Notification]:
     request = state.complements
     assert request is not None
     return _to(
         state,
         f"Candidature {state.id} : compléments demandés",
-        "Merci de fournir : " + "; ".join(request.items) + ". "
-        f"Date limite : {local(request.due_at):%d/%m/%Y à %H:%M} (heure de Rabat). "
+        "Merci de fournir : "
+        + " ; ".join(request.items)
+        + ". "
+        + (f"Note de l'opérateur : {sentence(request.note)} " if request.note else "")
+        + f"Date limite : {local(request.due_at):%d/%m/%Y à %H:%M} (heure de Rabat). "
         "Sans réponse dans ce délai, le dossier sera déclaré irrecevable.",
     )
 
 
+@notice
 def eligibility_decided(state: ApplicationState) -> list[Notification]:
     if state.stage == "eligible":
         return _to(state, f"Candidature {state.id} recevable", "Votre dossier passe en évaluation.")
-    return _to(state, f"Candidature {state.id} irrecevable", f"Motif : {state.reason}.")
+    return _to(
+        state, f"Candidature {state.id} irrecevable", f"Motif : {sentence(state.reason or '')}"
+    )
 
 
-PROGRAMME = "programme@clusters"  # the programme managers' shared mailbox
+# Recipients named, not addressed: the delivery finds the address (activities.mail).
+PROGRAMME = "programme"  # the programme managers' shared mailbox (MAIL_PROGRAMME)
+EVALUATOR = "évaluateur:"  # followed by the staff member's name: their account's e-mail
 
 
+@notice
 def evaluators_assigned(state: ApplicationState, names: list[str]) -> list[Notification]:
     assert state.evaluation and state.evaluation.due_at
     due = f"{local(state.evaluation.due_at):%d/%m/%Y à %H:%M}"
     return [
         Notification(
-            recipient=f"évaluateur:{name}",
+            recipient=f"{EVALUATOR}{name}",
             subject=f"Évaluation de la candidature {state.id}",
             body=f"Vous êtes désigné(e) pour évaluer « {state.data.cluster_name} ». Déclarez d'abord "
             f"l'absence de conflit d'intérêts, puis notez la grille avant le {due} (heure de Rabat).",
@@ -53,12 +85,13 @@ def evaluators_assigned(state: ApplicationState, names: list[str]) -> list[Notif
     ]
 
 
+@notice
 def evaluation_reminder(state: ApplicationState, names: list[str]) -> list[Notification]:
     assert state.evaluation and state.evaluation.due_at
     due = f"{local(state.evaluation.due_at):%d/%m/%Y à %H:%M}"
     return [
         Notification(
-            recipient=f"évaluateur:{name}",
+            recipient=f"{EVALUATOR}{name}",
             subject=f"Rappel : évaluation de la candidature {state.id}",
             body=f"Votre évaluation de « {state.data.cluster_name} » est attendue avant le {due}.",
         )
@@ -66,6 +99,7 @@ def evaluation_reminder(state: ApplicationState, names: list[str]) -> list[Notif
     ]
 
 
+@notice
 def evaluation_overdue(state: ApplicationState, names: list[str]) -> list[Notification]:
     return [
         Notification(
@@ -76,6 +110,7 @@ def evaluation_overdue(state: ApplicationState, names: list[str]) -> list[Notifi
     ]
 
 
+@notice
 def result_published(state: ApplicationState) -> list[Notification]:
     assert state.decision
     texts = {
@@ -83,7 +118,7 @@ def result_published(state: ApplicationState) -> list[Notification]:
         "reserve": "Votre candidature est inscrite sur la liste d'attente.",
         "rejected": "Votre candidature n'est pas retenue.",
     }
-    body = f"{texts[state.decision.outcome]} Motif : {state.decision.reason}."
+    body = f"{texts[state.decision.outcome]} Motif : {sentence(state.decision.reason)}"
     if state.redress:
         body += (
             " Vous pouvez demander un réexamen jusqu'au "
@@ -92,6 +127,7 @@ def result_published(state: ApplicationState) -> list[Notification]:
     return _to(state, f"Résultats de l'appel : candidature {state.id}", body)
 
 
+@notice
 def review_answered(state: ApplicationState) -> list[Notification]:
     assert state.redress
     return _to(
@@ -104,6 +140,7 @@ def _cluster(state: ClusterState, subject: str, body: str) -> list[Notification]
     return [Notification(recipient=recipient, subject=subject, body=body)]
 
 
+@notice
 def report_requested(state: ClusterState) -> list[Notification]:
     year = state.current
     assert year is not None
@@ -115,6 +152,7 @@ def report_requested(state: ClusterState) -> list[Notification]:
     )
 
 
+@notice
 def report_reminder(state: ClusterState) -> list[Notification]:
     year = state.current
     assert year is not None
@@ -125,6 +163,7 @@ def report_reminder(state: ClusterState) -> list[Notification]:
     )
 
 
+@notice
 def report_overdue(state: ClusterState) -> list[Notification]:
     year = state.current
     assert year is not None
@@ -135,6 +174,7 @@ def report_overdue(state: ClusterState) -> list[Notification]:
     ]
 
 
+@notice
 def probation_review(state: ClusterState) -> list[Notification]:
     return [
         Notification(
@@ -145,6 +185,7 @@ def probation_review(state: ClusterState) -> list[Notification]:
     ]
 
 
+@notice
 def support_decided(state: ClusterState) -> list[Notification]:
     labels = {
         "active": "Soutien renouvelé",
@@ -152,7 +193,7 @@ def support_decided(state: ClusterState) -> list[Notification]:
         "terminated": "Soutien résilié",
         "ended": "Soutien achevé : le cluster peut candidater de nouveau comme cluster existant",
     }
-    body = labels.get(state.stage, state.stage)
+    body = sentence(labels.get(state.stage, state.stage))
     if state.reason:
-        body += f". Motif : {state.reason}"
-    return _cluster(state, f"Cluster {state.origin.cluster_name} : décision", body + ".")
+        body += f" Motif : {sentence(state.reason)}"
+    return _cluster(state, f"Cluster {state.origin.cluster_name} : décision", body)

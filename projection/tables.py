@@ -98,11 +98,17 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)  # workflow id, sequence and position: written once
-    recipient: str
+    recipient: str  # an address, or whom it names (« évaluateur:Nom », « programme »)
+    kind: str = ""  # which notice (domain.notices): complements_requested, …
     subject: str
     body: str
     created_at: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)
+    # Its delivery (activities.mail): the address it went to; pending, sent or failed.
+    address: str | None = None
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    last_error: str | None = None
 
 
 class AssignmentRow(SQLModel, table=True):

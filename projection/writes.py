@@ -204,6 +204,7 @@ class Projection:
                 "key": f"{event.workflow_id}:{event.seq}:{position}",
                 "created_at": event.at,
                 "sent_at": event.at if rebuilding else None,
+                "status": "sent" if rebuilding else "pending",
                 **notice.model_dump(),
             }
             for position, notice in enumerate(record.notifications)

@@ -15,11 +15,16 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from sqlmodel import Session
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.mail import Relay
+from activities.mailcatcher import Catcher, start_catcher
+from api.identity import add_user
 from api.storage import Storage
 from domain.models import CallSpec
+from domain.stages import Role
 from projection.database import make_engine, migrate
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.report import Report, collect, render, table, write
@@ -47,8 +52,13 @@ async def rehearse(
     scratch = tempfile.mkdtemp()
     engine = make_engine(f"sqlite:///{scratch}/projection.db")
     migrate(engine)
+    with Session(engine) as db:  # the panel's accounts: their notices go to these addresses
+        for i in range(1, 10):
+            add_user(db, f"Évaluateur {i}", Role.EVALUATOR, f"evaluateur{i}@repetition.ma")
     queue = f"rehearsal-{uuid.uuid4().hex}"
-    async with build_worker(env.client, engine, queue):
+    catcher = start_catcher(Catcher())  # the notices, sent as in production
+    relay = Relay(host="127.0.0.1", port=catcher.port)
+    async with build_worker(env.client, engine, queue, relay=relay):
         clock = Clock(now=env.get_current_time, sleep=env.sleep)
         storage = Storage(f"{scratch}/documents")
         driver = Driver(env.client, engine, queue, clock, storage, progress)
@@ -91,6 +101,8 @@ async def rehearse(
             rng,
         )
         await driver.snapshot(call_id, f"{s.years} année(s) de soutien")
+        await driver.notices_sent()
+    catcher.stop()
     return collect(engine, call_id, driver.snapshots, offset, scenario.name, variant)
 
 

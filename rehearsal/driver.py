@@ -40,7 +40,7 @@ from domain.rules import missing_documents
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import REPORT_FILES, AnnualReport, ContractTerms, KPIs, Renewal, add_years
 from projection import queries
-from projection.tables import ApplicationRow, CallRow, ClusterRow
+from projection.tables import ApplicationRow, CallRow, ClusterRow, OutboxRow
 from rehearsal.papers import pdf
 from rehearsal.scenario import Scenario
 from workflows.application import ApplicationWorkflow as App
@@ -127,6 +127,16 @@ class Driver:
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError(f"trop long : {what}")
+
+    async def notices_sent(self) -> None:
+        """Wait (real time) for every notice to have left: sent, or refused."""
+
+        def none_pending() -> bool:
+            with Session(self.engine) as db:
+                pending = select(OutboxRow.id).where(OutboxRow.status == "pending")
+                return db.exec(pending).first() is None
+
+        await self.settle(none_pending, "l'envoi des courriers")
 
     async def snapshot(self, call_id: str, label: str) -> None:
         with Session(self.engine) as db:

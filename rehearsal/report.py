@@ -1,4 +1,5 @@
-"""The rehearsal's report: timeline, stages over time, outcomes, ranking, support paid."""
+"""The rehearsal's report: timeline, stages over time, outcomes, ranking, support paid, and the
+messages its SMTP server received per kind of notice."""
 
 import csv
 import json
@@ -7,15 +8,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from domain.clock import local
 from domain.ids import call_workflow_id
 from domain.lifecycle import TRANSITIONS
 from domain.stages import STAGE_LABELS_FR, ApplicationStage
 from projection import queries
-from projection.tables import ApplicationRow, CallRow, PaymentRow
+from projection.tables import ApplicationRow, CallRow, OutboxRow, PaymentRow
 from rehearsal.driver import Snapshot
+
+MAIL_STATUS = {"sent": "envoyés", "pending": "en attente", "failed": "en échec"}
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Report:
     outcomes: list[dict] = field(default_factory=list)
     ranking: list[dict] = field(default_factory=list)
     support: dict[str, float] = field(default_factory=dict)
+    mail: list[dict] = field(default_factory=list)  # messages per kind of notice, by status
 
     def final_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -108,6 +112,17 @@ def collect(
             year = str(local(starts_at - offset).year)
             report.support[year] = report.support.get(year, 0.0) + amount
     report.support = dict(sorted(report.support.items()))
+    with Session(engine) as db:
+        query = select(OutboxRow.kind, OutboxRow.status, func.count()).group_by(
+            OutboxRow.kind, OutboxRow.status
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for kind, status, count in db.exec(query):
+            counts.setdefault(kind, {})[status] = count
+    report.mail = [
+        {"courrier": kind, **{MAIL_STATUS[s]: by.get(s, 0) for s in MAIL_STATUS}}
+        for kind, by in sorted(counts.items())
+    ]
     return report
 
 
@@ -141,6 +156,7 @@ def render(report: Report) -> str:
             table(report.outcomes, "Où chaque candidature s'est arrêtée, et pourquoi"),
             table(report.ranking, "Classement"),
             table(support, "Soutien accordé par année"),
+            table(report.mail, "Courriers par type (serveur SMTP de la répétition)"),
         ]
     )
 
@@ -154,6 +170,7 @@ def write(report: Report, folder: Path) -> None:
         "candidatures": report.outcomes,
         "classement": report.ranking,
         "soutien": [{"année": y, "soutien": a} for y, a in report.support.items()],
+        "courriers": report.mail,
     }
     for name, rows in parts.items():
         columns = list(dict.fromkeys(k for row in rows for k in row))

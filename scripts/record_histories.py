@@ -17,10 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlmodel import Session  # noqa: E402
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from activities.mail import Relay  # noqa: E402
+from activities.mailcatcher import Catcher, start_catcher  # noqa: E402
+from api.identity import add_user  # noqa: E402
 from domain import models  # noqa: E402
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
 from domain.stages import CallStage, Role  # noqa: E402
@@ -219,6 +223,7 @@ async def support(s: Scenario) -> dict[str, WorkflowHandle]:
         sector="TIC",
         labelled_at=now,
         max_support_years=3,
+        contact_email="direction@cluster-historique.ma",
     )
     first = await s.client.start_workflow(
         Cluster.run,
@@ -259,15 +264,21 @@ async def main(tag: str) -> None:
     )
     engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/projection.db")
     migrate(engine)
+    with Session(engine) as db:  # the evaluators' notices go to their accounts' addresses
+        for evaluator in EVALUATORS:
+            add_user(db, evaluator.name, evaluator.role, f"{evaluator.name.lower()}@evaluation.ma")
     queue = f"record-{uuid.uuid4().hex}"
     OUT.mkdir(exist_ok=True)
-    async with env, build_worker(env.client, engine, queue):
+    catcher = start_catcher(Catcher())  # the notices are delivered, as in production
+    relay = Relay(host="127.0.0.1", port=catcher.port)
+    async with env, build_worker(env.client, engine, queue, relay=relay):
         scenario = Scenario(env, env.client, queue)
         for record in (eligibility, evaluation, support):
             for name, handle in (await record(scenario)).items():
                 history = await handle.fetch_history()
                 (OUT / f"{tag}-{name}.json").write_text(history.to_json())
                 print("recorded", tag, name, len(history.events), "events")
+    catcher.stop()
 
 
 if __name__ == "__main__":

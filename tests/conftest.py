@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.mail import Relay
+from activities.mailcatcher import Catcher, start_catcher
 from api.main import create_app
 from api.storage import Storage
 from domain.ids import call_workflow_id
@@ -195,10 +198,12 @@ async def running_service(
     engine: Engine,
     task_queue: str | None = None,
     sandboxed: bool = True,
+    relay: Relay | None = None,
     **settings: str,
 ) -> AsyncIterator[Service]:
     """`sandboxed`, the tests' default, fails any non-deterministic call a workflow makes;
-    `settings` replace the service's own (its files in a folder of its own, by default)."""
+    `relay`: where notices go (the shared catcher by default); `settings` replace the
+    service's own (its files in a folder of its own, by default)."""
     task_queue = task_queue or f"tq-{uuid.uuid4().hex}"
     settings = Settings(
         task_queue=task_queue,
@@ -207,7 +212,7 @@ async def running_service(
         **settings,
     )
     app = create_app(settings, client=env.client, engine=engine)
-    worker = build_worker(env.client, engine, task_queue, sandboxed)
+    worker = build_worker(env.client, engine, task_queue, sandboxed, relay or mail_relay())
     async with worker, app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -265,6 +270,32 @@ async def eventually(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# One SMTP server on loopback for every test service (aiosmtpd): what each notice became.
+CATCHER = Catcher()
+_catcher_port: list[int] = []
+
+
+def mail_relay() -> Relay:
+    """The tests' relay: the catcher, started on first use."""
+    if not _catcher_port:
+        _catcher_port.append(start_catcher(CATCHER).port)
+    return Relay(host="127.0.0.1", port=_catcher_port[0], programme="programme@clusters.ma")
+
+
+def mail_env() -> dict[str, str]:
+    """The same relay for a worker in a process of its own (worker.py reads the environment)."""
+    relay = mail_relay()
+    return {
+        "SMTP_HOST": relay.host,
+        "SMTP_PORT": str(relay.port),
+        "MAIL_PROGRAMME": relay.programme,
+    }
+
+
+def mails_to(address: str) -> list[EmailMessage]:
+    return [m for m in list(CATCHER.messages.values()) if m["To"] == address]
 
 
 PDF_BYTES = b"%PDF-1.4\n%%EOF\n"  # the smallest file the storage takes as a PDF

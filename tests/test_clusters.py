@@ -137,9 +137,7 @@ async def test_a_dozen_years_of_support_with_bounded_history(skipping: Service) 
     assert actions.count("request_report") == YEARS
     assert actions.count("remind_report") == 2  # only the late year waited past the reminders
     assert actions.count("escalate_report") == 1 and actions[-1] == "end_support"
-    assert "Revue de probation : cluster Cluster Textile du Nord" in outbox(
-        skipping, "programme@clusters"
-    )
+    assert "Revue de probation : cluster Cluster Textile du Nord" in outbox(skipping, "programme")
 
     kpis = (await skipping.get(f"/clusters/{cluster_id}/kpis")).json()
     assert len(kpis) == 5 * YEARS

@@ -21,7 +21,7 @@ from api.main import create_app
 from domain.models import DEFAULT_DOCUMENTS
 from rehearsal.papers import pdf
 from settings import Settings
-from tests.conftest import APPLICATION, TOKENS, auth, utcnow
+from tests.conftest import APPLICATION, TOKENS, auth, mail_relay, utcnow
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -63,7 +63,7 @@ async def site(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    async with build_worker(dev_env.client, engine, task_queue):
+    async with build_worker(dev_env.client, engine, task_queue, relay=mail_relay()):
         serving = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.05)

@@ -1,6 +1,7 @@
 """The embedded run (`./scripts/run.sh`) stops whole, even killed: no dev server left running on
 its port; it refuses a port already held and keeps its data private."""
 
+import email
 import os
 import signal
 import socket
@@ -9,10 +10,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.policy import default
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import APPLICATION, TOKENS, auth
+from tests.test_api import call_body
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,3 +130,26 @@ def test_kill_9_leaves_no_dev_server_and_a_held_port_is_refused(tmp_path: Path) 
 
 def stat_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
+
+
+def test_the_embedded_run_keeps_each_notice_as_a_mail_file(tmp_path: Path) -> None:
+    """No relay configured: the embedded run's catcher receives the notices under data/mail/."""
+    data = tmp_path / "data"
+    env = embedded_env(data) | {"API_TOKENS": ",".join(TOKENS.values())}
+    with embedded(data, env):
+        api = f"http://127.0.0.1:{env['API_PORT']}"
+        created = httpx.post(f"{api}/calls", json=call_body(), headers=auth("admin"))
+        call_id = created.json()["id"]
+        assert httpx.post(f"{api}/calls/{call_id}/publish", headers=auth("admin")).is_success
+        registered = httpx.post(
+            f"{api}/calls/{call_id}/applications", json=APPLICATION, headers=auth("operator")
+        )
+        assert registered.status_code == 201, registered.text
+        deadline = time.monotonic() + 30
+        while not list((data / "mail").glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.3)
+    [kept] = list((data / "mail").glob("*.eml"))
+    message = email.message_from_bytes(kept.read_bytes(), policy=default)
+    assert message["To"] == APPLICATION["contact"]["email"]
+    assert message["Subject"] == f"Candidature {registered.json()['id']} enregistrée"
+    assert stat_mode(kept) == 0o600  # the data folder's files: this user's alone

@@ -243,7 +243,7 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
         if s.startswith("Rappel") and delta in s
     ]
     assert len(reminders) == 2  # 7 and 2 days before the due date
-    assert f"Évaluation en retard : candidature {delta}" in outbox(service, "programme@clusters")
+    assert f"Évaluation en retard : candidature {delta}" in outbox(service, "programme")
     late = await service.post(
         f"/applications/{delta}/submit_scores", role=NADIA, json=sheet(2, 2, 2.5, 2, 2)
     )

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowHandle
 
 from domain.ids import call_workflow_id, cluster_workflow_id
 from projection.tables import AuditRow, ClusterRow
-from tests.conftest import APPLICATION, Service, report
+from tests.conftest import APPLICATION, Service, eventually, report
 from tests.test_api import open_call
 from tests.test_clusters import TARGETS, labelled_cluster, stage_is
 
@@ -97,7 +97,11 @@ async def test_a_renewal_is_in_sql_when_it_answers_though_its_run_continued_as_n
         assert trail(skipping, cluster_id)[-2:] == ["record_report", "renew"]
         with Session(skipping.engine) as db:
             assert db.get(ClusterRow, cluster_id).year == 2
-        assert (await handle.describe()).run_id != first_run
+
+        async def next_run() -> bool:  # once the renewal's notice has left
+            return (await handle.describe()).run_id != first_run
+
+        await eventually(next_run, what="the next year's run")
         # Temporal keeps update ids per run: in the next run, the repeat is checked afresh.
         repeat = await skipping.post(f"/clusters/{cluster_id}/renew", "admin", headers=key)
         assert repeat.status_code == 409

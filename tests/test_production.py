@@ -28,6 +28,7 @@ from tests.conftest import (
     POSTGRES_URL,
     TOKENS,
     auth,
+    mail_env,
     postgres_engine,
     running_service,
 )
@@ -97,15 +98,19 @@ class Stack:
 async def test_a_deadline_burst_over_two_apis_survives_a_rolling_restart(
     dev_env: WorkflowEnvironment, postgres_url: str, tmp_path: Path
 ) -> None:
-    env = os.environ | {
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TASK_QUEUE": f"prod-{uuid.uuid4().hex}",
-        "DATABASE_URL": postgres_url,
-        "API_TOKENS": ",".join(TOKENS.values()),
-        "LOG_FORMAT": "json",
-        "METRICS_ADDRESS": "",
-        "WORKFLOW_SANDBOX": "0",
-    }
+    env = (
+        os.environ
+        | mail_env()
+        | {
+            "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+            "TASK_QUEUE": f"prod-{uuid.uuid4().hex}",
+            "DATABASE_URL": postgres_url,
+            "API_TOKENS": ",".join(TOKENS.values()),
+            "LOG_FORMAT": "json",
+            "METRICS_ADDRESS": "",
+            "WORKFLOW_SANDBOX": "0",
+        }
+    )
     stack = Stack(env, tmp_path)
     answers: dict[str, httpx.Response] = {}
     repeated_503 = 0

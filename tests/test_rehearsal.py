@@ -62,6 +62,9 @@ async def test_report_matches_the_scenario(
         "par": "horloge",
     } in report.timeline
     assert sum(report.support.values()) == 2 * 1_000_000
+    mail = {row["courrier"]: row for row in report.mail}
+    assert mail["registered"]["envoyés"] == 6 and mail["result_published"]["envoyés"] == 5
+    assert all(row["en échec"] == 0 and row["en attente"] == 0 for row in report.mail)
 
     write(report, tmp_path)
     assert (

@@ -38,6 +38,7 @@ from tests.conftest import (
     auth,
     deposit,
     eventually,
+    mail_env,
     postgres_engine,
     running_service,
     utcnow,
@@ -140,12 +141,16 @@ async def test_worker_metrics_are_served_for_prometheus(
 
 
 def worker_process(address: str, database_url: str, task_queue: str) -> subprocess.Popen:
-    environment = os.environ | {
-        "TEMPORAL_ADDRESS": address,
-        "DATABASE_URL": database_url,
-        "TASK_QUEUE": task_queue,
-        "LOG_FORMAT": "text",
-    }
+    environment = (
+        os.environ
+        | mail_env()
+        | {
+            "TEMPORAL_ADDRESS": address,
+            "DATABASE_URL": database_url,
+            "TASK_QUEUE": task_queue,
+            "LOG_FORMAT": "text",
+        }
+    )
     return subprocess.Popen(
         [sys.executable, "worker.py"],
         cwd=ROOT,

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import DECISIONS, FINAL_APPLICATION_STAGES, Action, ApplicationStage
     from workflows.files import check_room, held, reference
     from workflows.refusals import forbidden, invalid, not_allowed
-    from workflows.transitions import Case, handlers_done, may, sleep_until, step, transition
+    from workflows.transitions import Case, may, sleep_until, step, transition
 
 Notify = Callable[[ApplicationState], list[Notification]]
 CLOSE_SUBMISSIONS = "close_submissions"
@@ -63,6 +63,8 @@ class ApplicationWorkflow(Case[ApplicationState]):
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
+        if self.state.seq == 1:  # its registration, recorded by the call with its notice
+            self.deliver(1, len(notices.registered(self.state)))
         while not self._finished():
             stage = self.state.stage
             if stage == ApplicationStage.RECEIVED:
@@ -82,7 +84,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
                 await workflow.wait_condition(
                     lambda: self.state.stage != stage or self._result_to_announce()
                 )
-        await handlers_done()
+        await self.settled()
         return self.state.stage
 
     # --- signals from the call ---------------------------------------------------------

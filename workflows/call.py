@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.transitions import (
         Case,
         audit_event,
-        handlers_done,
         may,
         sleep_until,
         step,
@@ -60,7 +59,7 @@ class CallWorkflow(Case[CallState]):
                 return
         while self.state.stage != CallStage.ARCHIVED:
             if self._should_continue_as_new():
-                await handlers_done()
+                await self.settled()
                 workflow.continue_as_new(CallStart(state=self.state, registered=self.registered))
             stage = self.state.stage
             still = lambda: self.state.stage == stage and not self._should_continue_as_new()  # noqa: E731
@@ -72,7 +71,7 @@ class CallWorkflow(Case[CallState]):
                     await self._close()
             else:
                 await workflow.wait_condition(lambda: not still())
-        await handlers_done()
+        await self.settled()
 
     # --- checks beyond the lifecycle table's rule (validator and handler alike) ------------
     def _check_create(self, actor: Actor, _: None) -> None:

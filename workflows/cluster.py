@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.files import check_room, held, reference
     from workflows.refusals import invalid, not_allowed
-    from workflows.transitions import Case, handlers_done, may, sleep_until, transition
+    from workflows.transitions import Case, may, sleep_until, transition
 
 MAX_REACHED = "Durée maximale de soutien atteinte"
 
@@ -50,7 +50,7 @@ class ClusterWorkflow(Case[ClusterState]):
             await self.commit(CLOCK, Action.OPEN_CASE)
         while self.state.stage not in FINAL_CLUSTER_STAGES:
             if self._year() != self.year:  # renewed: the next year gets a run of its own
-                await handlers_done()
+                await self.settled()
                 workflow.continue_as_new(args=[start, self.state])
             stage = self.state.stage
             if stage == ClusterStage.AWAITING_CONTRACT:
@@ -61,7 +61,7 @@ class ClusterWorkflow(Case[ClusterState]):
                 lambda: alarm[0], lambda: self.state.stage == stage and self._alarm() == alarm
             ):
                 await self._clock(alarm[1])
-        await handlers_done()
+        await self.settled()
         return self.state.stage
 
     @workflow.query

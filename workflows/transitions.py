@@ -12,8 +12,10 @@ from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.mail import NOTICE_REFUSED, Mail
     from activities.records import Records
     from domain.lifecycle import table_for
     from domain.models import (
@@ -46,6 +48,30 @@ STEP = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
 )
+
+
+# A notice is sent by an activity of its own, retried with a growing backoff for days: a mail
+# server down over a weekend delays it, never loses it; a refusal (a bad address) is final.
+NOTICE_DAYS = 7
+DELIVERY = dict(
+    start_to_close_timeout=timedelta(minutes=2),
+    schedule_to_close_timeout=timedelta(days=NOTICE_DAYS),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=10),
+        backoff_coefficient=2,
+        maximum_interval=timedelta(hours=2),
+        non_retryable_error_types=[NOTICE_REFUSED],
+    ),
+)
+
+
+async def deliver(key: str) -> datetime | None:
+    """Send the outbox's notification `key`; when it was sent, or None if it never could be."""
+    try:
+        return await workflow.execute_activity_method(Mail.deliver_notice, key, **DELIVERY)
+    except ActivityError as error:
+        workflow.logger.warning("notice %s not delivered: %s", key, error.cause)
+        return None
 
 
 def transition(action: Action, check: Check | None = None, exclusive: bool = True):
@@ -123,6 +149,28 @@ class Case(Generic[CaseState]):
     def lock(self) -> asyncio.Lock:
         return asyncio.Lock()
 
+    @functools.cached_property
+    def deliveries(self) -> list[asyncio.Task[datetime | None]]:
+        """The notices this run is sending."""
+        return []
+
+    def deliver(self, seq: int, count: int) -> list[asyncio.Task[datetime | None]]:
+        """Send the `count` notifications of transition `seq`, each by an activity of its own,
+        while the case goes on."""
+        workflow_id = workflow.info().workflow_id
+        sending = [asyncio.create_task(deliver(f"{workflow_id}:{seq}:{i}")) for i in range(count)]
+        self.deliveries.extend(sending)
+        return sending
+
+    async def settled(self) -> None:
+        """Before completing or continuing as new: no update still running, no notice still
+        being sent."""
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await asyncio.gather(*self.deliveries)
+            if workflow.all_handlers_finished():
+                return
+
     async def commit(
         self,
         actor: Actor,
@@ -150,6 +198,7 @@ class Case(Generic[CaseState]):
         )
         notifications = notify(snapshot) if notify else []
         await step(recorder, make(state=snapshot, event=event, notifications=notifications))
+        self.deliver(snapshot.seq, len(notifications))
         return snapshot
 
 
@@ -178,8 +227,3 @@ def audit_event(
         reason=reason,
         payload=payload or {},
     )
-
-
-async def handlers_done() -> None:
-    """Before completing or continuing as new: no update still running."""
-    await workflow.wait_condition(workflow.all_handlers_finished)

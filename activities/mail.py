@@ -1,0 +1,147 @@
+"""Delivery of the notifications the workflows record in the outbox: one e-mail per row, over SMTP
+(smtplib), by an activity its workflow schedules right after the transition (durable retries with
+backoff over days). The Message-ID is derived from the row's key, so a message sent again after a
+crash is the same message to every mail system on the way; a row already sent is not sent again.
+A permanent refusal (a bad address, a 5xx answer) is recorded and not retried."""
+
+import hashlib
+import smtplib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.notices import EVALUATOR, PROGRAMME
+from projection.tables import OutboxRow, UserRow
+from settings import Settings
+
+NOTICE_REFUSED = "NoticeRefused"  # the error type the workflows do not retry
+OUTBOX = OutboxRow.__table__
+
+
+class Refused(Exception):
+    """Nobody will ever take this message as it is: retrying would not help."""
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The SMTP relay and the sender, from the environment (Settings) when the worker starts."""
+
+    host: str
+    port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    sender: str = "Programme d'appui aux clusters <clusters@localhost>"
+    programme: str = "programme@localhost"  # the programme managers' shared mailbox
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Relay":
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_starttls,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.mail_from,
+            settings.mail_programme,
+        )
+
+
+def message_id(key: str, sender: str) -> str:
+    """The same for every attempt at one notification."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+class Mail:
+    def __init__(self, engine: Engine, relay: Relay) -> None:
+        self.engine, self.relay = engine, relay
+
+    @activity.defn
+    def deliver_notice(self, key: str) -> datetime:
+        """Send the outbox's notification `key` once; answer when it was sent."""
+        with Session(self.engine) as db:
+            row = db.exec(select(OutboxRow).where(OutboxRow.key == key)).one()
+            if row.sent_at is not None:
+                return row.sent_at
+            if row.status == "failed":
+                raise ApplicationError(
+                    row.last_error or "", type=NOTICE_REFUSED, non_retryable=True
+                )
+            try:
+                address = self._address(db, row.recipient)
+                self._send(self._message(row, address))
+            except Refused as error:
+                self._record(key, status="failed", last_error=str(error))
+                raise ApplicationError(
+                    str(error), type=NOTICE_REFUSED, non_retryable=True
+                ) from None
+            except (OSError, smtplib.SMTPException) as error:
+                self._record(key, last_error=f"{type(error).__name__}: {error}"[:500])
+                raise
+        sent = datetime.now(UTC)
+        self._record(key, status="sent", sent_at=sent, address=address, last_error=None)
+        return sent
+
+    def _address(self, db: Session, recipient: str) -> str:
+        """An address as written; a staff member's from their account; the programme's."""
+        if recipient == PROGRAMME:
+            return self.relay.programme
+        if recipient.startswith(EVALUATOR):
+            name = recipient.removeprefix(EVALUATOR)
+            email = db.exec(select(UserRow.email).where(UserRow.name == name)).first()
+            if not email:
+                raise Refused(
+                    f"Aucune adresse électronique pour « {name} » (compte sans courriel)."
+                )
+            return email
+        if "@" not in parseaddr(recipient)[1]:
+            raise Refused(f"Adresse invalide : « {recipient} ».")
+        return recipient
+
+    def _message(self, row: OutboxRow, address: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.relay.sender
+        message["To"] = address
+        message["Subject"] = row.subject
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = message_id(row.key, self.relay.sender)
+        message.set_content(row.body)
+        return message
+
+    def _send(self, message: EmailMessage) -> None:
+        if not self.relay.host:
+            raise smtplib.SMTPException("Aucun relais SMTP configuré (SMTP_HOST).")
+        with smtplib.SMTP(self.relay.host, self.relay.port, timeout=30) as smtp:
+            if self.relay.starttls:
+                smtp.starttls()
+            if self.relay.username:
+                smtp.login(self.relay.username, self.relay.password)
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as error:
+                codes = [code for code, _ in error.recipients.values()]
+                if all(code >= 500 for code in codes):
+                    raise Refused(f"Adresse refusée par le serveur : {error.recipients}") from None
+                raise
+            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+                if error.smtp_code >= 500:
+                    raise Refused(
+                        f"Message refusé ({error.smtp_code}) : {error.smtp_error!r}"
+                    ) from None
+                raise
+
+    def _record(self, key: str, **changes: object) -> None:
+        """One attempt more, and what it changed."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.key == key)
+                .values(attempts=OUTBOX.c.attempts + 1, **changes)
+            )
