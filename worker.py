@@ -56,6 +56,7 @@ def build_worker(
             cases.start_cluster,
             cases.fan_out,
             mail.deliver_notice,
+            mail.give_up_notice,
         ],
         # Projection writes are blocking SQL: they run in threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=16),

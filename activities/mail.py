@@ -7,21 +7,31 @@ A permanent refusal (a bad address, a 5xx answer) is recorded and not retried.""
 import hashlib
 import smtplib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from pathlib import Path
 
-from sqlalchemy import Engine, update
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine, func, literal, update
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.notices import EVALUATOR, PROGRAMME
+from domain.clock import due_after
+from domain.notices import DUE, EVALUATOR, PROGRAMME, due_text
 from projection.tables import OutboxRow, UserRow
 from settings import Settings
 
 NOTICE_REFUSED = "NoticeRefused"  # the error type the workflows do not retry
 OUTBOX = OutboxRow.__table__
+# Every message in one layout, as text and as HTML (Jinja2 escapes the HTML one's values).
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    keep_trailing_newline=True,
+)
+CASES = {"application": "Candidature", "cluster": "Dossier de soutien du cluster", "call": "Appel"}
 
 
 class Refused(Exception):
@@ -74,6 +84,11 @@ class Mail:
                 raise ApplicationError(
                     row.last_error or "", type=NOTICE_REFUSED, non_retryable=True
                 )
+            # The engine's clock, as the workflow's: a response time counted from here ends on
+            # the date the workflow counts too (and the time-skipping tests skip both).
+            sent = activity.info().started_time
+            if row.due_days is not None:  # the response time runs from now: the message says when
+                row.body = row.body.replace(DUE, due_text(due_after(sent, row.due_days)))
             try:
                 address = self._address(db, row.recipient)
                 self._send(self._message(row, address))
@@ -85,9 +100,27 @@ class Mail:
             except (OSError, smtplib.SMTPException) as error:
                 self._record(key, last_error=f"{type(error).__name__}: {error}"[:500])
                 raise
-        sent = datetime.now(UTC)
-        self._record(key, status="sent", sent_at=sent, address=address, last_error=None)
+        self._record(
+            key, status="sent", sent_at=sent, address=address, last_error=None, body=row.body
+        )
         return sent
+
+    @activity.defn
+    def give_up_notice(self, key: str, days: int) -> None:
+        """A notice still unsent after `days` of attempts: recorded as failed (its case is
+        flagged by its workflow)."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.key == key, OUTBOX.c.status == "pending")
+                .values(
+                    status="failed",
+                    last_error=literal(
+                        f"Non remis après {days} jour(s) d'essais ; dernière erreur : "
+                    )
+                    + func.coalesce(OUTBOX.c.last_error, "aucune réponse du relais"),
+                )
+            )
 
     def _address(self, db: Session, recipient: str) -> str:
         """An address as written; a staff member's from their account; the programme's."""
@@ -112,13 +145,23 @@ class Mail:
         message["Subject"] = row.subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = message_id(row.key, self.relay.sender)
-        message.set_content(row.body)
+        kind, _, rest = row.key.partition("-")
+        context = {
+            "subject": row.subject,
+            "body": row.body,
+            "greeting": "Madame, Monsieur,",
+            "reference": f"Référence : {CASES.get(kind, kind)} {rest.split(':', 1)[0]}",
+        }
+        message.set_content(TEMPLATES.get_template("notice.txt").render(context))
+        message.add_alternative(
+            TEMPLATES.get_template("notice.html").render(context), subtype="html"
+        )
         return message
 
     def _send(self, message: EmailMessage) -> None:
         if not self.relay.host:
             raise smtplib.SMTPException("Aucun relais SMTP configuré (SMTP_HOST).")
-        with smtplib.SMTP(self.relay.host, self.relay.port, timeout=30) as smtp:
+        with smtplib.SMTP(self.relay.host, self.relay.port, timeout=20) as smtp:
             if self.relay.starttls:
                 smtp.starttls()
             if self.relay.username:

@@ -143,24 +143,25 @@ def evaluator_names(db: Session) -> list[str]:
     return sorted(db.exec(query))
 
 
-def seed(engine: Engine, tokens: dict[str, Actor]) -> None:
+def seed(engine: Engine, tokens: dict[str, Actor], emails: dict[str, str] | None = None) -> None:
     """Users and tokens from API_TOKENS (or the embedded run's tokens file), added if missing.
     API replicas starting together seed at once: the one that loses a race finds the rows there."""
     for attempt in range(3):
         try:
             with Session(engine) as db:
-                _seed(db, tokens)
+                _seed(db, tokens, emails or {})
             return
         except IntegrityError:
             if attempt == 2:
                 raise
 
 
-def _seed(db: Session, tokens: dict[str, Actor]) -> None:
+def _seed(db: Session, tokens: dict[str, Actor], emails: dict[str, str]) -> None:
     for token, actor in tokens.items():
         user = db.exec(select(UserRow).where(UserRow.name == actor.name)).first()
         if user is None:
-            user = UserRow(name=actor.name, role=actor.role, created_at=now())
+            email = emails.get(actor.name)
+            user = UserRow(name=actor.name, role=actor.role, email=email, created_at=now())
             db.add(user)
             db.flush()
         known = db.exec(select(TokenRow).where(TokenRow.digest == digest(token))).first()

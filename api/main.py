@@ -23,7 +23,7 @@ from api.errors import ENGINE_DOWN, ApiError, Problem
 from api.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
 from api.routes import applications, calls, clusters, deadlines, documents, evaluations
 from api.storage import Storage
-from api.tokens import load_tokens
+from api.tokens import load_tokens, token_emails
 from projection.database import make_engine, migrate
 from settings import Settings, storage_options
 
@@ -80,7 +80,9 @@ def create_app(
         app.state.settings = settings
         app.state.engine = engine or make_engine(settings.database_url)
         migrate(app.state.engine)
-        identity.seed(app.state.engine, load_tokens(settings.api_tokens, settings.tokens_file))
+        tokens = load_tokens(settings.api_tokens, settings.tokens_file)
+        emails = token_emails(settings.api_tokens, settings.tokens_file)
+        identity.seed(app.state.engine, tokens, emails)
         app.state.client = client  # else connected on first use (api.deps.engine_client)
         app.state.storage = Storage(settings.documents_url, **storage_options(settings))
         gc.freeze()  # what startup made lives on: full collections skip it (reads' p99)

@@ -27,8 +27,23 @@ def load_tokens(spec: str, path: Path) -> dict[str, Actor]:
         return parse_tokens(spec)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        made = {secrets.token_urlsafe(24): {"role": r.value, "name": r.value} for r in PERSON_ROLES}
+        made = {
+            secrets.token_urlsafe(24): {
+                "role": r.value,
+                "name": r.value,
+                "email": f"{r.value}@clusters.localhost",  # the embedded catcher takes any
+            }
+            for r in PERSON_ROLES
+        }
         path.write_text(json.dumps(made, indent=2))
         path.chmod(0o600)
         logging.getLogger(__name__).warning("API tokens created in %s", path)
     return {token: Actor.model_validate(who) for token, who in json.loads(path.read_text()).items()}
+
+
+def token_emails(spec: str, path: Path) -> dict[str, str]:
+    """The addresses the tokens file gives its people (API_TOKENS gives none)."""
+    if spec or not path.exists():
+        return {}
+    people = json.loads(path.read_text()).values()
+    return {who["name"]: who["email"] for who in people if who.get("email")}

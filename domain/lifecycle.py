@@ -315,6 +315,21 @@ APPLICATION: dict[Action, Transition] = {
         ReviewAnswer,
         fields=(ANSWER,),
     ),
+    # A response time counts from its notice's sending; a notice never sent stops the clock.
+    Action.NOTICE_SENT: Transition(
+        _from(A.COMPLEMENTS_REQUESTED, A.REJECTED),
+        None,
+        CLOCK,
+        "Compter le délai",
+        "Courrier envoyé : le délai de réponse court",
+    ),
+    Action.NOTICE_UNDELIVERED: Transition(
+        _from(A.COMPLEMENTS_REQUESTED, A.REJECTED),
+        None,
+        CLOCK,
+        "Suspendre le délai",
+        "Courrier non remis : délai suspendu, à traiter par l'opérateur",
+    ),
     Action.FINALIZE_REJECTION: Transition(
         _from(A.REJECTED), A.REJECTION_FINAL, CLOCK, "Clore le recours", "Rejet définitif"
     ),

@@ -67,6 +67,7 @@ MAX_MEMBERS = 200
 MAX_FILES = 200  # files of one case, every version counted
 MAX_FILE_BYTES = 20 * 2**20  # a deposited file, unless the call says otherwise
 MAX_CASE_BYTES = 200 * 2**20  # all the files of an application (of a cluster's support year)
+NOTICE_DAYS = 7  # a notice not sent within so many days flags its case (CallRules.notice_days)
 DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$", max_length=32)]
 TextList = Annotated[list[Text], Field(max_length=MAX_ITEMS), AfterValidator(_distinct)]
 
@@ -167,6 +168,12 @@ class CallRules(Input):
     )
     report_reminder_days: list[int] = Field(
         default_factory=lambda: [14, 3], max_length=5, description="Rappels avant l'échéance."
+    )
+    notice_days: int = Field(
+        default=NOTICE_DAYS,
+        ge=1,
+        le=30,
+        description="Jours d'essais d'envoi d'un courrier ; au-delà, le dossier est signalé.",
     )
     max_file_bytes: int = Field(
         default=MAX_FILE_BYTES, ge=2**20, le=100 * 2**20, description="Taille d'un fichier déposé."
@@ -289,11 +296,20 @@ class CheckItem(BaseModel):
     detail: str = ""
 
 
-class ComplementRequest(BaseModel):
+class FromNotice(BaseModel):
+    """A response time counted from the moment its notice was sent (as the EU counts from
+    receipt): `due_at` is unknown until then; a notice never sent flags the case instead."""
+
+    notice: str = ""  # the notice's key in the outbox
+    days: int | None = None  # the response time; None: `due_at` was given
+    due_at: Moment | None = None
+    undelivered: bool = False  # the notice could not be sent: no clock runs
+
+
+class ComplementRequest(FromNotice):
     items: list[str]
     note: str | None = None
     requested_at: Moment
-    due_at: Moment
     answered_at: Moment | None = None
 
 
@@ -356,8 +372,7 @@ class Decision(BaseModel):
     published_at: Moment | None = None
 
 
-class Redress(BaseModel):
-    due_at: Moment
+class Redress(FromNotice):
     requested_at: Moment | None = None
     reason: str | None = None
     answer: str | None = None
@@ -505,6 +520,8 @@ class Notification(BaseModel):
     subject: str
     body: str
     kind: str = ""  # the notices function that wrote it (domain.notices)
+    # A response time counted from the sending: the body's DUE mark becomes its date then.
+    due_days: int | None = None
 
 
 class CallRecord(BaseModel):

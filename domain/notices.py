@@ -1,17 +1,37 @@
-"""Texts of the notifications to applicants, evaluators, clusters and managers (in French)."""
+"""The notices to applicants, evaluators, clusters and managers: who receives which, with what
+facts; their French wording is in one template per kind (domain/templates/{kind}.txt: the
+subject, a blank line, the text), loaded at import so that a workflow renders them without I/O."""
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import Environment, StrictUndefined
 
 from domain.clock import local
-from domain.models import ApplicationState, Notification
+from domain.models import ApplicationState, FromNotice, Notification
 from domain.support import ClusterState
 
 Make = Callable[..., list[Notification]]
+KINDS: dict[str, str] = {}  # each kind of notice (its function's name) and what it is, in French
+DUE = "⟨date limite⟩"  # a date counted from the sending, written in when the notice is sent
+# Recipients named, not addressed: the delivery finds the address (activities.mail).
+PROGRAMME = "programme"  # the programme managers' shared mailbox (MAIL_PROGRAMME)
+EVALUATOR = "évaluateur:"  # followed by the staff member's name: their account's e-mail
+
+_JINJA = Environment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+TEMPLATES = {
+    path.stem: _JINJA.from_string(path.read_text(encoding="utf-8"))
+    for path in (Path(__file__).parent / "templates").glob("*.txt")
+}
 
 
 def notice(make: Make) -> Make:
-    """Every notification `make` writes is of its kind: the function's name."""
+    """Every notification `make` writes is of its kind: the function's name, whose template
+    words it; its docstring says what it is, for the console."""
+    KINDS[make.__name__] = (make.__doc__ or make.__name__).strip()
+    assert make.__name__ in TEMPLATES, f"domain/templates/{make.__name__}.txt is missing"
 
     @functools.wraps(make)
     def kinded(*args: object) -> list[Notification]:
@@ -20,180 +40,160 @@ def notice(make: Make) -> Make:
     return kinded
 
 
+def words(kind: str, **facts: object) -> dict[str, str]:
+    """The subject and the text of a notice of `kind` about these facts."""
+    rendered = TEMPLATES[kind].render(**facts).strip()
+    subject, _, body = rendered.partition("\n\n")
+    paragraphs = [" ".join(p.split()) for p in body.split("\n\n") if p.strip()]
+    return {"subject": subject.strip(), "body": "\n\n".join(paragraphs)}
+
+
+def due_text(moment: datetime) -> str:
+    return f"{local(moment):%d/%m/%Y à %H:%M}"
+
+
+def _due(counted: FromNotice) -> str:
+    """The date as the message states it: known, or written in at the sending."""
+    return due_text(counted.due_at) if counted.due_at else DUE
+
+
 def sentence(text: str) -> str:
     """A text ending as a French sentence does, without a doubled full stop."""
     text = text.strip()
     return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
-def _to(state: ApplicationState, subject: str, body: str) -> list[Notification]:
-    return [Notification(recipient=state.data.contact.email, subject=subject, body=body)]
+def _application(state: ApplicationState) -> dict[str, object]:
+    return {"ref": state.id, "cluster": state.data.cluster_name, "call": state.call_id}
+
+
+def _to(state: ApplicationState, kind: str, due_days: int | None = None, **facts: object):
+    """The applicant's notice of `kind`."""
+    text = words(kind, **_application(state), **facts)
+    return [Notification(recipient=state.data.contact.email, due_days=due_days, **text)]
 
 
 @notice
 def registered(state: ApplicationState) -> list[Notification]:
-    return _to(
-        state,
-        f"Candidature {state.id} enregistrée",
-        f"La candidature du cluster « {state.data.cluster_name} » a été enregistrée. "
-        f"Elle peut être modifiée ou retirée jusqu'au {local(state.deadline):%d/%m/%Y à %H:%M} (heure de Rabat).",
-    )
+    """Candidature enregistrée"""
+    return _to(state, "registered", deadline=due_text(state.deadline))
 
 
 @notice
 def complements_requested(state: ApplicationState) -> list[Notification]:
+    """Compléments demandés"""
     request = state.complements
     assert request is not None
+    note = sentence(request.note) if request.note else ""
     return _to(
         state,
-        f"Candidature {state.id} : compléments demandés",
-        "Merci de fournir : "
-        + " ; ".join(request.items)
-        + ". "
-        + (f"Note de l'opérateur : {sentence(request.note)} " if request.note else "")
-        + f"Date limite : {local(request.due_at):%d/%m/%Y à %H:%M} (heure de Rabat). "
-        "Sans réponse dans ce délai, le dossier sera déclaré irrecevable.",
+        "complements_requested",
+        request.days,
+        items=" ; ".join(request.items),
+        note=note,
+        due=_due(request),
     )
 
 
 @notice
 def eligibility_decided(state: ApplicationState) -> list[Notification]:
-    if state.stage == "eligible":
-        return _to(state, f"Candidature {state.id} recevable", "Votre dossier passe en évaluation.")
-    return _to(
-        state, f"Candidature {state.id} irrecevable", f"Motif : {sentence(state.reason or '')}"
-    )
+    """Décision de recevabilité"""
+    eligible = state.stage == "eligible"
+    return _to(state, "eligibility_decided", eligible=eligible, reason=sentence(state.reason or ""))
 
 
-# Recipients named, not addressed: the delivery finds the address (activities.mail).
-PROGRAMME = "programme"  # the programme managers' shared mailbox (MAIL_PROGRAMME)
-EVALUATOR = "évaluateur:"  # followed by the staff member's name: their account's e-mail
+def _evaluators(state: ApplicationState, kind: str, names: list[str]) -> list[Notification]:
+    assert state.evaluation and state.evaluation.due_at
+    text = words(kind, **_application(state), due=due_text(state.evaluation.due_at))
+    return [Notification(recipient=f"{EVALUATOR}{name}", **text) for name in names]
 
 
 @notice
 def evaluators_assigned(state: ApplicationState, names: list[str]) -> list[Notification]:
-    assert state.evaluation and state.evaluation.due_at
-    due = f"{local(state.evaluation.due_at):%d/%m/%Y à %H:%M}"
-    return [
-        Notification(
-            recipient=f"{EVALUATOR}{name}",
-            subject=f"Évaluation de la candidature {state.id}",
-            body=f"Vous êtes désigné(e) pour évaluer « {state.data.cluster_name} ». Déclarez d'abord "
-            f"l'absence de conflit d'intérêts, puis notez la grille avant le {due} (heure de Rabat).",
-        )
-        for name in names
-    ]
+    """Évaluation confiée"""
+    return _evaluators(state, "evaluators_assigned", names)
 
 
 @notice
 def evaluation_reminder(state: ApplicationState, names: list[str]) -> list[Notification]:
-    assert state.evaluation and state.evaluation.due_at
-    due = f"{local(state.evaluation.due_at):%d/%m/%Y à %H:%M}"
-    return [
-        Notification(
-            recipient=f"{EVALUATOR}{name}",
-            subject=f"Rappel : évaluation de la candidature {state.id}",
-            body=f"Votre évaluation de « {state.data.cluster_name} » est attendue avant le {due}.",
-        )
-        for name in names
-    ]
+    """Rappel d'évaluation"""
+    return _evaluators(state, "evaluation_reminder", names)
 
 
 @notice
 def evaluation_overdue(state: ApplicationState, names: list[str]) -> list[Notification]:
-    return [
-        Notification(
-            recipient=PROGRAMME,
-            subject=f"Évaluation en retard : candidature {state.id}",
-            body="Évaluations non reçues à l'échéance : " + ", ".join(names) + ".",
-        )
-    ]
+    """Évaluation en retard"""
+    text = words("evaluation_overdue", **_application(state), names=", ".join(names))
+    return [Notification(recipient=PROGRAMME, **text)]
 
 
 @notice
 def result_published(state: ApplicationState) -> list[Notification]:
-    assert state.decision
-    texts = {
-        "labelled": "Votre cluster est labellisé. La convention-programme vous sera proposée.",
-        "reserve": "Votre candidature est inscrite sur la liste d'attente.",
-        "rejected": "Votre candidature n'est pas retenue.",
-    }
-    body = f"{texts[state.decision.outcome]} Motif : {sentence(state.decision.reason)}"
-    if state.redress:
-        body += (
-            " Vous pouvez demander un réexamen jusqu'au "
-            f"{local(state.redress.due_at):%d/%m/%Y à %H:%M} (heure de Rabat)."
-        )
-    return _to(state, f"Résultats de l'appel : candidature {state.id}", body)
+    """Résultat de l'appel"""
+    decision, redress = state.decision, state.redress
+    assert decision
+    return _to(
+        state,
+        "result_published",
+        redress.days if redress else None,
+        outcome=decision.outcome,
+        reason=sentence(decision.reason),
+        redress=redress is not None,
+        due=_due(redress) if redress else "",
+    )
 
 
 @notice
 def review_answered(state: ApplicationState) -> list[Notification]:
+    """Réponse au recours"""
     assert state.redress
-    return _to(
-        state, f"Réponse à votre recours : candidature {state.id}", state.redress.answer or ""
+    return _to(state, "review_answered", answer=sentence(state.redress.answer or ""))
+
+
+def _cluster(state: ClusterState, kind: str, **facts: object) -> list[Notification]:
+    """The cluster's notice of `kind`."""
+    year = state.current
+    text = words(
+        kind,
+        cluster=state.origin.cluster_name,
+        year=year.year if year else "",
+        due=due_text(year.ends_at) if year else "",
+        **facts,
     )
-
-
-def _cluster(state: ClusterState, subject: str, body: str) -> list[Notification]:
     recipient = state.origin.contact_email or f"cluster:{state.id}"
-    return [Notification(recipient=recipient, subject=subject, body=body)]
+    return [Notification(recipient=recipient, **text)]
 
 
 @notice
 def report_requested(state: ClusterState) -> list[Notification]:
-    year = state.current
-    assert year is not None
-    return _cluster(
-        state,
-        f"Cluster {state.origin.cluster_name} : rapport annuel de l'année {year.year}",
-        "Merci de transmettre le rapport d'activité, le rapport financier, les indicateurs réalisés "
-        f"et le plan de l'année suivante avant le {local(year.ends_at):%d/%m/%Y à %H:%M} (heure de Rabat).",
-    )
+    """Rapport annuel demandé"""
+    return _cluster(state, "report_requested")
 
 
 @notice
 def report_reminder(state: ClusterState) -> list[Notification]:
-    year = state.current
-    assert year is not None
-    return _cluster(
-        state,
-        f"Rappel : rapport annuel {year.year} du cluster {state.origin.cluster_name}",
-        f"Échéance le {local(year.ends_at):%d/%m/%Y à %H:%M} (heure de Rabat).",
-    )
+    """Rappel du rapport annuel"""
+    return _cluster(state, "report_reminder")
 
 
 @notice
 def report_overdue(state: ClusterState) -> list[Notification]:
-    year = state.current
-    assert year is not None
-    subject = f"Rapport annuel {year.year} en retard : cluster {state.origin.cluster_name}"
-    body = "Le rapport annuel n'a pas été reçu à l'échéance ; le dossier est signalé en retard."
-    return _cluster(state, subject, body) + [
-        Notification(recipient=PROGRAMME, subject=subject, body=body)
-    ]
+    """Rapport annuel en retard"""
+    [to_cluster] = _cluster(state, "report_overdue")
+    return [to_cluster, to_cluster.model_copy(update={"recipient": PROGRAMME})]
 
 
 @notice
 def probation_review(state: ClusterState) -> list[Notification]:
-    return [
-        Notification(
-            recipient=PROGRAMME,
-            subject=f"Revue de probation : cluster {state.origin.cluster_name}",
-            body="La date de revue de la probation est atteinte.",
-        )
-    ]
+    """Revue de probation"""
+    year = state.current
+    conditions = sentence(year.probation.conditions) if year and year.probation else ""
+    [text] = _cluster(state, "probation_review", conditions=conditions)
+    return [text.model_copy(update={"recipient": PROGRAMME})]
 
 
 @notice
 def support_decided(state: ClusterState) -> list[Notification]:
-    labels = {
-        "active": "Soutien renouvelé",
-        "suspended": "Soutien suspendu",
-        "terminated": "Soutien résilié",
-        "ended": "Soutien achevé : le cluster peut candidater de nouveau comme cluster existant",
-    }
-    body = sentence(labels.get(state.stage, state.stage))
-    if state.reason:
-        body += f" Motif : {sentence(state.reason)}"
-    return _cluster(state, f"Cluster {state.origin.cluster_name} : décision", body)
+    """Décision de soutien"""
+    reason = sentence(state.reason) if state.reason else ""
+    return _cluster(state, "support_decided", stage=state.stage, reason=reason)

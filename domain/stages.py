@@ -80,6 +80,8 @@ class Action(StrEnum):
     PUT_ON_RESERVE = "put_on_reserve"
     REJECT = "reject"
     NOTIFY_RESULT = "notify_result"
+    NOTICE_SENT = "notice_sent"
+    NOTICE_UNDELIVERED = "notice_undelivered"
     REQUEST_REVIEW = "request_review"
     UPHOLD_REJECTION = "uphold_rejection"
     ORDER_RE_EVALUATION = "order_re_evaluation"

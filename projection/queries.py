@@ -34,6 +34,7 @@ from projection.tables import (
     ClusterRow,
     DocumentRow,
     DownloadRow,
+    OutboxRow,
     PaymentRow,
 )
 from projection.views import (
@@ -102,6 +103,24 @@ def downloads(db: Session, kind: Kind, case_id: str) -> list[Download]:
     )
     fields = ("document_id", "filename", "actor", "role", "at")
     return [Download(**dict(zip(fields, row, strict=True))) for row in db.exec(query)]
+
+
+def messages(
+    db: Session,
+    *,
+    status: str | None = None,
+    workflow_id: str | None = None,
+    paging: Paging = FIRST_PAGE,
+) -> Page[OutboxRow]:
+    """The notices and their delivery, the latest first: all, one status's, or one case's (its
+    keys begin with its workflow id and a colon: a range, so the unique index serves it)."""
+    query = select(OutboxRow)
+    if status:
+        query = query.where(OutboxRow.status == status)
+    if workflow_id:
+        query = query.where(OutboxRow.key >= f"{workflow_id}:", OutboxRow.key < f"{workflow_id};")
+    order = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
+    return _page(db, query, order, lambda row: row, paging)
 
 
 def call_deadlines(db: Session, call_ids: set[str]) -> dict[str, datetime]:

@@ -100,6 +100,7 @@ class OutboxRow(SQLModel, table=True):
     key: str = Field(unique=True)  # workflow id, sequence and position: written once
     recipient: str  # an address, or whom it names (« évaluateur:Nom », « programme »)
     kind: str = ""  # which notice (domain.notices): complements_requested, …
+    due_days: int | None = None  # a response time counted from the sending (notices.DUE)
     subject: str
     body: str
     created_at: datetime = utc_column()

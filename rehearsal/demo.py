@@ -7,6 +7,7 @@ It refuses a projection that already holds calls, unless --force.
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sys
@@ -23,6 +24,7 @@ from domain.stages import Role
 from projection.database import make_engine, migrate
 from projection.tables import CallRow
 from rehearsal.driver import Clock, Driver, generate
+from rehearsal.report import mail_counts, table
 from rehearsal.scenario import Scenario
 from settings import Settings, connect_temporal, storage_options
 
@@ -87,6 +89,8 @@ async def load_demo(
     )
     open_id = await driver.open_call(upcoming)
     await driver.register(open_id, generate(applicants(6, rng, 0.2), rng))
+    with contextlib.suppress(TimeoutError):  # a relay down: the notices leave later, by themselves
+        await driver.notices_sent()
     return {"past": past_id, "open": open_id}
 
 
@@ -133,6 +137,7 @@ async def main(arguments: list[str] | None = None) -> int:
     print(
         f"Démonstration chargée : appels {made['past']} (résultats publiés) et {made['open']} (ouvert)."
     )
+    print(table(mail_counts(engine), "Courriers par type (data/mail/ dans l'instance intégrée)"))
     print(f"Ouvrez http://127.0.0.1:{os.environ.get('API_PORT', '8000')}/console/")
     return 0
 

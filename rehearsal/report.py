@@ -112,6 +112,12 @@ def collect(
             year = str(local(starts_at - offset).year)
             report.support[year] = report.support.get(year, 0.0) + amount
     report.support = dict(sorted(report.support.items()))
+    report.mail = mail_counts(engine)
+    return report
+
+
+def mail_counts(engine: Engine) -> list[dict]:
+    """The messages per kind of notice, by state of their delivery."""
     with Session(engine) as db:
         query = select(OutboxRow.kind, OutboxRow.status, func.count()).group_by(
             OutboxRow.kind, OutboxRow.status
@@ -119,11 +125,10 @@ def collect(
         counts: dict[str, dict[str, int]] = {}
         for kind, status, count in db.exec(query):
             counts.setdefault(kind, {})[status] = count
-    report.mail = [
+    return [
         {"courrier": kind, **{MAIL_STATUS[s]: by.get(s, 0) for s in MAIL_STATUS}}
         for kind, by in sorted(counts.items())
     ]
-    return report
 
 
 def table(rows: list[dict], title: str) -> str:

@@ -300,10 +300,14 @@ async def test_complement_request_shows_due_date_in_deadlines(dev: Service) -> N
         json={"items": ["statuts signés"]},
     )
     assert asked.status_code == 200
-    past = await dev.post(
-        f"/applications/{application_id}/submit_complements", json={"documents": []}
-    )
-    assert past.status_code == 422  # neither a document nor a note
+    past = await dev.post(f"/applications/{application_id}/submit_complements", json={"files": []})
+    assert past.status_code == 422  # neither a file nor a note
+
+    async def counted() -> bool:  # from the notice's sending
+        case = (await dev.get(f"/applications/{application_id}")).json()
+        return case["complements"]["due_at"] is not None
+
+    await eventually(counted, what="the notice's sending")
     upcoming = (await dev.get("/deadlines", params={"days": 10})).json()
     assert {"kind": "complements_due", "application_id": application_id} in [
         {"kind": d["kind"], "application_id": d["application_id"]} for d in upcoming

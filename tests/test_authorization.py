@@ -143,6 +143,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/candidatures/{case_id}/documents.zip"): ALL,
     ("GET", "/console/clusters/{case_id}/documents.zip"): READERS,
     ("GET", "/console/documents/{document_id}"): ALL,
+    ("GET", "/console/courriers"): DESK,
     ("GET", "/console/utilisateurs"): ONLY_ADMIN,
     ("POST", "/console/utilisateurs"): ONLY_ADMIN,
 }

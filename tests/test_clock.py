@@ -1,14 +1,16 @@
 """The clock on the time-skipping server: openings, deadlines, extensions, complement expiry."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import WorkflowHandle
 
+from domain.clock import due_after
 from domain.ids import call_workflow_id
-from projection.tables import AuditRow
+from domain.notices import due_text
+from projection.tables import AuditRow, OutboxRow
 from tests.conftest import ADMIN, APPLICATION, Service, deposit_all, eventually
 from workflows.call import CallWorkflow
 
@@ -138,8 +140,25 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
         )
         assert asked.status_code == 200, asked.text
         assert asked.json()["stage"] == "complements_requested"
-    due_at = asked.json()["complements"]["due_at"]
-    assert due_at.endswith("T15:00:00+01:00") or due_at.endswith("T15:00:00+00:00")
+    assert asked.json()["complements"]["due_at"] is None  # counted from the notice's sending
+
+    async def counted() -> bool:
+        case = (await skipping.get(f"/applications/{silent}")).json()
+        return case["complements"]["due_at"] is not None
+
+    await eventually(counted, what="the notice's sending")
+    due_at = (await skipping.get(f"/applications/{silent}")).json()["complements"]["due_at"]
+    with Session(skipping.engine) as db:
+        notice = db.exec(
+            select(OutboxRow).where(
+                col(OutboxRow.key).startswith(f"application-{silent}:"),
+                OutboxRow.kind == "complements_requested",
+            )
+        ).one()
+    assert notice.sent_at is not None and notice.status == "sent"
+    assert datetime.fromisoformat(due_at) == due_after(notice.sent_at, 10)  # 15:00 in Rabat
+    assert f"Date limite de réponse : {due_text(datetime.fromisoformat(due_at))}" in notice.body
+    assert "Précision de l'opérateur : Pièce illisible." in notice.body
 
     files = await deposit_all(skipping, replying)  # answers to the request: still accepted
     replied = await skipping.post(
@@ -160,6 +179,7 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
         ("register", "Omar Opérateur", None, "received"),
         ("close_submissions", "horloge", "received", "eligibility_review"),
         ("request_complements", "Omar Opérateur", "eligibility_review", "complements_requested"),
+        ("notice_sent", "horloge", "complements_requested", "complements_requested"),
         ("expire_complements", "horloge", "complements_requested", "ineligible"),
     ]
     closed = await skipping.post(

@@ -4,21 +4,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
+from activities.mail import Relay, message_id
 from domain.models import DEFAULT_DOCUMENTS, Actor
 from domain.stages import Role
 from domain.support import REPORT_FILES
 from projection.database import make_engine, migrate
-from projection.tables import CallRow, ClusterRow
+from projection.tables import CallRow, ClusterRow, OutboxRow, UserRow
 from rehearsal.demo import calls_in, load_demo, main
-from tests.conftest import Service
+from tests.conftest import CATCHER, Service, mails_to
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
+EVE = "eve@evaluation.ma"
 
 
 @session_loop
 async def test_demo_makes_decided_open_and_supported_cases(dev: Service) -> None:
+    with Session(dev.engine) as db:  # as the embedded run's people have theirs
+        db.exec(update(UserRow).where(UserRow.name == "Eve Évaluatrice").values(email=EVE))
+        db.commit()
     evaluators = [Actor(name="Eve Évaluatrice", role=Role.EVALUATOR)]
     made = await load_demo(dev.client, dev.engine, dev.storage, dev.task_queue, evaluators)
     past = (await dev.get(f"/calls/{made['past']}")).json()
@@ -33,6 +38,21 @@ async def test_demo_makes_decided_open_and_supported_cases(dev: Service) -> None
     case = (await dev.get(f"/clusters/{clusters[0].id}")).json()
     assert [e["action"] for e in case["audit"]].count("request_report") == 2
     assert sorted({f["kind"] for f in case["files"]}) == sorted(REPORT_FILES.values())
+    # Every notice of the demo left, each as one message at the relay, in the console too.
+    with Session(dev.engine) as db:
+        rows = db.exec(select(OutboxRow)).all()
+    assert rows and {r.status for r in rows} == {"sent"}
+    kinds = {r.kind for r in rows}
+    assert {
+        "registered",
+        "complements_requested",
+        "evaluators_assigned",
+        "result_published",
+    } <= kinds
+    assert {"report_requested", "support_decided"} <= kinds
+    sent = {message_id(r.key, Relay(host="").sender) for r in rows}
+    assert sent <= set(CATCHER.messages)
+    assert len(mails_to(EVE)) == len([r for r in rows if r.address == EVE]) > 0
     # The open call's dossiers hold generated PDFs, read back as the API serves them.
     received = (await dev.get("/applications", params={"call_id": made["open"]})).json()
     files = [f for item in received["items"] for f in item["files"]]

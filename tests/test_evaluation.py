@@ -349,10 +349,11 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
         (e["action"], e["role"])
         for e in (await service.get(f"/applications/{delta}")).json()["audit"]
     ]
-    assert trail[-4:] == [
+    assert trail[-5:] == [
         ("complete_evaluation", "system"),
         ("reject", "committee"),
         ("notify_result", "system"),
+        ("notice_sent", "system"),  # the redress window runs from the result's notice
         ("finalize_rejection", "system"),
     ]
     assert ("flag_overdue", "system") in trail and trail.count(("remind_evaluators", "system")) == 2

@@ -2,10 +2,20 @@
 to the applicant or to the staff member's own address; a relay down for a while delays a notice
 and never doubles it; a refused address is recorded and not retried."""
 
+import asyncio
 import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine, update
@@ -15,10 +25,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Relay
 from activities.mailcatcher import Catcher, free_port, start_catcher
+from api.main import create_app
 from domain.ids import application_workflow_id, call_workflow_id
+from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow, CallRow, OutboxRow, UserRow
+from settings import Settings
 from tests.conftest import (
     APPLICATION,
+    TOKENS,
     Service,
     eventually,
     mails_to,
@@ -28,6 +42,7 @@ from tests.conftest import (
 from tests.test_api import open_call
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+ROOT = Path(__file__).resolve().parent.parent
 EVE_EMAIL = "eve@evaluateurs.ma"
 
 
@@ -60,7 +75,11 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
     await eventually(delivered, what="the registration notice")
     [message] = mails_to(email)
     assert message["Subject"] == f"Candidature {application_id} enregistrée"
-    assert "Cluster Aéronautique du Nord" in message.get_content()
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Cluster Aéronautique du Nord" in text and "Madame, Monsieur," in text
+    assert f"Référence : Candidature {application_id}" in text
+    assert "Cluster Aéronautique du Nord" in html and "<p>Madame, Monsieur,</p>" in html
     assert message["From"] == "Programme d'appui aux clusters <clusters@localhost>"
     [row] = outbox(dev_both, email)
     assert (row.status, row.attempts, row.address) == ("sent", 1, email) and row.sent_at
@@ -96,6 +115,21 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
     assert to_eve["Subject"] == f"Évaluation de la candidature {evaluated}"
     driss = outbox(dev_both, "évaluateur:Driss Évaluateur")[-1]
     assert driss.status == "failed" and "Aucune adresse" in (driss.last_error or "")
+
+    # The console shows every notice, its state and its content, to those who write to people.
+    browser = await dev_both.signed_in("t-operator")
+    async with contextlib.aclosing(browser):
+        page = (await browser.get("/console/courriers")).text
+        failed = (await browser.get("/console/courriers", params={"etat": "failed"})).text
+        case = (await browser.get(f"/console/candidatures/{application_id}")).text
+    assert f"Candidature enregistrée — Candidature {application_id} enregistrée" in page
+    assert "Aucune adresse électronique pour « Driss Évaluateur »" in failed
+    assert f"Candidature {application_id} enregistrée" not in failed
+    assert "Courriers" in case and "envoyé</span> le" in case and email in case
+    committee = await dev_both.signed_in("t-committee")
+    async with contextlib.aclosing(committee):
+        refused = await committee.get("/console/courriers")
+    assert refused.status_code == 303 and refused.headers["location"] == "/console/"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -175,3 +209,171 @@ async def test_a_refused_address_is_recorded_and_not_retried(
     [row] = outbox(service, email)
     assert row.attempts == 1 and row.sent_at is None
     assert "refusée" in (row.last_error or "") and catcher.received == 0
+
+
+async def test_no_response_time_runs_out_for_a_notice_never_sent(
+    relay_later: tuple[Service, Catcher, int],
+) -> None:
+    """The complements notice is refused: the case is flagged and its clock never expires it."""
+    service, catcher, port = relay_later
+    email = "disparu@cluster-ouest.ma"
+    catcher.refuse.add(email)
+    controller = start_catcher(catcher, port)
+    try:
+        call_id = await service.new_call()
+        assert (await service.post(f"/calls/{call_id}/publish", role="admin")).is_success
+        application_id = await register(service, call_id, email)
+        await service.env.sleep(timedelta(days=31))
+
+        async def in_review() -> bool:
+            case = (await service.get(f"/applications/{application_id}")).json()
+            return case["stage"] == "eligibility_review"
+
+        await eventually(in_review, what="the deadline")
+        asked = await service.post(
+            f"/applications/{application_id}/request_complements",
+            json={"items": ["budget prévisionnel"]},
+        )
+        assert asked.status_code == 200, asked.text
+
+        async def flagged() -> bool:
+            case = (await service.get(f"/applications/{application_id}")).json()
+            return case["complements"]["undelivered"]
+
+        await eventually(flagged, what="the undelivered notice")
+        await service.env.sleep(timedelta(days=30))  # long past any response time
+        case = (await service.get(f"/applications/{application_id}")).json()
+    finally:
+        controller.stop()
+    assert case["stage"] == "complements_requested" and case["complements"]["due_at"] is None
+    assert case["audit"][-1]["action"] == "notice_undelivered"
+    assert "vérifiez l'adresse" in case["audit"][-1]["reason"]
+
+
+async def as_awaitable(value: bool) -> bool:
+    return value
+
+
+class HoldingCatcher(Catcher):
+    """Holds the first message until released, then takes it (and answers 250)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived, self.release = threading.Event(), threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.arrived.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_worker_killed_while_sending_leaves_one_message(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """SMTP took the message, the worker died before recording it: the retry sends it again
+    under the same Message-ID, and the mailbox keeps one message."""
+    catcher = HoldingCatcher()
+    controller = start_catcher(catcher)
+    database_url = f"sqlite:///{tmp_path / 'projection.db'}"
+    engine = make_engine(database_url)
+    migrate(engine)
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    env = os.environ | {
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "DATABASE_URL": database_url,
+        "TASK_QUEUE": task_queue,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(controller.port),
+        "LOG_FORMAT": "text",
+    }
+
+    def worker() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "worker.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    running = worker()
+    settings = Settings(
+        task_queue=task_queue,
+        api_tokens=",".join(TOKENS.values()),
+        documents_url=str(tmp_path / "documents"),
+    )
+    app = create_app(settings, client=dev_env.client, engine=engine)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://api", timeout=60
+            ) as http,
+        ):
+            service = Service(dev_env, engine, http, task_queue, app.state.storage)
+            call_id = await open_call(service)
+            await register(service, call_id, "mort-subite@cluster.ma")
+            assert await asyncio.to_thread(catcher.arrived.wait, 30), "no message came"
+            # The relay takes the message while the projection is locked: the worker has sent
+            # it and cannot record so; it dies there.
+            lock = sqlite3.connect(tmp_path / "projection.db", isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")
+            catcher.release.set()
+            await eventually(lambda: as_awaitable(catcher.received == 1), what="the relay")
+            await asyncio.sleep(0.5)  # the worker has its 250 and waits on the database
+            running.send_signal(signal.SIGKILL)
+            running.wait()
+            lock.execute("ROLLBACK")
+            lock.close()
+            running = worker()  # the lost attempt times out (30 s): the retry comes here
+
+            async def recorded() -> bool:
+                rows = outbox(service, "mort-subite@cluster.ma")
+                return bool(rows) and rows[0].status == "sent"
+
+            await eventually(recorded, timeout=90, what="the retry")
+    finally:
+        running.kill()
+        running.wait()
+        controller.stop()
+    assert catcher.received == 2  # sent twice: the first attempt's outcome was lost
+    assert len(catcher.messages) == 1  # one message: the same Message-ID
+    [row] = outbox(service, "mort-subite@cluster.ma")
+    assert row.attempts == 1  # the first attempt died before it could count itself
+
+
+async def test_a_notice_never_sent_within_the_calls_days_flags_its_case(
+    relay_later: tuple[Service, Catcher, int],
+) -> None:
+    """The relay stays down: after the call's `notice_days`, the notice is recorded as failed
+    and the case flagged, its response time never started."""
+    service, _, _ = relay_later  # its catcher is never started
+    call_id = await service.new_call(notice_days=1)
+    assert (await service.post(f"/calls/{call_id}/publish", role="admin")).is_success
+    email = "silence@cluster-nord.ma"
+    application_id = await register(service, call_id, email)
+    await service.env.sleep(timedelta(days=31))
+
+    async def in_review() -> bool:
+        case = (await service.get(f"/applications/{application_id}")).json()
+        return case["stage"] == "eligibility_review"
+
+    await eventually(in_review, what="the deadline")
+    asked = await service.post(
+        f"/applications/{application_id}/request_complements", json={"items": ["statuts"]}
+    )
+    assert asked.status_code == 200, asked.text
+    await service.env.sleep(timedelta(days=2))  # past the call's day of attempts
+
+    async def flagged() -> bool:
+        case = (await service.get(f"/applications/{application_id}")).json()
+        return case["complements"]["undelivered"]
+
+    await eventually(flagged, what="the notice given up")
+    rows = outbox(service, email)
+    assert [r.kind for r in rows] == ["registered", "complements_requested"]
+    assert all(r.status == "failed" and r.attempts > 1 for r in rows)
+    assert "Non remis après 1 jour(s) d'essais" in (rows[1].last_error or "")
+    assert "Connection refused" in (rows[1].last_error or "") or "Errno" in (
+        rows[1].last_error or ""
+    )

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         EligibleDecision,
         Evaluation,
         EvaluatorAssignment,
+        FromNotice,
         IneligibleDecision,
         InterestDeclaration,
         Notification,
@@ -50,6 +51,9 @@ DEADLINE_EXTENDED = "deadline_extended"
 RESULTS_PUBLISHED = "results_published"
 INCOMPLETE_FILE = "Dossier incomplet : compléments non reçus dans le délai"
 NO_REDRESS = "Aucune demande de réexamen dans le délai : rejet définitif"
+UNDELIVERED = (
+    "Le courrier n'a pu être remis : le délai ne court pas ; vérifiez l'adresse du contact."
+)
 
 
 @workflow.defn
@@ -58,6 +62,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
     def __init__(self, start: ApplicationStart) -> None:
         self.state = start.state
         self.rules = start.rules
+        self.notice_days = start.rules.notice_days
         self.closing = False
         self.published = False
 
@@ -71,14 +76,19 @@ class ApplicationWorkflow(Case[ApplicationState]):
                 await workflow.wait_condition(lambda: self.closing or self.state.stage != stage)
                 await self._clock(Action.CLOSE_SUBMISSIONS, self._close_submissions)
             elif stage == ApplicationStage.COMPLEMENTS_REQUESTED:
-                if await sleep_until(self._complements_due, lambda: self.state.stage == stage):
+                assert self.state.complements is not None
+                if not await self._counted(self.state.complements):
+                    await workflow.wait_condition(lambda: self.state.stage != stage)
+                elif await sleep_until(self._complements_due, lambda: self.state.stage == stage):
                     await self._clock(Action.EXPIRE_COMPLEMENTS, self._expire_complements)
             elif stage == ApplicationStage.EVALUATION:
                 await self._evaluation_clock()
             elif self._result_to_announce():
                 await self._clock(Action.NOTIFY_RESULT, self._announce_result)
             elif stage == ApplicationStage.REJECTED and self.state.redress:
-                if await sleep_until(self._redress_due, lambda: self.state.stage == stage):
+                if not await self._counted(self.state.redress):
+                    await workflow.wait_condition(lambda: self.state.stage != stage)
+                elif await sleep_until(self._redress_due, lambda: self.state.stage == stage):
                     await self._clock(Action.FINALIZE_REJECTION, reason=NO_REDRESS)
             else:
                 await workflow.wait_condition(
@@ -147,7 +157,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
         redress = self.state.redress
         if redress is None or self.state.decision is None or not self.state.decision.published_at:
             raise not_allowed("Les résultats ne sont pas encore publiés.", self.state.stage)
-        if workflow.now() >= redress.due_at:
+        if redress.due_at is not None and workflow.now() >= redress.due_at:
             raise not_allowed("Le délai de recours est expiré.", self.state.stage)
 
     def _assignment(self, actor: Actor) -> Assignment:
@@ -197,7 +207,9 @@ class ApplicationWorkflow(Case[ApplicationState]):
             items=body.items,
             note=body.note,
             requested_at=now,
-            due_at=body.due_at or due_after(now, self.rules.complement_response_days),
+            due_at=body.due_at,  # else counted from the notice's sending
+            days=None if body.due_at else self.rules.complement_response_days,
+            notice=self.notice_key(self.state.seq + 1),
         )
         return await self.commit(
             actor,
@@ -331,7 +343,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
         )
 
     def _redress_due(self) -> datetime:
-        assert self.state.redress is not None
+        assert self.state.redress is not None and self.state.redress.due_at is not None
         return self.state.redress.due_at
 
     def _evaluation_alarm(self) -> tuple[datetime, Action] | None:
@@ -387,8 +399,9 @@ class ApplicationWorkflow(Case[ApplicationState]):
         assert decision is not None
         now = workflow.now()
         decision.published_at = now
-        if decision.outcome == ApplicationStage.REJECTED:
-            self.state.redress = Redress(due_at=due_after(now, self.rules.redress_days))
+        if decision.outcome == ApplicationStage.REJECTED:  # counted from the notice's sending
+            notice = self.notice_key(self.state.seq + 1)
+            self.state.redress = Redress(days=self.rules.redress_days, notice=notice)
         if decision.outcome == ApplicationStage.LABELLED:
             self.state.cluster_id = self.state.id
             await step(
@@ -410,8 +423,35 @@ class ApplicationWorkflow(Case[ApplicationState]):
         return notices.result_published
 
     def _complements_due(self) -> datetime:
-        assert self.state.complements is not None
+        assert self.state.complements is not None and self.state.complements.due_at is not None
         return self.state.complements.due_at
+
+    async def _counted(self, counted: FromNotice) -> bool:
+        """Whether a response time runs: from its notice's sending (a transition of the clock
+        records the date); never for a notice that could not be sent, which flags the case
+        for the operator instead of letting the time run out unseen."""
+        if counted.due_at is not None:
+            return True
+        if counted.undelivered:
+            return False
+        # The transition that wrote the notice schedules it once its record is written.
+        await workflow.wait_condition(lambda: counted.notice in self.sending)
+        sent = await self.sending[counted.notice]
+
+        async def start() -> Notify | None:
+            assert counted.days is not None and sent is not None
+            counted.due_at = due_after(sent, counted.days)
+            return None
+
+        async def stop() -> Notify | None:
+            counted.undelivered = True
+            return None
+
+        if sent is None:
+            await self._clock(Action.NOTICE_UNDELIVERED, stop, UNDELIVERED)
+        else:
+            await self._clock(Action.NOTICE_SENT, start)
+        return counted.due_at is not None
 
     async def _prechecks(self) -> list[CheckItem]:
         received = [f.kind for f in self.state.files]

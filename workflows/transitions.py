@@ -12,13 +12,14 @@ from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities.mail import NOTICE_REFUSED, Mail
     from activities.records import Records
     from domain.lifecycle import table_for
     from domain.models import (
+        NOTICE_DAYS,
         Actor,
         Answer,
         ApplicationRecord,
@@ -50,27 +51,32 @@ STEP = dict(
 )
 
 
-# A notice is sent by an activity of its own, retried with a growing backoff for days: a mail
-# server down over a weekend delays it, never loses it; a refusal (a bad address) is final.
-NOTICE_DAYS = 7
-DELIVERY = dict(
-    start_to_close_timeout=timedelta(minutes=2),
-    schedule_to_close_timeout=timedelta(days=NOTICE_DAYS),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=10),
-        backoff_coefficient=2,
-        maximum_interval=timedelta(hours=2),
-        non_retryable_error_types=[NOTICE_REFUSED],
-    ),
+# A notice is sent by an activity of its own, retried with a growing backoff for days (a call's
+# `notice_days`): a mail server down over a weekend delays it, never loses it; a refusal (a bad
+# address) is final.
+RESENDING = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2,
+    maximum_interval=timedelta(hours=2),
+    non_retryable_error_types=[NOTICE_REFUSED],
 )
 
 
-async def deliver(key: str) -> datetime | None:
-    """Send the outbox's notification `key`; when it was sent, or None if it never could be."""
+async def deliver(key: str, days: int) -> datetime | None:
+    """Send the outbox's notification `key`; when it was sent, or None if it could not be
+    within `days`."""
     try:
-        return await workflow.execute_activity_method(Mail.deliver_notice, key, **DELIVERY)
+        return await workflow.execute_activity_method(
+            Mail.deliver_notice,
+            key,
+            start_to_close_timeout=timedelta(seconds=30),  # an attempt lost with its worker
+            schedule_to_close_timeout=timedelta(days=days),
+            retry_policy=RESENDING,
+        )
     except ActivityError as error:
         workflow.logger.warning("notice %s not delivered: %s", key, error.cause)
+        if error.retry_state == RetryState.TIMEOUT:  # not refused: never sent within its days
+            await step(Mail.give_up_notice, key, days)
         return None
 
 
@@ -144,30 +150,34 @@ class Case(Generic[CaseState]):
     time (a second concurrent one re-checks the stage and gets 409)."""
 
     state: CaseState
+    notice_days: int = NOTICE_DAYS  # how long a notice is retried (an application: its call's)
 
     @functools.cached_property
     def lock(self) -> asyncio.Lock:
         return asyncio.Lock()
 
     @functools.cached_property
-    def deliveries(self) -> list[asyncio.Task[datetime | None]]:
-        """The notices this run is sending."""
-        return []
+    def sending(self) -> dict[str, asyncio.Task[datetime | None]]:
+        """The notices this run sends, by key: each answers when it was sent (None: never)."""
+        return {}
 
-    def deliver(self, seq: int, count: int) -> list[asyncio.Task[datetime | None]]:
+    def notice_key(self, seq: int, position: int = 0) -> str:
+        """The outbox key of transition `seq`'s notice (projection.writes keys them so)."""
+        return f"{workflow.info().workflow_id}:{seq}:{position}"
+
+    def deliver(self, seq: int, count: int) -> None:
         """Send the `count` notifications of transition `seq`, each by an activity of its own,
         while the case goes on."""
-        workflow_id = workflow.info().workflow_id
-        sending = [asyncio.create_task(deliver(f"{workflow_id}:{seq}:{i}")) for i in range(count)]
-        self.deliveries.extend(sending)
-        return sending
+        for position in range(count):
+            key = self.notice_key(seq, position)
+            self.sending[key] = asyncio.create_task(deliver(key, self.notice_days))
 
     async def settled(self) -> None:
         """Before completing or continuing as new: no update still running, no notice still
         being sent."""
         while True:
             await workflow.wait_condition(workflow.all_handlers_finished)
-            await asyncio.gather(*self.deliveries)
+            await asyncio.gather(*self.sending.values())
             if workflow.all_handlers_finished():
                 return
 

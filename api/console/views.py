@@ -38,9 +38,10 @@ from api.routes.documents import (
     upload_chunks,
 )
 from domain.clock import RABAT, local
-from domain.ids import Kind
+from domain.ids import Kind, application_workflow_id, cluster_workflow_id
 from domain.lifecycle import TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
+from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import KPI_LABELS, REPORT_FILES
 from projection import queries
@@ -54,6 +55,7 @@ RESOURCES: dict[str, Resource] = {
     "candidatures": APPLICATIONS,
     "clusters": CLUSTERS,
 }
+STATUSES = {"pending": "en attente", "sent": "envoyé", "failed": "échec"}  # of a notice
 ROLE_LABELS = {
     "admin": "gestionnaire du programme",
     "operator": "opérateur",
@@ -94,6 +96,8 @@ templates.env.globals |= {
     "ROLES": ROLE_LABELS,
     "KPI_LABELS": KPI_LABELS,
     "REPORT_FILES": REPORT_FILES,
+    "NOTICES": KINDS,
+    "STATUSES": STATUSES,
     "countdown": _countdown,
 }
 
@@ -291,6 +295,7 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
         grid=call.spec.grid,
         files=_files_of(Kind.APPLICATION, db, case_id, actor),
         answer_files=[f for f in case.files if asked and f.uploaded_at >= asked],
+        messages=_messages_of(db, actor, application_workflow_id(case_id)),
     )
 
 
@@ -426,7 +431,32 @@ def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLRespon
     no_evaluator(actor)
     case = cluster_detail(db, case_id)
     files = _files_of(Kind.CLUSTER, db, case_id, actor)
-    return render(request, "cluster.html", actor, case=case, files=files)
+    messages = _messages_of(db, actor, cluster_workflow_id(case_id))
+    return render(request, "cluster.html", actor, case=case, files=files, messages=messages)
+
+
+# --- notices and their delivery ------------------------------------------------------------------
+MAIL_READERS = (Role.ADMIN, Role.OPERATOR)
+
+
+def _messages_of(db: Db, actor: Actor, workflow_id: str) -> list | None:
+    """A case's notices, for those who write to applicants (None: not shown)."""
+    if actor.role not in MAIL_READERS:
+        return None
+    return queries.messages(db, workflow_id=workflow_id, paging=Paging(1, 200)).items
+
+
+@router.get("/courriers", response_class=HTMLResponse)
+def mail(request: Request, actor: Signed, db: Db, etat: str = "", page: int = 1) -> Response:
+    if actor.role not in MAIL_READERS:
+        return back(
+            "/console/", "erreur", "Les courriers sont réservés aux gestionnaires et opérateurs."
+        )
+    status_ = etat if etat in STATUSES else ""
+    listing = queries.messages(
+        db, status=status_ or None, paging=Paging(min(max(page, 1), 100_000), 100)
+    )
+    return render(request, "courriers.html", actor, listing=listing, status=status_)
 
 
 # --- files --------------------------------------------------------------------------------------

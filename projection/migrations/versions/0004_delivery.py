@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch_op:
         batch_op.add_column(sa.Column("kind", sa.String(), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("due_days", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("address", sa.String(), nullable=True))
         batch_op.add_column(
             sa.Column("status", sa.String(), nullable=False, server_default="pending")
@@ -30,5 +31,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_outbox_status", "outbox")
     with op.batch_alter_table("outbox") as batch_op:
-        for column in ("last_error", "attempts", "status", "address", "kind"):
+        for column in ("last_error", "attempts", "status", "address", "due_days", "kind"):
             batch_op.drop_column(column)
