@@ -11,6 +11,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
+from typing import NoReturn
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, func, literal, update
@@ -76,7 +77,7 @@ class Mail:
     @activity.defn
     def deliver_notice(self, key: str) -> datetime:
         """Send the outbox's notification `key` once; answer when it was sent."""
-        with Session(self.engine) as db:
+        with Session(self.engine) as db:  # read, then closed: no transaction while sending
             row = db.exec(select(OutboxRow).where(OutboxRow.key == key)).one()
             if row.sent_at is not None:
                 return row.sent_at
@@ -84,26 +85,29 @@ class Mail:
                 raise ApplicationError(
                     row.last_error or "", type=NOTICE_REFUSED, non_retryable=True
                 )
-            # The engine's clock, as the workflow's: a response time counted from here ends on
-            # the date the workflow counts too (and the time-skipping tests skip both).
-            sent = activity.info().started_time
-            if row.due_days is not None:  # the response time runs from now: the message says when
-                row.body = row.body.replace(DUE, due_text(due_after(sent, row.due_days)))
             try:
                 address = self._address(db, row.recipient)
-                self._send(self._message(row, address))
             except Refused as error:
-                self._record(key, status="failed", last_error=str(error))
-                raise ApplicationError(
-                    str(error), type=NOTICE_REFUSED, non_retryable=True
-                ) from None
-            except (OSError, smtplib.SMTPException) as error:
-                self._record(key, last_error=f"{type(error).__name__}: {error}"[:500])
-                raise
-        self._record(
-            key, status="sent", sent_at=sent, address=address, last_error=None, body=row.body
-        )
+                self._refused(key, error)
+        # The engine's clock, as the workflow's: a response time counted from here ends on the
+        # date the workflow counts too (and the time-skipping tests skip both).
+        sent = activity.info().started_time
+        body = row.body
+        if row.due_days is not None:  # the response time runs from now: the message says when
+            body = body.replace(DUE, due_text(due_after(sent, row.due_days)))
+        try:
+            self._send(self._message(row, address, body))
+        except Refused as error:
+            self._refused(key, error)
+        except (OSError, smtplib.SMTPException) as error:
+            self._record(key, last_error=f"{type(error).__name__}: {error}"[:500])
+            raise
+        self._record(key, status="sent", sent_at=sent, address=address, last_error=None, body=body)
         return sent
+
+    def _refused(self, key: str, error: Refused) -> NoReturn:
+        self._record(key, status="failed", last_error=str(error))
+        raise ApplicationError(str(error), type=NOTICE_REFUSED, non_retryable=True) from None
 
     @activity.defn
     def give_up_notice(self, key: str, days: int) -> None:
@@ -138,7 +142,7 @@ class Mail:
             raise Refused(f"Adresse invalide : « {recipient} ».")
         return recipient
 
-    def _message(self, row: OutboxRow, address: str) -> EmailMessage:
+    def _message(self, row: OutboxRow, address: str, body: str) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.relay.sender
         message["To"] = address
@@ -148,7 +152,7 @@ class Mail:
         kind, _, rest = row.key.partition("-")
         context = {
             "subject": row.subject,
-            "body": row.body,
+            "body": body,
             "greeting": "Madame, Monsieur,",
             "reference": f"Référence : {CASES.get(kind, kind)} {rest.split(':', 1)[0]}",
         }

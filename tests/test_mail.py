@@ -132,6 +132,24 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
     assert refused.status_code == 303 and refused.headers["location"] == "/console/"
 
 
+async def new_application(service: Service, email: str, **rules: object) -> str:
+    """An application with this contact, on a new published call of the service."""
+    call_id = await service.new_call(**rules)
+    assert (await service.post(f"/calls/{call_id}/publish", role="admin")).is_success
+    return await register(service, call_id, email)
+
+
+async def past_the_deadline(service: Service, application_id: str) -> None:
+    """On the time-skipping server: the call closes, the application is in review."""
+    await service.env.sleep(timedelta(days=31))
+
+    async def in_review() -> bool:
+        case = (await service.get(f"/applications/{application_id}")).json()
+        return case["stage"] == "eligibility_review"
+
+    await eventually(in_review, what="the deadline")
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def relay_later(
     skipping_env: WorkflowEnvironment, engine: Engine
@@ -156,10 +174,8 @@ async def test_a_relay_down_for_a_while_delays_a_notice_and_sends_it_once(
     relay_later: tuple[Service, Catcher, int],
 ) -> None:
     service, catcher, port = relay_later
-    call_id = await service.new_call()
-    assert (await service.post(f"/calls/{call_id}/publish", role="admin")).is_success
     email = "attente@cluster-sud.ma"
-    await register(service, call_id, email)
+    await new_application(service, email)
 
     async def tried() -> bool:
         rows = outbox(service, email)
@@ -194,9 +210,7 @@ async def test_a_refused_address_is_recorded_and_not_retried(
     catcher.refuse.add(email)
     controller = start_catcher(catcher, port)
     try:
-        call_id = await service.new_call()
-        assert (await service.post(f"/calls/{call_id}/publish", role="admin")).is_success
-        await register(service, call_id, email)
+        await new_application(service, email)
 
         async def failed() -> bool:
             rows = outbox(service, email)
@@ -220,16 +234,8 @@ async def test_no_response_time_runs_out_for_a_notice_never_sent(
     catcher.refuse.add(email)
     controller = start_catcher(catcher, port)
     try:
-        call_id = await service.new_call()
-        assert (await service.post(f"/calls/{call_id}/publish", role="admin")).is_success
-        application_id = await register(service, call_id, email)
-        await service.env.sleep(timedelta(days=31))
-
-        async def in_review() -> bool:
-            case = (await service.get(f"/applications/{application_id}")).json()
-            return case["stage"] == "eligibility_review"
-
-        await eventually(in_review, what="the deadline")
+        application_id = await new_application(service, email)
+        await past_the_deadline(service, application_id)
         asked = await service.post(
             f"/applications/{application_id}/request_complements",
             json={"items": ["budget prévisionnel"]},
@@ -348,17 +354,9 @@ async def test_a_notice_never_sent_within_the_calls_days_flags_its_case(
     """The relay stays down: after the call's `notice_days`, the notice is recorded as failed
     and the case flagged, its response time never started."""
     service, _, _ = relay_later  # its catcher is never started
-    call_id = await service.new_call(notice_days=1)
-    assert (await service.post(f"/calls/{call_id}/publish", role="admin")).is_success
     email = "silence@cluster-nord.ma"
-    application_id = await register(service, call_id, email)
-    await service.env.sleep(timedelta(days=31))
-
-    async def in_review() -> bool:
-        case = (await service.get(f"/applications/{application_id}")).json()
-        return case["stage"] == "eligibility_review"
-
-    await eventually(in_review, what="the deadline")
+    application_id = await new_application(service, email, notice_days=1)
+    await past_the_deadline(service, application_id)
     asked = await service.post(
         f"/applications/{application_id}/request_complements", json={"items": ["statuts"]}
     )
