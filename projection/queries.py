@@ -255,7 +255,7 @@ def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
             items.append(
                 Deadline(kind="call_opening", at=call.opens_at, call_id=call.id, title=call.title)
             )
-        if call.deadline >= start:
+        if start <= call.deadline <= end:  # an open call's opening is past, its deadline may be far
             items.append(
                 Deadline(kind="call_deadline", at=call.deadline, call_id=call.id, title=call.title)
             )

@@ -289,6 +289,11 @@ async def test_reads_filter_paginate_count_and_list_deadlines(dev: Service) -> N
     assert {"kind": "call_deadline", "call_id": call_id} in [
         {"kind": d["kind"], "call_id": d["call_id"]} for d in deadlines
     ]
+    # An open call whose deadline is a month away is not among this week's deadlines.
+    later = await open_call(dev, deadline=(utcnow() + timedelta(days=30)).isoformat())
+    week = [d["call_id"] for d in (await dev.get("/deadlines", params={"days": 7})).json()]
+    month = [d["call_id"] for d in (await dev.get("/deadlines", params={"days": 31})).json()]
+    assert later not in week and later in month
     calls = (await dev.get("/calls", params={"stage": "open", "page_size": 200})).json()
     assert call_id in [c["id"] for c in calls["items"]]
 
