@@ -2,14 +2,15 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from domain.models import DEFAULT_GRID
+from domain.notices import due_text
 from projection.tables import OutboxRow
-from tests.conftest import APPLICATION, Service, eventually
+from tests.conftest import APPLICATION, Service, eventually, mails_to
 from tests.test_clusters import labelled_cluster
 from workflows.cluster import ClusterWorkflow
 
@@ -334,6 +335,28 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
             json={"answer": "Nouvelle évaluation accordée"},
         ),
         "evaluation",
+    )
+    # The answer and the rejection reach the applicant as mail, in the programme's words.
+    answer_subject = f"Réponse à votre recours : candidature {gamma}"
+    result_subject = f"Résultats de l'appel : candidature {delta}"
+
+    async def mailed() -> bool:
+        subjects = {str(m["Subject"]) for m in mails_to(APPLICATION["contact"]["email"])}
+        return {answer_subject, result_subject} <= subjects
+
+    await eventually(mailed, what="the mail")
+    by_subject = {str(m["Subject"]): m for m in mails_to(APPLICATION["contact"]["email"])}
+    answer = by_subject[answer_subject].get_body(("plain",)).get_content()
+    assert "Madame, Monsieur," in answer and "Nouvelle évaluation accordée." in answer
+    rejection = by_subject[result_subject].get_body(("plain",)).get_content()
+
+    async def window_counted() -> bool:  # recorded once the activity answered
+        return (await service.get(f"/applications/{delta}")).json()["redress"]["due_at"] is not None
+
+    await eventually(window_counted, what="the redress window")
+    window = (await service.get(f"/applications/{delta}")).json()["redress"]["due_at"]
+    assert f"réexamen de cette décision jusqu'au {due_text(datetime.fromisoformat(window))}" in (
+        " ".join(rejection.split())
     )
     await service.env.sleep(timedelta(days=31))
 
