@@ -1,5 +1,6 @@
 """Evaluation, committee decision, publication and redress, with the clock on the time-skipping server."""
 
+import contextlib
 import csv
 import io
 from datetime import datetime, timedelta
@@ -113,6 +114,22 @@ async def what_each_role_sees_before_the_results(
             sheets = [a["sheet"] for a in case["evaluation"]["assignments"]]
             assert any(sheets) is sees, (role, case["id"])
             assert bool(case["evaluation"]["result"]["evaluator_scores"]) is sees, role
+    # The console gives those who decide the evidence; an evaluator, their own grid only.
+    pages = {}
+    for token in ("t-committee", "t-operator", f"t-{EVE}"):
+        browser = await service.signed_in(token)
+        async with contextlib.aclosing(browser):
+            pages[token] = (await browser.get(f"/console/candidatures/{labelled}")).text
+    criterion = DEFAULT_GRID.criteria[0].label
+    decider = pages["t-committee"]
+    assert "Notes par critère" in decider and "Moyenne" in decider
+    assert f"Appréciation sur {criterion}" in decider and "Appréciations de Eve" in decider
+    assert "Notes par critère" not in pages["t-operator"]
+    assert "Appréciation sur" not in pages["t-operator"]
+    own = pages[f"t-{EVE}"]
+    assert "Votre grille transmise" in own and f"Appréciation sur {criterion}" in own
+    assert "Moyenne" not in own
+    assert not any(f"Appréciations de {NAMES[k]}" in own for k in NAMES if k != EVE)
 
 
 async def test_from_eligible_to_published_results_and_redress(skipping: Service) -> None:
