@@ -6,11 +6,13 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -105,9 +107,29 @@ def create_app(
     app.add_middleware(RequestGuard, known=_known_caller)
     app.add_middleware(PageHeaders)
 
+    def in_console(request: Request) -> bool:
+        return request.url.path.startswith("/console")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """The console's refusals as French pages in its layout; the API's as JSON."""
+        if in_console(request) and error.status_code >= 400:
+            return console.error_page(request, error.status_code, error.detail)
+        return await http_exception_handler(request, error)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, error: Exception) -> Response:
+        """A failure nobody foresaw: logged whole, answered without its details."""
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if in_console(request):
+            return console.error_page(request, 500, "")
+        return JSONResponse({"detail": "Erreur interne : l'incident est journalisé."}, 500)
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
         """Pydantic's errors, each quoting at most a short excerpt of what was sent."""
+        if in_console(request):
+            return console.error_page(request, 422, "Adresse ou paramètre invalide.")
         details = [
             {k: v for k, v in e.items() if k in ("type", "loc", "msg")}
             | ({"input": excerpt(e["input"])} if "input" in e else {})

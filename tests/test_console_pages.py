@@ -1,5 +1,7 @@
 """Every console page renders for the roles that use it (no browser: plain HTTP through the app)."""
 
+import contextlib
+
 import pytest
 
 from tests.conftest import Service
@@ -65,3 +67,21 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     )
     for client in (admin, operator, evaluator):
         await client.aclose()
+
+
+async def test_refusals_are_french_pages_in_the_console(dev: Service) -> None:
+    """An unknown case, an unknown address, a malformed parameter: a page of the console, in
+    French, with the right status; the API keeps answering JSON."""
+    browser = await dev.signed_in("t-operator")
+    async with contextlib.aclosing(browser):
+        unknown_case = await browser.get("/console/candidatures/0000deadbeef")
+        unknown_page = await browser.get("/console/nulle-part")
+        bad_page = await browser.get("/console/candidatures", params={"page": "deux"})
+    assert unknown_case.status_code == 404 and "text/html" in unknown_case.headers["content-type"]
+    assert "<h1>Page introuvable</h1>" in unknown_case.text
+    assert "Candidature inconnue." in unknown_case.text and "Omar Opérateur" in unknown_case.text
+    assert unknown_page.status_code == 404 and "Page introuvable" in unknown_page.text
+    assert "Not Found" not in unknown_page.text
+    assert bad_page.status_code == 422 and "Saisie invalide" in bad_page.text
+    api = await dev.get("/applications/0000deadbeef")
+    assert api.status_code == 404 and api.json() == {"detail": "Candidature inconnue."}

@@ -140,6 +140,38 @@ def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLR
     return response
 
 
+# What a console page says when it cannot be shown, in the console's own layout.
+ERROR_TITLES = {
+    400: "Requête invalide",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Action impossible ici",
+    409: "Action impossible à cette étape",
+    413: "Envoi trop volumineux",
+    415: "Type de fichier refusé",
+    422: "Saisie invalide",
+    500: "Erreur interne",
+    503: "Service momentanément indisponible",
+}
+ENGLISH = {"Not Found", "Forbidden", "Method Not Allowed", "Internal Server Error", "Bad Request"}
+
+
+def error_page(request: Request, status_code: int, detail: object) -> HTMLResponse:
+    """A refusal or a failure as a French page, for whoever is signed in (or nobody)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    actor = None
+    if session_id:
+        with Session(request.app.state.engine) as db:
+            actor = identity.actor_for_session(db, session_id)
+    title = ERROR_TITLES.get(status_code, "Erreur")
+    text = str(detail) if isinstance(detail, str) and detail not in ENGLISH else ""
+    if status_code >= 500:
+        text = "L'incident est journalisé ; réessayez dans un instant ou prévenez l'administrateur."
+    response = render(request, "erreur.html", actor, title=title, detail=text or title + ".")
+    response.status_code = status_code
+    return response
+
+
 def back(to: str, kind: str, text: str | list[str]) -> RedirectResponse:
     response = RedirectResponse(to, status_code=status.HTTP_303_SEE_OTHER)
     lines = [text] if isinstance(text, str) else text
