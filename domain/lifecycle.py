@@ -47,7 +47,8 @@ class FormField:
     name: str
     label: str
     # text, textarea, lines, date, number, checkbox, amounts, kpis, evaluators, grid, file (one of
-    # the case's files), files (those deposited since the complements request)
+    # the case's files), files (those deposited since the complements request), confirm (a box
+    # to tick before a destructive action: never part of the body)
     kind: str = "text"
     required: bool = False
 
@@ -93,6 +94,8 @@ def _deposit(sources: frozenset[Stage]) -> Transition:
 
 
 REASON = FormField("reason", "Motif", "textarea", required=True)
+# A destructive action's form asks to be confirmed, and looks dangerous (the console only).
+CONFIRM = FormField("confirme", "Je confirme : cette action ne se défait pas", "confirm", True)
 OPTIONAL_REASON = FormField("reason", "Motif", "textarea")
 NOTE = FormField("note", "Note (facultative)", "textarea")
 AMOUNT = FormField("amount", "Montant de l'année en MAD (vide : montant prévu)", "number")
@@ -136,9 +139,15 @@ CALL: dict[Action, Transition] = {
         PUBLISHERS,
         "Publier les résultats",
         "Résultats publiés",
+        fields=(CONFIRM,),
     ),
     Action.ARCHIVE: Transition(
-        _from(C.RESULTS_PUBLISHED), C.ARCHIVED, MANAGERS, "Archiver", "Appel archivé"
+        _from(C.RESULTS_PUBLISHED),
+        C.ARCHIVED,
+        MANAGERS,
+        "Archiver",
+        "Appel archivé",
+        fields=(CONFIRM,),
     ),
 }
 
@@ -166,8 +175,7 @@ APPLICATION: dict[Action, Transition] = {
         "Retirer la candidature",
         "Candidature retirée",
         Withdrawal,
-        optional_body=True,
-        fields=(OPTIONAL_REASON,),
+        fields=(REASON, CONFIRM),
     ),
     Action.CLOSE_SUBMISSIONS: Transition(
         _from(A.RECEIVED), A.ELIGIBILITY_REVIEW, CLOCK, "Clore", "Date limite atteinte"
@@ -417,7 +425,7 @@ CLUSTER: dict[Action, Transition] = {
         "Suspendre",
         "Soutien suspendu",
         Reason,
-        fields=(REASON,),
+        fields=(REASON, CONFIRM),
     ),
     Action.RESUME: Transition(  # target None: back where it was
         _from(K.SUSPENDED),
@@ -436,7 +444,7 @@ CLUSTER: dict[Action, Transition] = {
         "Résilier",
         "Soutien résilié",
         Reason,
-        fields=(REASON,),
+        fields=(REASON, CONFIRM),
     ),
     Action.END_SUPPORT: Transition(
         RUNNING | {K.SUSPENDED}, K.ENDED, CLOCK, "Achever", "Fin du soutien"

@@ -432,7 +432,7 @@ class DeadlineExtension(Input):
 
 
 class Withdrawal(Input):
-    reason: LongText | None = None
+    reason: LongText
 
 
 class EligibleDecision(Input):

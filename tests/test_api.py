@@ -173,7 +173,10 @@ async def test_bad_payloads_and_unknown_cases(dev: Service) -> None:
     missing = await dev.post("/calls/2026-0000deadbeef/applications", json=APPLICATION)
     assert missing.status_code == 404
     assert missing.json()["detail"] == "Appel à projets inconnu."
-    assert (await dev.post("/applications/0000deadbeef/withdraw")).status_code == 404
+    unknown = await dev.post("/applications/0000deadbeef/withdraw", json={"reason": "Reporté"})
+    assert unknown.status_code == 404
+    no_reason = await dev.post(f"/applications/{application_id}/withdraw")
+    assert no_reason.status_code == 422  # a withdrawal says why
     assert (await dev.get("/applications/pas%00un-id")).status_code == 422
     assert (await dev.post("/calls/../publish", role="admin")).status_code in (404, 422)
     bad_key = await dev.post(
@@ -243,11 +246,12 @@ async def test_same_idempotency_key_changes_nothing_and_returns_first_answer(dev
 
     application_id = one.json()["id"]
     key = {"Idempotency-Key": "withdraw-1"}
-    gone = await dev.post(f"/applications/{application_id}/withdraw", headers=key)
+    reason = {"reason": "Projet reporté à l'an prochain"}
+    gone = await dev.post(f"/applications/{application_id}/withdraw", json=reason, headers=key)
     assert gone.status_code == 200
     assert audit_count(dev, f"application-{application_id}") == 2
     # The workflow has finished; Temporal still answers the repeat with the first outcome.
-    repeat = await dev.post(f"/applications/{application_id}/withdraw", headers=key)
+    repeat = await dev.post(f"/applications/{application_id}/withdraw", json=reason, headers=key)
     assert repeat.status_code == 200
     assert repeat.json() == gone.json()
     assert audit_count(dev, f"application-{application_id}") == 2

@@ -4,8 +4,9 @@ import contextlib
 
 import pytest
 
-from tests.conftest import Service
-from tests.test_api import eligible_review_case
+from tests.conftest import APPLICATION, Service
+from tests.test_api import eligible_review_case, open_call
+from tests.test_authorization import console_message
 from tests.test_clusters import labelled_cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -85,3 +86,32 @@ async def test_refusals_are_french_pages_in_the_console(dev: Service) -> None:
     assert bad_page.status_code == 422 and "Saisie invalide" in bad_page.text
     api = await dev.get("/applications/0000deadbeef")
     assert api.status_code == 404 and api.json() == {"detail": "Candidature inconnue."}
+
+
+async def test_a_withdrawal_asks_for_its_reason_and_a_confirmation(dev: Service) -> None:
+    call_id = await open_call(dev)
+    registered = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    page = f"/console/candidatures/{registered.json()['id']}"
+    browser = await dev.signed_in("t-operator")
+    async with contextlib.aclosing(browser):
+        form = (await browser.get(page)).text
+        assert 'class="danger" type="submit">Retirer la candidature' in form
+        unconfirmed = await browser.post(
+            f"{page}/actions/withdraw", data={"reason": "Projet reporté", "cle": "w-1"}
+        )
+        no_reason = await browser.post(
+            f"{page}/actions/withdraw", data={"confirme": "on", "cle": "w-2"}
+        )
+        stage = (await dev.get(page.replace("/console/candidatures", "/applications"))).json()
+        confirmed = await browser.post(
+            f"{page}/actions/withdraw",
+            data={"reason": "Projet reporté", "confirme": "on", "cle": "w-3"},
+        )
+    assert console_message(unconfirmed)["lines"] == [
+        "Retirer la candidature : cochez la confirmation pour continuer."
+    ]
+    assert console_message(no_reason)["lines"] == ["Motif : obligatoire"]
+    assert stage["stage"] == "received"
+    assert console_message(confirmed)["kind"] == "succes"
+    case = (await dev.get(page.replace("/console/candidatures", "/applications"))).json()
+    assert case["stage"] == "withdrawn" and case["reason"] == "Projet reporté"

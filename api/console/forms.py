@@ -32,6 +32,11 @@ def _number(text: str, label: str) -> float:
         raise FormError(f"{label} : nombre attendu (« {text} »).") from None
 
 
+def unconfirmed(fields: tuple[FormField, ...], form: FormData) -> bool:
+    """A destructive action whose confirmation box was left unticked."""
+    return any(f.kind == "confirm" and f.name not in form for f in fields)
+
+
 def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = None) -> dict:
     """The JSON body the action's model validates; fields left empty are left out."""
     body: dict = {}

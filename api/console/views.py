@@ -22,6 +22,7 @@ from api.console.forms import (
     application_payload,
     french_errors,
     payload,
+    unconfirmed,
 )
 from api.console.security import same_origin
 from api.deps import Db
@@ -606,6 +607,8 @@ async def act(
             f"Votre rôle ({ROLE_LABELS.get(actor.role, actor.role)}) ne permet pas cette action.",
         )
     form = await request.form()
+    if unconfirmed(spec.row.fields, form):
+        return back(here, "erreur", f"{spec.row.command} : cochez la confirmation pour continuer.")
     labels = {f.name: f.label for f in spec.row.fields}
     body_model = spec.row.body
     try:
