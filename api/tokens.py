@@ -9,6 +9,13 @@ from domain.models import Actor
 from domain.stages import Role
 
 PERSON_ROLES = [Role.ADMIN, Role.OPERATOR, Role.EVALUATOR, Role.COMMITTEE]
+# The embedded run's first people, one per role, named as a person would be in the trail.
+FIRST_PEOPLE = {
+    Role.ADMIN: "Gestionnaire du programme",
+    Role.OPERATOR: "Opérateur du programme",
+    Role.EVALUATOR: "Évaluateur du programme",
+    Role.COMMITTEE: "Comité de pilotage",
+}
 
 
 def parse_tokens(spec: str) -> dict[str, Actor]:
@@ -29,11 +36,11 @@ def load_tokens(spec: str, path: Path) -> dict[str, Actor]:
         path.parent.mkdir(parents=True, exist_ok=True)
         made = {
             secrets.token_urlsafe(24): {
-                "role": r.value,
-                "name": r.value,
-                "email": f"{r.value}@clusters.localhost",  # the embedded catcher takes any
+                "role": role.value,
+                "name": name,  # what the audit trail and the console show
+                "email": f"{role.value}@clusters.localhost",  # the embedded catcher takes any
             }
-            for r in PERSON_ROLES
+            for role, name in FIRST_PEOPLE.items()
         }
         path.write_text(json.dumps(made, indent=2))
         path.chmod(0o600)

@@ -73,7 +73,8 @@ async def stage_in_temporal(s: Stack, application_id: str) -> str:
     handle = s.client.get_workflow_handle(application_workflow_id(application_id))
     try:
         await handle.execute_update(
-            ApplicationWorkflow.withdraw, args=[Actor(name="O", role=Role.OPERATOR), Withdrawal(reason="Sonde")]
+            ApplicationWorkflow.withdraw,
+            args=[Actor(name="O", role=Role.OPERATOR), Withdrawal(reason="Sonde")],
         )
     except WorkflowUpdateFailedError as refused:
         return refused.cause.details[0]["stage"]  # type: ignore[attr-defined]

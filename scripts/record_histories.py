@@ -140,7 +140,9 @@ async def eligibility(s: Scenario) -> dict[str, WorkflowHandle]:
         args=[ADMIN, models.DeadlineExtension(deadline=now + timedelta(days=23))],
     )
     await apps[0].execute_update(App.amend, args=[OPERATOR, models.Amendment(legal_form="GIE")])
-    await apps[2].execute_update(App.withdraw, args=[OPERATOR, models.Withdrawal(reason="Projet reporté")])
+    await apps[2].execute_update(
+        App.withdraw, args=[OPERATOR, models.Withdrawal(reason="Projet reporté")]
+    )
     await s.past_deadline(24)
     for app in apps[:2]:
         await app.execute_update(

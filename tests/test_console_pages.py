@@ -1,13 +1,14 @@
 """Every console page renders for the roles that use it (no browser: plain HTTP through the app)."""
 
 import contextlib
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import APPLICATION, Service
+from tests.conftest import APPLICATION, Service, eventually, utcnow
 from tests.test_api import eligible_review_case, open_call
 from tests.test_authorization import console_message
-from tests.test_clusters import labelled_cluster
+from tests.test_clusters import TARGETS, labelled_cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -115,3 +116,37 @@ async def test_a_withdrawal_asks_for_its_reason_and_a_confirmation(dev: Service)
     assert console_message(confirmed)["kind"] == "succes"
     case = (await dev.get(page.replace("/console/candidatures", "/applications"))).json()
     assert case["stage"] == "withdrawn" and case["reason"] == "Projet reporté"
+
+
+async def test_case_details_read_as_people_expect(dev: Service) -> None:
+    """The contact's phone is shown; the 8-year rule only for a cluster already supported; the
+    clusters' next anniversary is a date to come."""
+    call_id = await open_call(dev, deadline=(utcnow() + timedelta(seconds=2)).isoformat())
+    phone = {**APPLICATION["contact"], "phone": "+212 5 37 00 00 00"}
+    new = await dev.post(f"/calls/{call_id}/applications", json={**APPLICATION, "contact": phone})
+    existing = await dev.post(
+        f"/calls/{call_id}/applications",
+        json={**APPLICATION, "existing_cluster": True, "support_years": 9},
+    )
+    ids = [new.json()["id"], existing.json()["id"]]
+
+    async def reviewed() -> bool:
+        cases = [(await dev.get(f"/applications/{i}")).json() for i in ids]
+        return all(c["checklist"] for c in cases)
+
+    await eventually(reviewed, what="the checklists")
+    cluster_id = await labelled_cluster(dev)
+    start = (await dev.env.get_current_time()) - timedelta(days=400)  # its first year is over
+    terms = {"start_at": start.isoformat(), "planned_amounts": [1e6, 9e5], "kpi_targets": TARGETS}
+    assert (await dev.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)).is_success
+    browser = await dev.signed_in("t-admin")
+    async with contextlib.aclosing(browser):
+        pages = [(await browser.get(f"/console/candidatures/{i}")).text for i in ids]
+        clusters = (await browser.get("/console/clusters")).text
+    assert "+212 5 37 00 00 00" in pages[0]
+    rule = "Cluster existant : au moins 8 ans de soutien"
+    assert rule not in pages[0] and rule in pages[1]
+    row = clusters.split(f"/console/clusters/{cluster_id}")[1].split("</tr>")[0]
+    anniversary = row.split("<td>")[4].split("</td>")[0]
+    assert " à " not in anniversary  # a date, not a time of day
+    assert datetime.strptime(anniversary, "%d/%m/%Y").date() > utcnow().date()

@@ -44,7 +44,7 @@ from domain.lifecycle import TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
 from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
-from domain.support import KPI_LABELS, REPORT_FILES
+from domain.support import KPI_LABELS, REPORT_FILES, add_years
 from projection import queries
 from projection.views import Paging
 
@@ -90,6 +90,11 @@ def _countdown(deadline: datetime) -> str:
     )
 
 
+def _next_anniversary(ends_at: datetime) -> datetime:
+    """The support year's anniversary, or, once past, the one after (a case under review)."""
+    return ends_at if ends_at > datetime.now(UTC) else add_years(ends_at, 1)
+
+
 templates.env.filters |= {"date": _date, "montant": _amount, "note": _score}
 templates.env.globals |= {
     "STAGES": STAGE_LABELS_FR,
@@ -100,6 +105,7 @@ templates.env.globals |= {
     "NOTICES": KINDS,
     "STATUSES": STATUSES,
     "countdown": _countdown,
+    "next_anniversary": _next_anniversary,
 }
 
 
