@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from domain.models import DEFAULT_GRID
 from tests.conftest import APPLICATION, Service, eventually, utcnow
 from tests.test_api import eligible_review_case, open_call
 from tests.test_authorization import console_message
@@ -150,3 +151,42 @@ async def test_case_details_read_as_people_expect(dev: Service) -> None:
     anniversary = row.split("<td>")[4].split("</td>")[0]
     assert " à " not in anniversary  # a date, not a time of day
     assert datetime.strptime(anniversary, "%d/%m/%Y").date() > utcnow().date()
+
+
+async def test_a_grid_names_the_criterion_it_lacks_and_never_scores_zero_by_default(
+    dev: Service,
+) -> None:
+    application_id = await eligible_review_case(dev)
+    call_id = (await dev.get(f"/applications/{application_id}")).json()["call_id"]
+    path = f"/applications/{application_id}"
+    assert (await dev.post(f"{path}/mark_eligible")).is_success
+    assert (await dev.post(f"/calls/{call_id}/start_evaluation", role="admin")).is_success
+    assigned = await dev.post(
+        f"{path}/assign_evaluators", role="admin", json={"evaluators": ["Eve Évaluatrice"]}
+    )
+    assert assigned.is_success
+    declared = await dev.post(
+        f"{path}/declare_interest", role="evaluator", json={"conflict": False}
+    )
+    assert declared.is_success
+    first, second = DEFAULT_GRID.criteria[:2]
+    form = {f"score.{c.code}": "3.5" for c in DEFAULT_GRID.criteria} | {
+        f"comment.{c.code}": "Argumenté" for c in DEFAULT_GRID.criteria
+    }
+    page = f"/console/candidatures/{application_id}"
+    browser = await dev.signed_in("t-evaluator")
+    async with contextlib.aclosing(browser):
+        shown = (await browser.get(page)).text
+        unscored = await browser.post(
+            f"{page}/actions/submit_scores", data=form | {f"score.{first.code}": ""}
+        )
+        uncommented = await browser.post(
+            f"{page}/actions/submit_scores", data=form | {f"comment.{second.code}": ""}
+        )
+    assert '<option value="" selected>— note à choisir —</option>' in shown
+    assert console_message(unscored)["lines"] == [f"{first.label} : choisissez une note."]
+    assert console_message(uncommented)["lines"] == [
+        f"Grille d'évaluation › {second.label} › Appréciation : obligatoire"
+    ]
+    case = (await dev.get(path, role="admin")).json()
+    assert case["evaluation"]["assignments"][0]["sheet"] is None  # nothing was recorded

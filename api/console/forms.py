@@ -37,6 +37,21 @@ def unconfirmed(fields: tuple[FormField, ...], form: FormData) -> bool:
     return any(f.kind == "confirm" and f.name not in form for f in fields)
 
 
+def _score(text: str, label: str) -> float:
+    """A grid's note: chosen, never taken as zero when left out."""
+    if not text.strip():
+        raise FormError(f"{label} : choisissez une note.")
+    return _number(text, label)
+
+
+def grid_labels(grid: Grid) -> dict[str, str]:
+    """A score sheet's errors told by criterion: « Innovation… › Appréciation : obligatoire »."""
+    return {str(i): c.label for i, c in enumerate(grid.criteria)} | {
+        "comment": "Appréciation",
+        "score": "Note",
+    }
+
+
 def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = None) -> dict:
     """The JSON body the action's model validates; fields left empty are left out."""
     body: dict = {}
@@ -63,7 +78,7 @@ def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = N
             body[f.name] = [
                 {
                     "criterion": c.code,
-                    "score": _number(str(form.get(f"score.{c.code}") or ""), c.label),
+                    "score": _score(str(form.get(f"score.{c.code}") or ""), c.label),
                     "comment": str(form.get(f"comment.{c.code}") or "").strip(),
                 }
                 for c in grid.criteria

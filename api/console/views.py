@@ -21,6 +21,7 @@ from api.console.forms import (
     FormError,
     application_payload,
     french_errors,
+    grid_labels,
     payload,
     unconfirmed,
 )
@@ -622,6 +623,7 @@ async def act(
         if spec.action == Action.SUBMIT_SCORES:
             call_id = APPLICATIONS.row(db, case_id).call_id
             grid = queries.call_state(CALLS.row(db, call_id)).spec.grid
+            labels |= grid_labels(grid)
         body = (
             body_model.model_validate(payload(spec.row.fields, form, grid)) if body_model else None
         )
