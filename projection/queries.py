@@ -224,7 +224,8 @@ def counts_by_stage(db: Session, call_id: str | None = None) -> dict[str, int]:
     query = select(ApplicationRow.stage, func.count()).group_by(ApplicationRow.stage)
     if call_id is not None:
         query = query.where(ApplicationRow.call_id == call_id)
-    return {stage: count for stage, count in db.exec(query)}
+    counts = dict(db.exec(query).all())
+    return {stage: counts[stage] for stage in ApplicationStage if stage in counts}  # in order
 
 
 def count_undecided(db: Session, call_id: str) -> int:

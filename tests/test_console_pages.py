@@ -117,6 +117,16 @@ async def test_a_withdrawal_asks_for_its_reason_and_a_confirmation(dev: Service)
     assert console_message(confirmed)["kind"] == "succes"
     case = (await dev.get(page.replace("/console/candidatures", "/applications"))).json()
     assert case["stage"] == "withdrawn" and case["reason"] == "Projet reporté"
+    # A withdrawn case's badge reads as such; stages are counted in the lifecycle's order.
+    kept = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    assert kept.status_code == 201
+    browser = await dev.signed_in("t-operator")
+    async with contextlib.aclosing(browser):
+        listing = (await browser.get("/console/candidatures", params={"call_id": call_id})).text
+    assert '<span class="etape retard">retirée</span>' in listing
+    assert '<span class="etape ">reçue</span>' in listing
+    stats = (await dev.get(f"/calls/{call_id}/stats")).json()["by_stage"]
+    assert list(stats) == ["received", "withdrawn"]
 
 
 async def test_case_details_read_as_people_expect(dev: Service) -> None:

@@ -91,6 +91,25 @@ def _countdown(deadline: datetime) -> str:
     )
 
 
+# A stage's badge says how it went: ended badly (red), waiting on someone (amber), else green.
+ADVERSE = {"ineligible", "rejected", "rejection_final", "withdrawn", "terminated", "report_overdue"}
+WAITING = {
+    "eligibility_review",
+    "complements_requested",
+    "evaluation",
+    "review_requested",
+    "awaiting_contract",
+    "report_requested",
+    "under_review",
+    "suspended",
+}
+
+
+def _tone(stage: str, late: bool = False) -> str:
+    """The badge's class for a stage (`late`: past its date, whatever the stage)."""
+    return "retard" if late or stage in ADVERSE else "attente" if stage in WAITING else ""
+
+
 def _next_anniversary(ends_at: datetime) -> datetime:
     """The support year's anniversary, or, once past, the one after (a case under review)."""
     return ends_at if ends_at > datetime.now(UTC) else add_years(ends_at, 1)
@@ -107,6 +126,7 @@ templates.env.globals |= {
     "STATUSES": STATUSES,
     "countdown": _countdown,
     "next_anniversary": _next_anniversary,
+    "tone": _tone,
 }
 
 
