@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
-import dataclasses
 import logging
 import os
 import signal
@@ -21,7 +20,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.mail import Relay
-from activities.mailcatcher import Catcher, start_catcher
+from activities.mailcatcher import Catcher, relay_to, start_catcher
 from api.main import create_app
 from observability import configure_logging, metrics_runtime
 from projection.database import make_engine, migrate
@@ -131,8 +130,7 @@ def mail_relay(settings: Settings) -> tuple[Relay, str]:
     if relay.host:
         return relay, f"{relay.host}:{relay.port}"
     folder = DATA_DIR / "mail"
-    catcher = start_catcher(Catcher(folder))
-    return dataclasses.replace(relay, host=LOOPBACK, port=catcher.port), f"{folder}/*.eml"
+    return relay_to(start_catcher(Catcher(folder)), relay), f"{folder}/*.eml"
 
 
 async def main() -> None:

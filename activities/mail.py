@@ -51,6 +51,15 @@ class Relay:
     sender: str = "Programme d'appui aux clusters <clusters@localhost>"
     programme: str = "programme@localhost"  # the programme managers' shared mailbox
 
+    def environment(self) -> dict[str, str]:
+        """The variables that make a worker in another process send through this relay."""
+        return {
+            "SMTP_HOST": self.host,
+            "SMTP_PORT": str(self.port),
+            "MAIL_FROM": self.sender,
+            "MAIL_PROGRAMME": self.programme,
+        }
+
     @classmethod
     def from_settings(cls, settings: Settings) -> "Relay":
         return cls(

@@ -2,6 +2,7 @@
 message an `.eml` file under `data/mail/`, and the tests' SMTP server. A message is kept under its
 Message-ID: one sent again (a retry after a crash) replaces its copy instead of adding one."""
 
+import dataclasses
 import email
 import hashlib
 import socket
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from activities.mail import Relay
 
 LOOPBACK = "127.0.0.1"
 
@@ -60,3 +63,9 @@ def start_catcher(catcher: Catcher, port: int = 0) -> Controller:
     controller = Controller(catcher, hostname=LOOPBACK, port=port or free_port())
     controller.start()
     return controller
+
+
+def relay_to(controller: Controller, relay: Relay | None = None) -> Relay:
+    """`relay` (its sender, its programme's address; the defaults if none) sending through
+    this catcher."""
+    return dataclasses.replace(relay or Relay(host=""), host=LOOPBACK, port=controller.port)

@@ -104,7 +104,8 @@ IdempotencyKey = Annotated[
 ]
 Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
 Desk = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR))]
-Reader = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR, Role.COMMITTEE))]
+READERS = (Role.ADMIN, Role.OPERATOR, Role.COMMITTEE)  # every case of the programme
+Reader = Annotated[Actor, Depends(require(*READERS))]
 Ranking = Annotated[Actor, Depends(require(Role.ADMIN, Role.COMMITTEE))]
 Anyone = Annotated[Actor, Depends(current_actor)]
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.mailcatcher import Catcher, start_catcher
+from activities.mailcatcher import Catcher, free_port, relay_to, start_catcher
 from api.main import create_app
 from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow
@@ -383,13 +382,7 @@ _catcher: list[Controller] = []
 def mail_env() -> dict[str, str]:
     if not _catcher:
         _catcher.append(start_catcher(Catcher()))
-    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(_catcher[0].port)}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return relay_to(_catcher[0]).environment()
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ from sqlmodel import Session
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.mail import Relay
-from activities.mailcatcher import Catcher, start_catcher
+from activities.mailcatcher import Catcher, relay_to, start_catcher
 from api.identity import add_user
 from api.storage import Storage
 from domain.models import CallSpec
@@ -57,7 +56,7 @@ async def rehearse(
             add_user(db, f"Évaluateur {i}", Role.EVALUATOR, f"evaluateur{i}@repetition.ma")
     queue = f"rehearsal-{uuid.uuid4().hex}"
     catcher = start_catcher(Catcher())  # the notices, sent as in production
-    relay = Relay(host="127.0.0.1", port=catcher.port)
+    relay = relay_to(catcher)
     async with build_worker(env.client, engine, queue, relay=relay):
         clock = Clock(now=env.get_current_time, sleep=env.sleep)
         storage = Storage(f"{scratch}/documents")

@@ -22,8 +22,7 @@ from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from activities.mail import Relay  # noqa: E402
-from activities.mailcatcher import Catcher, start_catcher  # noqa: E402
+from activities.mailcatcher import Catcher, relay_to, start_catcher  # noqa: E402
 from api.identity import add_user  # noqa: E402
 from domain import models  # noqa: E402
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
@@ -272,7 +271,7 @@ async def main(tag: str) -> None:
     queue = f"record-{uuid.uuid4().hex}"
     OUT.mkdir(exist_ok=True)
     catcher = start_catcher(Catcher())  # the notices are delivered, as in production
-    relay = Relay(host="127.0.0.1", port=catcher.port)
+    relay = relay_to(catcher)
     async with env, build_worker(env.client, engine, queue, relay=relay):
         scenario = Scenario(env, env.client, queue)
         for record in (eligibility, evaluation, support):

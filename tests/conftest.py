@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Relay
-from activities.mailcatcher import Catcher, start_catcher
+from activities.mailcatcher import Catcher, relay_to, start_catcher
 from api.main import create_app
 from api.storage import Storage
 from domain.ids import call_workflow_id
@@ -274,24 +275,19 @@ def utcnow() -> datetime:
 
 # One SMTP server on loopback for every test service (aiosmtpd): what each notice became.
 CATCHER = Catcher()
-_catcher_port: list[int] = []
+_catcher: list[Controller] = []
 
 
 def mail_relay() -> Relay:
     """The tests' relay: the catcher, started on first use."""
-    if not _catcher_port:
-        _catcher_port.append(start_catcher(CATCHER).port)
-    return Relay(host="127.0.0.1", port=_catcher_port[0], programme="programme@clusters.ma")
+    if not _catcher:
+        _catcher.append(start_catcher(CATCHER))
+    return relay_to(_catcher[0], Relay(host="", programme="programme@clusters.ma"))
 
 
 def mail_env() -> dict[str, str]:
     """The same relay for a worker in a process of its own (worker.py reads the environment)."""
-    relay = mail_relay()
-    return {
-        "SMTP_HOST": relay.host,
-        "SMTP_PORT": str(relay.port),
-        "MAIL_PROGRAMME": relay.programme,
-    }
+    return mail_relay().environment()
 
 
 def mails_to(address: str) -> list[EmailMessage]:

@@ -41,7 +41,7 @@ from api.routes.documents import (
 )
 from domain.clock import RABAT, local
 from domain.ids import Kind, application_workflow_id, cluster_workflow_id
-from domain.lifecycle import TRANSITIONS, allowed_actions
+from domain.lifecycle import DESK, TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
 from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
@@ -496,7 +496,7 @@ def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLRespon
 
 
 # --- notices and their delivery ------------------------------------------------------------------
-MAIL_READERS = (Role.ADMIN, Role.OPERATOR)
+MAIL_READERS = DESK  # those who write to applicants
 
 
 def _messages_of(db: Db, actor: Actor, workflow_id: str) -> list | None:

@@ -16,7 +16,7 @@ from fastapi.params import File, Form
 from fastapi.responses import Response, StreamingResponse
 
 from api.actions import ActionSpec, Resource
-from api.deps import Anyone, Db, Desk, IdempotencyKey
+from api.deps import READERS, Anyone, Db, Desk, IdempotencyKey
 from api.routes.applications import APPLICATIONS, check_evaluator_access
 from api.routes.calls import CALLS
 from api.routes.clusters import CLUSTERS
@@ -33,7 +33,6 @@ router = APIRouter(tags=["documents"])
 OTHER_KINDS = ("complément", "autre")
 DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="id du document")]
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$", description="id du dossier")]
-READERS = (Role.ADMIN, Role.OPERATOR, Role.COMMITTEE)
 
 
 @dataclass(frozen=True)
