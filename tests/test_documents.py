@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from domain.models import MAX_FILES
+from domain.models import MAX_FILE_BYTES, MAX_FILES
 from domain.support import KPI_LABELS, REPORT_FILES
 from tests.conftest import (
     APPLICATION,
@@ -299,6 +299,8 @@ async def test_an_annual_report_is_made_of_the_clusters_files(dev_both: Service)
     await stage_is(dev_both, cluster_id, "report_requested")  # inside the 30-day notice
     case = f"/clusters/{cluster_id}"
     assert (await deposit_to(dev_both, case, "budget prévisionnel")).status_code == 422
+    too_big = PDF_BYTES + b"0" * MAX_FILE_BYTES  # a cluster's files have the default bound
+    assert (await deposit_to(dev_both, case, "autre", too_big)).status_code == 413
     refused = await dev_both.http.post(
         f"{case}/documents",
         files={"file": ("a.pdf", PDF_BYTES)},
