@@ -46,9 +46,10 @@ class FormField:
 
     name: str
     label: str
-    # text, textarea, lines, date, number, checkbox, amounts, kpis, evaluators, grid, file (one of
-    # the case's files), files (those deposited since the complements request), confirm (a box
-    # to tick before a destructive action: never part of the body)
+    # text, textarea, lines, date, number, checkbox, sector (one of the call's sectors),
+    # amounts, kpis, evaluators, grid, file (one of the case's files), files (those deposited
+    # since the complements request), confirm (a box to tick before a destructive action: never
+    # part of the body)
     kind: str = "text"
     required: bool = False
 
@@ -164,7 +165,7 @@ APPLICATION: dict[Action, Transition] = {
         Amendment,
         fields=(
             FormField("cluster_name", "Nom du cluster"),
-            FormField("sector", "Secteur"),
+            FormField("sector", "Secteur", "sector"),
         ),
     ),
     Action.ADD_DOCUMENT: _deposit(_from(A.RECEIVED, A.COMPLEMENTS_REQUESTED)),

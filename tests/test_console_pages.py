@@ -48,8 +48,14 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
         f"/console/candidatures/{application_id}/actions/request_complements",
         data={"items": "statuts", "due_at": "hier"},
     )
-    follow = await operator.get(bad_date.headers["location"])
-    assert "Date limite (vide : délai de réponse de l&#39;appel) : date invalide" in follow.text
+    # The refused form comes back as typed, its error beside the field and at the top.
+    assert bad_date.status_code == 422
+    beside = bad_date.text.split('id="request_complements-due_at"')[1].split("</p>")[0]
+    assert 'value="hier"' in beside
+    assert "Date limite (vide : délai de réponse de l&#39;appel) : date invalide" in beside
+    assert '<textarea id="request_complements-items" name="items">statuts</textarea>' in (
+        bad_date.text
+    )
 
     await operator.post(f"/console/candidatures/{application_id}/actions/mark_eligible")
     await admin.post(f"/console/appels/{call_id}/actions/start_evaluation")
@@ -198,5 +204,64 @@ async def test_a_grid_names_the_criterion_it_lacks_and_never_scores_zero_by_defa
     assert console_message(uncommented)["lines"] == [
         f"Grille d'évaluation › {second.label} › Appréciation : obligatoire"
     ]
+    # Nothing typed is lost: the other notes and comments come back, the error by its field.
+    assert uncommented.status_code == 422
+    assert uncommented.text.count(">Argumenté</textarea>") == len(DEFAULT_GRID.criteria) - 1
+    assert uncommented.text.count('<option value="3.5" selected>') == len(DEFAULT_GRID.criteria)
+    assert f'<p class="erreur-champ" id="comment.{second.code}-erreur">' in uncommented.text
     case = (await dev.get(path, role="admin")).json()
     assert case["evaluation"]["assignments"][0]["sheet"] is None  # nothing was recorded
+
+
+async def test_bulk_actions_run_one_update_per_case_and_report_each(dev: Service) -> None:
+    """Two files marked eligible at once, then evaluators assigned to both and to one that may
+    not take them: each case answers for itself, on the list; the dashboard lists the work."""
+    call_id = await open_call(dev, deadline=(utcnow() + timedelta(seconds=1.5)).isoformat())
+    ids = []
+    for name in ("Cluster Lot Un", "Cluster Lot Deux", "Cluster Lot Trois"):
+        registered = await dev.post(
+            f"/calls/{call_id}/applications", json=APPLICATION | {"cluster_name": name}
+        )
+        ids.append(registered.json()["id"])
+
+    async def in_review() -> bool:
+        stages = [(await dev.get(f"/applications/{i}")).json()["stage"] for i in ids]
+        return set(stages) == {"eligibility_review"}
+
+    await eventually(in_review, what="deadline closure")
+    operator, admin = await dev.signed_in("t-operator"), await dev.signed_in("t-admin")
+    async with contextlib.aclosing(operator), contextlib.aclosing(admin):
+        todo = (await operator.get("/console/")).text.split("À traiter")[1]
+        assert "Recevabilité à prononcer" in todo and "Cluster Lot Deux" in todo
+        listing = (await operator.get("/console/candidatures", params={"call_id": call_id})).text
+        assert 'action="/console/candidatures/lot"' in listing
+        assert "Affecter des évaluateurs" not in listing  # the admin's, not the operator's
+        nothing = await operator.post(
+            "/console/candidatures/lot", data={"action": "mark_eligible", "note": "Vu"}
+        )
+        assert nothing.status_code == 422 and "Cochez au moins une candidature" in nothing.text
+        assert ">Vu</textarea>" in nothing.text  # what was typed is kept
+        marked = await operator.post(
+            "/console/candidatures/lot",
+            data={"action": "mark_eligible", "ids": ids[:2], "cle": "lot-1", "call_id": call_id},
+        )
+        assert marked.status_code == 200
+        assert "Déclarer recevable : 2 sur 2 candidature(s)." in marked.text
+        stages = [(await dev.get(f"/applications/{i}")).json()["stage"] for i in ids]
+        assert stages == ["eligible", "eligible", "eligibility_review"]
+
+        assert (await dev.post(f"/calls/{call_id}/start_evaluation", role="admin")).is_success
+        todo = (await admin.get("/console/")).text.split("À traiter")[1]
+        assert "Évaluateurs à affecter" in todo and "Cluster Lot Un" in todo
+        assigned = await admin.post(
+            "/console/candidatures/lot",
+            data={"action": "assign_evaluators", "ids": ids, "evaluators": ["Eve Évaluatrice"]},
+        )
+    assert "Affecter des évaluateurs : 2 sur 3 candidature(s)." in assigned.text
+    results = assigned.text.split('id="resultats"')[1].split("</table>")[0]
+    assert results.count(">fait</span>") == 2 and "Cluster Lot Trois" in results
+    for case_id, expected in zip(ids, ["evaluation", "evaluation", "eligibility_review"]):
+        case = (await dev.get(f"/applications/{case_id}")).json()
+        assert case["stage"] == expected
+        audit = [e["action"] for e in case["audit"]]
+        assert audit.count("assign_evaluators") == (expected == "evaluation")

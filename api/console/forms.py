@@ -18,18 +18,23 @@ MEMBER_TYPES_FR = {
 
 
 class FormError(ValueError):
-    """A value the form cannot turn into a payload (a number that is not one, …)."""
+    """A value the form cannot turn into a payload (a number that is not one, …), and the
+    field it belongs to, so the form shows it beside that field."""
+
+    def __init__(self, text: str, field: str = "") -> None:
+        super().__init__(text)
+        self.field = field
 
 
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _number(text: str, label: str) -> float:
+def _number(text: str, label: str, field: str) -> float:
     try:
         return float(text.replace("\u202f", "").replace(" ", "").replace(",", "."))
     except ValueError:
-        raise FormError(f"{label} : nombre attendu (« {text} »).") from None
+        raise FormError(f"{label} : nombre attendu (« {text} »).", field) from None
 
 
 def unconfirmed(fields: tuple[FormField, ...], form: FormData) -> bool:
@@ -37,11 +42,11 @@ def unconfirmed(fields: tuple[FormField, ...], form: FormData) -> bool:
     return any(f.kind == "confirm" and f.name not in form for f in fields)
 
 
-def _score(text: str, label: str) -> float:
+def _score(text: str, label: str, field: str) -> float:
     """A grid's note: chosen, never taken as zero when left out."""
     if not text.strip():
-        raise FormError(f"{label} : choisissez une note.")
-    return _number(text, label)
+        raise FormError(f"{label} : choisissez une note.", field)
+    return _number(text, label, field)
 
 
 def grid_labels(grid: Grid) -> dict[str, str]:
@@ -57,28 +62,30 @@ def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = N
     body: dict = {}
     for f in fields:
         raw = str(form.get(f.name) or "").strip()
-        if f.kind in ("text", "textarea", "date", "file") and raw:
+        if f.kind in ("text", "textarea", "date", "file", "sector") and raw:
             body[f.name] = raw
         elif f.kind == "lines" and (raw or f.required):
             body[f.name] = _lines(raw)
         elif f.kind == "number" and raw:
-            body[f.name] = _number(raw, f.label)
+            body[f.name] = _number(raw, f.label, f.name)
         elif f.kind == "amounts":
-            body[f.name] = [_number(line, f.label) for line in _lines(raw)]
+            body[f.name] = [_number(line, f.label, f.name) for line in _lines(raw)]
         elif f.kind == "checkbox":
             body[f.name] = f.name in form
         elif f.kind in ("evaluators", "files"):
             body[f.name] = [str(v) for v in form.getlist(f.name)]
         elif f.kind == "kpis":
             body[f.name] = {
-                code: int(_number(str(form.get(f"{f.name}.{code}") or "0"), label))
+                code: int(_number(str(form.get(f"{f.name}.{code}") or "0"), label, f.name))
                 for code, label in KPI_LABELS.items()
             }
         elif f.kind == "grid" and grid:
             body[f.name] = [
                 {
                     "criterion": c.code,
-                    "score": _score(str(form.get(f"score.{c.code}") or ""), c.label),
+                    "score": _score(
+                        str(form.get(f"score.{c.code}") or ""), c.label, f"score.{c.code}"
+                    ),
                     "comment": str(form.get(f"comment.{c.code}") or "").strip(),
                 }
                 for c in grid.criteria
@@ -96,7 +103,8 @@ def application_payload(form: FormData) -> dict:
             raise FormError(
                 f"Membre « {line} » : écrivez « Nom ; type », type parmi "
                 + ", ".join(MEMBER_TYPES_FR)
-                + "."
+                + ".",
+                "members",
             )
         members.append({"name": name.strip(), "type": member_type})
     body = {
@@ -105,7 +113,9 @@ def application_payload(form: FormData) -> dict:
         "sector": str(form.get("sector") or "").strip(),
         "members": members,
         "existing_cluster": "existing_cluster" in form,
-        "support_years": int(_number(str(form.get("support_years") or "0"), "Années de soutien")),
+        "support_years": int(
+            _number(str(form.get("support_years") or "0"), "Années de soutien", "support_years")
+        ),
         "contact": {
             "name": str(form.get("contact_name") or "").strip(),
             "email": str(form.get("contact_email") or "").strip(),
@@ -138,15 +148,26 @@ _MESSAGES = {
 }
 
 
-def french_errors(error: ValidationError, labels: dict[str, str]) -> list[str]:
-    """Pydantic's errors, told in French with the form's own labels."""
-    lines = []
+def french_problems(
+    error: ValidationError, labels: dict[str, str], grid: Grid | None = None
+) -> list[tuple[str, str]]:
+    """Pydantic's errors told in French with the form's own labels, each with the form field it
+    belongs to ("" for the whole form): a grid's line goes to its criterion's note or comment."""
+    problems = []
     for item in error.errors():
-        where = " › ".join(labels.get(str(part), str(part)) for part in item["loc"])
+        loc = item["loc"]
+        where = " › ".join(labels.get(str(part), str(part)) for part in loc)
         template = _MESSAGES.get(item["type"])
         if template:
             text = template.format(**item.get("ctx", {}))
         else:
             text = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{where} : {text}" if where else text)
-    return lines
+        field = str(loc[0]) if loc else ""
+        if grid and len(loc) >= 3 and isinstance(loc[1], int) and loc[1] < len(grid.criteria):
+            field = f"{loc[2]}.{grid.criteria[loc[1]].code}"
+        problems.append((field, f"{where} : {text}" if where else text))
+    return problems
+
+
+def french_errors(error: ValidationError, labels: dict[str, str]) -> list[str]:
+    return [line for _, line in french_problems(error, labels)]

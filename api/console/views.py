@@ -12,15 +12,17 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from api import identity
 from api.actions import Resource
+from api.console.charts import CHARTS
 from api.console.forms import (
     MEMBER_TYPES_FR,
     FormError,
     application_payload,
     french_errors,
+    french_problems,
     grid_labels,
     payload,
     unconfirmed,
@@ -127,7 +129,7 @@ templates.env.globals |= {
     "countdown": _countdown,
     "next_anniversary": _next_anniversary,
     "tone": _tone,
-}
+} | CHARTS
 
 
 def console_actor(request: Request) -> Actor:
@@ -273,6 +275,77 @@ async def sign_out(request: Request, db: Db) -> Response:
 
 
 # --- dashboard ----------------------------------------------------------------------------------
+A, C = ApplicationStage, ClusterStage
+# « À traiter »: what waits on each role, as (heading, kind of case, stages). An evaluator's own
+# list (declarations, then grids, soonest first) is « Mes évaluations ».
+TODO: dict[str, tuple[tuple[str, Kind, tuple[str, ...]], ...]] = {
+    Role.OPERATOR: (
+        ("Recevabilité à prononcer", Kind.APPLICATION, (A.ELIGIBILITY_REVIEW,)),
+        ("Compléments attendus", Kind.APPLICATION, (A.COMPLEMENTS_REQUESTED,)),
+        ("Rapports annuels à enregistrer", Kind.CLUSTER, (C.REPORT_REQUESTED, C.REPORT_OVERDUE)),
+    ),
+    Role.ADMIN: (
+        ("Évaluateurs à affecter", Kind.APPLICATION, (A.ELIGIBLE,)),
+        ("Conventions à signer", Kind.CLUSTER, (C.AWAITING_CONTRACT,)),
+        ("Renouvellements à décider", Kind.CLUSTER, (C.UNDER_REVIEW,)),
+    ),
+    Role.COMMITTEE: (
+        ("Dossiers à décider", Kind.APPLICATION, (A.SCORED,)),
+        ("Demandes de recours", Kind.APPLICATION, (A.REVIEW_REQUESTED,)),
+    ),
+}
+TODO_SHOWN = 20  # per heading; the rest is one click away in the filtered list
+
+
+def to_do(db: Db, role: str) -> list[dict[str, Any]]:
+    """The signed-in role's work, each heading's cases soonest due first."""
+    titles = {c.id: c.spec.title for c in queries.calls_by_deadline(db)}
+    sections = []
+    for heading, kind, stages in TODO.get(role, ()):
+        items: list[dict[str, Any]] = []
+        total = 0
+        for stage in stages:
+            if kind == Kind.APPLICATION:
+                page = queries.list_applications(
+                    db, stage=ApplicationStage(stage), paging=Paging(1, TODO_SHOWN)
+                )
+                items += [
+                    {
+                        "href": f"/console/candidatures/{a.id}",
+                        "name": a.data.cluster_name,
+                        "where": titles.get(a.call_id, ""),
+                        "due": a.due_at(),
+                        "stage": a.stage,
+                        "late": a.overdue,
+                    }
+                    for a in page.items
+                ]
+                link = f"/console/candidatures?stage={stage}"
+            else:
+                page = queries.list_clusters(
+                    db, stage=ClusterStage(stage), paging=Paging(1, TODO_SHOWN)
+                )
+                items += [
+                    {
+                        "href": f"/console/clusters/{c.id}",
+                        "name": c.origin.cluster_name,
+                        "where": c.origin.sector,
+                        "due": c.report_due(),
+                        "stage": c.stage,
+                        "late": c.stage == C.REPORT_OVERDUE,
+                    }
+                    for c in page.items
+                ]
+                link = "/console/clusters"
+            total += page.total
+        far = datetime.max.replace(tzinfo=UTC)
+        items.sort(key=lambda item: item["due"] or far)
+        sections.append(
+            {"heading": heading, "cases": items[:TODO_SHOWN], "total": total, "link": link}
+        )
+    return sections
+
+
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, actor: Signed, db: Db) -> Response:
     if actor.role == Role.EVALUATOR:  # an evaluator sees their own cases, nothing else
@@ -289,6 +362,7 @@ def dashboard(request: Request, actor: Signed, db: Db) -> Response:
         overdue=queries.overdue_applications(db),
         late_reports=late_reports.items,
         week=queries.upcoming_deadlines(db, 7),
+        todo=to_do(db, actor.role),
     )
 
 
@@ -305,6 +379,16 @@ def applications(
     q: str = "",
     page: int = 1,
 ) -> HTMLResponse:
+    filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
+    return applications_page(request, actor, db, filters, page)
+
+
+def applications_page(
+    request: Request, actor: Actor, db: Db, filters: dict[str, str], page: int = 1, **extra: Any
+) -> HTMLResponse:
+    call_id, stage, sector, overdue, q = (
+        filters.get(k, "") for k in ("call_id", "stage", "sector", "overdue", "q")
+    )
     if actor.role == Role.EVALUATOR:
         return render(
             request,
@@ -322,40 +406,120 @@ def applications(
         paging=Paging(min(max(page, 1), 100_000)),
     )
     calls = queries.calls_by_deadline(db)
-    filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
     return render(
         request,
         "candidatures.html",
         actor,
         listing=listing,
         calls=calls,
+        titles={c.id: c.spec.title for c in calls},
+        sectors=sorted({s for c in calls for s in c.spec.sectors} | {sector} - {""}),
         filters=filters,
         stages=list(ApplicationStage),
+        bulk=[a for a in BULK if actor.role in TRANSITIONS[a].roles],
+        evaluators=identity.evaluator_names(db) if actor.role == Role.ADMIN else [],
+        **extra,
+    )
+
+
+# Actions taken on several files at once from the list, each still one update per case.
+BULK = (Action.MARK_ELIGIBLE, Action.ASSIGN_EVALUATORS)
+BULK_MAX = 200  # a list's page at most
+
+
+@router.post("/candidatures/lot")
+async def bulk_action(request: Request, actor: Signed, db: Db) -> Response:
+    """One action on the ticked files: each case gets its own update (its own check, key and
+    audit event); what each answered is shown on the list, a refusal never stops the others."""
+    form = await request.form()
+    filters = {k: str(form.get(k) or "") for k in ("call_id", "stage", "sector", "overdue", "q")}
+    action = str(form.get("action") or "")
+    ids = list(dict.fromkeys(str(i) for i in form.getlist("ids")))
+
+    def refused(lines: list[str], code: int = 422) -> Response:
+        page = applications_page(
+            request,
+            actor,
+            db,
+            filters,
+            filled={action: typed(form)},
+            message={"kind": "erreur", "lines": lines},
+        )
+        page.status_code = code
+        return page
+
+    if action not in BULK:
+        return refused(["Action groupée inconnue."])
+    spec = APPLICATIONS.actions[Action(action)]
+    if actor.role not in spec.row.roles:
+        role = ROLE_LABELS.get(actor.role, actor.role)
+        return refused([f"Votre rôle ({role}) ne permet pas cette action."], 403)
+    if not ids:
+        return refused(["Cochez au moins une candidature."])
+    if len(ids) > BULK_MAX:
+        return refused([f"Au plus {BULK_MAX} candidatures à la fois."])
+    try:
+        body = (
+            spec.row.body.model_validate(payload(spec.row.fields, form)) if spec.row.body else None
+        )
+    except FormError as error:
+        return refused([str(error)])
+    except ValidationError as error:
+        return refused(french_errors(error, {f.name: f.label for f in spec.row.fields}))
+    key = str(form.get("cle") or "") or uuid.uuid4().hex
+    results = []
+    for case_id in ids:
+        try:
+            name = APPLICATIONS.row(db, case_id).cluster_name
+            await spec.perform(request, case_id, actor, db, body, f"{key}-{action}-{case_id}")
+            results.append({"id": case_id, "name": name, "ok": True, "text": "fait"})
+        except ApiError as error:
+            results.append({"id": case_id, "name": name, "ok": False, "text": refusal(error)[0]})
+        except HTTPException as error:
+            text = str(error.detail)
+            results.append({"id": case_id, "name": case_id, "ok": False, "text": text})
+    done = sum(r["ok"] for r in results)
+    kind = "succes" if done == len(results) else "erreur"
+    line = f"{spec.row.command} : {done} sur {len(results)} candidature(s)."
+    return applications_page(
+        request, actor, db, filters, results=results, message={"kind": kind, "lines": [line]}
     )
 
 
 @router.get("/candidatures/{case_id}", response_class=HTMLResponse)
 def application(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
     try:
-        case = application_detail(db, case_id, actor)
+        return application_page(request, case_id, actor, db)
     except HTTPException as error:
         if error.status_code != status.HTTP_403_FORBIDDEN:
             raise
         return back("/console/candidatures", "erreur", str(error.detail))
+
+
+def application_page(
+    request: Request, case_id: str, actor: Actor, db: Db, **form: Any
+) -> HTMLResponse:
+    case = application_detail(db, case_id, actor)
     call = queries.call_state(CALLS.row(db, case.call_id))
-    evaluators = identity.evaluator_names(db)
     asked = case.complements.requested_at if case.complements else None
+    data = case.data
     return render(
         request,
         "candidature.html",
         actor,
         case=case,
         call=call,
-        evaluators=evaluators,
+        evaluators=identity.evaluator_names(db),
         grid=call.spec.grid,
+        sectors=call.spec.sectors,
         files=_files_of(Kind.APPLICATION, db, case_id, actor),
         answer_files=[f for f in case.files if asked and f.uploaded_at >= asked],
         messages=_messages_of(db, actor, application_workflow_id(case_id)),
+        **form
+        | {  # the amend form starts from what the case holds, unless typed anew
+            "filled": {Action.AMEND: {"cluster_name": [data.cluster_name], "sector": [data.sector]}}
+            | form.get("filled", {})
+        },
     )
 
 
@@ -411,6 +575,10 @@ async def create_call(request: Request, actor: Signed, db: Db) -> Response:
 
 @router.get("/appels/{case_id}", response_class=HTMLResponse)
 def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
+    return call_page(request, case_id, actor, db)
+
+
+def call_page(request: Request, case_id: str, actor: Actor, db: Db, **form: Any) -> HTMLResponse:
     detail = call_detail(db, case_id, actor)
     ranking = (
         queries.ranking(db, CALLS.row(db, case_id))
@@ -426,6 +594,7 @@ def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
         ranking=ranking,
         can_register=can_register,
         member_types=list(MEMBER_TYPES_FR),
+        **form,
     )
 
 
@@ -488,11 +657,15 @@ def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
 
 @router.get("/clusters/{case_id}", response_class=HTMLResponse)
 def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
+    return cluster_page(request, case_id, actor, db)
+
+
+def cluster_page(request: Request, case_id: str, actor: Actor, db: Db, **form: Any) -> HTMLResponse:
     no_evaluator(actor)
     case = cluster_detail(db, case_id)
     files = _files_of(Kind.CLUSTER, db, case_id, actor)
     messages = _messages_of(db, actor, cluster_workflow_id(case_id))
-    return render(request, "cluster.html", actor, case=case, files=files, messages=messages)
+    return render(request, "cluster.html", actor, case=case, files=files, messages=messages, **form)
 
 
 # --- notices and their delivery ------------------------------------------------------------------
@@ -618,6 +791,44 @@ async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
 
 
 # --- every transition ----------------------------------------------------------------------------
+PAGES = {"appels": call_page, "candidatures": application_page, "clusters": cluster_page}
+
+
+def typed(form: FormData) -> dict[str, list[str]]:
+    """What the person typed, as the form will show it again (files are never sent back)."""
+    return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+
+
+def again(
+    request: Request,
+    resource: str,
+    case_id: str,
+    actor: Actor,
+    db: Db,
+    action: Action,
+    form: FormData,
+    problems: list[tuple[str, str]],
+    status_code: int = status.HTTP_422_UNPROCESSABLE_CONTENT,
+) -> Response:
+    """A refused form comes back on its page as it was typed, each error beside its field and
+    all of them at the top: nobody types their work twice."""
+    lines = [line for _, line in problems]
+    try:
+        page = PAGES[resource](
+            request,
+            case_id,
+            actor,
+            db,
+            filled={action: typed(form)},
+            errors={action: {field: line for field, line in reversed(problems) if field}},
+            message={"kind": "erreur", "lines": lines},
+        )
+    except HTTPException:  # the page itself is not for this person any more
+        return back(f"/console/{resource}/{case_id}", "erreur", lines)
+    page.status_code = status_code
+    return page
+
+
 @router.post("/{resource}/{case_id}/actions/{action}")
 async def act(
     request: Request, resource: str, case_id: str, action: str, actor: Signed, db: Db
@@ -634,12 +845,17 @@ async def act(
             f"Votre rôle ({ROLE_LABELS.get(actor.role, actor.role)}) ne permet pas cette action.",
         )
     form = await request.form()
+
+    def refused(problems: list[tuple[str, str]], code: int = 422) -> Response:
+        return again(request, resource, case_id, actor, db, spec.action, form, problems, code)
+
+    confirm = next((f.name for f in spec.row.fields if f.kind == "confirm"), "")
     if unconfirmed(spec.row.fields, form):
-        return back(here, "erreur", f"{spec.row.command} : cochez la confirmation pour continuer.")
+        return refused([(confirm, f"{spec.row.command} : cochez la confirmation pour continuer.")])
     labels = {f.name: f.label for f in spec.row.fields}
     body_model = spec.row.body
+    grid = None
     try:
-        grid = None
         if spec.action == Action.SUBMIT_SCORES:
             call_id = APPLICATIONS.row(db, case_id).call_id
             grid = queries.call_state(CALLS.row(db, call_id)).spec.grid
@@ -649,11 +865,11 @@ async def act(
         )
         await spec.perform(request, case_id, actor, db, body, str(form.get("cle") or "") or None)
     except FormError as error:
-        return back(here, "erreur", str(error))
+        return refused([(error.field, str(error))])
     except ValidationError as error:
-        return back(here, "erreur", french_errors(error, labels))
+        return refused(french_problems(error, labels, grid))
     except ApiError as error:
-        return back(here, "erreur", refusal(error))
+        return refused([("", line) for line in refusal(error)], error.status_code)
     except HTTPException as error:
-        return back(here, "erreur", str(error.detail))
+        return refused([("", str(error.detail))], error.status_code)
     return back(here, "succes", f"{spec.row.command} : fait.")
