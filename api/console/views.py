@@ -16,6 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from api import identity
 from api.actions import Resource
+from api.console import formats
 from api.console.charts import CHARTS
 from api.console.forms import (
     MEMBER_TYPES_FR,
@@ -41,7 +42,7 @@ from api.routes.documents import (
     document_response,
     upload_chunks,
 )
-from domain.clock import RABAT, local
+from domain.clock import RABAT
 from domain.ids import Kind, application_workflow_id, cluster_workflow_id
 from domain.lifecycle import DESK, TRANSITIONS, allowed_actions
 from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
@@ -68,56 +69,12 @@ ROLE_LABELS = {
 }
 
 
-def _date(value: datetime | str | None, with_time: bool = True) -> str:
-    if not value:
-        return "—"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{local(moment):%d/%m/%Y à %H:%M}" if with_time else f"{local(moment):%d/%m/%Y}"
-
-
-def _amount(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}".replace(",", "\u202f") + " MAD"
-
-
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}".replace(".", ",")
-
-
-def _countdown(deadline: datetime) -> str:
-    left = deadline - datetime.now(UTC)
-    if left.total_seconds() <= 0:
-        return "échue"
-    days, hours = left.days, left.seconds // 3600
-    return (
-        f"J-{days} ({days} j {hours} h)" if days else f"{hours} h {left.seconds % 3600 // 60} min"
-    )
-
-
-# A stage's badge says how it went: ended badly (red), waiting on someone (amber), else green.
-ADVERSE = {"ineligible", "rejected", "rejection_final", "withdrawn", "terminated", "report_overdue"}
-WAITING = {
-    "eligibility_review",
-    "complements_requested",
-    "evaluation",
-    "review_requested",
-    "awaiting_contract",
-    "report_requested",
-    "under_review",
-    "suspended",
-}
-
-
-def _tone(stage: str, late: bool = False) -> str:
-    """The badge's class for a stage (`late`: past its date, whatever the stage)."""
-    return "retard" if late or stage in ADVERSE else "attente" if stage in WAITING else ""
-
-
 def _next_anniversary(ends_at: datetime) -> datetime:
     """The support year's anniversary, or, once past, the one after (a case under review)."""
     return ends_at if ends_at > datetime.now(UTC) else add_years(ends_at, 1)
 
 
-templates.env.filters |= {"date": _date, "montant": _amount, "note": _score}
+templates.env.filters |= {"date": formats.date, "montant": formats.amount, "note": formats.score}
 templates.env.globals |= {
     "STAGES": STAGE_LABELS_FR,
     "TRANSITIONS": TRANSITIONS,
@@ -126,9 +83,9 @@ templates.env.globals |= {
     "REPORT_FILES": REPORT_FILES,
     "NOTICES": KINDS,
     "STATUSES": STATUSES,
-    "countdown": _countdown,
+    "countdown": formats.countdown,
     "next_anniversary": _next_anniversary,
-    "tone": _tone,
+    "tone": formats.tone,
 } | CHARTS
 
 

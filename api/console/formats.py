@@ -1,0 +1,50 @@
+"""How the console writes dates, amounts, scores and stages: its templates' filters, and the
+charts' too."""
+
+from datetime import UTC, datetime
+
+from domain.clock import local
+
+
+def date(value: datetime | str | None, with_time: bool = True) -> str:
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{local(moment):%d/%m/%Y à %H:%M}" if with_time else f"{local(moment):%d/%m/%Y}"
+
+
+def amount(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}".replace(",", "\u202f") + " MAD"
+
+
+def score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}".replace(".", ",")
+
+
+def countdown(deadline: datetime) -> str:
+    left = deadline - datetime.now(UTC)
+    if left.total_seconds() <= 0:
+        return "échue"
+    days, hours = left.days, left.seconds // 3600
+    return (
+        f"J-{days} ({days} j {hours} h)" if days else f"{hours} h {left.seconds % 3600 // 60} min"
+    )
+
+
+# A stage's badge says how it went: ended badly (red), waiting on someone (amber), else green.
+ADVERSE = {"ineligible", "rejected", "rejection_final", "withdrawn", "terminated", "report_overdue"}
+WAITING = {
+    "eligibility_review",
+    "complements_requested",
+    "evaluation",
+    "review_requested",
+    "awaiting_contract",
+    "report_requested",
+    "under_review",
+    "suspended",
+}
+
+
+def tone(stage: str, late: bool = False) -> str:
+    """The badge's class for a stage (`late`: past its date, whatever the stage)."""
+    return "retard" if late or stage in ADVERSE else "attente" if stage in WAITING else ""
