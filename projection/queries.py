@@ -2,16 +2,16 @@
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from domain.clock import local
 from domain.ids import Kind
-from domain.lifecycle import allowed_actions
-from domain.models import Actor, ApplicationState, AuditEvent, CallState, DocumentRef, Grid
+from domain.lifecycle import TRANSITIONS, allowed_actions
+from domain.models import Actor, ApplicationState, AuditEvent, CallState, DocumentRef
 from domain.scoring import TIE_BREAK, rank_key
 from domain.search import contains_pattern
 from domain.stages import (
@@ -25,7 +25,7 @@ from domain.stages import (
     Role,
 )
 from domain.support import KPI_LABELS, ClusterState
-from projection.exports import csv_text
+from projection.exports import MAX_ROWS, Table, bounded
 from projection.tables import (
     ApplicationRow,
     AssignmentRow,
@@ -185,16 +185,23 @@ def list_calls(
     return _page(db, query, order, lambda r: call_view(call_state(r)), paging)
 
 
-def list_applications(
-    db: Session,
-    *,
+class ApplicationFilters(TypedDict, total=False):
+    """The case list's filters, for a page of it and for its export alike."""
+
+    call_id: str | None
+    stage: ApplicationStage | None
+    sector: str | None
+    overdue: bool | None
+    search: str | None  # in the cluster's name, accents and case aside
+
+
+def _application_conditions(
     call_id: str | None = None,
     stage: ApplicationStage | None = None,
     sector: str | None = None,
     overdue: bool | None = None,
     search: str | None = None,
-    paging: Paging = FIRST_PAGE,
-) -> Page[ApplicationView]:
+) -> list:
     conditions = []
     if call_id:
         conditions.append(ApplicationRow.call_id == call_id)
@@ -207,11 +214,46 @@ def list_applications(
     if overdue is not None:
         late = col(ApplicationRow.due_at) < now()
         conditions.append(late if overdue else (col(ApplicationRow.due_at).is_(None) | ~late))
+    return conditions
+
+
+APPLICATION_ORDER = (col(ApplicationRow.registered_at), col(ApplicationRow.id))
+# The list's sortable columns (`-key`: descending); registration order breaks ties.
+APPLICATION_SORTS: dict[str, Any] = {
+    "cluster": col(ApplicationRow.search_name),
+    "appel": select(CallRow.title).where(CallRow.id == ApplicationRow.call_id).scalar_subquery(),
+    "secteur": func.lower(ApplicationRow.sector),
+    "etape": case(
+        {stage.value: i for i, stage in enumerate(ApplicationStage)},
+        value=col(ApplicationRow.stage),
+    ),
+    "enregistree": col(ApplicationRow.registered_at),
+    "echeance": col(ApplicationRow.due_at),
+}
+SORT_PATTERN = "^-?(" + "|".join(APPLICATION_SORTS) + ")$"
+
+
+def application_order(sort: str | None) -> tuple:
+    column = APPLICATION_SORTS.get((sort or "").removeprefix("-"))
+    if column is None:
+        return APPLICATION_ORDER
+    ordered = column.desc() if (sort or "").startswith("-") else column.asc()
+    return (ordered.nulls_last(), *APPLICATION_ORDER)
+
+
+def list_applications(
+    db: Session,
+    *,
+    paging: Paging = FIRST_PAGE,
+    sort: str | None = None,
+    **filters: Unpack[ApplicationFilters],
+) -> Page[ApplicationView]:
+    conditions = _application_conditions(**filters)
     total = db.exec(select(func.count()).select_from(ApplicationRow).where(*conditions)).one()
     rows = db.exec(
         select(ApplicationRow)
         .where(*conditions)
-        .order_by(col(ApplicationRow.registered_at), col(ApplicationRow.id))
+        .order_by(*application_order(sort))
         .offset(_offset(paging))
         .limit(paging.size)
     )
@@ -326,25 +368,22 @@ def ranking(db: Session, call: CallRow) -> Ranking:
     )
 
 
-def _decimal(value: float) -> str:
-    return f"{value:.2f}".replace(".", ",")
-
-
-def ranking_csv(result: Ranking, grid: Grid) -> str:
+def ranking_table(db: Session, call: CallRow) -> Table:
+    """The ranked list, then those below a threshold, each with its means per criterion."""
+    result, grid = ranking(db, call), call_state(call).spec.grid
     header = (
         ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
         + [c.label for c in grid.criteria]
         + ["Écart entre évaluateurs", "Consensus à discuter", "Seuils atteints"]
     )
-    rows = (
+    rows = [
         [item.rank or "sous le seuil", item.application_id, item.cluster_name, item.sector]
-        + [STAGE_LABELS_FR[ApplicationStage(item.stage)], _decimal(item.result.weighted_score)]
-        + [_decimal(item.result.criterion_means[c.code]) for c in grid.criteria]
-        + [_decimal(item.result.spread), "oui" if item.result.consensus_needed else "non"]
-        + ["oui" if item.result.thresholds_met else "non"]
+        + [STAGE_LABELS_FR[ApplicationStage(item.stage)], item.result.weighted_score]
+        + [item.result.criterion_means[c.code] for c in grid.criteria]
+        + [item.result.spread, item.result.consensus_needed, item.result.thresholds_met]
         for item in result.ranked + result.below_threshold
-    )
-    return csv_text(header, rows)
+    ]
+    return Table(f"Classement {call.id}", header, rows)
 
 
 def evaluator_cases(
@@ -435,14 +474,19 @@ def cluster_state(row: ClusterRow) -> ClusterState:
     return ClusterState.model_validate(row.state)
 
 
-def list_clusters(
-    db: Session,
-    *,
+class ClusterFilters(TypedDict, total=False):
+    """The labelled clusters' filters, for a page of them and for their exports alike."""
+
+    stage: ClusterStage | None
+    can_reapply: bool | None
+    renewal_within: int | None  # days before the next anniversary
+
+
+def _cluster_query(
     stage: ClusterStage | None = None,
     can_reapply: bool | None = None,
     renewal_within: int | None = None,
-    paging: Paging = FIRST_PAGE,
-) -> Page[ClusterView]:
+) -> Any:
     query = select(ClusterRow)
     if stage:
         query = query.where(ClusterRow.stage == stage)
@@ -454,8 +498,17 @@ def list_clusters(
             col(ClusterRow.anniversary_at) >= now(),
             col(ClusterRow.anniversary_at) <= now() + timedelta(days=renewal_within),
         )
-    order = (col(ClusterRow.anniversary_at), col(ClusterRow.id))
-    return _page(db, query, order, lambda r: cluster_view(cluster_state(r)), paging)
+    return query
+
+
+CLUSTER_ORDER = (col(ClusterRow.anniversary_at), col(ClusterRow.id))
+
+
+def list_clusters(
+    db: Session, *, paging: Paging = FIRST_PAGE, **filters: Unpack[ClusterFilters]
+) -> Page[ClusterView]:
+    query = _cluster_query(**filters)
+    return _page(db, query, CLUSTER_ORDER, lambda r: cluster_view(cluster_state(r)), paging)
 
 
 def later_applications(db: Session, cluster_id: str) -> list[str]:
@@ -489,3 +542,213 @@ def support_totals(db: Session) -> SupportTotals:
         year = local(starts_at).year
         by_year[year] = by_year.get(year, 0.0) + amount
     return SupportTotals(by_year=dict(sorted(by_year.items())), total=sum(by_year.values()))
+
+
+# --- exports: whole lists as tables (projection.exports writes them as CSV or XLSX) -------------
+
+
+def call_titles(db: Session, call_ids: set[str]) -> dict[str, str]:
+    query = select(CallRow.id, CallRow.title).where(col(CallRow.id).in_(call_ids))
+    return dict(db.exec(query).all())
+
+
+def _is_late(due_at: datetime | None) -> bool:
+    """Past the date the case waits for: the case list's `overdue` filter, row by row."""
+    return due_at is not None and due_at < now()
+
+
+def _cases_seen_by(actor: Actor) -> list:
+    """An evaluator's cases: those they may open (assigned, declared free of conflict)."""
+    if actor.role != Role.EVALUATOR:
+        return []
+    theirs = select(AssignmentRow.application_id).where(
+        AssignmentRow.evaluator == actor.name,
+        col(AssignmentRow.status).in_(["declared", "submitted"]),
+    )
+    return [col(ApplicationRow.id).in_(theirs)]
+
+
+APPLICATIONS_HEADER = [
+    "Identifiant",
+    "Appel",
+    "Identifiant de l'appel",
+    "Cluster",
+    "Secteur",
+    "Forme juridique",
+    "Membres",
+    "Cluster existant",
+    "Étape",
+    "Score pondéré",
+    "En retard",
+    "Échéance en cours",
+    "Reçue le",
+    "Date limite de l'appel",
+    "Contact",
+    "Courriel du contact",
+    "Mise à jour le",
+]
+
+
+def _application_line(view: ApplicationView, row: ApplicationRow, call_title: str | None) -> list:
+    data, evaluation = view.data, view.evaluation
+    result = evaluation.result if evaluation else None
+    return [
+        view.id,
+        call_title,
+        view.call_id,
+        data.cluster_name,
+        data.sector,
+        data.legal_form,
+        len(data.members),
+        data.existing_cluster,
+        STAGE_LABELS_FR[view.stage],
+        result.weighted_score if result else None,
+        _is_late(row.due_at),
+        row.due_at,
+        view.registered_at,
+        view.deadline,
+        data.contact.name,
+        data.contact.email,
+        view.updated_at,
+    ]
+
+
+def applications_table(
+    db: Session, actor: Actor, sort: str | None = None, **filters: Unpack[ApplicationFilters]
+) -> Table:
+    """Every case `list_applications` would page through with `filters`, as `actor` sees it.
+    An evaluator's stage filter applies to the stage they are shown (a decision not yet
+    published is « évaluée » to them, and must not be found by its real stage)."""
+    shown_stage = filters.pop("stage", None) if actor.role == Role.EVALUATOR else None
+    conditions = _application_conditions(**filters) + _cases_seen_by(actor)
+    query = select(ApplicationRow).where(*conditions).order_by(*application_order(sort))
+    rows = db.exec(query.limit(MAX_ROWS + 1)).all()
+    bounded(rows)
+    views = [seen_by(view, actor) for view in application_views(db, rows)]
+    titles = call_titles(db, {row.call_id for row in rows})
+    lines = [
+        _application_line(view, row, titles.get(row.call_id))
+        for row, view in zip(rows, views, strict=True)
+        if shown_stage is None or view.stage == shown_stage
+    ]
+    return Table("Candidatures", APPLICATIONS_HEADER, lines)
+
+
+def _every_cluster(db: Session, filters: ClusterFilters) -> list[tuple[ClusterRow, ClusterState]]:
+    rows = db.exec(_cluster_query(**filters).order_by(*CLUSTER_ORDER).limit(MAX_ROWS + 1)).all()
+    bounded(rows)
+    return [(row, cluster_state(row)) for row in rows]
+
+
+CLUSTERS_HEADER = [
+    "Identifiant",
+    "Cluster",
+    "Secteur",
+    "Appel",
+    "Identifiant de l'appel",
+    "Candidature",
+    "Étape",
+    "Labellisé le",
+    "Début de la convention",
+    "Années de soutien",
+    "Années au plus",
+    "Soutien accordé (MAD)",
+    "Prochain anniversaire",
+    "Rapport attendu le",
+    "Peut candidater de nouveau",
+    "Soutien antérieur",
+]
+
+
+def clusters_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
+    """The labelled clusters `list_clusters` would page through with `filters`, all of them."""
+    clusters = _every_cluster(db, filters)
+    titles = call_titles(db, {state.origin.call_id for _, state in clusters})
+    lines = [
+        [
+            state.id,
+            state.origin.cluster_name,
+            state.origin.sector,
+            titles.get(state.origin.call_id),
+            state.origin.call_id,
+            state.origin.application_id,
+            STAGE_LABELS_FR[state.stage],
+            state.origin.labelled_at,
+            state.contract.start_at if state.contract else None,
+            len(state.years),
+            state.origin.max_support_years,
+            sum(year.amount for year in state.years),
+            row.anniversary_at,
+            row.report_due_at,
+            state.can_reapply,
+            state.origin.previous_cluster_id,
+        ]
+        for row, state in clusters
+    ]
+    return Table("Clusters labellisés", CLUSTERS_HEADER, lines)
+
+
+SUPPORT_HEADER = [
+    "Identifiant du cluster",
+    "Cluster",
+    "Secteur",
+    "Étape du cluster",
+    "Année de soutien",
+    "Année civile",
+    "Début",
+    "Fin",
+    "Montant (MAD)",
+    "Rapport reçu le",
+    "Décision",
+    "Conditions de probation",
+]
+
+
+def _decision(action: str | None) -> str | None:
+    """A year's decision as the timeline words it."""
+    transition = TRANSITIONS.get(action) if action else None  # type: ignore[call-overload]
+    return transition.event if transition else action
+
+
+def support_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
+    """The support granted to each cluster `filters` select, one line per support year; its
+    calendar year is the one `support_totals` counts it in."""
+    lines = [
+        [
+            state.id,
+            state.origin.cluster_name,
+            state.origin.sector,
+            STAGE_LABELS_FR[state.stage],
+            year.year,
+            local(year.starts_at).year,
+            year.starts_at,
+            year.ends_at,
+            year.amount,
+            year.report_received_at,
+            _decision(year.decision),
+            year.probation.conditions if year.probation else None,
+        ]
+        for _, state in _every_cluster(db, filters)
+        for year in state.years
+    ]
+    return Table("Soutien par année", SUPPORT_HEADER, lines)
+
+
+KPIS_HEADER = [
+    "Identifiant du cluster",
+    "Cluster",
+    "Année de soutien",
+    "Indicateur",
+    "Objectif",
+    "Réalisé",
+]
+
+
+def kpis_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
+    """Each indicator's target and actual, per cluster `filters` select and support year."""
+    lines = [
+        [state.id, state.origin.cluster_name, line.year, line.label, line.target, line.actual]
+        for _, state in _every_cluster(db, filters)
+        for line in kpi_table(state)
+    ]
+    return Table("Indicateurs", KPIS_HEADER, lines)

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from api.console.forms import french_errors
+from api.console.forms import french_problems
 from domain.models import DEFAULT_SECTORS, ApplicationInput, CallRules, Moment
 
 
@@ -125,5 +125,5 @@ def load(path: Path) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as error:
-        lines = [f"  - {line}" for line in french_errors(error, {})]
+        lines = [f"  - {line}" for _, line in french_problems(error, {})]
         raise ScenarioError(f"{path} : scénario invalide\n" + "\n".join(lines)) from None

@@ -81,6 +81,7 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/calls/{call_id}/stats"): ALL,
     ("GET", "/calls/{call_id}/ranking"): PUBLISHERS,
     ("GET", "/calls/{call_id}/ranking.csv"): PUBLISHERS,
+    ("GET", "/calls/{call_id}/ranking.xlsx"): PUBLISHERS,
     # applications
     ("POST", "/applications/{case_id}/amend"): DESK,
     ("POST", "/applications/{case_id}/withdraw"): DESK,
@@ -98,6 +99,8 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/applications/{case_id}/uphold_rejection"): ONLY_COMMITTEE,
     ("POST", "/applications/{case_id}/order_re_evaluation"): ONLY_COMMITTEE,
     ("GET", "/applications"): READERS,
+    ("GET", "/applications.csv"): READERS,
+    ("GET", "/applications.xlsx"): READERS,
     ("GET", "/applications/{application_id}"): ALL,  # an evaluator: assigned cases only
     ("GET", "/evaluations"): frozenset({ADMIN, EVALUATOR, COMMITTEE}),
     # documents: an evaluator reads those of the cases assigned to them, once declared
@@ -116,6 +119,12 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/clusters/{case_id}/resume"): ONLY_ADMIN,
     ("POST", "/clusters/{case_id}/terminate"): ONLY_ADMIN,
     ("GET", "/clusters"): READERS,
+    ("GET", "/clusters.csv"): READERS,
+    ("GET", "/clusters.xlsx"): READERS,
+    ("GET", "/clusters/support.csv"): READERS,
+    ("GET", "/clusters/support.xlsx"): READERS,
+    ("GET", "/clusters/kpis.csv"): READERS,
+    ("GET", "/clusters/kpis.xlsx"): READERS,
     ("GET", "/clusters/overdue"): READERS,
     ("GET", "/clusters/support"): READERS,
     ("GET", "/clusters/{case_id}"): READERS,
@@ -134,10 +143,20 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/console/appels"): ONLY_ADMIN,
     ("GET", "/console/appels/{case_id}"): ALL,
     ("GET", "/console/appels/{case_id}/classement.csv"): PUBLISHERS,
+    ("GET", "/console/appels/{case_id}/classement.xlsx"): PUBLISHERS,
     ("POST", "/console/appels/{case_id}/candidatures"): DESK,
     ("GET", "/console/candidatures"): ALL,  # an evaluator: their own evaluations
     ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
+    ("GET", "/console/candidatures.csv"): READERS,
+    ("GET", "/console/candidatures.xlsx"): READERS,
+    ("POST", "/console/candidatures/lot"): DESK,  # each action then by its own roles
     ("GET", "/console/clusters"): READERS,
+    ("GET", "/console/clusters.csv"): READERS,
+    ("GET", "/console/clusters.xlsx"): READERS,
+    ("GET", "/console/clusters/soutien.csv"): READERS,
+    ("GET", "/console/clusters/soutien.xlsx"): READERS,
+    ("GET", "/console/clusters/indicateurs.csv"): READERS,
+    ("GET", "/console/clusters/indicateurs.xlsx"): READERS,
     ("GET", "/console/clusters/{case_id}"): READERS,
     # files, as in the API: an evaluator reads those of the cases assigned to them, once declared
     ("POST", "/console/candidatures/{case_id}/documents"): DESK,

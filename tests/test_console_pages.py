@@ -265,3 +265,31 @@ async def test_bulk_actions_run_one_update_per_case_and_report_each(dev: Service
         assert case["stage"] == expected
         audit = [e["action"] for e in case["audit"]]
         assert audit.count("assign_evaluators") == (expected == "evaluation")
+
+
+async def test_refused_registration_and_call_forms_keep_what_was_typed(dev: Service) -> None:
+    call_id = await open_call(dev, deadline=(utcnow() + timedelta(minutes=5)).isoformat())
+    operator, admin = await dev.signed_in("t-operator"), await dev.signed_in("t-admin")
+    async with contextlib.aclosing(operator), contextlib.aclosing(admin):
+        registration = {
+            "cluster_name": "Cluster Oublié",
+            "sector": "TIC",
+            "contact_name": "Salma Idrissi",
+            "contact_email": "pas-une-adresse",
+            "members": "Atlas Textile SA ; entreprise\nENSAIT ; recherche",
+        }
+        refused = await operator.post(f"/console/appels/{call_id}/candidatures", data=registration)
+        created = await admin.post(
+            "/console/appels",
+            data={"title": "Appel mal daté", "opens_at": "demain", "deadline": "2027-03-01"},
+        )
+    assert refused.status_code == 422
+    assert 'value="Cluster Oublié"' in refused.text and 'value="pas-une-adresse"' in refused.text
+    assert "<option selected>TIC</option>" in refused.text
+    assert ">Atlas Textile SA ; entreprise\nENSAIT ; recherche</textarea>" in refused.text
+    assert 'class="erreur-champ" id="contact-erreur">Contact › courriel' in refused.text
+    assert created.status_code == 422
+    assert 'value="Appel mal daté"' in created.text and 'value="2027-03-01"' in created.text
+    assert 'id="opens_at-erreur">Ouverture : date invalide' in created.text
+    listing = await dev.get("/applications", params={"call_id": call_id})
+    assert listing.json()["total"] == 0  # nothing was registered

@@ -167,7 +167,3 @@ def french_problems(
             field = f"{loc[2]}.{grid.criteria[loc[1]].code}"
         problems.append((field, f"{where} : {text}" if where else text))
     return problems
-
-
-def french_errors(error: ValidationError, labels: dict[str, str]) -> list[str]:
-    return [line for _, line in french_problems(error, labels)]

@@ -2,7 +2,9 @@
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +24,6 @@ from api.console.forms import (
     MEMBER_TYPES_FR,
     FormError,
     application_payload,
-    french_errors,
     french_problems,
     grid_labels,
     payload,
@@ -50,6 +51,7 @@ from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import KPI_LABELS, REPORT_FILES, add_years
 from projection import queries
+from projection.exports import FileFormat, Table, table_response
 from projection.views import Paging
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
@@ -125,6 +127,34 @@ def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLR
     )
     response.delete_cookie(MESSAGE_COOKIE)
     return response
+
+
+def typed(form: FormData) -> dict[str, list[str]]:
+    """What the person typed, as the form will show it again (files are never sent back)."""
+    return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+
+
+def as_typed(name: str, form: FormData, problems: list[tuple[str, str]]) -> dict[str, Any]:
+    """A refused form's page context: the form `name` as it was typed, each error beside its
+    field and all of them at the top, so nobody types their work twice."""
+    return {
+        "filled": {name: typed(form)},
+        "errors": {name: {field: line for field, line in reversed(problems) if field}},
+        "message": {"kind": "erreur", "lines": [line for _, line in problems]},
+    }
+
+
+def refused_page(
+    here: str, page: Callable[..., HTMLResponse], context: dict[str, Any], status_code: int = 422
+) -> Response:
+    """The refused form's page drawn with `context` (from `as_typed`); a page that cannot be
+    drawn for this person (an unknown case, say) sends them `here` with the message."""
+    try:
+        shown = page(**context)
+    except HTTPException:
+        return back(here, "erreur", context["message"]["lines"])
+    shown.status_code = status_code
+    return shown
 
 
 # What a console page says when it cannot be shown, in the console's own layout.
@@ -334,18 +364,37 @@ def applications(
     sector: str = "",
     overdue: str = "",
     q: str = "",
+    tri: str = "",
     page: int = 1,
 ) -> HTMLResponse:
     filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
-    return applications_page(request, actor, db, filters, page)
+    return applications_page(request, actor, db, filters | {"tri": tri}, page)
+
+
+LIST_FIELDS = ("call_id", "stage", "sector", "overdue", "q", "tri")  # the list's query string
+
+
+def list_filters(filters: dict[str, str]) -> queries.ApplicationFilters:
+    """The list's query string as the list's query takes it (a value it does not know: no
+    filter, never an error)."""
+    stage = filters.get("stage", "")
+    return {
+        "call_id": filters.get("call_id") or None,
+        "stage": ApplicationStage(stage) if stage in set(ApplicationStage) else None,
+        "sector": filters.get("sector") or None,
+        "overdue": {"oui": True, "non": False}.get(filters.get("overdue", "")),
+        "search": filters.get("q") or None,
+    }
+
+
+def list_sort(filters: dict[str, str]) -> str | None:
+    tri = filters.get("tri", "")
+    return tri if tri.removeprefix("-") in queries.APPLICATION_SORTS else None
 
 
 def applications_page(
     request: Request, actor: Actor, db: Db, filters: dict[str, str], page: int = 1, **extra: Any
 ) -> HTMLResponse:
-    call_id, stage, sector, overdue, q = (
-        filters.get(k, "") for k in ("call_id", "stage", "sector", "overdue", "q")
-    )
     if actor.role == Role.EVALUATOR:
         return render(
             request,
@@ -355,12 +404,9 @@ def applications_page(
         )
     listing = queries.list_applications(
         db,
-        call_id=call_id or None,
-        stage=ApplicationStage(stage) if stage in set(ApplicationStage) else None,
-        sector=sector or None,
-        overdue={"oui": True, "non": False}.get(overdue),
-        search=q or None,
         paging=Paging(min(max(page, 1), 100_000)),
+        sort=list_sort(filters),
+        **list_filters(filters),
     )
     calls = queries.calls_by_deadline(db)
     return render(
@@ -370,13 +416,35 @@ def applications_page(
         listing=listing,
         calls=calls,
         titles={c.id: c.spec.title for c in calls},
-        sectors=sorted({s for c in calls for s in c.spec.sectors} | {sector} - {""}),
+        sectors=sorted(
+            {s for c in calls for s in c.spec.sectors} | {filters.get("sector", "")} - {""}
+        ),
         filters=filters,
         stages=list(ApplicationStage),
         bulk=[a for a in BULK if actor.role in TRANSITIONS[a].roles],
         evaluators=identity.evaluator_names(db) if actor.role == Role.ADMIN else [],
         **extra,
     )
+
+
+@router.get("/candidatures.csv")
+@router.get("/candidatures.xlsx")
+def applications_export(
+    fmt: FileFormat,
+    actor: Signed,
+    db: Db,
+    call_id: str = "",
+    stage: str = "",
+    sector: str = "",
+    overdue: str = "",
+    q: str = "",
+    tri: str = "",
+) -> Response:
+    """The list as filtered and sorted on screen, every page of it, as the API exports it."""
+    no_evaluator(actor)
+    filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
+    table = queries.applications_table(db, actor, list_sort({"tri": tri}), **list_filters(filters))
+    return table_response(table, fmt)
 
 
 # Actions taken on several files at once from the list, each still one update per case.
@@ -389,22 +457,18 @@ async def bulk_action(request: Request, actor: Signed, db: Db) -> Response:
     """One action on the ticked files: each case gets its own update (its own check, key and
     audit event); what each answered is shown on the list, a refusal never stops the others."""
     form = await request.form()
-    filters = {k: str(form.get(k) or "") for k in ("call_id", "stage", "sector", "overdue", "q")}
+    filters = {k: str(form.get(k) or "") for k in LIST_FIELDS}
     action = str(form.get("action") or "")
     ids = list(dict.fromkeys(str(i) for i in form.getlist("ids")))
 
-    def refused(lines: list[str], code: int = 422) -> Response:
-        page = applications_page(
-            request,
-            actor,
-            db,
-            filters,
-            filled={action: typed(form)},
-            message={"kind": "erreur", "lines": lines},
-        )
-        page.status_code = code
-        return page
+    def refused(lines: list[str], code: int = 422, problems: list | None = None) -> Response:
+        context = as_typed(action, form, problems or [("", line) for line in lines])
+        page = partial(applications_page, request, actor, db, filters)
+        return refused_page("/console/candidatures", page, context, code)
 
+    if actor.role not in DESK:
+        role = ROLE_LABELS.get(actor.role, actor.role)
+        return refused([f"Votre rôle ({role}) ne permet pas cette action."], 403)
     if action not in BULK:
         return refused(["Action groupée inconnue."])
     spec = APPLICATIONS.actions[Action(action)]
@@ -422,7 +486,8 @@ async def bulk_action(request: Request, actor: Signed, db: Db) -> Response:
     except FormError as error:
         return refused([str(error)])
     except ValidationError as error:
-        return refused(french_errors(error, {f.name: f.label for f in spec.row.fields}))
+        labels = {f.name: f.label for f in spec.row.fields}
+        return refused([], problems=french_problems(error, labels))
     key = str(form.get("cle") or "") or uuid.uuid4().hex
     results = []
     for case_id in ids:
@@ -483,6 +548,10 @@ def application_page(
 # --- calls ----------------------------------------------------------------------------------------
 @router.get("/appels", response_class=HTMLResponse)
 def calls(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+    return calls_page(request, actor, db)
+
+
+def calls_page(request: Request, actor: Actor, db: Db, **form: Any) -> HTMLResponse:
     return render(
         request,
         "appels.html",
@@ -490,6 +559,7 @@ def calls(request: Request, actor: Signed, db: Db) -> HTMLResponse:
         calls=queries.calls_by_deadline(db),
         sectors=DEFAULT_SECTORS,
         year=datetime.now(RABAT).year,
+        **form,
     )
 
 
@@ -516,13 +586,18 @@ async def create_call(request: Request, actor: Signed, db: Db) -> Response:
         "deadline": "Date limite",
         "sectors": "Secteurs",
     }
+
+    def refused(problems: list[tuple[str, str]], code: int = 422) -> Response:
+        page = partial(calls_page, request, actor, db)
+        return refused_page("/console/appels", page, as_typed("call", form, problems), code)
+
     try:
         spec = CallSpec.model_validate(body)
         state = await start_call(request, db, spec, actor, str(form.get("cle") or "") or None)
     except ValidationError as error:
-        return back("/console/appels", "erreur", french_errors(error, labels))
+        return refused(french_problems(error, labels))
     except ApiError as error:
-        return back("/console/appels", "erreur", refusal(error))
+        return refused([("", line) for line in refusal(error)], error.status_code)
     return back(
         f"/console/appels/{state.id}",
         "succes",
@@ -556,16 +631,22 @@ def call_page(request: Request, case_id: str, actor: Actor, db: Db, **form: Any)
 
 
 @router.get("/appels/{case_id}/classement.csv")
-def ranking_csv(case_id: str, actor: Signed, db: Db) -> Response:
+@router.get("/appels/{case_id}/classement.xlsx")
+def ranking_export(case_id: str, fmt: FileFormat, actor: Signed, db: Db) -> Response:
     if actor.role not in (Role.ADMIN, Role.COMMITTEE):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Classement indisponible.")
-    return ranking_file(db, case_id)
+    return ranking_file(db, case_id, fmt)
 
 
 @router.post("/appels/{case_id}/candidatures")
 async def register_application(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
     form = await request.form()
-    here = f"/console/appels/{case_id}"
+
+    def refused(problems: list[tuple[str, str]], code: int = 422) -> Response:
+        context = as_typed("register", form, problems)
+        page = partial(call_page, request, case_id, actor, db)
+        return refused_page(f"/console/appels/{case_id}", page, context, code)
+
     labels = {
         "cluster_name": "Nom du cluster",
         "sector": "Secteur",
@@ -584,12 +665,13 @@ async def register_application(request: Request, case_id: str, actor: Signed, db
             request, db, case_id, data, actor, str(form.get("cle") or "") or None
         )
     except FormError as error:
-        return back(here, "erreur", str(error))
+        return refused([(error.field, str(error))])
     except ValidationError as error:
-        return back(here, "erreur", french_errors(error, labels))
-    except (ApiError, HTTPException) as error:
-        lines = refusal(error) if isinstance(error, ApiError) else [str(error.detail)]
-        return back(here, "erreur", lines)
+        return refused(french_problems(error, labels))
+    except ApiError as error:
+        return refused([("", line) for line in refusal(error)], error.status_code)
+    except HTTPException as error:
+        return refused([("", str(error.detail))], error.status_code)
     return back(
         f"/console/candidatures/{state.id}", "succes", f"Candidature {state.id} enregistrée."
     )
@@ -610,6 +692,26 @@ def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
     return render(
         request, "clusters.html", actor, listing=listing, support=queries.support_totals(db)
     )
+
+
+# The clusters' spreadsheets, before « /clusters/{case_id} » that would take their names for ids.
+CLUSTER_EXPORTS = {
+    "clusters": queries.clusters_table,
+    "clusters/soutien": queries.support_table,
+    "clusters/indicateurs": queries.kpis_table,
+}
+
+
+def _cluster_export(path: str, table: Callable[..., Table]) -> None:
+    @router.get(f"/{path}.csv", name=f"console_{path}_csv")
+    @router.get(f"/{path}.xlsx", name=f"console_{path}_xlsx")
+    def export(fmt: FileFormat, actor: Signed, db: Db) -> Response:
+        no_evaluator(actor)
+        return table_response(table(db), fmt)
+
+
+for export_path, export_table in CLUSTER_EXPORTS.items():
+    _cluster_export(export_path, export_table)
 
 
 @router.get("/clusters/{case_id}", response_class=HTMLResponse)
@@ -751,11 +853,6 @@ async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
 PAGES = {"appels": call_page, "candidatures": application_page, "clusters": cluster_page}
 
 
-def typed(form: FormData) -> dict[str, list[str]]:
-    """What the person typed, as the form will show it again (files are never sent back)."""
-    return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
-
-
 def again(
     request: Request,
     resource: str,
@@ -765,25 +862,12 @@ def again(
     action: Action,
     form: FormData,
     problems: list[tuple[str, str]],
-    status_code: int = status.HTTP_422_UNPROCESSABLE_CONTENT,
+    status_code: int = 422,
 ) -> Response:
-    """A refused form comes back on its page as it was typed, each error beside its field and
-    all of them at the top: nobody types their work twice."""
-    lines = [line for _, line in problems]
-    try:
-        page = PAGES[resource](
-            request,
-            case_id,
-            actor,
-            db,
-            filled={action: typed(form)},
-            errors={action: {field: line for field, line in reversed(problems) if field}},
-            message={"kind": "erreur", "lines": lines},
-        )
-    except HTTPException:  # the page itself is not for this person any more
-        return back(f"/console/{resource}/{case_id}", "erreur", lines)
-    page.status_code = status_code
-    return page
+    """A refused action's form, back on its case's page as it was typed."""
+    page = partial(PAGES[resource], request, case_id, actor, db)
+    context = as_typed(action, form, problems)
+    return refused_page(f"/console/{resource}/{case_id}", page, context, status_code)
 
 
 @router.post("/{resource}/{case_id}/actions/{action}")

@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import Response
 
 from api import identity
 from api.actions import Resource
@@ -11,6 +12,7 @@ from domain.ids import Kind, application_workflow_id
 from domain.models import Actor, EvaluatorAssignment
 from domain.stages import Action, ApplicationStage, Role
 from projection import queries
+from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ApplicationDetail, ApplicationView, Page
 from workflows.application import ApplicationWorkflow
 
@@ -35,11 +37,7 @@ APPLICATIONS = Resource(
 )
 
 
-@router.get("", response_model=Page[ApplicationView])
-def list_applications(
-    actor: Reader,
-    db: Db,
-    paging: PageQuery,
+def application_filters(
     call_id: Annotated[str | None, Query(pattern=CALL_ID)] = None,
     stage: ApplicationStage | None = None,
     sector: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
@@ -47,11 +45,38 @@ def list_applications(
     q: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Nom du cluster contient…")
     ] = None,
+) -> queries.ApplicationFilters:
+    """The case list's query parameters, the same for a page and for an export."""
+    return {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "search": q}
+
+
+Filters = Annotated[queries.ApplicationFilters, Depends(application_filters)]
+Sort = Annotated[
+    str | None,
+    Query(
+        pattern=queries.SORT_PATTERN,
+        description="Colonne de tri (« -colonne » : décroissant) : "
+        + ", ".join(queries.APPLICATION_SORTS),
+    ),
+]
+
+
+@router.get("", response_model=Page[ApplicationView])
+def list_applications(
+    actor: Reader, db: Db, paging: PageQuery, filters: Filters, sort: Sort = None
 ) -> Page[ApplicationView]:
-    listing = queries.list_applications(
-        db, call_id=call_id, stage=stage, sector=sector, overdue=overdue, search=q, paging=paging
-    )
+    listing = queries.list_applications(db, paging=paging, sort=sort, **filters)
     return listing.model_copy(update={"items": [queries.seen_by(v, actor) for v in listing.items]})
+
+
+# On the router's prefix itself: « /applications.csv » is no case id.
+@router.get(".csv", response_class=Response, responses=FILE_RESPONSES["csv"])
+@router.get(".xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
+def export_applications(
+    fmt: FileFormat, actor: Reader, db: Db, filters: Filters, sort: Sort = None
+) -> Response:
+    """Every case the filters match (not one page), in the list's order, as a spreadsheet."""
+    return table_response(queries.applications_table(db, actor, sort, **filters), fmt)
 
 
 @router.get("/{application_id}", response_model=ApplicationDetail)

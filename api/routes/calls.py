@@ -26,6 +26,7 @@ from domain.models import (
 )
 from domain.stages import Action, CallStage
 from projection import queries
+from projection.exports import FILE_RESPONSES, FileFormat, Format, table_response
 from projection.tables import ClusterRow
 from projection.views import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from workflows.call import CallWorkflow
@@ -173,16 +174,13 @@ def ranking(call_id: CallId, _: RankingReaders, db: Db) -> Ranking:
     return queries.ranking(db, CALLS.row(db, call_id))
 
 
-@router.get("/{call_id}/ranking.csv", response_class=Response)
-def ranking_csv(call_id: CallId, _: RankingReaders, db: Db) -> Response:
-    return ranking_file(db, call_id)
+@router.get("/{call_id}/ranking.csv", response_class=Response, responses=FILE_RESPONSES["csv"])
+@router.get("/{call_id}/ranking.xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
+def ranking_export(call_id: CallId, fmt: FileFormat, _: RankingReaders, db: Db) -> Response:
+    """The ranked list as a spreadsheet: CSV (semicolons, decimal commas) or XLSX."""
+    return ranking_file(db, call_id, fmt)
 
 
-def ranking_file(db: Db, call_id: str) -> Response:
-    """The ranked list for a spreadsheet: semicolons, decimal commas, UTF-8 with BOM."""
-    row = CALLS.row(db, call_id)
-    return Response(
-        queries.ranking_csv(queries.ranking(db, row), queries.call_state(row).spec.grid),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="classement-{call_id}.csv"'},
-    )
+def ranking_file(db: Db, call_id: str, fmt: Format = "csv") -> Response:
+    """The call's ranked list as a file; 404 for an unknown call."""
+    return table_response(queries.ranking_table(db, CALLS.row(db, call_id)), fmt)

@@ -2,13 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 
 from api.actions import Resource
 from api.deps import Db, PageQuery, Reader
 from domain.ids import Kind, cluster_workflow_id
 from domain.stages import ClusterStage
 from projection import queries
+from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
 from workflows.cluster import ClusterWorkflow
 
@@ -21,20 +23,31 @@ ClusterId = Annotated[
 CLUSTERS = Resource(router=router, kind=Kind.CLUSTER, workflow=ClusterWorkflow, case_id=ClusterId)
 
 
-@router.get("", response_model=Page[ClusterView])
-def list_clusters(
-    _: Reader,
-    db: Db,
-    paging: PageQuery,
+def cluster_filters(
     stage: ClusterStage | None = None,
     can_reapply: bool | None = None,
     renewal_within_days: Annotated[
         int | None, Query(ge=1, le=366, description="Anniversaire dans les N jours")
     ] = None,
-) -> Page[ClusterView]:
-    return queries.list_clusters(
-        db, stage=stage, can_reapply=can_reapply, renewal_within=renewal_within_days, paging=paging
-    )
+) -> queries.ClusterFilters:
+    """The cluster list's query parameters, the same for a page and for the exports."""
+    return {"stage": stage, "can_reapply": can_reapply, "renewal_within": renewal_within_days}
+
+
+Filters = Annotated[queries.ClusterFilters, Depends(cluster_filters)]
+
+
+@router.get("", response_model=Page[ClusterView])
+def list_clusters(_: Reader, db: Db, paging: PageQuery, filters: Filters) -> Page[ClusterView]:
+    return queries.list_clusters(db, paging=paging, **filters)
+
+
+# On the router's prefix itself: « /clusters.csv » is no case id.
+@router.get(".csv", response_class=Response, responses=FILE_RESPONSES["csv"])
+@router.get(".xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
+def export_clusters(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
+    """Every cluster the filters match (not one page), as a spreadsheet."""
+    return table_response(queries.clusters_table(db, **filters), fmt)
 
 
 @router.get("/overdue", response_model=Page[ClusterView])
@@ -45,6 +58,22 @@ def overdue_reports(_: Reader, db: Db, paging: PageQuery) -> Page[ClusterView]:
 @router.get("/support", response_model=SupportTotals)
 def support_paid(_: Reader, db: Db) -> SupportTotals:
     return queries.support_totals(db)
+
+
+# Before « /{case_id} », which would take « support.csv » for an id (and refuse it).
+@router.get("/support.csv", response_class=Response, responses=FILE_RESPONSES["csv"])
+@router.get("/support.xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
+def export_support(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
+    """The support granted, one line per cluster and support year, for the clusters the
+    filters match."""
+    return table_response(queries.support_table(db, **filters), fmt)
+
+
+@router.get("/kpis.csv", response_class=Response, responses=FILE_RESPONSES["csv"])
+@router.get("/kpis.xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
+def export_kpis(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
+    """Each indicator's target and actual, per cluster the filters match and support year."""
+    return table_response(queries.kpis_table(db, **filters), fmt)
 
 
 @router.get("/{case_id}", response_model=ClusterDetail)
