@@ -260,7 +260,9 @@ async def test_bulk_actions_run_one_update_per_case_and_report_each(dev: Service
     assert "Affecter des évaluateurs : 2 sur 3 candidature(s)." in assigned.text
     results = assigned.text.split('id="resultats"')[1].split("</table>")[0]
     assert results.count(">fait</span>") == 2 and "Cluster Lot Trois" in results
-    for case_id, expected in zip(ids, ["evaluation", "evaluation", "eligibility_review"]):
+    for case_id, expected in zip(
+        ids, ["evaluation", "evaluation", "eligibility_review"], strict=True
+    ):
         case = (await dev.get(f"/applications/{case_id}")).json()
         assert case["stage"] == expected
         audit = [e["action"] for e in case["audit"]]
