@@ -68,3 +68,50 @@ def conflict(detail: str, stage: Stage) -> ApiError:
 
 def unavailable(detail: str, code: str) -> ApiError:
     return ApiError(status.HTTP_503_SERVICE_UNAVAILABLE, detail, code=code)
+
+
+# Pydantic's error types told in French (the message of a rule of ours is French already).
+FRENCH = {
+    "missing": "obligatoire",
+    "string_too_short": "obligatoire",
+    "too_short": "au moins {min_length} élément(s)",
+    "too_long": "au plus {max_length} élément(s)",
+    "string_too_long": "au plus {max_length} caractères",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "greater_than": "doit être supérieur à {gt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "multiple_of": "par pas de {multiple_of}",
+    "string_pattern_mismatch": "format invalide",
+    "enum": "valeur non prévue (attendu : {expected})",
+    "int_parsing": "nombre entier attendu",
+    "float_parsing": "nombre attendu",
+    "datetime_from_date_parsing": "date invalide",
+    "datetime_parsing": "date invalide",
+    "datetime_type": "date invalide",
+    "extra_forbidden": "champ inconnu",
+    "literal_error": "valeur non prévue (attendu : {expected})",
+    "bool_parsing": "oui ou non attendu (true, false)",
+    "bool_type": "oui ou non attendu (true, false)",
+    "less_than": "doit être inférieur à {lt}",
+    "int_type": "nombre entier attendu",
+    "int_from_float": "nombre entier attendu",
+    "float_type": "nombre attendu",
+    "string_type": "texte attendu",
+    "list_type": "liste attendue",
+    "dict_type": "objet attendu",
+    "model_type": "objet attendu",
+    "model_attributes_type": "objet attendu",
+    "date_parsing": "date invalide",
+    "date_from_datetime_parsing": "date invalide",
+    "timezone_aware": "date avec fuseau horaire attendue",
+    "json_invalid": "JSON invalide",
+}
+
+
+def french(item: Any) -> str:
+    """One of pydantic's errors (an `errors()` item) in French."""
+    template = FRENCH.get(item["type"])
+    if template:
+        ctx = {k: str(v).replace("' or '", "' ou '") for k, v in item.get("ctx", {}).items()}
+        return template.format(**ctx)
+    return str(item["msg"]).removeprefix("Value error, ")

@@ -21,7 +21,7 @@ from api import identity
 from api.console import views as console
 from api.console.security import PageHeaders
 from api.deps import caller, engine_client
-from api.errors import ENGINE_DOWN, ApiError, Problem
+from api.errors import ENGINE_DOWN, ApiError, Problem, french
 from api.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
 from api.routes import applications, calls, clusters, deadlines, documents, evaluations
 from api.storage import Storage
@@ -131,7 +131,7 @@ def create_app(
         if in_console(request):
             return console.error_page(request, 422, "Adresse ou paramètre invalide.")
         details = [
-            {k: v for k, v in e.items() if k in ("type", "loc", "msg")}
+            {"type": e["type"], "loc": e["loc"], "msg": french(e)}
             | ({"input": excerpt(e["input"])} if "input" in e else {})
             for e in error.errors()
         ]

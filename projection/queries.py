@@ -547,6 +547,11 @@ def support_totals(db: Session) -> SupportTotals:
 # --- exports: whole lists as tables (projection.exports writes them as CSV or XLSX) -------------
 
 
+def cluster_names(db: Session, application_ids: set[str]) -> dict[str, str]:
+    query = select(ApplicationRow.id, ApplicationRow.cluster_name)
+    return dict(db.exec(query.where(col(ApplicationRow.id).in_(application_ids))).all())
+
+
 def call_titles(db: Session, call_ids: set[str]) -> dict[str, str]:
     query = select(CallRow.id, CallRow.title).where(col(CallRow.id).in_(call_ids))
     return dict(db.exec(query).all())

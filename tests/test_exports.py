@@ -249,6 +249,21 @@ async def test_malformed_filters_are_422_never_500(
     answer = await service.get(path, params=params, role="admin")
     assert answer.status_code == 422, answer.text
     assert field in [error["loc"][-1] for error in answer.json()["detail"]]
+    said = {error["loc"][-1]: error["msg"] for error in answer.json()["detail"]}[field]
+    assert said in FRENCH_SAID, said  # told in French, as the console would tell it
+
+
+FRENCH_SAID = {
+    "valeur non prévue (attendu : 'received', 'withdrawn', 'eligibility_review', "
+    "'complements_requested', 'eligible', 'ineligible', 'evaluation', 'scored', 'labelled', "
+    "'reserve', 'rejected', 'review_requested' ou 'rejection_final')",
+    "valeur non prévue (attendu : 'awaiting_contract', 'active', 'report_requested', "
+    "'report_overdue', 'under_review', 'suspended', 'terminated' ou 'ended')",
+    "oui ou non attendu (true, false)",
+    "format invalide",
+    "au plus 200 caractères",
+    "doit être supérieur ou égal à 1",
+}
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ validation errors in plain French."""
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from api.errors import french
 from domain.lifecycle import FormField
 from domain.models import Grid, MemberType
 from domain.support import KPI_LABELS
@@ -127,27 +128,6 @@ def application_payload(form: FormData) -> dict:
     return body
 
 
-_MESSAGES = {
-    "missing": "obligatoire",
-    "string_too_short": "obligatoire",
-    "too_short": "au moins {min_length} élément(s)",
-    "too_long": "au plus {max_length} élément(s)",
-    "string_too_long": "au plus {max_length} caractères",
-    "greater_than_equal": "doit être supérieur ou égal à {ge}",
-    "greater_than": "doit être supérieur à {gt}",
-    "less_than_equal": "doit être inférieur ou égal à {le}",
-    "multiple_of": "par pas de {multiple_of}",
-    "string_pattern_mismatch": "format invalide",
-    "enum": "valeur non prévue",
-    "int_parsing": "nombre entier attendu",
-    "float_parsing": "nombre attendu",
-    "datetime_from_date_parsing": "date invalide",
-    "datetime_parsing": "date invalide",
-    "datetime_type": "date invalide",
-    "extra_forbidden": "champ inconnu",
-}
-
-
 def french_problems(
     error: ValidationError, labels: dict[str, str], grid: Grid | None = None
 ) -> list[tuple[str, str]]:
@@ -157,11 +137,7 @@ def french_problems(
     for item in error.errors():
         loc = item["loc"]
         where = " › ".join(labels.get(str(part), str(part)) for part in loc)
-        template = _MESSAGES.get(item["type"])
-        if template:
-            text = template.format(**item.get("ctx", {}))
-        else:
-            text = str(item["msg"]).removeprefix("Value error, ")
+        text = french(item)
         field = str(loc[0]) if loc else ""
         if grid and len(loc) >= 3 and isinstance(loc[1], int) and loc[1] < len(grid.criteria):
             field = f"{loc[2]}.{grid.criteria[loc[1]].code}"

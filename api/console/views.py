@@ -371,6 +371,23 @@ def applications(
     return applications_page(request, actor, db, filters | {"tri": tri}, page)
 
 
+PENDING = ("assigned", "declared")  # an assignment still waiting on its evaluator
+
+
+def evaluator_work(db: Db, actor: Actor) -> list[dict[str, Any]]:
+    """An evaluator's assignments with their cluster and call named: what waits on them first
+    (declarations, then grids), soonest due first; those done after."""
+    items = queries.evaluator_cases(db, actor.name, None, Paging(1, 200)).items
+    names = queries.cluster_names(db, {i.application_id for i in items})
+    titles = queries.call_titles(db, {i.call_id for i in items})
+    far = datetime.max.replace(tzinfo=UTC)
+    items.sort(key=lambda i: (i.status not in PENDING, i.due_at or far))
+    return [
+        i.model_dump() | {"cluster": names.get(i.application_id), "call": titles.get(i.call_id)}
+        for i in items
+    ]
+
+
 LIST_FIELDS = ("call_id", "stage", "sector", "overdue", "q", "tri")  # the list's query string
 
 
@@ -396,12 +413,7 @@ def applications_page(
     request: Request, actor: Actor, db: Db, filters: dict[str, str], page: int = 1, **extra: Any
 ) -> HTMLResponse:
     if actor.role == Role.EVALUATOR:
-        return render(
-            request,
-            "evaluations.html",
-            actor,
-            items=queries.evaluator_cases(db, actor.name, None, Paging(1, 200)).items,
-        )
+        return render(request, "evaluations.html", actor, items=evaluator_work(db, actor))
     listing = queries.list_applications(
         db,
         paging=Paging(min(max(page, 1), 100_000)),
