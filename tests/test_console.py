@@ -134,7 +134,9 @@ async def test_operator_takes_an_application_to_eligible_with_buttons(site: str)
         await expect(page.get_by_text("Dossier complet")).to_be_visible()
 
         await page.get_by_role("button", name="Déclarer irrecevable").click()  # no reason given
-        await expect(page.get_by_text("Motif : obligatoire")).to_be_visible()
+        await expect(page.locator("#mark_ineligible-reason-erreur")).to_have_text(
+            "Motif : obligatoire"
+        )  # beside the field (and at the top of the page)
 
         await page.get_by_role("button", name="Déclarer recevable").click()
         await expect(page.locator("#etape")).to_have_text("recevable")
