@@ -67,6 +67,7 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     evaluator = await dev.signed_in("t-evaluator")
     listing = await evaluator.get("/console/candidatures")
     assert "Mes évaluations" in listing.text and "à déclarer" in listing.text
+    assert f"<td>{APPLICATION['cluster_name']}</td>" in listing.text  # named, not a hex id
     hidden = await evaluator.get(f"/console/candidatures/{application_id}")
     assert hidden.status_code == 303  # the file stays closed before the declaration
     await evaluator.post(f"/console/candidatures/{application_id}/actions/declare_interest")
