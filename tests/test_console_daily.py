@@ -3,7 +3,6 @@ typed, the operator withdraws (after confirming) and marks files eligible in bul
 assigns evaluators in bulk and exports the list to XLSX, the evaluator sends a grid (refused once,
 nothing lost), the committee decides from the evidence."""
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from domain.models import DEFAULT_GRID
-from tests.conftest import APPLICATION, auth
+from tests.conftest import APPLICATION, auth, eventually
 from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call, signed_in_page
 from tests.test_console import site as site  # the whole service over real HTTP (a fixture)
 
@@ -29,9 +28,17 @@ async def shot(page: Page, name: str) -> None:
     await page.set_viewport_size({"width": 1366, "height": 900})
 
 
-async def stage_of(api: httpx.AsyncClient, case_id: str) -> str:
-    answer = await api.get(f"/applications/{case_id}", headers=auth("admin"))
+async def stage_of(site: str, case_id: str) -> str:
+    async with httpx.AsyncClient(base_url=site) as api:
+        answer = await api.get(f"/applications/{case_id}", headers=auth("admin"))
     return answer.json()["stage"]
+
+
+async def reached(site: str, case_id: str, stage: str) -> None:
+    async def there() -> bool:
+        return await stage_of(site, case_id) == stage
+
+    await eventually(there, timeout=30, what=stage)
 
 
 async def test_each_role_daily_path_through_the_console(site: str) -> None:
@@ -75,18 +82,13 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
         withdraw = operator.locator("#form-withdraw")
         await withdraw.get_by_label("Motif").fill("Le cluster se retire de l'appel.")
         await withdraw.get_by_role("button", name="Retirer la candidature").click()
-        async with httpx.AsyncClient(base_url=site) as api:
-            assert await stage_of(api, ids[2]) == "received"  # the browser asked to confirm
+        assert await stage_of(site, ids[2]) == "received"  # the browser asked to confirm
         await withdraw.get_by_label("Je confirme : cette action ne se défait pas").check()
         await withdraw.get_by_role("button", name="Retirer la candidature").click()
         await expect(operator.locator("#etape")).to_have_text("retirée")
 
         # After the deadline, both remaining files are marked eligible from the list at once.
-        async with httpx.AsyncClient(base_url=site) as api:
-            for _ in range(80):
-                if await stage_of(api, ids[0]) == "eligibility_review":
-                    break
-                await asyncio.sleep(0.25)
+        await reached(site, ids[0], "eligibility_review")
         await operator.goto(f"{site}/console/")
         await expect(operator.get_by_role("heading", name="À traiter")).to_be_visible()
         await expect(operator.get_by_role("link", name=NAMES[0])).to_be_visible()
@@ -154,11 +156,7 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
 
         # The committee finds the file to decide, reads the evidence and labels it.
         committee = await signed_in_page(browser, site, "t-committee")
-        async with httpx.AsyncClient(base_url=site) as api:
-            for _ in range(80):
-                if await stage_of(api, ids[0]) == "scored":
-                    break
-                await asyncio.sleep(0.25)
+        await reached(site, ids[0], "scored")
         await committee.goto(f"{site}/console/")
         await committee.get_by_role("link", name=NAMES[0]).click()
         await expect(committee.get_by_text(f"Solide : {first.label}.")).to_be_attached()

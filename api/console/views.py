@@ -354,21 +354,33 @@ def dashboard(request: Request, actor: Signed, db: Db) -> Response:
 
 
 # --- applications -----------------------------------------------------------------------------
-@router.get("/candidatures", response_class=HTMLResponse)
-def applications(
-    request: Request,
-    actor: Signed,
-    db: Db,
+def list_query(
     call_id: str = "",
     stage: str = "",
     sector: str = "",
     overdue: str = "",
     q: str = "",
     tri: str = "",
-    page: int = 1,
+) -> dict[str, str]:
+    """The case list's query string, as typed (the list's own links and forms carry it on)."""
+    return {
+        "call_id": call_id,
+        "stage": stage,
+        "sector": sector,
+        "overdue": overdue,
+        "q": q,
+        "tri": tri,
+    }
+
+
+ListQuery = Annotated[dict[str, str], Depends(list_query)]
+
+
+@router.get("/candidatures", response_class=HTMLResponse)
+def applications(
+    request: Request, actor: Signed, db: Db, filters: ListQuery, page: int = 1
 ) -> HTMLResponse:
-    filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
-    return applications_page(request, actor, db, filters | {"tri": tri}, page)
+    return applications_page(request, actor, db, filters, page)
 
 
 PENDING = ("assigned", "declared")  # an assignment still waiting on its evaluator
@@ -386,9 +398,6 @@ def evaluator_work(db: Db, actor: Actor) -> list[dict[str, Any]]:
         i.model_dump() | {"cluster": names.get(i.application_id), "call": titles.get(i.call_id)}
         for i in items
     ]
-
-
-LIST_FIELDS = ("call_id", "stage", "sector", "overdue", "q", "tri")  # the list's query string
 
 
 def list_filters(filters: dict[str, str]) -> queries.ApplicationFilters:
@@ -441,21 +450,10 @@ def applications_page(
 
 @router.get("/candidatures.csv")
 @router.get("/candidatures.xlsx")
-def applications_export(
-    fmt: FileFormat,
-    actor: Signed,
-    db: Db,
-    call_id: str = "",
-    stage: str = "",
-    sector: str = "",
-    overdue: str = "",
-    q: str = "",
-    tri: str = "",
-) -> Response:
+def applications_export(fmt: FileFormat, actor: Signed, db: Db, filters: ListQuery) -> Response:
     """The list as filtered and sorted on screen, every page of it, as the API exports it."""
     no_evaluator(actor)
-    filters = {"call_id": call_id, "stage": stage, "sector": sector, "overdue": overdue, "q": q}
-    table = queries.applications_table(db, actor, list_sort({"tri": tri}), **list_filters(filters))
+    table = queries.applications_table(db, actor, list_sort(filters), **list_filters(filters))
     return table_response(table, fmt)
 
 
@@ -469,7 +467,7 @@ async def bulk_action(request: Request, actor: Signed, db: Db) -> Response:
     """One action on the ticked files: each case gets its own update (its own check, key and
     audit event); what each answered is shown on the list, a refusal never stops the others."""
     form = await request.form()
-    filters = {k: str(form.get(k) or "") for k in LIST_FIELDS}
+    filters = list_query(**{k: str(form.get(k) or "") for k in list_query()})
     action = str(form.get("action") or "")
     ids = list(dict.fromkeys(str(i) for i in form.getlist("ids")))
 

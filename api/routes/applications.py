@@ -111,6 +111,6 @@ def check_evaluator_access(db: Db, application_id: str, evaluator: str) -> None:
     if row.status == "assigned":
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            "Déclarez l'absence de conflit d'intérêts avant de consulter le dossier "
-            f"(POST /applications/{application_id}/declare_interest).",
+            "Déclarez l'absence de conflit d'intérêts (« Déclarer mes intérêts ») avant de "
+            "consulter le dossier.",
         )
