@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 from temporalio.client import Client
@@ -352,3 +354,28 @@ APPLICATION = {
     "support_years": 0,
     "contact": {"name": "Salma Bennani", "email": "salma@cluster-nord.ma"},
 }
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def site(
+    dev_env: WorkflowEnvironment, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """The whole service over real HTTP on a free port, as a browser needs it."""
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    settings = Settings(
+        task_queue=task_queue,
+        api_tokens=",".join(TOKENS.values()),
+        documents_url=str(tmp_path_factory.mktemp("documents")),
+    )
+    app = create_app(settings, client=dev_env.client, engine=engine)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    async with build_worker(dev_env.client, engine, task_queue, relay=mail_relay()):
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        await serving

@@ -19,7 +19,6 @@ from rehearsal.papers import pdf
 from tests.conftest import APPLICATION, auth, eventually, utcnow
 from tests.test_clusters import TARGETS
 from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call
-from tests.test_console import site as site  # the whole service over real HTTP (a fixture)
 from tests.test_evaluation import sheet
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -3,26 +3,16 @@
 import asyncio
 import os
 import shutil
-import socket
-import uuid
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
-import uvicorn
-from sqlalchemy import Engine
-from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from domain.models import DEFAULT_DOCUMENTS
 from rehearsal.papers import pdf
-from settings import Settings
-from tests.conftest import APPLICATION, TOKENS, auth, mail_relay, utcnow
-from worker import build_worker
+from tests.conftest import APPLICATION, auth, utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -45,31 +35,6 @@ def browser_or_skip() -> str:
             pytest.fail(message + " (REQUIRE_BROWSER=1)")
         pytest.skip(message)
     return CHROMIUM
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def site(
-    dev_env: WorkflowEnvironment, engine: Engine, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """The whole service over real HTTP on a free port, as a browser needs it."""
-    task_queue = f"tq-{uuid.uuid4().hex}"
-    settings = Settings(
-        task_queue=task_queue,
-        api_tokens=",".join(TOKENS.values()),
-        documents_url=str(tmp_path_factory.mktemp("documents")),
-    )
-    app = create_app(settings, client=dev_env.client, engine=engine)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    async with build_worker(dev_env.client, engine, task_queue, relay=mail_relay()):
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        await serving
 
 
 async def open_call(api: httpx.AsyncClient, title: str, seconds: float, **rules: object) -> str:

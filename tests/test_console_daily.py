@@ -14,7 +14,6 @@ from playwright.async_api import Page, expect
 from domain.models import DEFAULT_GRID
 from tests.conftest import APPLICATION, auth, eventually
 from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call, signed_in_page
-from tests.test_console import site as site  # the whole service over real HTTP (a fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 NAMES = ("Cluster Journée Un", "Cluster Journée Deux", "Cluster Journée Retiré")
