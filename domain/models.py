@@ -13,6 +13,8 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -200,11 +202,14 @@ class CallSpec(CallRules):
     opens_at: Moment
     deadline: Moment = Field(description="Date seule : 15h00, heure de Rabat.")
 
-    @model_validator(mode="after")
-    def _deadline_after_opening(self) -> "CallSpec":
-        if self.deadline <= self.opens_at:
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_after_opening(cls, deadline: datetime, info: ValidationInfo) -> datetime:
+        """On the deadline itself, so a form shows the error beside it."""
+        opens_at = info.data.get("opens_at")
+        if opens_at is not None and deadline <= opens_at:
             raise ValueError("la date limite doit suivre la date d'ouverture")
-        return self
+        return deadline
 
     def rules(self) -> CallRules:
         return CallRules.model_validate(self.model_dump(include=set(CallRules.model_fields)))

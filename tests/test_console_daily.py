@@ -68,7 +68,9 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
         await admin.get_by_label("Ouverture (heure de Rabat) *").fill("2027-01-10T09:00")
         await admin.get_by_label("Date limite (15h00, heure de Rabat) *").fill("2027-01-05")
         await admin.get_by_role("button", name="Créer l'appel").click()
-        await expect(admin.get_by_role("status")).to_contain_text("la date limite doit suivre")
+        await expect(admin.locator('[id="deadline-erreur"]')).to_contain_text(
+            "la date limite doit suivre la date d'ouverture"
+        )  # beside its field
         await expect(admin.get_by_label("Intitulé *")).to_have_value("Appel 2027 — brouillon")
         await expect(admin.get_by_label("Date limite (15h00, heure de Rabat) *")).to_have_value(
             "2027-01-05"
