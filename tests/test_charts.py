@@ -46,15 +46,18 @@ def kpi(year: int, actual: int | None, target: int = 4, code: str = "patents") -
     return KpiLine(year=year, indicator=code, label=label, target=target, actual=actual)
 
 
-def test_the_funnel_follows_the_lifecycle_with_the_badges_colours() -> None:
-    root = parse(funnel({"rejected": 2, "received": 8, "eligibility_review": 4, "labelled": 0}))
+def test_the_funnel_counts_what_reached_each_step() -> None:
+    counts = {"withdrawn": 1, "ineligible": 2, "evaluation": 3, "rejected": 2, "labelled": 2}
+    root = parse(funnel(counts))
     shown = texts(root)
-    assert shown == ["reçue", "8", "examen de recevabilité", "4", "rejetée", "2"]  # no zero stage
-    received, review, rejected = widths(root)
-    assert received == near(2 * review) and received == near(4 * rejected)
-    assert [r.get("fill") for r in bars(root)] == ["#0b6b3a", "#7a5300", "#b3261e"]
-    assert root.findtext(f"{NS}title") == "Candidatures de l'appel par étape (14 au total)"
-    assert "reçue : 8; examen de recevabilité : 4; rejetée : 2." == root.findtext(f"{NS}desc")
+    assert shown == [
+        "enregistrées", "10", "examinées", "9", "recevables", "7", "évaluées", "4",
+        "labellisées", "2",
+    ]  # fmt: skip
+    registered, examined, eligible, evaluated, labelled = widths(root)
+    assert registered == near(5 * labelled) and evaluated == near(2 * labelled)
+    assert examined == near(registered * 9 / 10) and eligible == near(registered * 7 / 10)
+    assert root.findtext(f"{NS}title") == "Parcours des candidatures de l'appel (10 enregistrées)"
 
 
 def test_kpis_put_target_and_actual_side_by_side_and_say_what_is_not_reported() -> None:
@@ -80,10 +83,7 @@ def test_support_per_year_in_mad_with_narrow_spaces() -> None:
 
 def test_hostile_labels_are_text_and_nothing_is_fetched_or_run() -> None:
     hostile = '<script>alert("x")</script>'
-    for markup in (
-        funnel({hostile: 3}),
-        kpi_chart([KpiLine(year=1, indicator="x", label=hostile, target=1, actual=1)]),
-    ):
+    for markup in (kpi_chart([KpiLine(year=1, indicator="x", label=hostile, target=1, actual=1)]),):
         root = parse(markup)  # well-formed: the label did not break out
         assert hostile in texts(root) and "<script" not in str(markup)
         assert not re.search(r"https?:(?!//www\.w3\.org/2000/svg)|href|<script|\bon\w+=", markup)
@@ -130,8 +130,8 @@ async def test_the_call_cluster_and_clusters_pages_show_their_charts(dev: Servic
             )
         ]
     call, cluster, clusters = (chart_in(page) for page in pages)
-    assert call.findtext(f"{NS}title") == "Candidatures de l'appel par étape (1 au total)"
-    assert "examen de recevabilité" in texts(call)
+    assert call.findtext(f"{NS}title") == "Parcours des candidatures de l'appel (1 enregistrées)"
+    assert texts(call)[:4] == ["enregistrées", "1", "examinées", "1"]
     assert cluster.findtext(f"{NS}title", "").startswith("Indicateurs du cluster")
     assert "non déclaré" in texts(cluster) and "Brevets" in texts(cluster)
     assert clusters.findtext(f"{NS}title", "").startswith("Soutien accordé par année")

@@ -9,7 +9,7 @@ from uuid import uuid4
 from markupsafe import Markup, escape
 
 from api.console import formats
-from domain.stages import STAGE_LABELS_FR, ApplicationStage
+from domain.stages import ApplicationStage
 from projection.views import KpiLine
 
 WIDTH = 360  # viewBox units: 14-unit text is >= 12 px in a 390 px phone's card (~318 px), and
@@ -19,8 +19,6 @@ CHAR = 0.56 * FONT  # a character's mean width: the room labels and values take
 BAR, LANE, GAP = 14, 20, 8  # a bar's thickness, the pitch of its lane, the space after a row
 INK, MUTED = "#1f2328", "#5f6368"  # base.html's text and grey: >= 5.7:1 on white and on the page
 GREEN, GREEN_LIGHT = "#0b6b3a", "#e3f1e8"
-# The badges' tones (the classes `tone` gives), as solid colours with >= 3:1 against the page.
-TONES = {"retard": "#b3261e", "attente": "#7a5300", "": GREEN}
 
 
 @dataclass(frozen=True)
@@ -140,22 +138,28 @@ def _svg(title: str, desc: str, body: str, height: float) -> Markup:
     )
 
 
+A = ApplicationStage
+DECIDED = {A.SCORED, A.LABELLED, A.RESERVE, A.REJECTED, A.REVIEW_REQUESTED, A.REJECTION_FINAL}
+# A call's funnel: how many applications reached each step, told by where each stands now (the
+# lifecycle runs one way; one sent back to evaluation by a redress counts where it is again).
+STEPS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("enregistrées", frozenset(A)),
+    ("examinées", frozenset(A) - {A.RECEIVED, A.WITHDRAWN}),
+    ("recevables", frozenset({A.ELIGIBLE, A.EVALUATION} | DECIDED)),
+    ("évaluées", frozenset(DECIDED)),
+    ("labellisées", frozenset({A.LABELLED})),
+)
+
+
 def funnel(counts: Mapping[str, int]) -> Markup:
-    """A call's applications per stage, in the lifecycle's order, coloured as the badges."""
-    known = list(ApplicationStage)
-    stages = sorted(
-        (s for s in counts if counts[s]), key=lambda s: known.index(s) if s in known else len(known)
+    """A call's applications step by step: registered, examined, eligible, evaluated,
+    labelled; the cases that stopped on the way are the difference between two bars."""
+    reached = [(label, sum(n for s, n in counts.items() if s in stages)) for label, stages in STEPS]
+    rows = tuple(Row(label, (Bar(n, _number(n)),)) for label, n in reached)
+    title = f"Parcours des candidatures de l'appel ({_number(reached[0][1])} enregistrées)"
+    return _chart(
+        title, [Group(rows)] if reached[0][1] else [], "Aucune candidature pour cet appel."
     )
-    rows = tuple(
-        Row(
-            STAGE_LABELS_FR.get(s, s),
-            (Bar(counts[s], _number(counts[s]), TONES.get(formats.tone(s), GREEN)),),
-        )
-        for s in stages
-    )
-    total = _number(sum(counts[s] for s in stages))
-    title = f"Candidatures de l'appel par étape ({total} au total)"
-    return _chart(title, [Group(rows)], "Aucune candidature pour cet appel.")
 
 
 def _kpi_row(line: KpiLine) -> Row:
