@@ -4,6 +4,7 @@ charts' too."""
 from datetime import UTC, datetime
 
 from domain.clock import local
+from domain.support import add_years
 
 
 def date(value: datetime | str | None, with_time: bool = True) -> str:
@@ -48,3 +49,8 @@ WAITING = {
 def tone(stage: str, late: bool = False) -> str:
     """The badge's class for a stage (`late`: past its date, whatever the stage)."""
     return "retard" if late or stage in ADVERSE else "attente" if stage in WAITING else ""
+
+
+def next_anniversary(ends_at: datetime) -> datetime:
+    """The support year's anniversary, or, once past, the one after (a case under review)."""
+    return ends_at if ends_at > datetime.now(UTC) else add_years(ends_at, 1)

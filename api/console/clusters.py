@@ -1,0 +1,65 @@
+"""Labelled clusters: their list and exports, each support case's page."""
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.console.files import files_of
+from api.console.mail import messages_of
+from api.console.pages import (
+    Signed,
+    no_evaluator,
+    render,
+    router,
+)
+from api.deps import Db
+from api.routes.clusters import cluster_detail
+from domain.ids import Kind, cluster_workflow_id
+from domain.models import Actor
+from projection import queries
+from projection.exports import FileFormat, Table, table_response
+from projection.views import Paging
+
+
+@router.get("/clusters", response_class=HTMLResponse)
+def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+    no_evaluator(actor)
+    listing = queries.list_clusters(db, paging=Paging(1, 200))
+    return render(
+        request, "clusters.html", actor, listing=listing, support=queries.support_totals(db)
+    )
+
+
+# The clusters' spreadsheets, before « /clusters/{case_id} » that would take their names for ids.
+CLUSTER_EXPORTS = {
+    "clusters": queries.clusters_table,
+    "clusters/soutien": queries.support_table,
+    "clusters/indicateurs": queries.kpis_table,
+}
+
+
+def _cluster_export(path: str, table: Callable[..., Table]) -> None:
+    @router.get(f"/{path}.csv", name=f"console_{path}_csv")
+    @router.get(f"/{path}.xlsx", name=f"console_{path}_xlsx")
+    def export(fmt: FileFormat, actor: Signed, db: Db) -> Response:
+        no_evaluator(actor)
+        return table_response(table(db), fmt)
+
+
+for export_path, export_table in CLUSTER_EXPORTS.items():
+    _cluster_export(export_path, export_table)
+
+
+@router.get("/clusters/{case_id}", response_class=HTMLResponse)
+def cluster(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
+    return cluster_page(request, case_id, actor, db)
+
+
+def cluster_page(request: Request, case_id: str, actor: Actor, db: Db, **form: Any) -> HTMLResponse:
+    no_evaluator(actor)
+    case = cluster_detail(db, case_id)
+    files = files_of(Kind.CLUSTER, db, case_id, actor)
+    messages = messages_of(db, actor, cluster_workflow_id(case_id))
+    return render(request, "cluster.html", actor, case=case, files=files, messages=messages, **form)

@@ -1,0 +1,108 @@
+"""The dashboard: « À traiter » for the signed-in role, open calls, stages, what is late."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.console.pages import (
+    Signed,
+    render,
+    router,
+)
+from api.deps import Db
+from domain.ids import Kind
+from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
+from projection import queries
+from projection.views import Paging
+
+A, C = ApplicationStage, ClusterStage
+# « À traiter »: what waits on each role, as (heading, kind of case, stages). An evaluator's own
+# list (declarations, then grids, soonest first) is « Mes évaluations ».
+TODO: dict[str, tuple[tuple[str, Kind, tuple[str, ...]], ...]] = {
+    Role.OPERATOR: (
+        ("Recevabilité à prononcer", Kind.APPLICATION, (A.ELIGIBILITY_REVIEW,)),
+        ("Compléments attendus", Kind.APPLICATION, (A.COMPLEMENTS_REQUESTED,)),
+        ("Rapports annuels à enregistrer", Kind.CLUSTER, (C.REPORT_REQUESTED, C.REPORT_OVERDUE)),
+    ),
+    Role.ADMIN: (
+        ("Évaluateurs à affecter", Kind.APPLICATION, (A.ELIGIBLE,)),
+        ("Conventions à signer", Kind.CLUSTER, (C.AWAITING_CONTRACT,)),
+        ("Renouvellements à décider", Kind.CLUSTER, (C.UNDER_REVIEW,)),
+    ),
+    Role.COMMITTEE: (
+        ("Dossiers à décider", Kind.APPLICATION, (A.SCORED,)),
+        ("Demandes de recours", Kind.APPLICATION, (A.REVIEW_REQUESTED,)),
+    ),
+}
+TODO_SHOWN = 20  # per heading; the rest is one click away in the filtered list
+
+
+def to_do(db: Db, role: str) -> list[dict[str, Any]]:
+    """The signed-in role's work, each heading's cases soonest due first."""
+    titles = {c.id: c.spec.title for c in queries.calls_by_deadline(db)}
+    sections = []
+    for heading, kind, stages in TODO.get(role, ()):
+        items: list[dict[str, Any]] = []
+        total = 0
+        for stage in stages:
+            if kind == Kind.APPLICATION:
+                page = queries.list_applications(
+                    db, stage=ApplicationStage(stage), paging=Paging(1, TODO_SHOWN)
+                )
+                items += [
+                    {
+                        "href": f"/console/candidatures/{a.id}",
+                        "name": a.data.cluster_name,
+                        "where": titles.get(a.call_id, ""),
+                        "due": a.due_at(),
+                        "stage": a.stage,
+                        "late": a.overdue,
+                    }
+                    for a in page.items
+                ]
+                link = f"/console/candidatures?stage={stage}"
+            else:
+                page = queries.list_clusters(
+                    db, stage=ClusterStage(stage), paging=Paging(1, TODO_SHOWN)
+                )
+                items += [
+                    {
+                        "href": f"/console/clusters/{c.id}",
+                        "name": c.origin.cluster_name,
+                        "where": c.origin.sector,
+                        "due": c.report_due(),
+                        "stage": c.stage,
+                        "late": c.stage == C.REPORT_OVERDUE,
+                    }
+                    for c in page.items
+                ]
+                link = "/console/clusters"
+            total += page.total
+        far = datetime.max.replace(tzinfo=UTC)
+        items.sort(key=lambda item: item["due"] or far)
+        sections.append(
+            {"heading": heading, "cases": items[:TODO_SHOWN], "total": total, "link": link}
+        )
+    return sections
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, actor: Signed, db: Db) -> Response:
+    if actor.role == Role.EVALUATOR:  # an evaluator sees their own cases, nothing else
+        return RedirectResponse("/console/candidatures", status_code=status.HTTP_303_SEE_OTHER)
+    late_reports = queries.list_clusters(
+        db, stage=ClusterStage.REPORT_OVERDUE, paging=Paging(1, 200)
+    )
+    return render(
+        request,
+        "tableau.html",
+        actor,
+        calls=queries.calls_by_deadline(db, CallStage.OPEN),
+        by_stage=queries.counts_by_stage(db),
+        overdue=queries.overdue_applications(db),
+        late_reports=late_reports.items,
+        week=queries.upcoming_deadlines(db, 7),
+        todo=to_do(db, actor.role),
+    )

@@ -1,0 +1,83 @@
+"""A case's files in the console: upload fields, the whole dossier as a ZIP, one file's reading."""
+
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from api.console.pages import (
+    ROLE_LABELS,
+    Signed,
+    back,
+    refusal,
+    router,
+)
+from api.deps import Db
+from api.errors import ApiError
+from api.routes.documents import (
+    FILES,
+    Files,
+    case_zip,
+    deposit_file,
+    document_response,
+    upload_chunks,
+)
+from domain.ids import Kind
+from domain.models import Actor
+
+FILE_RESOURCES = {"candidatures": FILES[Kind.APPLICATION], "clusters": FILES[Kind.CLUSTER]}
+
+
+def files_of(kind: Kind, db: Db, case_id: str, actor: Actor) -> dict[str, Any]:
+    """The case's kinds of file, and whether this person may deposit one now."""
+    accepts = FILES[kind].accepts(db, case_id)
+    may = accepts.open and actor.role in FILES[kind].deposit.row.roles
+    return {"kinds": accepts.kinds, "deposit": may, "max_mib": accepts.max_bytes // 2**20}
+
+
+def _file_routes(resource: str, files: Files) -> None:
+    """The case page's upload field and the whole set as a ZIP, for one kind of case."""
+
+    @router.post(f"/{resource}/{{case_id}}/documents", name=f"console_deposit_{resource}")
+    async def deposit(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
+        """A file from the case page's upload field, deposited as the API deposits it."""
+        here = f"/console/{resource}/{case_id}#fichiers"
+        if actor.role not in files.deposit.row.roles:
+            role = ROLE_LABELS.get(actor.role, actor.role)
+            return back(here, "erreur", f"Votre rôle ({role}) ne permet pas cette action.")
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return back(here, "erreur", "Choisissez un fichier à déposer.")
+        kind, key = str(form.get("kind") or ""), str(form.get("cle") or "") or None
+        chunks = upload_chunks(upload)
+        try:
+            ref = await deposit_file(
+                files, request, case_id, actor, db, kind, upload.filename, chunks, key
+            )
+        except ApiError as error:
+            return back(here, "erreur", refusal(error))
+        except HTTPException as error:
+            return back(here, "erreur", str(error.detail))
+        return back(here, "succes", f"« {ref.filename} » déposé : {ref.kind}.")
+
+    @router.get(f"/{resource}/{{case_id}}/documents.zip", name=f"console_zip_{resource}")
+    def documents_zip(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
+        try:
+            return case_zip(files, request, db, case_id, actor)
+        except HTTPException as error:
+            return back(f"/console/{resource}/{case_id}", "erreur", str(error.detail))
+
+
+for resource_fr, kind_files in FILE_RESOURCES.items():
+    _file_routes(resource_fr, kind_files)
+
+
+@router.get("/documents/{document_id}")
+def document(request: Request, document_id: str, actor: Signed, db: Db) -> Response:
+    """A file under the console's session (a link, or a PDF's preview); each read recorded."""
+    try:
+        return document_response(request, db, document_id, actor)
+    except HTTPException as error:
+        return back("/console/", "erreur", str(error.detail))

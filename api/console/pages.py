@@ -1,0 +1,187 @@
+"""What every console page shares: the router, the templates and their helpers, the signed-in
+person, messages, refused forms shown again as typed, and error pages."""
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+from starlette.datastructures import FormData
+
+from api import identity
+from api.console import formats
+from api.console.charts import CHARTS
+from api.console.security import same_origin
+from api.errors import ApiError
+from domain.lifecycle import TRANSITIONS, allowed_actions
+from domain.models import Actor
+from domain.notices import KINDS
+from domain.stages import STAGE_LABELS_FR, Action, Role
+from domain.support import KPI_LABELS, REPORT_FILES
+
+router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SESSION_COOKIE, MESSAGE_COOKIE = "console_session", "console_message"
+STATUSES = {"pending": "en attente", "sent": "envoyé", "failed": "échec"}  # of a notice
+ROLE_LABELS = {
+    "admin": "gestionnaire du programme",
+    "operator": "opérateur",
+    "evaluator": "évaluateur",
+    "committee": "comité",
+}
+
+
+templates.env.filters |= {"date": formats.date, "montant": formats.amount, "note": formats.score}
+templates.env.globals |= {
+    "STAGES": STAGE_LABELS_FR,
+    "TRANSITIONS": TRANSITIONS,
+    "ROLES": ROLE_LABELS,
+    "KPI_LABELS": KPI_LABELS,
+    "REPORT_FILES": REPORT_FILES,
+    "NOTICES": KINDS,
+    "STATUSES": STATUSES,
+    "countdown": formats.countdown,
+    "next_anniversary": formats.next_anniversary,
+    "tone": formats.tone,
+} | CHARTS
+
+
+def console_actor(request: Request) -> Actor:
+    """The person whose console session the cookie names: open, unexpired, still active
+    (looked up in a session of its own, closed before the page's work)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    actor = None
+    if session_id:
+        with Session(request.app.state.engine) as db:
+            actor = identity.actor_for_session(db, session_id)
+    if not actor:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/console/connexion"})
+    return actor
+
+
+Signed = Annotated[Actor, Depends(console_actor)]
+
+
+def _message(request: Request) -> dict | None:
+    """The message left by the last form, if the cookie holds one (a malformed one is ignored)."""
+    try:
+        message = json.loads(request.cookies.get(MESSAGE_COOKIE) or "null")
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("lines"), list):
+        return None
+    return {"kind": str(message.get("kind")), "lines": [str(line) for line in message["lines"]]}
+
+
+def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLResponse:
+    """Render with the signed-in person, the pending message, and a fresh key for each form."""
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {"actor": actor, "message": _message(request), "key": uuid.uuid4().hex, **context},
+    )
+    response.delete_cookie(MESSAGE_COOKIE)
+    return response
+
+
+def typed(form: FormData) -> dict[str, list[str]]:
+    """What the person typed, as the form will show it again (files are never sent back)."""
+    return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+
+
+def as_typed(name: str, form: FormData, problems: list[tuple[str, str]]) -> dict[str, Any]:
+    """A refused form's page context: the form `name` as it was typed, each error beside its
+    field and all of them at the top, so nobody types their work twice."""
+    return {
+        "filled": {name: typed(form)},
+        "errors": {name: {field: line for field, line in reversed(problems) if field}},
+        "message": {"kind": "erreur", "lines": [line for _, line in problems]},
+    }
+
+
+def refused_page(
+    here: str, page: Callable[..., HTMLResponse], context: dict[str, Any], status_code: int = 422
+) -> Response:
+    """The refused form's page drawn with `context` (from `as_typed`); a page that cannot be
+    drawn for this person (an unknown case, say) sends them `here` with the message."""
+    try:
+        shown = page(**context)
+    except HTTPException:
+        return back(here, "erreur", context["message"]["lines"])
+    shown.status_code = status_code
+    return shown
+
+
+# What a console page says when it cannot be shown, in the console's own layout.
+ERROR_TITLES = {
+    400: "Requête invalide",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Action impossible ici",
+    409: "Action impossible à cette étape",
+    413: "Envoi trop volumineux",
+    415: "Type de fichier refusé",
+    422: "Saisie invalide",
+    500: "Erreur interne",
+    503: "Service momentanément indisponible",
+}
+ENGLISH = {"Not Found", "Forbidden", "Method Not Allowed", "Internal Server Error", "Bad Request"}
+
+
+def error_page(request: Request, status_code: int, detail: object) -> HTMLResponse:
+    """A refusal or a failure as a French page, for whoever is signed in (or nobody)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    actor = None
+    if session_id:
+        with Session(request.app.state.engine) as db:
+            actor = identity.actor_for_session(db, session_id)
+    title = ERROR_TITLES.get(status_code, "Erreur")
+    text = str(detail) if isinstance(detail, str) and detail not in ENGLISH else ""
+    if status_code >= 500:
+        text = "L'incident est journalisé ; réessayez dans un instant ou prévenez l'administrateur."
+    response = render(request, "erreur.html", actor, title=title, detail=text or title + ".")
+    response.status_code = status_code
+    return response
+
+
+def back(to: str, kind: str, text: str | list[str]) -> RedirectResponse:
+    response = RedirectResponse(to, status_code=status.HTTP_303_SEE_OTHER)
+    lines = [text] if isinstance(text, str) else text
+    response.set_cookie(
+        MESSAGE_COOKIE,
+        json.dumps({"kind": kind, "lines": lines}),
+        max_age=60,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+def refusal(error: ApiError) -> list[str]:
+    lines = [str(error.detail)]
+    allowed = error.extra.get("allowed_actions")
+    if allowed is not None:
+        possible = ", ".join(TRANSITIONS[Action(a)].command for a in allowed) or "aucune"
+        lines.append(f"Actions possibles à cette étape : {possible}.")
+    return lines
+
+
+def actions_for(actor: Any, stage: Any) -> list[Action]:
+    """The forms to show: the actions allowed now for the signed-in role that have a form of
+    their own (a call's registrations have the registration form)."""
+    return [a for a in allowed_actions(stage, actor.role) if TRANSITIONS[a].routed]
+
+
+templates.env.globals["actions_for"] = actions_for
+
+
+def no_evaluator(actor: Any) -> None:
+    if actor.role == Role.EVALUATOR:
+        raise HTTPException(
+            status.HTTP_303_SEE_OTHER, headers={"Location": "/console/candidatures"}
+        )

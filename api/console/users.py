@@ -1,0 +1,55 @@
+"""Staff accounts, for admins: add a person, issue a token, deactivate."""
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api import identity
+from api.console.pages import (
+    Signed,
+    back,
+    render,
+    router,
+)
+from api.deps import Db
+from domain.models import Actor
+from domain.stages import Role
+
+
+def users_page(request: Request, actor: Actor, db: Db, new_token: dict | None = None) -> Response:
+    if actor.role != Role.ADMIN:
+        return back(
+            "/console/", "erreur", "Seul un gestionnaire du programme gère les utilisateurs."
+        )
+    return render(
+        request, "utilisateurs.html", actor, users=identity.users(db), new_token=new_token
+    )
+
+
+@router.get("/utilisateurs", response_class=HTMLResponse)
+def users(request: Request, actor: Signed, db: Db) -> Response:
+    return users_page(request, actor, db)
+
+
+@router.post("/utilisateurs")
+async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
+    """Add a person (and their first token), issue a token, or deactivate: a new token is shown
+    on the answering page itself, once, never carried in a cookie or a redirect."""
+    if actor.role != Role.ADMIN:
+        return users_page(request, actor, db)
+    form = await request.form()
+    action, name = str(form.get("action") or ""), str(form.get("name") or "")
+    try:
+        if action == "ajouter":
+            role, email = str(form.get("role") or ""), str(form.get("email") or "").strip()
+            user = await run_in_threadpool(identity.add_user, db, name, role, email or None)
+            name = user.name
+        if action in ("ajouter", "jeton"):
+            token = await run_in_threadpool(identity.issue_token, db, name)
+            return users_page(request, actor, db, {"name": name, "token": token})
+        if action != "desactiver":
+            raise identity.IdentityError("Action inconnue.")
+        await run_in_threadpool(identity.deactivate, db, name)
+    except identity.IdentityError as error:
+        return back("/console/utilisateurs", "erreur", str(error))
+    return back("/console/utilisateurs", "succes", f"{name} : désactivé(e).")
