@@ -36,13 +36,12 @@ from domain.models import Actor
 from domain.stages import Action
 from projection import queries
 
+# The kinds of case by the console's French path, their API resource and their page.
 RESOURCES: dict[str, Resource] = {
     "appels": CALLS,
     "candidatures": APPLICATIONS,
     "clusters": CLUSTERS,
 }
-
-
 PAGES = {"appels": call_page, "candidatures": application_page, "clusters": cluster_page}
 
 
