@@ -19,6 +19,7 @@ from domain.stages import (
     DECISIONS,
     FINAL_CLUSTER_STAGES,
     STAGE_LABELS_FR,
+    Action,
     ApplicationStage,
     CallStage,
     ClusterStage,
@@ -440,6 +441,15 @@ def seen_by(view: ApplicationView, actor: Actor) -> ApplicationView:
             )
         update = {"assignments": assignments, "result": result}
         changes["evaluation"] = view.evaluation.model_copy(update=update)
+    if actor.role == Role.EVALUATOR:  # their own next step only: declare, then score
+        mine = view.evaluation.assignments if view.evaluation else []
+        own = next((a for a in mine if a.evaluator == actor.name), None)
+        step = None
+        if own and not own.declared_at:
+            step = Action.DECLARE_INTEREST
+        elif own and not own.conflict and not own.submitted_at:
+            step = Action.SUBMIT_SCORES
+        changes["allowed_actions"] = [a for a in view.allowed_actions if a == step]
     decision = view.decision
     if actor.role == Role.EVALUATOR and not (decision and decision.published_at):
         changes["decision"] = None

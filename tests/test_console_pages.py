@@ -75,6 +75,9 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     assert (
         "Transmettre ma grille" in opened.text and "Stratégie et création de valeur" in opened.text
     )
+    assert "/actions/declare_interest" not in opened.text  # declared: the next step only
+    seen = await dev.get(f"/applications/{application_id}", role="evaluator")
+    assert seen.json()["allowed_actions"] == ["submit_scores"]
     for client in (admin, operator, evaluator):
         await client.aclose()
 

@@ -18,7 +18,7 @@ from api.console import formats
 from api.console.charts import CHARTS
 from api.console.security import same_origin
 from api.errors import ApiError
-from domain.lifecycle import TRANSITIONS, allowed_actions
+from domain.lifecycle import TRANSITIONS
 from domain.models import Actor
 from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, Role
@@ -171,10 +171,15 @@ def refusal(error: ApiError) -> list[str]:
     return lines
 
 
-def actions_for(actor: Any, stage: Any) -> list[Action]:
-    """The forms to show: the actions allowed now for the signed-in role that have a form of
-    their own (a call's registrations have the registration form)."""
-    return [a for a in allowed_actions(stage, actor.role) if TRANSITIONS[a].routed]
+def actions_for(actor: Any, case: Any) -> list[Action]:
+    """The forms to show: the actions the case allows now (as its view tells this person: an
+    evaluator's own next step) for the signed-in role that have a form of their own (a call's
+    registrations have the registration form)."""
+    return [
+        a
+        for a in case.allowed_actions
+        if actor.role in TRANSITIONS[a].roles and TRANSITIONS[a].routed
+    ]
 
 
 templates.env.globals["actions_for"] = actions_for
