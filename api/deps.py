@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -124,3 +124,15 @@ def paging(
 
 
 PageQuery = Annotated[Paging, Depends(paging)]
+
+
+def sort_query(sorts: dict) -> Any:
+    """A list's `sort` parameter: one of its sortable columns, `-` first for descending."""
+    keys = ", ".join(sorts)
+    return Annotated[
+        str | None,
+        Query(
+            pattern="^-?(" + "|".join(sorts) + ")$",
+            description=f"Colonne de tri (« -colonne » : décroissant) : {keys}.",
+        ),
+    ]

@@ -219,27 +219,41 @@ def _application_conditions(
 
 
 APPLICATION_ORDER = (col(ApplicationRow.registered_at), col(ApplicationRow.id))
-# The list's sortable columns (`-key`: descending); registration order breaks ties.
+
+
+def stage_order(stages: type[ApplicationStage] | type[ClusterStage], column: Any) -> Any:
+    """A stage column sorted in the lifecycle's order, not the alphabet's."""
+    return case({stage.value: i for i, stage in enumerate(stages)}, value=column)
+
+
+# A list's sortable columns (`-key`: descending); the list's own order breaks ties.
 APPLICATION_SORTS: dict[str, Any] = {
     "cluster": col(ApplicationRow.search_name),
     "appel": select(CallRow.title).where(CallRow.id == ApplicationRow.call_id).scalar_subquery(),
     "secteur": func.lower(ApplicationRow.sector),
-    "etape": case(
-        {stage.value: i for i, stage in enumerate(ApplicationStage)},
-        value=col(ApplicationRow.stage),
-    ),
+    "etape": stage_order(ApplicationStage, col(ApplicationRow.stage)),
     "enregistree": col(ApplicationRow.registered_at),
     "echeance": col(ApplicationRow.due_at),
 }
-SORT_PATTERN = "^-?(" + "|".join(APPLICATION_SORTS) + ")$"
+CLUSTER_SORTS: dict[str, Any] = {
+    "cluster": func.lower(ClusterRow.cluster_name),
+    "secteur": func.lower(ClusterRow.sector),
+    "etape": stage_order(ClusterStage, col(ClusterRow.stage)),
+    "annee": col(ClusterRow.year),
+    "anniversaire": col(ClusterRow.anniversary_at),
+    "soutien": select(func.coalesce(func.sum(PaymentRow.amount), 0.0))
+    .where(PaymentRow.cluster_id == ClusterRow.id)
+    .scalar_subquery(),
+}
 
 
-def application_order(sort: str | None) -> tuple:
-    column = APPLICATION_SORTS.get((sort or "").removeprefix("-"))
+def ordered(sorts: dict[str, Any], default: tuple, sort: str | None) -> tuple:
+    """`default`, after the column `sort` names (one it does not know: `default` alone)."""
+    column = sorts.get((sort or "").removeprefix("-"))
     if column is None:
-        return APPLICATION_ORDER
-    ordered = column.desc() if (sort or "").startswith("-") else column.asc()
-    return (ordered.nulls_last(), *APPLICATION_ORDER)
+        return default
+    first = column.desc() if (sort or "").startswith("-") else column.asc()
+    return (first.nulls_last(), *default)
 
 
 def list_applications(
@@ -254,7 +268,7 @@ def list_applications(
     rows = db.exec(
         select(ApplicationRow)
         .where(*conditions)
-        .order_by(*application_order(sort))
+        .order_by(*ordered(APPLICATION_SORTS, APPLICATION_ORDER, sort))
         .offset(_offset(paging))
         .limit(paging.size)
     )
@@ -515,10 +529,15 @@ CLUSTER_ORDER = (col(ClusterRow.anniversary_at), col(ClusterRow.id))
 
 
 def list_clusters(
-    db: Session, *, paging: Paging = FIRST_PAGE, **filters: Unpack[ClusterFilters]
+    db: Session,
+    *,
+    paging: Paging = FIRST_PAGE,
+    sort: str | None = None,
+    **filters: Unpack[ClusterFilters],
 ) -> Page[ClusterView]:
     query = _cluster_query(**filters)
-    return _page(db, query, CLUSTER_ORDER, lambda r: cluster_view(cluster_state(r)), paging)
+    order = ordered(CLUSTER_SORTS, CLUSTER_ORDER, sort)
+    return _page(db, query, order, lambda r: cluster_view(cluster_state(r)), paging)
 
 
 def later_applications(db: Session, cluster_id: str) -> list[str]:
@@ -636,7 +655,11 @@ def applications_table(
     published is « évaluée » to them, and must not be found by its real stage)."""
     shown_stage = filters.pop("stage", None) if actor.role == Role.EVALUATOR else None
     conditions = _application_conditions(**filters) + _cases_seen_by(actor)
-    query = select(ApplicationRow).where(*conditions).order_by(*application_order(sort))
+    query = (
+        select(ApplicationRow)
+        .where(*conditions)
+        .order_by(*ordered(APPLICATION_SORTS, APPLICATION_ORDER, sort))
+    )
     rows = db.exec(query.limit(MAX_ROWS + 1)).all()
     bounded(rows)
     views = [seen_by(view, actor) for view in application_views(db, rows)]
@@ -649,8 +672,11 @@ def applications_table(
     return Table("Candidatures", APPLICATIONS_HEADER, lines)
 
 
-def _every_cluster(db: Session, filters: ClusterFilters) -> list[tuple[ClusterRow, ClusterState]]:
-    rows = db.exec(_cluster_query(**filters).order_by(*CLUSTER_ORDER).limit(MAX_ROWS + 1)).all()
+def _every_cluster(
+    db: Session, filters: ClusterFilters, sort: str | None = None
+) -> list[tuple[ClusterRow, ClusterState]]:
+    order = ordered(CLUSTER_SORTS, CLUSTER_ORDER, sort)
+    rows = db.exec(_cluster_query(**filters).order_by(*order).limit(MAX_ROWS + 1)).all()
     bounded(rows)
     return [(row, cluster_state(row)) for row in rows]
 
@@ -675,9 +701,11 @@ CLUSTERS_HEADER = [
 ]
 
 
-def clusters_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
+def clusters_table(
+    db: Session, sort: str | None = None, **filters: Unpack[ClusterFilters]
+) -> Table:
     """The labelled clusters `list_clusters` would page through with `filters`, all of them."""
-    clusters = _every_cluster(db, filters)
+    clusters = _every_cluster(db, filters, sort)
     titles = call_titles(db, {state.origin.call_id for _, state in clusters})
     lines = [
         [

@@ -31,6 +31,8 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
         (f"/console/candidatures?call_id={call_id}&stage=eligibility_review", "1 candidature(s)"),
         (f"/console/candidatures/{application_id}", "Contrôles automatiques"),
         ("/console/clusters", "Soutien accordé au total"),
+        ("/console/clusters?tri=-soutien", 'aria-sort="descending"><a href="?tri=soutien">'),
+        ("/console/clusters?tri=-soutien", 'href="/console/clusters.xlsx?tri=-soutien"'),
         (f"/console/clusters/{cluster_id}", "Signer la convention"),
     ]:
         page = await admin.get(path)

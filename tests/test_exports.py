@@ -279,3 +279,39 @@ async def test_no_other_format(service: Service, path: str) -> None:
     """Only .csv and .xlsx are routes: another suffix is no route (or no well-formed id)."""
     answer = await service.get(path, role="admin")
     assert answer.status_code in (404, 422), answer.text
+
+
+async def test_lists_sort_by_their_columns_and_their_exports_follow(service: Service) -> None:
+    call_id, cases = await call_with_cases(service)
+    by_name = await service.get("/applications", params={"call_id": call_id, "sort": "-cluster"})
+    names = [a["data"]["cluster_name"] for a in by_name.json()["items"]]
+    assert names == sorted(cases, key=str.casefold, reverse=True) and len(names) == 3
+    exported = await service.get(
+        "/applications.csv", params={"call_id": call_id, "sort": "-cluster"}
+    )
+    header, *rows = csv_rows(exported)
+    assert [r[header.index("Cluster")].removeprefix("'") for r in rows] == names
+
+    signed = []
+    for amount in (300_000, 900_000):
+        cluster_id = await labelled_cluster(service, max_years=8)
+        answer = await service.post(
+            f"/clusters/{cluster_id}/sign_contract",
+            role="admin",
+            json={
+                "start_at": (utcnow() - timedelta(days=1)).isoformat(),
+                "planned_amounts": [amount],
+                "kpi_targets": TARGETS,
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        signed.append(cluster_id)
+    listing = await service.get("/clusters", params={"sort": "-soutien", "page_size": 200})
+    order = [c["id"] for c in listing.json()["items"] if c["id"] in signed]
+    assert order == signed[::-1]  # the larger support first
+    totals = [c["total_support"] for c in listing.json()["items"]]
+    assert totals == sorted(totals, reverse=True)
+    ascending = records(sheet(await service.get("/clusters.xlsx", params={"sort": "soutien"})))
+    assert [r["Identifiant"] for r in ascending if r["Identifiant"] in signed] == signed
+    refused = await service.get("/clusters", params={"sort": "nom"})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["msg"] == "format invalide"

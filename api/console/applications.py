@@ -22,6 +22,7 @@ from api.console.pages import (
     Signed,
     as_typed,
     back,
+    known_sort,
     no_evaluator,
     refusal,
     refused_page,
@@ -100,11 +101,6 @@ def list_filters(filters: dict[str, str]) -> queries.ApplicationFilters:
     }
 
 
-def list_sort(filters: dict[str, str]) -> str | None:
-    tri = filters.get("tri", "")
-    return tri if tri.removeprefix("-") in queries.APPLICATION_SORTS else None
-
-
 def applications_page(
     request: Request, actor: Actor, db: Db, filters: dict[str, str], page: int = 1, **extra: Any
 ) -> HTMLResponse:
@@ -113,7 +109,7 @@ def applications_page(
     listing = queries.list_applications(
         db,
         paging=Paging(min(max(page, 1), 100_000)),
-        sort=list_sort(filters),
+        sort=known_sort(queries.APPLICATION_SORTS, filters.get("tri", "")),
         **list_filters(filters),
     )
     calls = queries.calls_by_deadline(db)
@@ -140,7 +136,12 @@ def applications_page(
 def applications_export(fmt: FileFormat, actor: Signed, db: Db, filters: ListQuery) -> Response:
     """The list as filtered and sorted on screen, every page of it, as the API exports it."""
     no_evaluator(actor)
-    table = queries.applications_table(db, actor, list_sort(filters), **list_filters(filters))
+    table = queries.applications_table(
+        db,
+        actor,
+        known_sort(queries.APPLICATION_SORTS, filters.get("tri", "")),
+        **list_filters(filters),
+    )
     return table_response(table, fmt)
 
 

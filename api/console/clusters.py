@@ -10,6 +10,7 @@ from api.console.files import files_of
 from api.console.mail import messages_of
 from api.console.pages import (
     Signed,
+    known_sort,
     no_evaluator,
     render,
     router,
@@ -24,20 +25,24 @@ from projection.views import Paging
 
 
 @router.get("/clusters", response_class=HTMLResponse)
-def clusters(request: Request, actor: Signed, db: Db) -> HTMLResponse:
+def clusters(request: Request, actor: Signed, db: Db, tri: str = "") -> HTMLResponse:
     no_evaluator(actor)
-    listing = queries.list_clusters(db, paging=Paging(1, 200))
+    sort = known_sort(queries.CLUSTER_SORTS, tri)
+    listing = queries.list_clusters(db, paging=Paging(1, 200), sort=sort)
+    support = queries.support_totals(db)
+    filters = {"tri": tri}
     return render(
-        request, "clusters.html", actor, listing=listing, support=queries.support_totals(db)
+        request, "clusters.html", actor, listing=listing, support=support, filters=filters
     )
 
 
 # The clusters' spreadsheets, before « /clusters/{case_id} » that would take their names for ids.
-CLUSTER_EXPORTS = {
-    "clusters": queries.clusters_table,
-    "clusters/soutien": queries.support_table,
-    "clusters/indicateurs": queries.kpis_table,
-}
+@router.get("/clusters.csv")
+@router.get("/clusters.xlsx")
+def clusters_export(fmt: FileFormat, actor: Signed, db: Db, tri: str = "") -> Response:
+    """The list in the order it is shown."""
+    no_evaluator(actor)
+    return table_response(queries.clusters_table(db, known_sort(queries.CLUSTER_SORTS, tri)), fmt)
 
 
 def _cluster_export(path: str, table: Callable[..., Table]) -> None:
@@ -48,7 +53,10 @@ def _cluster_export(path: str, table: Callable[..., Table]) -> None:
         return table_response(table(db), fmt)
 
 
-for export_path, export_table in CLUSTER_EXPORTS.items():
+for export_path, export_table in {
+    "clusters/soutien": queries.support_table,
+    "clusters/indicateurs": queries.kpis_table,
+}.items():
     _cluster_export(export_path, export_table)
 
 

@@ -185,6 +185,11 @@ def actions_for(actor: Any, case: Any) -> list[Action]:
 templates.env.globals["actions_for"] = actions_for
 
 
+def known_sort(sorts: dict[str, Any], tri: str) -> str | None:
+    """A list's `tri` as its query takes it: a column it sorts by, else none (never an error)."""
+    return tri if tri.removeprefix("-") in sorts else None
+
+
 def no_evaluator(actor: Any) -> None:
     if actor.role == Role.EVALUATOR:
         raise HTTPException(

@@ -7,7 +7,16 @@ from fastapi.responses import Response
 
 from api import identity
 from api.actions import Resource
-from api.deps import CALL_ID, PRINTABLE, Anyone, ApplicationId, Db, PageQuery, Reader
+from api.deps import (
+    CALL_ID,
+    PRINTABLE,
+    Anyone,
+    ApplicationId,
+    Db,
+    PageQuery,
+    Reader,
+    sort_query,
+)
 from domain.ids import Kind, application_workflow_id
 from domain.models import Actor, EvaluatorAssignment
 from domain.stages import Action, ApplicationStage, Role
@@ -51,14 +60,7 @@ def application_filters(
 
 
 Filters = Annotated[queries.ApplicationFilters, Depends(application_filters)]
-Sort = Annotated[
-    str | None,
-    Query(
-        pattern=queries.SORT_PATTERN,
-        description="Colonne de tri (« -colonne » : décroissant) : "
-        + ", ".join(queries.APPLICATION_SORTS),
-    ),
-]
+Sort = sort_query(queries.APPLICATION_SORTS)
 
 
 @router.get("", response_model=Page[ApplicationView])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from api.actions import Resource
-from api.deps import Db, PageQuery, Reader
+from api.deps import Db, PageQuery, Reader, sort_query
 from domain.ids import Kind, cluster_workflow_id
 from domain.stages import ClusterStage
 from projection import queries
@@ -35,19 +35,24 @@ def cluster_filters(
 
 
 Filters = Annotated[queries.ClusterFilters, Depends(cluster_filters)]
+Sort = sort_query(queries.CLUSTER_SORTS)
 
 
 @router.get("", response_model=Page[ClusterView])
-def list_clusters(_: Reader, db: Db, paging: PageQuery, filters: Filters) -> Page[ClusterView]:
-    return queries.list_clusters(db, paging=paging, **filters)
+def list_clusters(
+    _: Reader, db: Db, paging: PageQuery, filters: Filters, sort: Sort = None
+) -> Page[ClusterView]:
+    return queries.list_clusters(db, paging=paging, sort=sort, **filters)
 
 
 # On the router's prefix itself: « /clusters.csv » is no case id.
 @router.get(".csv", response_class=Response, responses=FILE_RESPONSES["csv"])
 @router.get(".xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
-def export_clusters(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
-    """Every cluster the filters match (not one page), as a spreadsheet."""
-    return table_response(queries.clusters_table(db, **filters), fmt)
+def export_clusters(
+    fmt: FileFormat, _: Reader, db: Db, filters: Filters, sort: Sort = None
+) -> Response:
+    """Every cluster the filters match (not one page), in the list's order, as a spreadsheet."""
+    return table_response(queries.clusters_table(db, sort, **filters), fmt)
 
 
 @router.get("/overdue", response_model=Page[ClusterView])
