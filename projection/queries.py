@@ -12,6 +12,7 @@ from domain.clock import local
 from domain.ids import Kind
 from domain.lifecycle import TRANSITIONS, allowed_actions
 from domain.models import Actor, ApplicationState, AuditEvent, CallState, DocumentRef
+from domain.notices import KINDS as NOTICE_KINDS
 from domain.scoring import TIE_BREAK, rank_key
 from domain.search import contains_pattern
 from domain.stages import (
@@ -122,6 +123,37 @@ def messages(
         query = query.where(OutboxRow.key >= f"{workflow_id}:", OutboxRow.key < f"{workflow_id};")
     order = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
     return _page(db, query, order, lambda row: row, paging)
+
+
+MESSAGES_HEADER = [
+    "Écrit le",
+    "Courrier",
+    "Objet",
+    "Destinataire",
+    "État",
+    "Envoyé le",
+    "Essais",
+    "Dernière erreur",
+    "Dossier",
+]
+DELIVERY_FR = {"pending": "en attente", "sent": "envoyé", "failed": "échec"}
+
+
+def messages_table(db: Session, status: str | None = None) -> Table:
+    """The notices `messages` would page through (one status's, or all), the latest first."""
+    query = select(OutboxRow)
+    if status:
+        query = query.where(OutboxRow.status == status)
+    order = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
+    rows = db.exec(query.order_by(*order).limit(MAX_ROWS + 1)).all()
+    bounded(rows)
+    lines = [
+        [row.created_at, NOTICE_KINDS.get(row.kind, row.kind), row.subject]
+        + [row.address or row.recipient, DELIVERY_FR.get(row.status, row.status), row.sent_at]
+        + [row.attempts, row.last_error, row.key.partition(":")[0]]
+        for row in rows
+    ]
+    return Table("Courriers", MESSAGES_HEADER, lines)
 
 
 def call_deadlines(db: Session, call_ids: set[str]) -> dict[str, datetime]:

@@ -165,6 +165,8 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/clusters/{case_id}/documents.zip"): READERS,
     ("GET", "/console/documents/{document_id}"): ALL,
     ("GET", "/console/courriers"): DESK,
+    ("GET", "/console/courriers.csv"): DESK,
+    ("GET", "/console/courriers.xlsx"): DESK,
     ("GET", "/console/utilisateurs"): ONLY_ADMIN,
     ("POST", "/console/utilisateurs"): ONLY_ADMIN,
 }

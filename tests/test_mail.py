@@ -4,6 +4,7 @@ and never doubles it; a refused address is recorded and not retried."""
 
 import asyncio
 import contextlib
+import io
 import os
 import signal
 import sqlite3
@@ -16,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine, update
@@ -122,7 +124,14 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
         page = (await browser.get("/console/courriers")).text
         failed = (await browser.get("/console/courriers", params={"etat": "failed"})).text
         case = (await browser.get(f"/console/candidatures/{application_id}")).text
+        exported = await browser.get("/console/courriers.xlsx", params={"etat": "failed"})
     assert f"Candidature enregistrée — Candidature {application_id} enregistrée" in page
+    book = openpyxl.load_workbook(io.BytesIO(exported.content)).active
+    header, *rows = [list(row) for row in book.iter_rows(values_only=True)]
+    lines = [dict(zip(header, row, strict=True)) for row in rows]
+    assert lines and {line["État"] for line in lines} == {"échec"}  # the page's filter
+    [to_driss] = [line for line in lines if line["Dossier"] == f"application-{evaluated}"]
+    assert "Aucune adresse électronique" in to_driss["Dernière erreur"]
     assert "Aucune adresse électronique pour « Driss Évaluateur »" in failed
     assert f"Candidature {application_id} enregistrée" not in failed
     assert "Courriers" in case and "envoyé</span> le" in case and email in case

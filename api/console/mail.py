@@ -14,6 +14,7 @@ from api.deps import Db
 from domain.lifecycle import DESK
 from domain.models import Actor
 from projection import queries
+from projection.exports import FileFormat, table_response
 from projection.views import Paging
 
 MAIL_READERS = DESK  # those who write to applicants
@@ -37,3 +38,15 @@ def mail(request: Request, actor: Signed, db: Db, etat: str = "", page: int = 1)
         db, status=status_ or None, paging=Paging(min(max(page, 1), 100_000), 100)
     )
     return render(request, "courriers.html", actor, listing=listing, status=status_)
+
+
+@router.get("/courriers.csv")
+@router.get("/courriers.xlsx")
+def mail_export(fmt: FileFormat, actor: Signed, db: Db, etat: str = "") -> Response:
+    """The notices as filtered on the page, every page of them."""
+    if actor.role not in MAIL_READERS:
+        return back(
+            "/console/", "erreur", "Les courriers sont réservés aux gestionnaires et opérateurs."
+        )
+    table = queries.messages_table(db, etat if etat in STATUSES else None)
+    return table_response(table, fmt)

@@ -23,11 +23,12 @@ from domain.models import Actor
 from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, Role
 from domain.support import KPI_LABELS, REPORT_FILES
+from projection import queries
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SESSION_COOKIE, MESSAGE_COOKIE = "console_session", "console_message"
-STATUSES = {"pending": "en attente", "sent": "envoyé", "failed": "échec"}  # of a notice
+STATUSES = queries.DELIVERY_FR  # a notice's delivery
 ROLE_LABELS = {
     "admin": "gestionnaire du programme",
     "operator": "opérateur",
