@@ -66,6 +66,13 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
         data={"evaluators": ["Eve Évaluatrice"]},
     )
     assert assigned.status_code == 303
+    early = await admin.post(
+        f"/console/appels/{call_id}/actions/publish_results", data={"confirme": "on"}
+    )
+    assert early.status_code == 409  # allowed at this stage, refused for a case undecided:
+    assert console_message(early)["lines"] == [  # no list of « possible » actions naming it
+        "1 candidature(s) attendent encore une décision du comité."
+    ]
     evaluator = await dev.signed_in("t-evaluator")
     listing = await evaluator.get("/console/candidatures")
     assert "Mes évaluations" in listing.text and "à déclarer" in listing.text

@@ -102,7 +102,8 @@ async def act(
     except ValidationError as error:
         return refused(french_problems(error, labels, grid))
     except ApiError as error:
-        return refused([("", line) for line in refusal(error)], error.status_code)
+        lines = refusal(error, actor, spec.action)
+        return refused([("", line) for line in lines], error.status_code)
     except HTTPException as error:
         return refused([("", str(error.detail))], error.status_code)
     return back(here, "succes", f"{spec.row.command} : fait.")

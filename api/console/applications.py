@@ -194,7 +194,9 @@ async def bulk_action(request: Request, actor: Signed, db: Db) -> Response:
             await spec.perform(request, case_id, actor, db, body, f"{key}-{action}-{case_id}")
             results.append({"id": case_id, "name": name, "ok": True, "text": "fait"})
         except ApiError as error:
-            results.append({"id": case_id, "name": name, "ok": False, "text": refusal(error)[0]})
+            results.append(
+                {"id": case_id, "name": name, "ok": False, "text": refusal(error, actor, action)[0]}
+            )
         except HTTPException as error:
             text = str(error.detail)
             results.append({"id": case_id, "name": case_id, "ok": False, "text": text})

@@ -28,7 +28,7 @@ from api.errors import ApiError
 from api.routes.calls import CALLS, call_detail, ranking_file, register, start_call
 from domain.clock import RABAT
 from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
-from domain.stages import CallStage, Role
+from domain.stages import Action, CallStage, Role
 from projection import queries
 from projection.exports import FileFormat
 
@@ -84,7 +84,7 @@ async def create_call(request: Request, actor: Signed, db: Db) -> Response:
     except ValidationError as error:
         return refused(french_problems(error, labels))
     except ApiError as error:
-        return refused([("", line) for line in refusal(error)], error.status_code)
+        return refused([("", line) for line in refusal(error, actor)], error.status_code)
     return back(
         f"/console/appels/{state.id}",
         "succes",
@@ -156,7 +156,8 @@ async def register_application(request: Request, case_id: str, actor: Signed, db
     except ValidationError as error:
         return refused(french_problems(error, labels))
     except ApiError as error:
-        return refused([("", line) for line in refusal(error)], error.status_code)
+        lines = refusal(error, actor, Action.REGISTER_APPLICATION)
+        return refused([("", line) for line in lines], error.status_code)
     except HTTPException as error:
         return refused([("", str(error.detail))], error.status_code)
     return back(

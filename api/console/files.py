@@ -57,7 +57,7 @@ def _file_routes(resource: str, files: Files) -> None:
                 files, request, case_id, actor, db, kind, upload.filename, chunks, key
             )
         except ApiError as error:
-            return back(here, "erreur", refusal(error))
+            return back(here, "erreur", refusal(error, actor))
         except HTTPException as error:
             return back(here, "erreur", str(error.detail))
         return back(here, "succes", f"« {ref.filename} » déposé : {ref.kind}.")

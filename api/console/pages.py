@@ -163,12 +163,17 @@ def back(to: str, kind: str, text: str | list[str]) -> RedirectResponse:
     return response
 
 
-def refusal(error: ApiError) -> list[str]:
+def refusal(error: ApiError, actor: Actor | None = None, action: str | None = None) -> list[str]:
+    """The API's refusal in French and, when the stage was the reason, what `actor` may do at
+    this stage instead (nothing more when the action itself was allowed but refused, for
+    cases still undecided, say: the list would name it)."""
     lines = [str(error.detail)]
     allowed = error.extra.get("allowed_actions")
-    if allowed is not None:
-        possible = ", ".join(TRANSITIONS[Action(a)].command for a in allowed) or "aucune"
-        lines.append(f"Actions possibles à cette étape : {possible}.")
+    if allowed is None or action in allowed:
+        return lines
+    mine = [a for a in allowed if actor is None or actor.role in TRANSITIONS[Action(a)].roles]
+    possible = ", ".join(TRANSITIONS[Action(a)].command for a in mine) or "aucune"
+    lines.append(f"Actions possibles à cette étape : {possible}.")
     return lines
 
 
