@@ -48,8 +48,8 @@ def to_do(db: Db, role: str) -> list[dict[str, Any]]:
         total = 0
         for stage in stages:
             if kind == Kind.APPLICATION:
-                page = queries.list_applications(
-                    db, stage=ApplicationStage(stage), paging=Paging(1, TODO_SHOWN)
+                page = queries.list_applications(  # the soonest due, not the first registered
+                    db, stage=ApplicationStage(stage), sort="echeance", paging=Paging(1, TODO_SHOWN)
                 )
                 items += [
                     {
@@ -64,7 +64,7 @@ def to_do(db: Db, role: str) -> list[dict[str, Any]]:
                 ]
                 link = f"/console/candidatures?stage={stage}"
             else:
-                page = queries.list_clusters(
+                page = queries.list_clusters(  # by anniversary, when its report falls due
                     db, stage=ClusterStage(stage), paging=Paging(1, TODO_SHOWN)
                 )
                 items += [
@@ -81,7 +81,7 @@ def to_do(db: Db, role: str) -> list[dict[str, Any]]:
                 link = "/console/clusters"
             total += page.total
         far = datetime.max.replace(tzinfo=UTC)
-        items.sort(key=lambda item: item["due"] or far)
+        items.sort(key=lambda item: item["due"] or far)  # two stages' lists, merged
         sections.append(
             {"heading": heading, "cases": items[:TODO_SHOWN], "total": total, "link": link}
         )
