@@ -283,12 +283,15 @@ async def test_bulk_actions_run_one_update_per_case_and_report_each(dev: Service
 
 
 async def test_refused_registration_and_call_forms_keep_what_was_typed(dev: Service) -> None:
-    call_id = await open_call(dev, deadline=(utcnow() + timedelta(minutes=5)).isoformat())
+    sectors = ["aéronautique", "pièces d'automobile"]  # a choice with a character to escape
+    call_id = await open_call(
+        dev, deadline=(utcnow() + timedelta(minutes=5)).isoformat(), sectors=sectors
+    )
     operator, admin = await dev.signed_in("t-operator"), await dev.signed_in("t-admin")
     async with contextlib.aclosing(operator), contextlib.aclosing(admin):
         registration = {
             "cluster_name": "Cluster Oublié",
-            "sector": "TIC",
+            "sector": "pièces d'automobile",
             "contact_name": "Salma Idrissi",
             "contact_email": "pas-une-adresse",
             "members": "Atlas Textile SA ; entreprise\nENSAIT ; recherche",
@@ -300,7 +303,7 @@ async def test_refused_registration_and_call_forms_keep_what_was_typed(dev: Serv
         )
     assert refused.status_code == 422
     assert 'value="Cluster Oublié"' in refused.text and 'value="pas-une-adresse"' in refused.text
-    assert "<option selected>TIC</option>" in refused.text
+    assert "<option selected>pièces d&#39;automobile</option>" in refused.text
     assert ">Atlas Textile SA ; entreprise\nENSAIT ; recherche</textarea>" in refused.text
     assert 'class="erreur-champ" id="contact-erreur">Contact › courriel' in refused.text
     assert created.status_code == 422

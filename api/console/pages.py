@@ -37,6 +37,11 @@ ROLE_LABELS = {
 }
 
 
+def typed_value(values: dict[str, list[str]], name: str, default: str = "") -> str:
+    """What a refused form held in `name` (its first value), else `default`."""
+    return (values.get(name) or [default])[0]
+
+
 templates.env.filters |= {"date": formats.date, "montant": formats.amount, "note": formats.score}
 templates.env.globals |= {
     "STAGES": STAGE_LABELS_FR,
@@ -49,6 +54,7 @@ templates.env.globals |= {
     "countdown": formats.countdown,
     "next_anniversary": formats.next_anniversary,
     "tone": formats.tone,
+    "typed": typed_value,
 } | CHARTS
 
 
