@@ -116,13 +116,18 @@ def messages(
 ) -> Page[OutboxRow]:
     """The notices and their delivery, the latest first: all, one status's, or one case's (its
     keys begin with its workflow id and a colon: a range, so the unique index serves it)."""
-    query = select(OutboxRow)
-    if status:
-        query = query.where(OutboxRow.status == status)
+    query = _messages_query(status)
     if workflow_id:
         query = query.where(OutboxRow.key >= f"{workflow_id}:", OutboxRow.key < f"{workflow_id};")
-    order = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
-    return _page(db, query, order, lambda row: row, paging)
+    return _page(db, query, MESSAGE_ORDER, lambda row: row, paging)
+
+
+MESSAGE_ORDER = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
+
+
+def _messages_query(status: str | None) -> Any:
+    query = select(OutboxRow)
+    return query.where(OutboxRow.status == status) if status else query
 
 
 MESSAGES_HEADER = [
@@ -141,11 +146,8 @@ DELIVERY_FR = {"pending": "en attente", "sent": "envoyé", "failed": "échec"}
 
 def messages_table(db: Session, status: str | None = None) -> Table:
     """The notices `messages` would page through (one status's, or all), the latest first."""
-    query = select(OutboxRow)
-    if status:
-        query = query.where(OutboxRow.status == status)
-    order = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
-    rows = db.exec(query.order_by(*order).limit(MAX_ROWS + 1)).all()
+    query = _messages_query(status).order_by(*MESSAGE_ORDER)
+    rows = db.exec(query.limit(MAX_ROWS + 1)).all()
     bounded(rows)
     lines = [
         [row.created_at, NOTICE_KINDS.get(row.kind, row.kind), row.subject]

@@ -20,7 +20,7 @@ from projection.views import Paging
 A, C = ApplicationStage, ClusterStage
 # « À traiter »: what waits on each role, as (heading, kind of case, stages). An evaluator's own
 # list (declarations, then grids, soonest first) is « Mes évaluations ».
-TODO: dict[str, tuple[tuple[str, Kind, tuple[str, ...]], ...]] = {
+AWAITING: dict[str, tuple[tuple[str, Kind, tuple[str, ...]], ...]] = {
     Role.OPERATOR: (
         ("Recevabilité à prononcer", Kind.APPLICATION, (A.ELIGIBILITY_REVIEW,)),
         ("Compléments attendus", Kind.APPLICATION, (A.COMPLEMENTS_REQUESTED,)),
@@ -36,20 +36,20 @@ TODO: dict[str, tuple[tuple[str, Kind, tuple[str, ...]], ...]] = {
         ("Demandes de recours", Kind.APPLICATION, (A.REVIEW_REQUESTED,)),
     ),
 }
-TODO_SHOWN = 20  # per heading; the rest is one click away in the filtered list
+SHOWN = 20  # per heading; the rest is one click away in the filtered list
 
 
-def to_do(db: Db, role: str) -> list[dict[str, Any]]:
+def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
     """The signed-in role's work, each heading's cases soonest due first."""
     titles = {c.id: c.spec.title for c in queries.calls_by_deadline(db)}
     sections = []
-    for heading, kind, stages in TODO.get(role, ()):
+    for heading, kind, stages in AWAITING.get(role, ()):
         items: list[dict[str, Any]] = []
         total = 0
         for stage in stages:
             if kind == Kind.APPLICATION:
                 page = queries.list_applications(  # the soonest due, not the first registered
-                    db, stage=ApplicationStage(stage), sort="echeance", paging=Paging(1, TODO_SHOWN)
+                    db, stage=ApplicationStage(stage), sort="echeance", paging=Paging(1, SHOWN)
                 )
                 items += [
                     {
@@ -65,7 +65,7 @@ def to_do(db: Db, role: str) -> list[dict[str, Any]]:
                 link = f"/console/candidatures?stage={stage}"
             else:
                 page = queries.list_clusters(  # by anniversary, when its report falls due
-                    db, stage=ClusterStage(stage), paging=Paging(1, TODO_SHOWN)
+                    db, stage=ClusterStage(stage), paging=Paging(1, SHOWN)
                 )
                 items += [
                     {
@@ -82,9 +82,7 @@ def to_do(db: Db, role: str) -> list[dict[str, Any]]:
             total += page.total
         far = datetime.max.replace(tzinfo=UTC)
         items.sort(key=lambda item: item["due"] or far)  # two stages' lists, merged
-        sections.append(
-            {"heading": heading, "cases": items[:TODO_SHOWN], "total": total, "link": link}
-        )
+        sections.append({"heading": heading, "cases": items[:SHOWN], "total": total, "link": link})
     return sections
 
 
@@ -104,5 +102,5 @@ def dashboard(request: Request, actor: Signed, db: Db) -> Response:
         overdue=queries.overdue_applications(db),
         late_reports=late_reports.items,
         week=queries.upcoming_deadlines(db, 7),
-        todo=to_do(db, actor.role),
+        awaiting=awaiting(db, actor.role),
     )
