@@ -254,6 +254,12 @@ async def test_bulk_actions_run_one_update_per_case_and_report_each(dev: Service
         )
         assert nothing.status_code == 422 and "Cochez au moins une candidature" in nothing.text
         assert ">Vu</textarea>" in nothing.text  # what was typed is kept
+        too_many = await operator.post(
+            "/console/candidatures/lot",
+            data={"action": "mark_eligible", "ids": [f"{i:012x}" for i in range(201)]},
+        )
+        assert too_many.status_code == 422
+        assert "Au plus 200 candidatures à la fois." in too_many.text
         marked = await operator.post(
             "/console/candidatures/lot",
             data={"action": "mark_eligible", "ids": ids[:2], "cle": "lot-1", "call_id": call_id},
