@@ -21,10 +21,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.mail import Relay
 from activities.mailcatcher import Catcher, relay_to, start_catcher
-from api.main import create_app
 from observability import configure_logging, metrics_runtime
 from projection.database import make_engine, migrate
 from settings import DATA_DIR, DEV_SERVER_ARGS, Settings, bundled_binary
+from web.app import create_app
 from worker import build_worker
 
 log = logging.getLogger("embedded")

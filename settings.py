@@ -9,7 +9,7 @@ DATA_DIR = Path(os.environ.get("CLUSTERS_DATA_DIR", "data"))
 
 
 # Updates a Temporal server takes in flight on one workflow (its default, 10, is below what two
-# API replicas send to one call at a deadline: api.commands.IN_FLIGHT_PER_CASE each). The dev
+# API replicas send to one call at a deadline: web.commands.IN_FLIGHT_PER_CASE each). The dev
 # servers take it as an argument; the compose file's Temporal, from temporal-dynamicconfig.yaml.
 UPDATES_IN_FLIGHT = 50
 DEV_SERVER_ARGS = ["--dynamic-config-value", f"history.maxInFlightUpdates={UPDATES_IN_FLIGHT}"]
@@ -34,7 +34,7 @@ class Settings:
     tokens_file: Path = field(
         default_factory=lambda: Path(os.environ.get("API_TOKENS_FILE", DATA_DIR / "tokens.json"))
     )
-    # Where the cases' files are stored (api.storage): a folder, or s3://bucket/prefix on an
+    # Where the cases' files are stored (projection.storage): a folder, or s3://bucket/prefix on an
     # S3-compatible store reached at S3_ENDPOINT_URL with S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY
     # (left empty: the AWS defaults and the usual AWS_* variables).
     documents_url: str = field(

@@ -32,10 +32,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mailcatcher import Catcher, free_port, relay_to, start_catcher
-from api.main import create_app
 from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow
 from settings import DEV_SERVER_ARGS, Settings, bundled_binary
+from web.app import create_app
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -393,7 +393,7 @@ class ApiProcess:
 
 @asynccontextmanager
 async def api_process(s: Stack, name: str) -> AsyncIterator[ApiProcess]:
-    """`uvicorn api.main:app` on a port of its own, with the variables compose gives it (its
+    """`uvicorn web.app:app` on a port of its own, with the variables compose gives it (its
     files in the stack's folder)."""
     port = free_port()
     env = os.environ | {
@@ -406,7 +406,7 @@ async def api_process(s: Stack, name: str) -> AsyncIterator[ApiProcess]:
     }
     with (s.workdir / f"{name}.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "web.app:app", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log,

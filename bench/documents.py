@@ -1,7 +1,7 @@
 """Files: upload and download throughput through the API against a plain copy of the same bytes on
 the same disk, and the API's resident memory while 10 clients upload 50 MiB each at once.
 
-The API runs as deployed (`uvicorn api.main:app`, a process of its own) with its files in the
+The API runs as deployed (`uvicorn web.app:app`, a process of its own) with its files in the
 bench's temporary folder, where the plain copy (`shutil.copyfile`) also writes. The client is
 curl, so that the figures are the server's (httpx, in Python, halves them on its own). Each
 upload is a file of its own (no deduplication); targets: throughput >= 0.5 x the copy, memory

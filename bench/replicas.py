@@ -1,5 +1,5 @@
 """Registrations on one call through one API process, then through two, as deployed behind a load
-balancer: each `uvicorn api.main:app` in a process of its own, the worker in another.
+balancer: each `uvicorn web.app:app` in a process of its own, the worker in another.
 
 Every registration is an update on the call's workflow; each API process sends at most 8 at a time
 to one case, and the server takes 50 in flight (settings.UPDATES_IN_FLIGHT), so a second replica

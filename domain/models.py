@@ -83,7 +83,7 @@ class Input(BaseModel):
 class Actor(BaseModel):
     name: str
     role: Role
-    # The fingerprint of the HTTP request this actor acts through (api.commands.fingerprint):
+    # The fingerprint of the HTTP request this actor acts through (web.commands.fingerprint):
     # an update answers it back, so a repeated Idempotency-Key is checked against its request.
     request: str | None = None
 
@@ -387,7 +387,7 @@ SHA256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", max_length=
 
 
 class Deposit(Input):
-    """A file stored for an application (api.storage), as its workflow records it: a reference,
+    """A file stored for an application (projection.storage), as its workflow records it: a reference,
     never the bytes."""
 
     id: DocumentId

@@ -19,10 +19,10 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from api.storage import Storage
 from domain.models import ApplicationRecord, CallRecord
 from domain.support import ClusterRecord
 from projection.database import make_engine, migrate
+from projection.storage import Storage
 from projection.tables import DocumentRow
 from projection.writes import Projection, Record
 from settings import Settings, connect_temporal, storage_options

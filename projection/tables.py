@@ -1,5 +1,5 @@
 """The SQL tables: one row per case, its audit trail and the notification outbox (the projection,
-written by the workflows alone), and the staff accounts (written by api.identity)."""
+written by the workflows alone), and the staff accounts (written by web.identity)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -195,7 +195,7 @@ class DownloadRow(SQLModel, table=True):
     at: datetime = utc_column()
 
 
-# --- staff accounts (api.identity) ---------------------------------------------------------
+# --- staff accounts (web.identity) ---------------------------------------------------------
 class UserRow(SQLModel, table=True):
     __tablename__ = "users"
 

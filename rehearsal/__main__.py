@@ -20,15 +20,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mailcatcher import Catcher, relay_to, start_catcher
-from api.identity import add_user
-from api.storage import Storage
 from domain.models import CallSpec
 from domain.stages import Role
 from projection.database import make_engine, migrate
+from projection.storage import Storage
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.report import Report, collect, render, table, write
 from rehearsal.scenario import Scenario, ScenarioError, load
 from settings import bundled_binary
+from web.identity import add_user
 from worker import build_worker
 
 PHASES = 9

@@ -17,16 +17,16 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.storage import Storage
-from api.tokens import load_tokens
 from domain.models import Actor, CallSpec
 from domain.stages import Role
 from projection.database import make_engine, migrate
+from projection.storage import Storage
 from projection.tables import CallRow
 from rehearsal.driver import Clock, Driver, generate
 from rehearsal.report import mail_counts, table
 from rehearsal.scenario import Scenario
 from settings import Settings, connect_temporal, storage_options
+from web.tokens import load_tokens
 
 SEED = 2025
 

@@ -16,8 +16,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowHandle
 
-from api.commands import send
-from api.storage import Storage
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
 from domain.models import (
     Actor,
@@ -40,9 +38,11 @@ from domain.rules import missing_documents
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import REPORT_FILES, AnnualReport, ContractTerms, KPIs, Renewal, add_years
 from projection import queries
+from projection.storage import Storage
 from projection.tables import ApplicationRow, CallRow, ClusterRow, OutboxRow
 from rehearsal.papers import pdf
 from rehearsal.scenario import Scenario
+from web.commands import send
 from workflows.application import ApplicationWorkflow as App
 from workflows.call import CallWorkflow
 from workflows.cluster import ClusterWorkflow as Cluster

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from api.console.forms import french_problems
+from console.forms import french_problems
 from domain.models import DEFAULT_SECTORS, ApplicationInput, CallRules, Moment
 
 

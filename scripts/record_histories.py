@@ -23,7 +23,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.mailcatcher import Catcher, relay_to, start_catcher  # noqa: E402
-from api.identity import add_user  # noqa: E402
 from domain import models  # noqa: E402
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
 from domain.stages import CallStage, Role  # noqa: E402
@@ -37,6 +36,7 @@ from domain.support import (  # noqa: E402
 )
 from projection.database import make_engine, migrate  # noqa: E402
 from settings import bundled_binary  # noqa: E402
+from web.identity import add_user  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.application import ApplicationWorkflow as App  # noqa: E402
 from workflows.call import CallWorkflow  # noqa: E402

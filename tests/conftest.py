@@ -24,14 +24,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Relay
 from activities.mailcatcher import Catcher, relay_to, start_catcher
-from api.main import create_app
-from api.storage import Storage
 from domain.ids import call_workflow_id
 from domain.models import DEFAULT_DOCUMENTS, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
 from domain.support import REPORT_FILES
 from projection.database import make_engine, migrate
+from projection.storage import Storage
 from settings import DEV_SERVER_ARGS, Settings, bundled_binary
+from web.app import create_app
 from worker import build_worker
 from workflows.call import CallWorkflow
 

@@ -7,7 +7,6 @@ import httpx
 import pytest
 from sqlmodel import Session, func, select
 
-from api.main import create_app
 from projection.tables import AuditRow, OutboxRow
 from settings import Settings
 from tests.conftest import (
@@ -20,6 +19,7 @@ from tests.conftest import (
     eventually,
     utcnow,
 )
+from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

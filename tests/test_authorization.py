@@ -21,8 +21,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from temporalio.testing import WorkflowEnvironment
 
-from api.console.views import RESOURCES  # what the console's action route dispatches
-from api.main import app as service_app
+from console.views import RESOURCES  # what the console's action route dispatches
 from domain.models import DEFAULT_GRID
 from projection.database import make_engine, migrate
 from tests.conftest import (
@@ -36,6 +35,7 @@ from tests.conftest import (
 )
 from tests.test_api import open_call
 from tests.test_clusters import labelled_cluster
+from web.app import app as service_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

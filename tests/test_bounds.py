@@ -7,12 +7,12 @@ import re
 import httpx
 import pytest
 
-from api.guard import MAX_JSON_BYTES
-from api.main import app as service_app
 from domain.ids import call_workflow_id
 from domain.models import MAX_MEMBERS
 from tests.conftest import APPLICATION, Service, auth
 from tests.test_api import open_call
+from web.app import app as service_app
+from web.guard import MAX_JSON_BYTES
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

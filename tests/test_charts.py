@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from markupsafe import Markup
 
-from api.console.charts import funnel, kpi_chart, support_chart
+from console.charts import funnel, kpi_chart, support_chart
 from projection.views import KpiLine
 from tests.conftest import Service
 from tests.test_api import eligible_review_case

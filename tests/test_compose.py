@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from api.commands import IN_FLIGHT_PER_CASE
 from settings import DEV_SERVER_ARGS, UPDATES_IN_FLIGHT
+from web.commands import IN_FLIGHT_PER_CASE
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -30,7 +30,7 @@ def test_every_component_of_a_production_install_is_there() -> None:
     assert "postgresql" in SERVICES["temporal"]["depends_on"]
     assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert SERVICES["worker"]["command"] == ["python", "worker.py"]
-    assert SERVICES["api"]["command"][:2] == ["uvicorn", "api.main:app"]
+    assert SERVICES["api"]["command"][:2] == ["uvicorn", "web.app:app"]
 
 
 def test_images_are_pinned() -> None:

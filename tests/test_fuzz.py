@@ -20,9 +20,9 @@ from schemathesis import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.schemas import APIOperation
 
-from api.main import app as service_app
 from tests.conftest import APPLICATION, Service, auth
 from tests.test_api import open_call
+from web.app import app as service_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

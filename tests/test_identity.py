@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api import identity, users
-from api.tokens import parse_tokens
 from tests.conftest import Service, auth
+from web import identity, users
+from web.tokens import parse_tokens
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PAGE = "/console/utilisateurs"

@@ -80,7 +80,7 @@ async def test_what_the_dockerfile_copies_installs_and_runs(
     }
     worker = started([python, "worker.py"], app, env, tmp_path / "worker.log")
     api = started(
-        [python, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [python, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", str(port)],
         app,
         env,
         tmp_path / "api.log",

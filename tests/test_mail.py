@@ -27,7 +27,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Relay
 from activities.mailcatcher import Catcher, free_port, start_catcher
-from api.main import create_app
 from domain.ids import application_workflow_id, call_workflow_id
 from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow, CallRow, OutboxRow, UserRow
@@ -42,6 +41,7 @@ from tests.conftest import (
     utcnow,
 )
 from tests.test_api import open_call
+from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parent.parent

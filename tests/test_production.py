@@ -50,7 +50,7 @@ def postgres_url() -> Iterator[str]:
 
 
 class Stack:
-    """Two workers and two APIs: `python worker.py` and `uvicorn api.main:app`, as deployed."""
+    """Two workers and two APIs: `python worker.py` and `uvicorn web.app:app`, as deployed."""
 
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env, self.logs = env, logs
@@ -66,7 +66,7 @@ class Stack:
         return self._start([sys.executable, "worker.py"], f"worker{i}.log")
 
     def api(self, i: int) -> subprocess.Popen:
-        command = [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(self.ports[i])]
+        command = [sys.executable, "-m", "uvicorn", "web.app:app", "--port", str(self.ports[i])]
         return self._start(command, f"api{i}.log")
 
     async def ready(self, i: int) -> None:

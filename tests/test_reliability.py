@@ -20,8 +20,6 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api import commands
-from api.main import create_app
 from domain.ids import Kind
 from observability import metrics_runtime
 from projection import queries
@@ -44,6 +42,8 @@ from tests.conftest import (
     utcnow,
 )
 from tests.test_api import open_call
+from web import commands
+from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,9 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import Response
 
-from api import identity
-from api.actions import Resource
-from api.deps import (
+from domain.ids import Kind, application_workflow_id
+from domain.models import Actor, EvaluatorAssignment
+from domain.stages import Action, ApplicationStage, Role
+from projection import queries
+from projection.exports import FILE_RESPONSES, FileFormat, table_response
+from projection.views import ApplicationDetail, ApplicationView, Page
+from web import identity
+from web.actions import Resource
+from web.deps import (
     CALL_ID,
     PRINTABLE,
     Anyone,
@@ -17,12 +23,6 @@ from api.deps import (
     Reader,
     sort_query,
 )
-from domain.ids import Kind, application_workflow_id
-from domain.models import Actor, EvaluatorAssignment
-from domain.stages import Action, ApplicationStage, Role
-from projection import queries
-from projection.exports import FILE_RESPONSES, FileFormat, table_response
-from projection.views import ApplicationDetail, ApplicationView, Page
 from workflows.application import ApplicationWorkflow
 
 router = APIRouter(prefix="/applications", tags=["candidatures"])

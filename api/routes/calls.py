@@ -9,10 +9,6 @@ from fastapi.responses import Response
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from api.actions import Resource
-from api.commands import acting, send
-from api.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageQuery, engine_client
-from api.deps import Ranking as RankingReaders
 from domain.clock import local
 from domain.ids import Kind, call_workflow_id
 from domain.models import (
@@ -29,6 +25,10 @@ from projection import queries
 from projection.exports import FILE_RESPONSES, FileFormat, Format, table_response
 from projection.tables import ClusterRow
 from projection.views import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
+from web.actions import Resource
+from web.commands import acting, send
+from web.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageQuery, engine_client
+from web.deps import Ranking as RankingReaders
 from workflows.call import CallWorkflow
 
 router = APIRouter(prefix="/calls", tags=["appels à projets"])

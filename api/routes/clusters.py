@@ -5,13 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from api.actions import Resource
-from api.deps import Db, PageQuery, Reader, sort_query
 from domain.ids import Kind, cluster_workflow_id
 from domain.stages import ClusterStage
 from projection import queries
 from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
+from web.actions import Resource
+from web.deps import Db, PageQuery, Reader, sort_query
 from workflows.cluster import ClusterWorkflow
 
 router = APIRouter(prefix="/clusters", tags=["clusters labellisés"])

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import Db, Reader
 from projection import queries
 from projection.views import Deadline
+from web.deps import Db, Reader
 
 router = APIRouter(prefix="/deadlines", tags=["échéances"])
 

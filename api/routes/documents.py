@@ -15,19 +15,19 @@ from fastapi import APIRouter, HTTPException, Path, Request, UploadFile, status
 from fastapi.params import File, Form
 from fastapi.responses import Response, StreamingResponse
 
-from api.actions import ActionSpec, Resource
-from api.deps import READERS, Anyone, Db, Desk, IdempotencyKey
 from api.routes.applications import APPLICATIONS, check_evaluator_access
 from api.routes.calls import CALLS
 from api.routes.clusters import CLUSTERS
-from api.storage import CHUNK, Storage, TooLarge, Unaccepted
 from domain.ids import Kind
 from domain.lifecycle import TRANSITIONS
 from domain.models import MAX_FILE_BYTES, Actor, DocumentRef
 from domain.stages import Action, ApplicationStage, Role
 from domain.support import REPORT_FILES
 from projection import queries
+from projection.storage import CHUNK, Storage, TooLarge, Unaccepted
 from projection.tables import DocumentRow, DownloadRow
+from web.actions import ActionSpec, Resource
+from web.deps import READERS, Anyone, Db, Desk, IdempotencyKey
 
 router = APIRouter(tags=["documents"])
 OTHER_KINDS = ("complément", "autre")

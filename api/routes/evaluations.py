@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import PRINTABLE, Db, PageQuery, require
 from domain.models import Actor
 from domain.stages import Role
 from projection import queries
 from projection.views import EvaluatorCase, Page
+from web.deps import PRINTABLE, Db, PageQuery, require
 
 router = APIRouter(prefix="/evaluations", tags=["évaluations"])
 Viewer = Annotated[Actor, Depends(require(Role.EVALUATOR, Role.ADMIN, Role.COMMITTEE))]

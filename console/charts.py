@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from markupsafe import Markup, escape
 
-from api.console import formats
+from console import formats
 from domain.stages import ApplicationStage
 from projection.views import KpiLine
 

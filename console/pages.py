@@ -13,17 +13,17 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from api import identity
-from api.console import formats
-from api.console.charts import CHARTS
-from api.console.security import same_origin
-from api.errors import ApiError
+from console import formats
+from console.charts import CHARTS
+from console.security import same_origin
 from domain.lifecycle import TRANSITIONS
 from domain.models import Actor
 from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, Role
 from domain.support import KPI_LABELS, REPORT_FILES
 from projection import queries
+from web import identity
+from web.errors import ApiError
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

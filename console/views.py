@@ -2,7 +2,7 @@
 importing them here registers them all. Within a module a fixed path (an export's
 « /clusters.csv ») comes before the pattern that would take it for a case id."""
 
-from api.console import (  # noqa: F401 (each module adds its routes to the router)
+from console import (  # noqa: F401 (each module adds its routes to the router)
     actions,
     applications,
     calls,
@@ -13,7 +13,7 @@ from api.console import (  # noqa: F401 (each module adds its routes to the rout
     session,
     users,
 )
-from api.console.actions import RESOURCES
-from api.console.pages import error_page, router
+from console.actions import RESOURCES
+from console.pages import error_page, router
 
 __all__ = ["RESOURCES", "error_page", "router"]

@@ -9,15 +9,16 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api import identity
-from api.console.files import files_of
-from api.console.forms import (
+from api.routes.applications import APPLICATIONS, application_detail
+from api.routes.calls import CALLS
+from console.files import files_of
+from console.forms import (
     FormError,
     french_problems,
     payload,
 )
-from api.console.mail import messages_of
-from api.console.pages import (
+from console.mail import messages_of
+from console.pages import (
     ROLE_LABELS,
     Signed,
     as_typed,
@@ -29,10 +30,6 @@ from api.console.pages import (
     render,
     router,
 )
-from api.deps import Db
-from api.errors import ApiError
-from api.routes.applications import APPLICATIONS, application_detail
-from api.routes.calls import CALLS
 from domain.ids import Kind, application_workflow_id
 from domain.lifecycle import DESK, TRANSITIONS
 from domain.models import Actor
@@ -40,6 +37,9 @@ from domain.stages import Action, ApplicationStage, Role
 from projection import queries
 from projection.exports import FileFormat, table_response
 from projection.views import Paging
+from web import identity
+from web.deps import Db
+from web.errors import ApiError
 
 
 def list_query(

@@ -4,16 +4,16 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api import identity
-from api.console.pages import (
+from console.pages import (
     Signed,
     back,
     render,
     router,
 )
-from api.deps import Db
 from domain.models import Actor
 from domain.stages import Role
+from web import identity
+from web.deps import Db
 
 
 def users_page(request: Request, actor: Actor, db: Db, new_token: dict | None = None) -> Response:

@@ -11,12 +11,12 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from api import identity
-from api.errors import ENGINE_DOWN, unavailable
 from domain.models import Actor
 from domain.stages import Role
 from projection.views import Paging
 from settings import connect_temporal
+from web import identity
+from web.errors import ENGINE_DOWN, unavailable
 
 _bearer = HTTPBearer(
     auto_error=False, description="Jeton d'API (voir README, « Rôles et jetons »)."
@@ -49,7 +49,7 @@ async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The caller (already known for a request with a body: api.guard), else 401."""
+    """The caller (already known for a request with a body: web.guard), else 401."""
     actor = getattr(request.state, "actor", None)
     if actor is None and credentials:
         actor = await run_in_threadpool(caller, request.app.state.engine, credentials.credentials)

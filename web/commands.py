@@ -15,8 +15,8 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import SLOW, STATUS, ApiError, unavailable
 from domain.models import Actor, Answer
+from web.errors import SLOW, STATUS, ApiError, unavailable
 
 T = TypeVar("T")
 # An update waits while its workflow's record is written (the database may be down): past this,

@@ -17,17 +17,17 @@ from starlette.types import Scope
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api import identity
-from api.console import views as console
-from api.console.security import PageHeaders
-from api.deps import caller, engine_client
-from api.errors import ENGINE_DOWN, ApiError, Problem, french
-from api.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
 from api.routes import applications, calls, clusters, deadlines, documents, evaluations
-from api.storage import Storage
-from api.tokens import load_tokens, token_emails
+from console import views as console
+from console.security import PageHeaders
 from projection.database import make_engine, migrate
+from projection.storage import Storage
 from settings import Settings, storage_options
+from web import identity
+from web.deps import caller, engine_client
+from web.errors import ENGINE_DOWN, ApiError, Problem, french
+from web.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
+from web.tokens import load_tokens, token_emails
 
 log = logging.getLogger(__name__)
 ERRORS = {
@@ -58,7 +58,7 @@ def _database_ok(engine: Engine) -> bool:
 
 async def _known_caller(scope: Scope) -> bool:
     """A bearer token that names an active user, checked before a request's body is read; the
-    caller is kept for the route (api.deps.current_actor), so it is looked up once."""
+    caller is kept for the route (web.deps.current_actor), so it is looked up once."""
     header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -85,7 +85,7 @@ def create_app(
         tokens = load_tokens(settings.api_tokens, settings.tokens_file)
         emails = token_emails(settings.api_tokens, settings.tokens_file)
         identity.seed(app.state.engine, tokens, emails)
-        app.state.client = client  # else connected on first use (api.deps.engine_client)
+        app.state.client = client  # else connected on first use (web.deps.engine_client)
         app.state.storage = Storage(settings.documents_url, **storage_options(settings))
         gc.freeze()  # what startup made lives on: full collections skip it (reads' p99)
         yield

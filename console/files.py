@@ -6,15 +6,6 @@ from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from api.console.pages import (
-    ROLE_LABELS,
-    Signed,
-    back,
-    refusal,
-    router,
-)
-from api.deps import Db
-from api.errors import ApiError
 from api.routes.documents import (
     FILES,
     Files,
@@ -23,8 +14,17 @@ from api.routes.documents import (
     document_response,
     upload_chunks,
 )
+from console.pages import (
+    ROLE_LABELS,
+    Signed,
+    back,
+    refusal,
+    router,
+)
 from domain.ids import Kind
 from domain.models import Actor
+from web.deps import Db
+from web.errors import ApiError
 
 FILE_RESOURCES = {"candidatures": FILES[Kind.APPLICATION], "clusters": FILES[Kind.CLUSTER]}
 

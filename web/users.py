@@ -1,9 +1,9 @@
 """Staff accounts from the command line, against the service's database (DATABASE_URL):
 
-python -m api.users add "Amina Alaoui" admin --email amina@mcinet.gov.ma
-python -m api.users token "Amina Alaoui"      # a new API token, shown once
-python -m api.users list
-python -m api.users deactivate "Amina Alaoui"  # tokens revoked, sessions ended
+python -m web.users add "Amina Alaoui" admin --email amina@mcinet.gov.ma
+python -m web.users token "Amina Alaoui"      # a new API token, shown once
+python -m web.users list
+python -m web.users deactivate "Amina Alaoui"  # tokens revoked, sessions ended
 """
 
 import argparse
@@ -11,13 +11,13 @@ import sys
 
 from sqlmodel import Session
 
-from api import identity
 from projection.database import make_engine, migrate
 from settings import Settings
+from web import identity
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api.users", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m web.users", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="ajouter une personne")
     add.add_argument("name")

@@ -7,18 +7,20 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.actions import Resource
-from api.console.applications import application_page
-from api.console.calls import call_page
-from api.console.clusters import cluster_page
-from api.console.forms import (
+from api.routes.applications import APPLICATIONS
+from api.routes.calls import CALLS
+from api.routes.clusters import CLUSTERS
+from console.applications import application_page
+from console.calls import call_page
+from console.clusters import cluster_page
+from console.forms import (
     FormError,
     french_problems,
     grid_labels,
     payload,
     unconfirmed,
 )
-from api.console.pages import (
+from console.pages import (
     ROLE_LABELS,
     Signed,
     as_typed,
@@ -27,14 +29,12 @@ from api.console.pages import (
     refused_page,
     router,
 )
-from api.deps import Db
-from api.errors import ApiError
-from api.routes.applications import APPLICATIONS
-from api.routes.calls import CALLS
-from api.routes.clusters import CLUSTERS
 from domain.models import Actor
 from domain.stages import Action
 from projection import queries
+from web.actions import Resource
+from web.deps import Db
+from web.errors import ApiError
 
 # The kinds of case by the console's French path, their API resource and their page.
 RESOURCES: dict[str, Resource] = {

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.tokens import PERSON_ROLES
 from domain.models import Actor
 from domain.stages import Role
 from projection.tables import SessionRow, TokenRow, UserRow
+from web.tokens import PERSON_ROLES
 
 SESSION_HOURS = 12
 EMAIL = re.compile(r"[^@\s]{1,100}@[^@\s]{1,99}\.[^@\s]{1,20}")

@@ -6,22 +6,22 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.files import files_of
-from api.console.mail import messages_of
-from api.console.pages import (
+from api.routes.clusters import cluster_detail
+from console.files import files_of
+from console.mail import messages_of
+from console.pages import (
     Signed,
     known_sort,
     no_evaluator,
     render,
     router,
 )
-from api.deps import Db
-from api.routes.clusters import cluster_detail
 from domain.ids import Kind, cluster_workflow_id
 from domain.models import Actor
 from projection import queries
 from projection.exports import FileFormat, Table, table_response
 from projection.views import Paging
+from web.deps import Db
 
 
 @router.get("/clusters", response_class=HTMLResponse)

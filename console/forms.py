@@ -4,10 +4,10 @@ validation errors in plain French."""
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.errors import french
 from domain.lifecycle import FormField
 from domain.models import Grid, MemberType
 from domain.support import KPI_LABELS
+from web.errors import french
 
 MEMBER_TYPES_FR = {
     "entreprise": MemberType.COMPANY,

@@ -3,19 +3,19 @@
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.pages import (
+from console.pages import (
     STATUSES,
     Signed,
     back,
     render,
     router,
 )
-from api.deps import Db
 from domain.lifecycle import DESK
 from domain.models import Actor
 from projection import queries
 from projection.exports import FileFormat, table_response
 from projection.views import Paging
+from web.deps import Db
 
 MAIL_READERS = DESK  # those who write to applicants
 

@@ -4,14 +4,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api import identity
-from api.console.pages import (
+from console.pages import (
     SESSION_COOKIE,
     back,
     render,
     router,
 )
-from api.deps import Db
+from web import identity
+from web.deps import Db
 
 
 @router.get("/connexion", response_class=HTMLResponse)

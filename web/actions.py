@@ -13,9 +13,6 @@ from typing import Annotated, Any, NoReturn
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
 
-from api.commands import acting, send
-from api.deps import Db, IdempotencyKey, engine_client, require
-from api.errors import CLOSED, UNKNOWN, conflict
 from domain.ids import Kind, workflow_id
 from domain.lifecycle import KINDS, Transition
 from domain.models import Actor
@@ -23,6 +20,9 @@ from domain.stages import Action
 from projection import queries
 from projection.tables import CASE_ROWS
 from projection.views import VIEWS
+from web.commands import acting, send
+from web.deps import Db, IdempotencyKey, engine_client, require
+from web.errors import CLOSED, UNKNOWN, conflict
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,16 @@ from typing import Any
 from fastapi import Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.console.pages import (
+from console.pages import (
     Signed,
     render,
     router,
 )
-from api.deps import Db
 from domain.ids import Kind
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
 from projection import queries
 from projection.views import Paging
+from web.deps import Db
 
 A, C = ApplicationStage, ClusterStage
 # « À traiter »: what waits on each role, as (heading, kind of case, stages). An evaluator's own

@@ -8,13 +8,14 @@ from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.console.forms import (
+from api.routes.calls import CALLS, call_detail, ranking_file, register, start_call
+from console.forms import (
     MEMBER_TYPES_FR,
     FormError,
     application_payload,
     french_problems,
 )
-from api.console.pages import (
+from console.pages import (
     Signed,
     as_typed,
     back,
@@ -23,14 +24,13 @@ from api.console.pages import (
     render,
     router,
 )
-from api.deps import Db
-from api.errors import ApiError
-from api.routes.calls import CALLS, call_detail, ranking_file, register, start_call
 from domain.clock import RABAT
 from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
 from domain.stages import Action, CallStage, Role
 from projection import queries
 from projection.exports import FileFormat
+from web.deps import Db
+from web.errors import ApiError
 
 
 @router.get("/appels", response_class=HTMLResponse)
