@@ -7,9 +7,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.routes.applications import APPLICATIONS
-from api.routes.calls import CALLS
-from api.routes.clusters import CLUSTERS
 from console.applications import application_page
 from console.calls import call_page
 from console.clusters import cluster_page
@@ -33,6 +30,9 @@ from domain.models import Actor
 from domain.stages import Action
 from projection import queries
 from web.actions import Resource
+from web.applications import APPLICATIONS
+from web.calls import CALLS
+from web.clusters import CLUSTERS
 from web.deps import Db
 from web.errors import ApiError
 

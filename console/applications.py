@@ -9,8 +9,6 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.routes.applications import APPLICATIONS, application_detail
-from api.routes.calls import CALLS
 from console.files import files_of
 from console.forms import (
     FormError,
@@ -38,6 +36,8 @@ from projection import queries
 from projection.exports import FileFormat, table_response
 from projection.views import Paging
 from web import identity
+from web.applications import APPLICATIONS, application_detail
+from web.calls import CALLS
 from web.deps import Db
 from web.errors import ApiError
 

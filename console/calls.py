@@ -8,7 +8,6 @@ from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.routes.calls import CALLS, call_detail, ranking_file, register, start_call
 from console.forms import (
     MEMBER_TYPES_FR,
     FormError,
@@ -29,6 +28,7 @@ from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
 from domain.stages import Action, CallStage, Role
 from projection import queries
 from projection.exports import FileFormat
+from web.calls import CALLS, call_detail, ranking_file, register, start_call
 from web.deps import Db
 from web.errors import ApiError
 

@@ -6,7 +6,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.routes.clusters import cluster_detail
 from console.files import files_of
 from console.mail import messages_of
 from console.pages import (
@@ -21,6 +20,7 @@ from domain.models import Actor
 from projection import queries
 from projection.exports import FileFormat, Table, table_response
 from projection.views import Paging
+from web.clusters import cluster_detail
 from web.deps import Db
 
 

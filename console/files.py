@@ -6,14 +6,6 @@ from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from api.routes.documents import (
-    FILES,
-    Files,
-    case_zip,
-    deposit_file,
-    document_response,
-    upload_chunks,
-)
 from console.pages import (
     ROLE_LABELS,
     Signed,
@@ -25,6 +17,14 @@ from domain.ids import Kind
 from domain.models import Actor
 from web.deps import Db
 from web.errors import ApiError
+from web.files import (
+    FILES,
+    Files,
+    case_zip,
+    deposit_file,
+    document_response,
+    upload_chunks,
+)
 
 FILE_RESOURCES = {"candidatures": FILES[Kind.APPLICATION], "clusters": FILES[Kind.CLUSTER]}
 

@@ -1,27 +1,27 @@
-"""One POST route per operator transition of the lifecycle table: `/{case_id}/{action}`.
+"""A kind of case's operator transitions, as both faces perform them.
 
-A `Resource` is one kind of case (calls, applications, clusters): its workflow and its routes;
-its projection row and its part of the lifecycle table follow from its kind. Every routed row of that table becomes a route whose
-roles, body and summary are the row's, sent as the update named after the action; the console
-performs the same `ActionSpec`s.
+A `Resource` is one kind of case (calls, applications, clusters): its workflow, its path
+prefix and the checks made before an update; its projection row and its part of the lifecycle
+table follow from its kind. Each routed row of that table is one `ActionSpec`, sent as the
+update named after the action; the API makes a route of each (api.routes.transitions), the
+console a form.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, NoReturn
+from typing import Any, NoReturn
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import HTTPException, Request, status
 from pydantic import BaseModel
 
 from domain.ids import Kind, workflow_id
 from domain.lifecycle import KINDS, Transition
 from domain.models import Actor
 from domain.stages import Action
-from projection import queries
+from projection import visibility
 from projection.tables import CASE_ROWS
-from projection.views import VIEWS
 from web.commands import acting, send
-from web.deps import Db, IdempotencyKey, engine_client, require
+from web.deps import Db, engine_client
 from web.errors import CLOSED, UNKNOWN, conflict
 
 
@@ -36,9 +36,9 @@ class ActionSpec:
         self, request: Request, case_id: str, actor: Actor, db: Db, body: Any, key: str | None
     ) -> BaseModel:
         """The transition, answered as the case's view for `actor`."""
-        path = f"/{self.resource.router.prefix.strip('/')}/{case_id}/{self.action}"
+        path = f"{self.resource.prefix}/{case_id}/{self.action}"
         state = await self.send(request, case_id, actor, db, body, key, path)
-        return queries.view_of(state, actor)
+        return visibility.view_of(state, actor)
 
     async def send(
         self,
@@ -50,7 +50,8 @@ class ActionSpec:
         key: str | None,
         path: str,
     ) -> BaseModel:
-        """The update, once per key; answers the case's new state (`path`: the request's)."""
+        """The update, once per key; answers the case's new state (`path`: the request's, for
+        its fingerprint, so the same request through either face is the same request)."""
         for check in self.resource.checks.get(self.action, ()):
             check(db, body)
         workflow = self.resource.workflow_id(case_id)
@@ -69,11 +70,10 @@ class ActionSpec:
 
 @dataclass
 class Resource:
-    router: APIRouter
+    prefix: str  # the API's path of this kind of case (« /calls »)
     kind: Kind
     workflow: type  # its workflow class: one update per routed transition
-    case_id: Any  # the path parameter's type, with its pattern
-    # Checks the API makes before sending an update (what the workflow cannot know).
+    # Checks made before sending an update (what the workflow cannot know).
     checks: dict[Action, tuple[Callable[[Db, Any], None], ...]] = field(default_factory=dict)
     actions: dict[Action, ActionSpec] = field(default_factory=dict)
 
@@ -82,8 +82,7 @@ class Resource:
         self.stage, transitions = KINDS[self.kind]
         for action, row in transitions.items():
             if row.routed:
-                self.actions[action] = spec = self.spec(action)
-                _add_route(spec)
+                self.actions[action] = self.spec(action)
 
     def spec(self, action: Action) -> ActionSpec:
         """The action's update on this kind's workflow (a route of its own, or a generated one)."""
@@ -104,48 +103,3 @@ class Resource:
 
     def workflow_id(self, case_id: str) -> str:
         return workflow_id(self.kind, case_id)
-
-
-def _add_route(spec: ActionSpec) -> None:
-    """The route of one transition; roles come from its row, so API and workflow agree."""
-    resource, row = spec.resource, spec.row
-    Allowed = Annotated[Actor, Depends(require(*row.roles))]
-    case_id, body = resource.case_id, row.body
-
-    if body is None:
-
-        async def act(
-            case_id: case_id, actor: Allowed, db: Db, request: Request, key: IdempotencyKey = None
-        ) -> BaseModel:
-            return await spec.perform(request, case_id, actor, db, None, key)
-
-    elif row.optional_body:
-
-        async def act(
-            case_id: case_id,
-            actor: Allowed,
-            db: Db,
-            request: Request,
-            payload: body | None = None,  # type: ignore[valid-type]
-            key: IdempotencyKey = None,
-        ) -> BaseModel:
-            return await spec.perform(request, case_id, actor, db, payload or body(), key)
-
-    else:
-
-        async def act(
-            case_id: case_id,
-            payload: body,  # type: ignore[valid-type]
-            actor: Allowed,
-            db: Db,
-            request: Request,
-            key: IdempotencyKey = None,
-        ) -> BaseModel:
-            return await spec.perform(request, case_id, actor, db, payload, key)
-
-    resource.router.post(
-        f"/{{case_id}}/{spec.action}",
-        response_model=VIEWS[resource.kind],
-        name=spec.action.value,
-        summary=row.command,
-    )(act)

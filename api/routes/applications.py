@@ -2,17 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from domain.ids import Kind, application_workflow_id
-from domain.models import Actor, EvaluatorAssignment
-from domain.stages import Action, ApplicationStage, Role
-from projection import queries
+from api.routes.transitions import add_transition_routes
+from domain.stages import ApplicationStage
+from projection import queries, visibility
 from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ApplicationDetail, ApplicationView, Page
-from web import identity
-from web.actions import Resource
+from web.applications import APPLICATIONS, application_detail
 from web.deps import (
     CALL_ID,
     PRINTABLE,
@@ -23,27 +21,9 @@ from web.deps import (
     Reader,
     sort_query,
 )
-from workflows.application import ApplicationWorkflow
 
-router = APIRouter(prefix="/applications", tags=["candidatures"])
-
-
-def _known_evaluators(db: Db, body: EvaluatorAssignment) -> None:
-    known = set(identity.evaluator_names(db))
-    if unknown := [name for name in body.evaluators if name not in known]:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "Évaluateur(s) inconnu(s) : " + ", ".join(unknown),
-        )
-
-
-APPLICATIONS = Resource(
-    router=router,
-    kind=Kind.APPLICATION,
-    workflow=ApplicationWorkflow,
-    case_id=ApplicationId,
-    checks={Action.ASSIGN_EVALUATORS: (_known_evaluators,)},
-)
+router = APIRouter(prefix=APPLICATIONS.prefix, tags=["candidatures"])
+add_transition_routes(router, APPLICATIONS, ApplicationId)
 
 
 def application_filters(
@@ -68,7 +48,9 @@ def list_applications(
     actor: Reader, db: Db, paging: PageQuery, filters: Filters, sort: Sort = None
 ) -> Page[ApplicationView]:
     listing = queries.list_applications(db, paging=paging, sort=sort, **filters)
-    return listing.model_copy(update={"items": [queries.seen_by(v, actor) for v in listing.items]})
+    return listing.model_copy(
+        update={"items": [visibility.seen_by(v, actor) for v in listing.items]}
+    )
 
 
 # On the router's prefix itself: « /applications.csv » is no case id.
@@ -84,35 +66,3 @@ def export_applications(
 @router.get("/{application_id}", response_model=ApplicationDetail)
 def get_application(application_id: ApplicationId, actor: Anyone, db: Db) -> ApplicationDetail:
     return application_detail(db, application_id, actor)
-
-
-def application_detail(db: Db, application_id: str, actor: Actor) -> ApplicationDetail:
-    """The case and its audit trail; an evaluator sees it once assigned and free of conflict,
-    with their own sheet and their own events only."""
-    if actor.role == Role.EVALUATOR:
-        check_evaluator_access(db, application_id, actor.name)
-    [view] = queries.application_views(db, [APPLICATIONS.row(db, application_id)])
-    audit = queries.audit_trail(db, application_workflow_id(application_id))
-    read = (
-        []
-        if actor.role == Role.EVALUATOR
-        else queries.downloads(db, Kind.APPLICATION, application_id)
-    )
-    if actor.role == Role.EVALUATOR:
-        audit = [e for e in audit if e.actor == actor.name]
-    view = queries.seen_by(view, actor)
-    return ApplicationDetail(**view.model_dump(), audit=audit, downloads=read)
-
-
-def check_evaluator_access(db: Db, application_id: str, evaluator: str) -> None:
-    row = queries.assignment(db, application_id, evaluator)
-    if row is None or row.status == "conflict":
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "Cette candidature ne vous est pas affectée."
-        )
-    if row.status == "assigned":
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "Déclarez l'absence de conflit d'intérêts (« Déclarer mes intérêts ») avant de "
-            "consulter le dossier.",
-        )

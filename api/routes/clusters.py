@@ -5,22 +5,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from domain.ids import Kind, cluster_workflow_id
+from api.routes.transitions import add_transition_routes
 from domain.stages import ClusterStage
 from projection import queries
 from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
-from web.actions import Resource
+from web.clusters import CLUSTERS, cluster_detail
 from web.deps import Db, PageQuery, Reader, sort_query
-from workflows.cluster import ClusterWorkflow
 
-router = APIRouter(prefix="/clusters", tags=["clusters labellisés"])
+router = APIRouter(prefix=CLUSTERS.prefix, tags=["clusters labellisés"])
 ClusterId = Annotated[
     str, Path(pattern=r"^[0-9a-f]{1,32}$", description="id de la candidature labellisée")
 ]
-
-
-CLUSTERS = Resource(router=router, kind=Kind.CLUSTER, workflow=ClusterWorkflow, case_id=ClusterId)
+add_transition_routes(router, CLUSTERS, ClusterId)
 
 
 def cluster_filters(
@@ -84,19 +81,6 @@ def export_kpis(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Respons
 @router.get("/{case_id}", response_model=ClusterDetail)
 def get_cluster(case_id: ClusterId, _: Reader, db: Db) -> ClusterDetail:
     return cluster_detail(db, case_id)
-
-
-def cluster_detail(db: Db, cluster_id: str) -> ClusterDetail:
-    """The support case, its KPIs, the cases of the same cluster before and after, its trail."""
-    state = queries.cluster_state(CLUSTERS.row(db, cluster_id))
-    return ClusterDetail(
-        **queries.cluster_view(state).model_dump(),
-        later_applications=queries.later_applications(db, cluster_id),
-        later_clusters=queries.later_clusters(db, cluster_id),
-        kpis=queries.kpi_table(state),
-        audit=queries.audit_trail(db, cluster_workflow_id(cluster_id)),
-        downloads=queries.downloads(db, Kind.CLUSTER, cluster_id),
-    )
 
 
 @router.get("/{case_id}/kpis", response_model=list[KpiLine])

@@ -1,240 +1,28 @@
-"""A case's files (an application's dossier, a cluster's annual reports): deposit (streamed to
-storage, then recorded by the case's workflow), the list of the case's files, each file's
-download and the whole set as a ZIP, every download recorded."""
+"""A case's files (an application's dossier, a cluster's annual reports): deposit, the list of
+the case's files, each file's download and the whole set as a ZIP (web.files does each)."""
 
-import functools
-import re
-import unicodedata
-import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, UploadFile, status
+from fastapi import APIRouter, Path, Request, UploadFile, status
 from fastapi.params import File, Form
 from fastapi.responses import Response, StreamingResponse
 
-from api.routes.applications import APPLICATIONS, check_evaluator_access
-from api.routes.calls import CALLS
-from api.routes.clusters import CLUSTERS
 from domain.ids import Kind
-from domain.lifecycle import TRANSITIONS
-from domain.models import MAX_FILE_BYTES, Actor, DocumentRef
-from domain.stages import Action, ApplicationStage, Role
-from domain.support import REPORT_FILES
-from projection import queries
-from projection.storage import CHUNK, Storage, TooLarge, Unaccepted
-from projection.tables import DocumentRow, DownloadRow
-from web.actions import ActionSpec, Resource
-from web.deps import READERS, Anyone, Db, Desk, IdempotencyKey
+from domain.models import DocumentRef
+from web.deps import Anyone, Db, Desk, IdempotencyKey
+from web.files import (
+    FILES,
+    Files,
+    case_documents,
+    case_zip,
+    deposit_file,
+    document_response,
+    upload_chunks,
+)
 
 router = APIRouter(tags=["documents"])
-OTHER_KINDS = ("complément", "autre")
 DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="id du document")]
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$", description="id du dossier")]
-
-
-@dataclass(frozen=True)
-class Accepts:
-    """What a case takes now: the kinds of file, the largest file, and whether it is open."""
-
-    kinds: list[str]
-    max_bytes: int
-    open: bool
-    closed_because: str = "Le dossier n'accepte pas de fichiers à cette étape."
-
-
-def _application_accepts(db: Db, case_id: str) -> Accepts:
-    """The call's required documents; before the deadline (its current one, an extension
-    included), or in answer to a complements request. The workflow decides (add_document's
-    check): this asks the same before a byte is stored."""
-    state = queries.application_state(APPLICATIONS.row(db, case_id))
-    rules = queries.call_state(CALLS.row(db, state.call_id)).spec
-    open_ = _open(state.stage, Action.ADD_DOCUMENT) and (
-        state.stage != ApplicationStage.RECEIVED or datetime.now(UTC) < rules.deadline
-    )
-    return Accepts(
-        [*rules.required_documents, *OTHER_KINDS],
-        rules.max_file_bytes,
-        open_,
-        "Le dossier n'accepte plus de fichiers (date limite passée).",
-    )
-
-
-def _cluster_accepts(db: Db, case_id: str) -> Accepts:
-    """The annual report's files, or any other, while the support runs."""
-    stage = CLUSTERS.row(db, case_id).stage
-    return Accepts(
-        [*REPORT_FILES.values(), "autre"],
-        MAX_FILE_BYTES,
-        _open(stage, Action.ADD_CLUSTER_DOCUMENT),
-    )
-
-
-def _open(stage: str, action: Action) -> bool:
-    return stage in TRANSITIONS[action].sources
-
-
-def _application_readable(db: Db, case_id: str, actor: Actor) -> None:
-    """Admin, operator, committee; an evaluator once assigned and free of conflict."""
-    if actor.role == Role.EVALUATOR:
-        check_evaluator_access(db, case_id, actor.name)
-    APPLICATIONS.row(db, case_id)
-
-
-def _cluster_readable(db: Db, case_id: str, actor: Actor) -> None:
-    if actor.role not in READERS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Dossier de soutien réservé au programme.")
-    CLUSTERS.row(db, case_id)
-
-
-@dataclass(frozen=True)
-class Files:
-    """One kind of case that holds files: its routes, the update that records a deposit, what
-    it accepts and who may read it."""
-
-    resource: Resource
-    action: Action
-    accepts: Callable[[Db, str], Accepts]
-    readable: Callable[[Db, str, Actor], None]
-
-    @functools.cached_property
-    def deposit(self) -> ActionSpec:
-        return self.resource.spec(self.action)
-
-    @property
-    def kind(self) -> Kind:
-        return self.resource.kind
-
-    @property
-    def prefix(self) -> str:
-        return self.resource.router.prefix
-
-
-FILES = {
-    Kind.APPLICATION: Files(
-        APPLICATIONS, Action.ADD_DOCUMENT, _application_accepts, _application_readable
-    ),
-    Kind.CLUSTER: Files(CLUSTERS, Action.ADD_CLUSTER_DOCUMENT, _cluster_accepts, _cluster_readable),
-}
-
-
-def clean_name(name: str | None) -> str:
-    """A file name safe to store and to send back: no path, no control character, 200 at most."""
-    base = re.split(r"[\\\\/]", name or "")[-1]
-    base = "".join(
-        c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C"
-    )
-    base = " ".join(base.split()).strip(". ")
-    return base[:200] or "document"
-
-
-async def upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(CHUNK):
-        yield chunk
-
-
-async def deposit_file(
-    files: Files,
-    request: Request,
-    case_id: str,
-    actor: Actor,
-    db: Db,
-    kind: str,
-    filename: str | None,
-    chunks: AsyncIterator[bytes],
-    key: str | None,
-) -> DocumentRef:
-    """Store the bytes, then have the case's workflow record the file; a refusal keeps nothing.
-    The API's route and the console's form both deposit through here."""
-    accepts = files.accepts(db, case_id)
-    if kind not in accepts.kinds:
-        raise HTTPException(
-            422, "Type de pièce inconnu ; attendu : " + ", ".join(accepts.kinds) + "."
-        )
-    if not accepts.open:
-        raise HTTPException(409, accepts.closed_because)
-    storage: Storage = request.app.state.storage
-    try:
-        stored = await storage.save(chunks, accepts.max_bytes)
-    except TooLarge:
-        limit = accepts.max_bytes // 2**20
-        raise HTTPException(413, f"Fichier trop volumineux : {limit} Mio au plus.") from None
-    except Unaccepted:
-        raise HTTPException(
-            415, "Type de fichier refusé : PDF, DOCX, XLSX, ODT, JPEG ou PNG."
-        ) from None
-    document_id = (
-        uuid.uuid5(uuid.NAMESPACE_URL, f"{files.kind}:{case_id}:{key}").hex
-        if key
-        else uuid.uuid4().hex
-    )
-    body = stored.deposit(document_id, kind, clean_name(filename))
-    path = f"{files.prefix}/{case_id}/documents"
-    try:
-        state = await files.deposit.send(request, case_id, actor, db, body, key, path)
-    except HTTPException:
-        storage.remove(stored)  # refused by the case: nothing kept
-        raise
-    return next(f for f in state.files if f.id == body.id)
-
-
-def _record(db: Db, kind: Kind, case_id: str, document_ids: list[str], actor: Actor) -> None:
-    """Who read which file, when: shown on the case."""
-    now = datetime.now(UTC)
-    for document_id in document_ids:
-        db.add(
-            DownloadRow(
-                document_id=document_id,
-                case_kind=kind,
-                case_id=case_id,
-                actor=actor.name,
-                role=actor.role,
-                at=now,
-            )
-        )
-    db.commit()
-
-
-def case_documents(files: Files, db: Db, case_id: str, actor: Actor) -> list[DocumentRef]:
-    files.readable(db, case_id, actor)
-    return queries.documents(db, files.kind, case_id)
-
-
-def case_zip(files: Files, request: Request, db: Db, case_id: str, actor: Actor) -> Response:
-    """The case's files as one ZIP, streamed as it is made: a folder per kind, every version."""
-    refs = case_documents(files, db, case_id, actor)
-    storage: Storage = request.app.state.storage
-    entries, seen = [], set()
-    for ref in refs:
-        name = f"{clean_name(ref.kind)}/{ref.filename}"
-        while name in seen:  # the same name deposited again: its versions side by side
-            stem, dot, ext = name.rpartition(".")
-            name = f"{stem} (bis).{ext}" if dot else f"{name} (bis)"
-        seen.add(name)
-        entries.append((ref.sha256, ref.size, name))
-    archive = storage.zip(entries)
-    _record(db, files.kind, case_id, [ref.id for ref in refs], actor)
-    return StreamingResponse(
-        archive,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="dossier-{case_id}.zip"',
-            "Content-Length": str(len(archive)),
-        },
-    )
-
-
-def document_response(request: Request, db: Db, document_id: str, actor: Actor) -> Response:
-    """The file, under its original name (Range requests served); each download recorded."""
-    row = db.get(DocumentRow, document_id)
-    if row is None:
-        raise HTTPException(404, "Document inconnu.")
-    FILES[Kind(row.case_kind)].readable(db, row.case_id, actor)
-    _record(db, Kind(row.case_kind), row.case_id, [row.id], actor)
-    storage: Storage = request.app.state.storage
-    return storage.response(row.sha256, row.size, row.content_type, row.filename, request)
 
 
 def _add_routes(files: Files) -> None:
