@@ -9,7 +9,7 @@ from uuid import uuid4
 from markupsafe import Markup, escape
 
 from console import formats
-from domain.stages import ApplicationStage
+from domain.stages import STAGES, STEP_LABELS_FR, Step
 from projection.views import KpiLine
 
 WIDTH = 360  # viewBox units: 14-unit text is >= 12 px in a 390 px phone's card (~318 px), and
@@ -138,23 +138,17 @@ def _svg(title: str, desc: str, body: str, height: float) -> Markup:
     )
 
 
-A = ApplicationStage
-DECIDED = {A.SCORED, A.LABELLED, A.RESERVE, A.REJECTED, A.REVIEW_REQUESTED, A.REJECTION_FINAL}
-# A call's funnel: how many applications reached each step, told by where each stands now (the
-# lifecycle runs one way; one sent back to evaluation by a redress counts where it is again).
-STEPS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("enregistrées", frozenset(A)),
-    ("examinées", frozenset(A) - {A.RECEIVED, A.WITHDRAWN}),
-    ("recevables", frozenset({A.ELIGIBLE, A.EVALUATION} | DECIDED)),
-    ("évaluées", frozenset(DECIDED)),
-    ("labellisées", frozenset({A.LABELLED})),
-)
+# A call's funnel: how many applications reached each step, told by where each stands now (its
+# stage's record; one sent back to evaluation by a redress counts where it is again).
 
 
 def funnel(counts: Mapping[str, int]) -> Markup:
     """A call's applications step by step: registered, examined, eligible, evaluated,
     labelled; the cases that stopped on the way are the difference between two bars."""
-    reached = [(label, sum(n for s, n in counts.items() if s in stages)) for label, stages in STEPS]
+    reached = [
+        (label, sum(n for s, n in counts.items() if STAGES[s].step >= step))  # type: ignore[index,operator]
+        for step, label in zip(Step, STEP_LABELS_FR, strict=True)
+    ]
     rows = tuple(Row(label, (Bar(n, _number(n)),)) for label, n in reached)
     title = f"Parcours des candidatures de l'appel ({_number(reached[0][1])} enregistrées)"
     return _chart(

@@ -12,30 +12,32 @@ from console.pages import (
     router,
 )
 from domain.ids import Kind
-from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
+from domain.stages import STAGES, ApplicationStage, CallStage, ClusterStage, Role
 from projection import queries
 from projection.views import Paging
 from web.deps import Db
 
-A, C = ApplicationStage, ClusterStage
-# « À traiter »: what waits on each role, as (heading, kind of case, stages). An evaluator's own
-# list (declarations, then grids, soonest first) is « Mes évaluations ».
-AWAITING: dict[str, tuple[tuple[str, Kind, tuple[str, ...]], ...]] = {
-    Role.OPERATOR: (
-        ("Recevabilité à prononcer", Kind.APPLICATION, (A.ELIGIBILITY_REVIEW,)),
-        ("Compléments attendus", Kind.APPLICATION, (A.COMPLEMENTS_REQUESTED,)),
-        ("Rapports annuels à enregistrer", Kind.CLUSTER, (C.REPORT_REQUESTED, C.REPORT_OVERDUE)),
-    ),
-    Role.ADMIN: (
-        ("Évaluateurs à affecter", Kind.APPLICATION, (A.ELIGIBLE,)),
-        ("Conventions à signer", Kind.CLUSTER, (C.AWAITING_CONTRACT,)),
-        ("Renouvellements à décider", Kind.CLUSTER, (C.UNDER_REVIEW,)),
-    ),
-    Role.COMMITTEE: (
-        ("Dossiers à décider", Kind.APPLICATION, (A.SCORED,)),
-        ("Demandes de recours", Kind.APPLICATION, (A.REVIEW_REQUESTED,)),
-    ),
-}
+C = ClusterStage
+
+
+def _awaiting() -> dict[Role, tuple[tuple[str, Kind, tuple[str, ...]], ...]]:
+    """« À traiter »: what waits on each role, as (heading, kind of case, stages), from the
+    stages' records in lifecycle order. An evaluator's own list (declarations, then grids,
+    soonest first) is « Mes évaluations »."""
+    found: dict[Role, dict[str, tuple[Kind, list[str]]]] = {}
+    for kind, stages in ((Kind.APPLICATION, ApplicationStage), (Kind.CLUSTER, ClusterStage)):
+        for stage in stages:
+            if todo := STAGES[stage].todo:
+                found.setdefault(todo.role, {}).setdefault(todo.heading, (kind, []))[1].append(
+                    stage
+                )
+    return {
+        role: tuple((heading, kind, tuple(stages)) for heading, (kind, stages) in headings.items())
+        for role, headings in found.items()
+    }
+
+
+AWAITING = _awaiting()
 SHOWN = 20  # per heading; the rest is one click away in the filtered list
 
 
@@ -56,7 +58,7 @@ def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
                         "href": f"/console/candidatures/{a.id}",
                         "name": a.data.cluster_name,
                         "where": titles.get(a.call_id, ""),
-                        "due": a.due_at(),
+                        "due": a.due_at,
                         "stage": a.stage,
                         "late": a.overdue,
                     }
@@ -72,7 +74,7 @@ def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
                         "href": f"/console/clusters/{c.id}",
                         "name": c.origin.cluster_name,
                         "where": c.origin.sector,
-                        "due": c.report_due(),
+                        "due": c.report_due_at,
                         "stage": c.stage,
                         "late": c.stage == C.REPORT_OVERDUE,
                     }

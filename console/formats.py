@@ -4,6 +4,7 @@ charts' too."""
 from datetime import UTC, datetime
 
 from domain.clock import local
+from domain.stages import STAGES, Tone
 from domain.support import add_years
 
 
@@ -32,23 +33,10 @@ def countdown(deadline: datetime) -> str:
     )
 
 
-# A stage's badge says how it went: ended badly (red), waiting on someone (amber), else green.
-ADVERSE = {"ineligible", "rejected", "rejection_final", "withdrawn", "terminated", "report_overdue"}
-WAITING = {
-    "eligibility_review",
-    "complements_requested",
-    "evaluation",
-    "review_requested",
-    "awaiting_contract",
-    "report_requested",
-    "under_review",
-    "suspended",
-}
-
-
 def tone(stage: str, late: bool = False) -> str:
-    """The badge's class for a stage (`late`: past its date, whatever the stage)."""
-    return "retard" if late or stage in ADVERSE else "attente" if stage in WAITING else ""
+    """The badge's class for a stage, from its record (`late`: past its date, whatever the
+    stage)."""
+    return Tone.ADVERSE if late else STAGES[stage].tone  # type: ignore[index]
 
 
 def next_anniversary(ends_at: datetime) -> datetime:

@@ -8,6 +8,8 @@ API's routes, `allowed_actions`, the console's forms and the timelines all deriv
 
 from dataclasses import dataclass
 from enum import StrEnum
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -22,13 +24,25 @@ from domain.models import (
     EligibleDecision,
     EvaluatorAssignment,
     IneligibleDecision,
+    Input,
     InterestDeclaration,
     ReviewAnswer,
     ReviewRequest,
     ScoreSheet,
     Withdrawal,
 )
-from domain.stages import A, Action, ApplicationStage, C, CallStage, ClusterStage, K, Role, Stage
+from domain.stages import (
+    STAGES,
+    A,
+    Action,
+    ApplicationStage,
+    C,
+    CallStage,
+    ClusterStage,
+    K,
+    Role,
+    Stage,
+)
 from domain.support import (
     REPORT_FILES,
     AnnualReport,
@@ -40,21 +54,36 @@ from domain.support import (
 )
 
 
-@dataclass(frozen=True)
+class F(StrEnum):
+    """How the console draws and reads a form's input."""
+
+    TEXT = "text"
+    TEXTAREA = "textarea"
+    LINES = "lines"  # one item per line
+    DATE = "date"
+    NUMBER = "number"
+    CHECKBOX = "checkbox"
+    SECTOR = "sector"  # one of the call's sectors
+    AMOUNTS = "amounts"
+    KPIS = "kpis"
+    EVALUATORS = "evaluators"
+    GRID = "grid"
+    FILE = "file"  # one of the case's files
+    FILES = "files"  # those deposited since the complements request
+    CONFIRM = "confirm"  # a box to tick before a destructive action: never part of the body
+
+
+@dataclass(frozen=True, kw_only=True)
 class FormField:
-    """One input of a console form; `kind` tells the console how to draw and read it."""
+    """One input of a console form."""
 
     name: str
     label: str
-    # text, textarea, lines, date, number, checkbox, sector (one of the call's sectors),
-    # amounts, kpis, evaluators, grid, file (one of the case's files), files (those deposited
-    # since the complements request), confirm (a box to tick before a destructive action: never
-    # part of the body)
-    kind: str = "text"
+    kind: F = F.TEXT
     required: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Transition:
     sources: frozenset[Stage]  # empty: the case's first transition
     target: Stage | None
@@ -90,365 +119,487 @@ def _from(*stages: Stage) -> frozenset[Stage]:
 def _deposit(sources: frozenset[Stage]) -> Transition:
     """A file deposited for a case: a route of its own, since the file is sent as multipart."""
     return Transition(
-        sources, None, DESK, "Déposer un document", "Document déposé", Deposit, route=False
+        sources=sources,
+        target=None,
+        roles=DESK,
+        command="Déposer un document",
+        event="Document déposé",
+        body=Deposit,
+        route=False,
     )
 
 
-REASON = FormField("reason", "Motif", "textarea", required=True)
+REASON = FormField(name="reason", label="Motif", kind=F.TEXTAREA, required=True)
 # A destructive action's form asks to be confirmed, and looks dangerous (the console only).
-CONFIRM = FormField("confirme", "Je confirme : cette action ne se défait pas", "confirm", True)
-OPTIONAL_REASON = FormField("reason", "Motif", "textarea")
-NOTE = FormField("note", "Note (facultative)", "textarea")
-AMOUNT = FormField("amount", "Montant de l'année en MAD (vide : montant prévu)", "number")
-ANSWER = FormField("answer", "Réponse du comité", "textarea", required=True)
+CONFIRM = FormField(
+    name="confirme",
+    label="Je confirme : cette action ne se défait pas",
+    kind=F.CONFIRM,
+    required=True,
+)
+OPTIONAL_REASON = FormField(name="reason", label="Motif", kind=F.TEXTAREA)
+NOTE = FormField(name="note", label="Note (facultative)", kind=F.TEXTAREA)
+AMOUNT = FormField(
+    name="amount", label="Montant de l'année en MAD (vide : montant prévu)", kind=F.NUMBER
+)
+ANSWER = FormField(name="answer", label="Réponse du comité", kind=F.TEXTAREA, required=True)
 
 CALL: dict[Action, Transition] = {
     Action.CREATE: Transition(
-        _from(), C.DRAFT, MANAGERS, "Créer l'appel", "Appel créé", route=False
+        sources=_from(),
+        target=C.DRAFT,
+        roles=MANAGERS,
+        command="Créer l'appel",
+        event="Appel créé",
+        route=False,
     ),
     Action.PUBLISH: Transition(
-        _from(C.DRAFT), C.SCHEDULED, MANAGERS, "Publier l'appel", "Appel publié"
+        sources=_from(C.DRAFT),
+        target=C.SCHEDULED,
+        roles=MANAGERS,
+        command="Publier l'appel",
+        event="Appel publié",
     ),
-    Action.OPEN: Transition(_from(C.SCHEDULED), C.OPEN, CLOCK, "Ouvrir", "Appel ouvert"),
+    Action.OPEN: Transition(
+        sources=_from(C.SCHEDULED),
+        target=C.OPEN,
+        roles=CLOCK,
+        command="Ouvrir",
+        event="Appel ouvert",
+    ),
     Action.EXTEND_DEADLINE: Transition(
-        _from(C.DRAFT, C.SCHEDULED, C.OPEN),
-        None,
-        MANAGERS,
-        "Prolonger la date limite",
-        "Date limite prolongée",
-        DeadlineExtension,
+        sources=_from(C.DRAFT, C.SCHEDULED, C.OPEN),
+        target=None,
+        roles=MANAGERS,
+        command="Prolonger la date limite",
+        event="Date limite prolongée",
+        body=DeadlineExtension,
         fields=(
-            FormField("deadline", "Nouvelle date limite (heure de Rabat)", "date", required=True),
+            FormField(
+                name="deadline",
+                label="Nouvelle date limite (heure de Rabat)",
+                kind=F.DATE,
+                required=True,
+            ),
             OPTIONAL_REASON,
         ),
     ),
     Action.REGISTER_APPLICATION: Transition(
-        _from(C.OPEN),
-        None,
-        DESK,
-        "Enregistrer une candidature",
-        "Candidature enregistrée",
+        sources=_from(C.OPEN),
+        target=None,
+        roles=DESK,
+        command="Enregistrer une candidature",
+        event="Candidature enregistrée",
         route=False,
     ),
-    Action.CLOSE: Transition(_from(C.OPEN), C.CLOSED, CLOCK, "Clôturer", "Date limite atteinte"),
+    Action.CLOSE: Transition(
+        sources=_from(C.OPEN),
+        target=C.CLOSED,
+        roles=CLOCK,
+        command="Clôturer",
+        event="Date limite atteinte",
+    ),
     Action.START_EVALUATION: Transition(
-        _from(C.CLOSED), C.UNDER_EVALUATION, MANAGERS, "Lancer l'évaluation", "Évaluation lancée"
+        sources=_from(C.CLOSED),
+        target=C.UNDER_EVALUATION,
+        roles=MANAGERS,
+        command="Lancer l'évaluation",
+        event="Évaluation lancée",
     ),
     Action.PUBLISH_RESULTS: Transition(
-        _from(C.UNDER_EVALUATION),
-        C.RESULTS_PUBLISHED,
-        PUBLISHERS,
-        "Publier les résultats",
-        "Résultats publiés",
+        sources=_from(C.UNDER_EVALUATION),
+        target=C.RESULTS_PUBLISHED,
+        roles=PUBLISHERS,
+        command="Publier les résultats",
+        event="Résultats publiés",
         fields=(CONFIRM,),
     ),
     Action.ARCHIVE: Transition(
-        _from(C.RESULTS_PUBLISHED),
-        C.ARCHIVED,
-        MANAGERS,
-        "Archiver",
-        "Appel archivé",
+        sources=_from(C.RESULTS_PUBLISHED),
+        target=C.ARCHIVED,
+        roles=MANAGERS,
+        command="Archiver",
+        event="Appel archivé",
         fields=(CONFIRM,),
     ),
 }
 
 APPLICATION: dict[Action, Transition] = {
     Action.REGISTER: Transition(
-        _from(), A.RECEIVED, DESK, "Enregistrer", "Candidature enregistrée", route=False
+        sources=_from(),
+        target=A.RECEIVED,
+        roles=DESK,
+        command="Enregistrer",
+        event="Candidature enregistrée",
+        route=False,
     ),
     Action.AMEND: Transition(
-        _from(A.RECEIVED),
-        None,
-        DESK,
-        "Modifier",
-        "Candidature modifiée",
-        Amendment,
+        sources=_from(A.RECEIVED),
+        target=None,
+        roles=DESK,
+        command="Modifier",
+        event="Candidature modifiée",
+        body=Amendment,
         fields=(
-            FormField("cluster_name", "Nom du cluster"),
-            FormField("sector", "Secteur", "sector"),
+            FormField(name="cluster_name", label="Nom du cluster"),
+            FormField(name="sector", label="Secteur", kind=F.SECTOR),
         ),
     ),
     Action.ADD_DOCUMENT: _deposit(_from(A.RECEIVED, A.COMPLEMENTS_REQUESTED)),
     Action.WITHDRAW: Transition(
-        _from(A.RECEIVED),
-        A.WITHDRAWN,
-        DESK,
-        "Retirer la candidature",
-        "Candidature retirée",
-        Withdrawal,
+        sources=_from(A.RECEIVED),
+        target=A.WITHDRAWN,
+        roles=DESK,
+        command="Retirer la candidature",
+        event="Candidature retirée",
+        body=Withdrawal,
         fields=(REASON, CONFIRM),
     ),
     Action.CLOSE_SUBMISSIONS: Transition(
-        _from(A.RECEIVED), A.ELIGIBILITY_REVIEW, CLOCK, "Clore", "Date limite atteinte"
+        sources=_from(A.RECEIVED),
+        target=A.ELIGIBILITY_REVIEW,
+        roles=CLOCK,
+        command="Clore",
+        event="Date limite atteinte",
     ),
     Action.MARK_ELIGIBLE: Transition(
-        _from(A.ELIGIBILITY_REVIEW),
-        A.ELIGIBLE,
-        DESK,
-        "Déclarer recevable",
-        "Déclarée recevable",
-        EligibleDecision,
+        sources=_from(A.ELIGIBILITY_REVIEW),
+        target=A.ELIGIBLE,
+        roles=DESK,
+        command="Déclarer recevable",
+        event="Déclarée recevable",
+        body=EligibleDecision,
         optional_body=True,
         fields=(NOTE,),
     ),
     Action.MARK_INELIGIBLE: Transition(
-        _from(A.ELIGIBILITY_REVIEW),
-        A.INELIGIBLE,
-        DESK,
-        "Déclarer irrecevable",
-        "Déclarée irrecevable",
-        IneligibleDecision,
+        sources=_from(A.ELIGIBILITY_REVIEW),
+        target=A.INELIGIBLE,
+        roles=DESK,
+        command="Déclarer irrecevable",
+        event="Déclarée irrecevable",
+        body=IneligibleDecision,
         fields=(REASON,),
     ),
     Action.REQUEST_COMPLEMENTS: Transition(
-        _from(A.ELIGIBILITY_REVIEW),
-        A.COMPLEMENTS_REQUESTED,
-        DESK,
-        "Demander des compléments",
-        "Compléments demandés",
-        ComplementsAsk,
+        sources=_from(A.ELIGIBILITY_REVIEW),
+        target=A.COMPLEMENTS_REQUESTED,
+        roles=DESK,
+        command="Demander des compléments",
+        event="Compléments demandés",
+        body=ComplementsAsk,
         fields=(
-            FormField("items", "Pièces demandées (une par ligne)", "lines", required=True),
-            FormField("due_at", "Date limite (vide : délai de réponse de l'appel)", "date"),
+            FormField(
+                name="items", label="Pièces demandées (une par ligne)", kind=F.LINES, required=True
+            ),
+            FormField(
+                name="due_at", label="Date limite (vide : délai de réponse de l'appel)", kind=F.DATE
+            ),
             NOTE,
         ),
     ),
     Action.SUBMIT_COMPLEMENTS: Transition(
-        _from(A.COMPLEMENTS_REQUESTED),
-        A.ELIGIBILITY_REVIEW,
-        DESK,
-        "Enregistrer les compléments",
-        "Compléments reçus",
-        ComplementsReply,
-        fields=(FormField("files", "Fichiers déposés en réponse", "files"), NOTE),
+        sources=_from(A.COMPLEMENTS_REQUESTED),
+        target=A.ELIGIBILITY_REVIEW,
+        roles=DESK,
+        command="Enregistrer les compléments",
+        event="Compléments reçus",
+        body=ComplementsReply,
+        fields=(FormField(name="files", label="Fichiers déposés en réponse", kind=F.FILES), NOTE),
     ),
     Action.EXPIRE_COMPLEMENTS: Transition(
-        _from(A.COMPLEMENTS_REQUESTED), A.INELIGIBLE, CLOCK, "Expirer", "Compléments non reçus"
+        sources=_from(A.COMPLEMENTS_REQUESTED),
+        target=A.INELIGIBLE,
+        roles=CLOCK,
+        command="Expirer",
+        event="Compléments non reçus",
     ),
     Action.ASSIGN_EVALUATORS: Transition(
-        _from(A.ELIGIBLE, A.EVALUATION),
-        A.EVALUATION,
-        MANAGERS,
-        "Affecter des évaluateurs",
-        "Évaluateurs affectés",
-        EvaluatorAssignment,
-        fields=(FormField("evaluators", "Évaluateurs", "evaluators", required=True),),
+        sources=_from(A.ELIGIBLE, A.EVALUATION),
+        target=A.EVALUATION,
+        roles=MANAGERS,
+        command="Affecter des évaluateurs",
+        event="Évaluateurs affectés",
+        body=EvaluatorAssignment,
+        fields=(
+            FormField(name="evaluators", label="Évaluateurs", kind=F.EVALUATORS, required=True),
+        ),
     ),
     Action.DECLARE_INTEREST: Transition(
-        _from(A.EVALUATION),
-        None,
-        EVALUATORS,
-        "Déclarer mes intérêts",
-        "Intérêts déclarés",
-        InterestDeclaration,
+        sources=_from(A.EVALUATION),
+        target=None,
+        roles=EVALUATORS,
+        command="Déclarer mes intérêts",
+        event="Intérêts déclarés",
+        body=InterestDeclaration,
         fields=(
-            FormField("conflict", "J'ai un conflit d'intérêts avec ce dossier", "checkbox"),
+            FormField(
+                name="conflict", label="J'ai un conflit d'intérêts avec ce dossier", kind=F.CHECKBOX
+            ),
             NOTE,
         ),
     ),
     Action.SUBMIT_SCORES: Transition(
-        _from(A.EVALUATION),
-        None,
-        EVALUATORS,
-        "Transmettre ma grille",
-        "Grille transmise",
-        ScoreSheet,
+        sources=_from(A.EVALUATION),
+        target=None,
+        roles=EVALUATORS,
+        command="Transmettre ma grille",
+        event="Grille transmise",
+        body=ScoreSheet,
         fields=(
-            FormField("scores", "Grille d'évaluation", "grid", required=True),
-            FormField("comment", "Commentaire général", "textarea"),
+            FormField(name="scores", label="Grille d'évaluation", kind=F.GRID, required=True),
+            FormField(name="comment", label="Commentaire général", kind=F.TEXTAREA),
         ),
     ),
     Action.REMIND_EVALUATORS: Transition(
-        _from(A.EVALUATION), None, CLOCK, "Relancer", "Rappel aux évaluateurs"
+        sources=_from(A.EVALUATION),
+        target=None,
+        roles=CLOCK,
+        command="Relancer",
+        event="Rappel aux évaluateurs",
     ),
     Action.FLAG_OVERDUE: Transition(
-        _from(A.EVALUATION), None, CLOCK, "Signaler le retard", "Évaluation en retard"
+        sources=_from(A.EVALUATION),
+        target=None,
+        roles=CLOCK,
+        command="Signaler le retard",
+        event="Évaluation en retard",
     ),
     Action.COMPLETE_EVALUATION: Transition(
-        _from(A.EVALUATION), A.SCORED, CLOCK, "Conclure", "Évaluation complète"
+        sources=_from(A.EVALUATION),
+        target=A.SCORED,
+        roles=CLOCK,
+        command="Conclure",
+        event="Évaluation complète",
     ),
     Action.LABEL: Transition(
-        _from(A.SCORED),
-        A.LABELLED,
-        COMMITTEE,
-        "Labelliser",
-        "Labellisée",
-        CommitteeDecision,
+        sources=_from(A.SCORED),
+        target=A.LABELLED,
+        roles=COMMITTEE,
+        command="Labelliser",
+        event="Labellisée",
+        body=CommitteeDecision,
         fields=(REASON,),
     ),
     Action.PUT_ON_RESERVE: Transition(
-        _from(A.SCORED),
-        A.RESERVE,
-        COMMITTEE,
-        "Inscrire en liste d'attente",
-        "Inscrite en liste d'attente",
-        CommitteeDecision,
+        sources=_from(A.SCORED),
+        target=A.RESERVE,
+        roles=COMMITTEE,
+        command="Inscrire en liste d'attente",
+        event="Inscrite en liste d'attente",
+        body=CommitteeDecision,
         fields=(REASON,),
     ),
     Action.REJECT: Transition(
-        _from(A.SCORED),
-        A.REJECTED,
-        COMMITTEE,
-        "Rejeter",
-        "Rejetée",
-        CommitteeDecision,
+        sources=_from(A.SCORED),
+        target=A.REJECTED,
+        roles=COMMITTEE,
+        command="Rejeter",
+        event="Rejetée",
+        body=CommitteeDecision,
         fields=(REASON,),
     ),
     Action.NOTIFY_RESULT: Transition(
-        _from(A.LABELLED, A.RESERVE, A.REJECTED), None, CLOCK, "Notifier", "Résultat notifié"
+        sources=_from(A.LABELLED, A.RESERVE, A.REJECTED),
+        target=None,
+        roles=CLOCK,
+        command="Notifier",
+        event="Résultat notifié",
     ),
     Action.REQUEST_REVIEW: Transition(
-        _from(A.REJECTED),
-        A.REVIEW_REQUESTED,
-        DESK,
-        "Demander un réexamen",
-        "Réexamen demandé",
-        ReviewRequest,
-        fields=(FormField("reason", "Motif du recours", "textarea", required=True),),
+        sources=_from(A.REJECTED),
+        target=A.REVIEW_REQUESTED,
+        roles=DESK,
+        command="Demander un réexamen",
+        event="Réexamen demandé",
+        body=ReviewRequest,
+        fields=(
+            FormField(name="reason", label="Motif du recours", kind=F.TEXTAREA, required=True),
+        ),
     ),
     Action.UPHOLD_REJECTION: Transition(
-        _from(A.REVIEW_REQUESTED),
-        A.REJECTION_FINAL,
-        COMMITTEE,
-        "Maintenir le rejet",
-        "Rejet maintenu",
-        ReviewAnswer,
+        sources=_from(A.REVIEW_REQUESTED),
+        target=A.REJECTION_FINAL,
+        roles=COMMITTEE,
+        command="Maintenir le rejet",
+        event="Rejet maintenu",
+        body=ReviewAnswer,
         fields=(ANSWER,),
     ),
     Action.ORDER_RE_EVALUATION: Transition(
-        _from(A.REVIEW_REQUESTED),
-        A.EVALUATION,
-        COMMITTEE,
-        "Ordonner une nouvelle évaluation",
-        "Nouvelle évaluation ordonnée",
-        ReviewAnswer,
+        sources=_from(A.REVIEW_REQUESTED),
+        target=A.EVALUATION,
+        roles=COMMITTEE,
+        command="Ordonner une nouvelle évaluation",
+        event="Nouvelle évaluation ordonnée",
+        body=ReviewAnswer,
         fields=(ANSWER,),
     ),
     # A response time counts from its notice's sending; a notice never sent stops the clock.
     Action.NOTICE_SENT: Transition(
-        _from(A.COMPLEMENTS_REQUESTED, A.REJECTED),
-        None,
-        CLOCK,
-        "Compter le délai",
-        "Courrier envoyé : le délai de réponse court",
+        sources=_from(A.COMPLEMENTS_REQUESTED, A.REJECTED),
+        target=None,
+        roles=CLOCK,
+        command="Compter le délai",
+        event="Courrier envoyé : le délai de réponse court",
     ),
     Action.NOTICE_UNDELIVERED: Transition(
-        _from(A.COMPLEMENTS_REQUESTED, A.REJECTED),
-        None,
-        CLOCK,
-        "Suspendre le délai",
-        "Courrier non remis : délai suspendu, à traiter par l'opérateur",
+        sources=_from(A.COMPLEMENTS_REQUESTED, A.REJECTED),
+        target=None,
+        roles=CLOCK,
+        command="Suspendre le délai",
+        event="Courrier non remis : délai suspendu, à traiter par l'opérateur",
     ),
     Action.FINALIZE_REJECTION: Transition(
-        _from(A.REJECTED), A.REJECTION_FINAL, CLOCK, "Clore le recours", "Rejet définitif"
+        sources=_from(A.REJECTED),
+        target=A.REJECTION_FINAL,
+        roles=CLOCK,
+        command="Clore le recours",
+        event="Rejet définitif",
     ),
 }
 
 RUNNING = _from(K.ACTIVE, K.REPORT_REQUESTED, K.REPORT_OVERDUE, K.UNDER_REVIEW)
-KPIS = "kpis"
 CLUSTER: dict[Action, Transition] = {
     Action.OPEN_CASE: Transition(
-        _from(), K.AWAITING_CONTRACT, CLOCK, "Ouvrir", "Dossier de soutien ouvert"
+        sources=_from(),
+        target=K.AWAITING_CONTRACT,
+        roles=CLOCK,
+        command="Ouvrir",
+        event="Dossier de soutien ouvert",
     ),
     Action.SIGN_CONTRACT: Transition(
-        _from(K.AWAITING_CONTRACT),
-        K.ACTIVE,
-        MANAGERS,
-        "Signer la convention",
-        "Convention signée",
-        ContractTerms,
+        sources=_from(K.AWAITING_CONTRACT),
+        target=K.ACTIVE,
+        roles=MANAGERS,
+        command="Signer la convention",
+        event="Convention signée",
+        body=ContractTerms,
         fields=(
-            FormField("start_at", "Début de la convention-programme", "date", required=True),
             FormField(
-                "planned_amounts",
-                "Soutien prévu par année, en MAD (un montant par ligne)",
-                "amounts",
+                name="start_at",
+                label="Début de la convention-programme",
+                kind=F.DATE,
                 required=True,
             ),
-            FormField("kpi_targets", "Objectifs annuels", KPIS, required=True),
+            FormField(
+                name="planned_amounts",
+                label="Soutien prévu par année, en MAD (un montant par ligne)",
+                kind=F.AMOUNTS,
+                required=True,
+            ),
+            FormField(name="kpi_targets", label="Objectifs annuels", kind=F.KPIS, required=True),
         ),
     ),
     Action.ADD_CLUSTER_DOCUMENT: _deposit(_from(K.AWAITING_CONTRACT, K.SUSPENDED) | RUNNING),
     Action.REQUEST_REPORT: Transition(
-        _from(K.ACTIVE), K.REPORT_REQUESTED, CLOCK, "Demander", "Rapport annuel demandé"
+        sources=_from(K.ACTIVE),
+        target=K.REPORT_REQUESTED,
+        roles=CLOCK,
+        command="Demander",
+        event="Rapport annuel demandé",
     ),
     Action.REMIND_REPORT: Transition(
-        _from(K.REPORT_REQUESTED), None, CLOCK, "Relancer", "Rappel du rapport"
+        sources=_from(K.REPORT_REQUESTED),
+        target=None,
+        roles=CLOCK,
+        command="Relancer",
+        event="Rappel du rapport",
     ),
     Action.ESCALATE_REPORT: Transition(
-        _from(K.REPORT_REQUESTED), K.REPORT_OVERDUE, CLOCK, "Signaler", "Rapport en retard"
+        sources=_from(K.REPORT_REQUESTED),
+        target=K.REPORT_OVERDUE,
+        roles=CLOCK,
+        command="Signaler",
+        event="Rapport en retard",
     ),
     Action.RECORD_REPORT: Transition(
-        _from(K.REPORT_REQUESTED, K.REPORT_OVERDUE),
-        K.UNDER_REVIEW,
-        DESK,
-        "Enregistrer le rapport annuel",
-        "Rapport annuel reçu",
-        AnnualReport,
+        sources=_from(K.REPORT_REQUESTED, K.REPORT_OVERDUE),
+        target=K.UNDER_REVIEW,
+        roles=DESK,
+        command="Enregistrer le rapport annuel",
+        event="Rapport annuel reçu",
+        body=AnnualReport,
         fields=(
             *(
-                FormField(name, kind.capitalize() + " (fichier déposé)", "file", required=True)
+                FormField(
+                    name=name,
+                    label=kind.capitalize() + " (fichier déposé)",
+                    kind=F.FILE,
+                    required=True,
+                )
                 for name, kind in REPORT_FILES.items()
             ),
-            FormField("kpi_actuals", "Indicateurs réalisés", KPIS, required=True),
-            FormField("next_year_plan", "Plan de l'année suivante", "textarea", required=True),
+            FormField(name="kpi_actuals", label="Indicateurs réalisés", kind=F.KPIS, required=True),
+            FormField(
+                name="next_year_plan",
+                label="Plan de l'année suivante",
+                kind=F.TEXTAREA,
+                required=True,
+            ),
         ),
     ),
     Action.RENEW: Transition(
-        _from(K.UNDER_REVIEW),
-        K.ACTIVE,
-        MANAGERS,
-        "Renouveler",
-        "Soutien renouvelé",
-        Renewal,
+        sources=_from(K.UNDER_REVIEW),
+        target=K.ACTIVE,
+        roles=MANAGERS,
+        command="Renouveler",
+        event="Soutien renouvelé",
+        body=Renewal,
         optional_body=True,
         fields=(AMOUNT, OPTIONAL_REASON),
     ),
     Action.RENEW_ON_PROBATION: Transition(
-        _from(K.UNDER_REVIEW),
-        K.ACTIVE,
-        MANAGERS,
-        "Renouveler sous probation",
-        "Soutien renouvelé sous probation",
-        ProbationRenewal,
+        sources=_from(K.UNDER_REVIEW),
+        target=K.ACTIVE,
+        roles=MANAGERS,
+        command="Renouveler sous probation",
+        event="Soutien renouvelé sous probation",
+        body=ProbationRenewal,
         fields=(
             AMOUNT,
-            FormField("conditions", "Conditions", "textarea", required=True),
-            FormField("review_at", "Date de revue", "date", required=True),
+            FormField(name="conditions", label="Conditions", kind=F.TEXTAREA, required=True),
+            FormField(name="review_at", label="Date de revue", kind=F.DATE, required=True),
             OPTIONAL_REASON,
         ),
     ),
-    Action.REVIEW_PROBATION: Transition(RUNNING, None, CLOCK, "Revoir", "Revue de probation"),
+    Action.REVIEW_PROBATION: Transition(
+        sources=RUNNING, target=None, roles=CLOCK, command="Revoir", event="Revue de probation"
+    ),
     Action.SUSPEND: Transition(
-        RUNNING,
-        K.SUSPENDED,
-        MANAGERS,
-        "Suspendre",
-        "Soutien suspendu",
-        Reason,
+        sources=RUNNING,
+        target=K.SUSPENDED,
+        roles=MANAGERS,
+        command="Suspendre",
+        event="Soutien suspendu",
+        body=Reason,
         fields=(REASON, CONFIRM),
     ),
     Action.RESUME: Transition(  # target None: back where it was
-        _from(K.SUSPENDED),
-        None,
-        MANAGERS,
-        "Reprendre",
-        "Soutien repris",
-        Note,
+        sources=_from(K.SUSPENDED),
+        target=None,
+        roles=MANAGERS,
+        command="Reprendre",
+        event="Soutien repris",
+        body=Note,
         optional_body=True,
         fields=(NOTE,),
     ),
     Action.TERMINATE: Transition(
-        RUNNING | {K.SUSPENDED, K.AWAITING_CONTRACT},
-        K.TERMINATED,
-        MANAGERS,
-        "Résilier",
-        "Soutien résilié",
-        Reason,
+        sources=RUNNING | {K.SUSPENDED, K.AWAITING_CONTRACT},
+        target=K.TERMINATED,
+        roles=MANAGERS,
+        command="Résilier",
+        event="Soutien résilié",
+        body=Reason,
         fields=(REASON, CONFIRM),
     ),
     Action.END_SUPPORT: Transition(
-        RUNNING | {K.SUSPENDED}, K.ENDED, CLOCK, "Achever", "Fin du soutien"
+        sources=RUNNING | {K.SUSPENDED},
+        target=K.ENDED,
+        roles=CLOCK,
+        command="Achever",
+        event="Fin du soutien",
     ),
 }
 
@@ -460,6 +611,110 @@ KINDS: dict[Kind, tuple[type[StrEnum], dict[Action, Transition]]] = {
 }
 TRANSITIONS: dict[Action, Transition] = CALL | APPLICATION | CLUSTER
 assert len(TRANSITIONS) == len(CALL) + len(APPLICATION) + len(CLUSTER) == len(Action)
+
+
+class TableError(TypeError):
+    """A row of the lifecycle table (or a stage's record) contradicts another declaration."""
+
+
+def _check_form(action: Action, row: Transition) -> None:
+    """The row's form asks for exactly what its body needs: every field the body requires has a
+    required input, every input (but the confirmation) is a field of the body."""
+    if type(row.fields) is not tuple or any(type(f) is not FormField for f in row.fields):
+        raise TableError(f"{action}: fields must be a tuple of FormField")
+    for f in row.fields:
+        if type(f.kind) is not F or not f.name or not f.label.strip():
+            raise TableError(f"{action}: input {f.name!r} needs a name, a label and an F kind")
+    if row.body is None or not row.route:
+        if any(f.kind != F.CONFIRM for f in row.fields):
+            raise TableError(f"{action}: a form without a body to fill")
+        return
+    body = row.body.model_fields
+    inputs = {f.name: f for f in row.fields if f.kind != F.CONFIRM}
+    for name, info in body.items():
+        asked = name in inputs and (inputs[name].required or inputs[name].kind == F.CHECKBOX)
+        if info.is_required() and not asked:  # an unticked box still sends « non »
+            raise TableError(f"{action}: the body requires {name!r}, the form does not ask it")
+    for name in inputs:
+        if name not in body:
+            raise TableError(f"{action}: input {name!r} is not a field of {row.body.__name__}")
+
+
+def check_table(stages: type[StrEnum], table: dict[Action, Transition]) -> None:
+    """What import proves of one kind's table: typed rows, French labels, roles that are roles,
+    stages of this kind, a form that matches its body, and every stage's record in step with
+    the table (a final stage is one nothing leaves)."""
+    kind_stages = set(stages)
+    for action, row in table.items():
+        if type(row) is not Transition:
+            raise TableError(f"{action}: not a Transition")
+        if not row.command.strip() or not row.event.strip():
+            raise TableError(f"{action}: empty label")
+        if not row.roles or any(type(r) is not Role for r in row.roles):
+            raise TableError(f"{action}: roles must be Role members, not {set(row.roles)!r}")
+        if not set(row.sources) <= kind_stages or row.target not in kind_stages | {None}:
+            raise TableError(f"{action}: a stage that is not a {stages.__name__}")
+        if row.body is not None and not (
+            isinstance(row.body, type) and issubclass(row.body, BaseModel)
+        ):
+            raise TableError(f"{action}: body must be a pydantic model")
+        _check_form(action, row)
+    left = {s for row in table.values() for s in row.sources}
+    for stage in stages:
+        if STAGES[stage].final == (stage in left):
+            raise TableError(f"{stage}: its record says final={STAGES[stage].final}, the table not")
+
+
+def check_bounds(model: type[BaseModel]) -> None:
+    """Every text field has exactly one length bound: a named type (domain.models.Text, …)
+    whose bound a Field(max_length=…) would silently fail to tighten."""
+    for name, info in model.model_fields.items():
+        found = _lengths(info.annotation) + [
+            m.max_length for m in info.metadata if getattr(m, "max_length", None) is not None
+        ]
+        if len(found) > 1:
+            raise TableError(
+                f"{model.__name__}.{name}: {len(found)} length bounds {found}; "
+                "use one named type (domain.models.text) instead of a Field(max_length) on top"
+            )
+        if not found and _is_text(info.annotation):
+            raise TableError(f"{model.__name__}.{name}: a text without a bound")
+
+
+def _lengths(annotation: Any) -> list[int]:
+    """The max_length bounds an annotation carries at its own level (not its items')."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *meta = get_args(annotation)
+        own = [m.max_length for m in meta if getattr(m, "max_length", None) is not None]
+        return own + _lengths(inner)
+    if origin in (Union, UnionType):
+        return [n for arg in get_args(annotation) for n in _lengths(arg)]
+    return []
+
+
+def _is_text(annotation: Any) -> bool:
+    if annotation is str:
+        return True
+    if get_origin(annotation) in (Annotated, Union, UnionType):
+        return any(_is_text(a) for a in get_args(annotation))
+    return False
+
+
+def _inputs(model: type[Input]) -> list[type[Input]]:
+    return [model] + [m for sub in model.__subclasses__() for m in _inputs(sub)]
+
+
+for _stages, _table in KINDS.values():
+    check_table(_stages, _table)
+for _model in _inputs(Input):
+    check_bounds(_model)
+
+# The committee's decisions: where it may take a scored case. They become final or open a
+# redress window once results are published, and stay revisable until then.
+DECISIONS = frozenset(
+    row.target for row in APPLICATION.values() if A.SCORED in row.sources and row.target
+)
 
 
 def table_for(stage: Stage) -> dict[Action, Transition]:

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from domain.clock import local, to_utc
-from domain.stages import Action, ApplicationStage, CallStage, Role
+from domain.stages import STAGES, Action, ApplicationStage, CallStage, Due, Role
 
 S = TypeVar("S")
 # Aware UTC inside; serialized in Rabat time so people read local clock times.
@@ -31,6 +31,7 @@ Moment = Annotated[
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
 
 
 def _printable(text: str) -> str:
@@ -40,20 +41,32 @@ def _printable(text: str) -> str:
     return text
 
 
-Text = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_printable),
-]
-LongText = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-    AfterValidator(_printable),
-]
+def _one_line(text: str) -> str:
+    """A name, a title, an address: one line (it may become a mail header or a file name)."""
+    if _BREAK.search(text):
+        raise ValueError("une seule ligne attendue (pas de retour à la ligne)")
+    return _printable(text)
+
+
+def text(max_length: int, *, lines: bool = False) -> Any:
+    """A text a person writes, at most `max_length` characters (« au plus N caractères »),
+    on one line unless `lines`. Declare a field's bound by choosing or making such a type:
+    a Field(max_length=…) on top of one is refused at import (domain.lifecycle.check_bounds)."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        AfterValidator(_printable if lines else _one_line),
+    ]
+
+
+Text = text(200)
+LongText = text(2000, lines=True)
+# One plain address: no display name, list, group or comment (the relay gets one recipient).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$"
 Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-    AfterValidator(_printable),
+    str, StringConstraints(strip_whitespace=True, max_length=200, pattern=EMAIL_PATTERN)
 ]
 
 
@@ -71,7 +84,14 @@ MAX_FILE_BYTES = 20 * 2**20  # a deposited file, unless the call says otherwise
 MAX_CASE_BYTES = 200 * 2**20  # all the files of an application (of a cluster's support year)
 NOTICE_DAYS = 7  # a notice not sent within so many days flags its case (CallRules.notice_days)
 DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$", max_length=32)]
-TextList = Annotated[list[Text], Field(max_length=MAX_ITEMS), AfterValidator(_distinct)]
+
+
+def text_list(max_items: int) -> Any:
+    """Distinct one-line texts (names of sectors, documents, people), at most `max_items`."""
+    return Annotated[list[Text], Field(max_length=max_items), AfterValidator(_distinct)]
+
+
+TextList = text_list(MAX_ITEMS)
 
 
 class Input(BaseModel):
@@ -399,7 +419,7 @@ class Deposit(Input):
 
 
 class DocumentRef(Deposit):
-    uploaded_by: str
+    uploaded_by: Text
     uploaded_at: Moment
 
 
@@ -422,12 +442,13 @@ class ApplicationState(BaseModel):
     updated_at: Moment
 
     def due_at(self) -> datetime | None:
-        """What the case waits for by a date: complements, or the evaluators' scores."""
-        if self.stage == ApplicationStage.COMPLEMENTS_REQUESTED and self.complements:
-            return self.complements.due_at
-        if self.stage == ApplicationStage.EVALUATION and self.evaluation:
-            return self.evaluation.due_at
-        return None
+        """When what the case waits for is due, where its stage's record says it comes from."""
+        source = {
+            Due.COMPLEMENTS: self.complements,
+            Due.EVALUATION: self.evaluation,
+            Due.REDRESS: self.redress,
+        }.get(STAGES[self.stage].due)  # type: ignore[arg-type]
+        return source.due_at if source else None
 
 
 # Bodies of operator transitions.
@@ -449,7 +470,7 @@ class IneligibleDecision(Input):
 
 
 class ComplementsAsk(Input):
-    items: TextList = Field(min_length=1, max_length=50)
+    items: Annotated[TextList, Field(min_length=1)]
     due_at: Moment | None = Field(
         default=None, description="Par défaut : délai de réponse de l'appel."
     )
@@ -472,7 +493,9 @@ class ComplementsReply(Input):
 
 
 class EvaluatorAssignment(Input):
-    evaluators: TextList = Field(min_length=1, max_length=9, description="Noms des évaluateurs.")
+    evaluators: Annotated[text_list(9), Field(min_length=1)] = Field(
+        description="Noms des évaluateurs."
+    )
 
 
 class InterestDeclaration(Input):

@@ -1,6 +1,8 @@
 """Roles, stages and actions: the names the lifecycle table (domain.lifecycle) is written in."""
 
-from enum import StrEnum
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 
 
 class Role(StrEnum):
@@ -106,43 +108,355 @@ class Action(StrEnum):
 Stage = CallStage | ApplicationStage | ClusterStage
 
 
+class Tone(StrEnum):
+    """How a stage's badge says the case went."""
+
+    GOING = ""  # goes on or went well (green)
+    WAITING = "attente"  # waits on someone (amber)
+    ADVERSE = "retard"  # ended badly or is late (red)
+
+
+class Party(StrEnum):
+    """Whom a stage waits on (the applicant has no role yet: the portal will give it one)."""
+
+    APPLICANT = "le porteur du projet"
+    OPERATOR = "l'opérateur"
+    ADMIN = "l'administrateur"
+    EVALUATOR = "les évaluateurs"
+    COMMITTEE = "le comité"
+    CLOCK = "l'échéance"
+    NOBODY = "personne"
+
+
+class Step(IntEnum):
+    """A call's funnel: the furthest step an application in a stage has reached."""
+
+    REGISTERED = 0
+    EXAMINED = 1
+    ELIGIBLE = 2
+    EVALUATED = 3
+    LABELLED = 4
+
+
+STEP_LABELS_FR = ("enregistrées", "examinées", "recevables", "évaluées", "labellisées")
+
+
+class Due(StrEnum):
+    """Where a stage's due date comes from (the case's state holds the date)."""
+
+    OPENING = "opening"  # the call's opening
+    DEADLINE = "deadline"  # the call's deadline
+    COMPLEMENTS = "complements"  # the complements request's due date
+    EVALUATION = "evaluation"  # the evaluators' due date
+    REDRESS = "redress"  # the end of the redress window
+    REPORT = "report"  # the support year's anniversary, when the annual report is due
+
+
+@dataclass(frozen=True, kw_only=True)
+class Todo:
+    """A stage listed in one role's « À traiter », under a heading."""
+
+    role: Role
+    heading: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRecord:
+    """Every fact about one stage; no field has a default, so none can be forgotten."""
+
+    label: str  # the staff's label
+    public: str  # what the applicant reads
+    tone: Tone
+    waits_on: Party
+    due: Due | None
+    step: Step | None  # applications only: the funnel step reached
+    decided: bool  # applications only: no decision awaited before results can be published
+    final: bool  # nothing can happen any more (checked against the lifecycle table)
+    todo: Todo | None
+
+
+def _record(label: str, public: str, tone: Tone, waits_on: Party, **facts: object) -> StageRecord:
+    return StageRecord(label=label, public=public, tone=tone, waits_on=waits_on, **facts)  # type: ignore[arg-type]
+
+
+G, W, X = Tone.GOING, Tone.WAITING, Tone.ADVERSE
+P = Party
 C, A, K = CallStage, ApplicationStage, ClusterStage
-FINAL_CLUSTER_STAGES = frozenset({K.TERMINATED, K.ENDED})
-
-# Stages after which an application workflow has nothing left to wait for.
-FINAL_APPLICATION_STAGES = frozenset({A.WITHDRAWN, A.INELIGIBLE, A.REJECTION_FINAL})
-# The committee's decisions; they become final or open a redress window once results are published.
-DECISIONS = frozenset({A.LABELLED, A.RESERVE, A.REJECTED})
-# Stages where a case waits for no decision any more before results can be published.
-DECIDED_STAGES = DECISIONS | {A.WITHDRAWN, A.INELIGIBLE}
-
-STAGE_LABELS_FR: dict[Stage, str] = {
-    C.DRAFT: "brouillon",
-    C.SCHEDULED: "publié, ouverture à venir",
-    C.OPEN: "ouvert",
-    C.CLOSED: "clôturé",
-    C.UNDER_EVALUATION: "en évaluation",
-    C.RESULTS_PUBLISHED: "résultats publiés",
-    C.ARCHIVED: "archivé",
-    A.RECEIVED: "reçue",
-    A.WITHDRAWN: "retirée",
-    A.ELIGIBILITY_REVIEW: "examen de recevabilité",
-    A.COMPLEMENTS_REQUESTED: "compléments demandés",
-    A.ELIGIBLE: "recevable",
-    A.INELIGIBLE: "irrecevable",
-    A.EVALUATION: "en évaluation",
-    A.SCORED: "évaluée",
-    A.LABELLED: "labellisée",
-    A.RESERVE: "liste d'attente",
-    A.REJECTED: "rejetée",
-    A.REVIEW_REQUESTED: "recours en cours",
-    A.REJECTION_FINAL: "rejet définitif",
-    K.AWAITING_CONTRACT: "convention à signer",
-    K.ACTIVE: "soutien en cours",
-    K.REPORT_REQUESTED: "rapport annuel demandé",
-    K.REPORT_OVERDUE: "rapport annuel en retard",
-    K.UNDER_REVIEW: "rapport en examen",
-    K.SUSPENDED: "soutien suspendu",
-    K.TERMINATED: "soutien résilié",
-    K.ENDED: "soutien achevé",
+_CALL = {"step": None, "decided": False, "todo": None}
+_CLUSTER = {"step": None, "decided": False}
+STAGES: dict[Stage, StageRecord] = {
+    C.DRAFT: _record("brouillon", "en préparation", G, P.ADMIN, due=None, final=False, **_CALL),
+    C.SCHEDULED: _record(
+        "publié, ouverture à venir",
+        "ouverture à venir",
+        G,
+        P.CLOCK,
+        due=Due.OPENING,
+        final=False,
+        **_CALL,
+    ),
+    C.OPEN: _record("ouvert", "ouvert", G, P.CLOCK, due=Due.DEADLINE, final=False, **_CALL),
+    C.CLOSED: _record("clôturé", "clôturé", G, P.ADMIN, due=None, final=False, **_CALL),
+    C.UNDER_EVALUATION: _record(
+        "en évaluation", "en évaluation", G, P.COMMITTEE, due=None, final=False, **_CALL
+    ),
+    C.RESULTS_PUBLISHED: _record(
+        "résultats publiés", "résultats publiés", G, P.ADMIN, due=None, final=False, **_CALL
+    ),
+    C.ARCHIVED: _record("archivé", "archivé", G, P.NOBODY, due=None, final=True, **_CALL),
+    A.RECEIVED: _record(
+        "reçue",
+        "candidature reçue",
+        G,
+        P.CLOCK,
+        due=None,
+        step=Step.REGISTERED,
+        decided=False,
+        final=False,
+        todo=None,
+    ),
+    A.WITHDRAWN: _record(
+        "retirée",
+        "candidature retirée",
+        X,
+        P.NOBODY,
+        due=None,
+        step=Step.REGISTERED,
+        decided=True,
+        final=True,
+        todo=None,
+    ),
+    A.ELIGIBILITY_REVIEW: _record(
+        "examen de recevabilité",
+        "dossier en cours d'examen",
+        W,
+        P.OPERATOR,
+        due=None,
+        step=Step.EXAMINED,
+        decided=False,
+        final=False,
+        todo=Todo(role=Role.OPERATOR, heading="Recevabilité à prononcer"),
+    ),
+    A.COMPLEMENTS_REQUESTED: _record(
+        "compléments demandés",
+        "compléments à fournir",
+        W,
+        P.APPLICANT,
+        due=Due.COMPLEMENTS,
+        step=Step.EXAMINED,
+        decided=False,
+        final=False,
+        todo=Todo(role=Role.OPERATOR, heading="Compléments attendus"),
+    ),
+    A.ELIGIBLE: _record(
+        "recevable",
+        "dossier recevable",
+        G,
+        P.ADMIN,
+        due=None,
+        step=Step.ELIGIBLE,
+        decided=False,
+        final=False,
+        todo=Todo(role=Role.ADMIN, heading="Évaluateurs à affecter"),
+    ),
+    A.INELIGIBLE: _record(
+        "irrecevable",
+        "dossier irrecevable",
+        X,
+        P.NOBODY,
+        due=None,
+        step=Step.EXAMINED,
+        decided=True,
+        final=True,
+        todo=None,
+    ),
+    A.EVALUATION: _record(
+        "en évaluation",
+        "en cours d'évaluation",
+        W,
+        P.EVALUATOR,
+        due=Due.EVALUATION,
+        step=Step.ELIGIBLE,
+        decided=False,
+        final=False,
+        todo=None,
+    ),
+    A.SCORED: _record(
+        "évaluée",
+        "en cours d'évaluation",
+        G,
+        P.COMMITTEE,
+        due=None,
+        step=Step.EVALUATED,
+        decided=False,
+        final=False,
+        todo=Todo(role=Role.COMMITTEE, heading="Dossiers à décider"),
+    ),
+    A.LABELLED: _record(
+        "labellisée",
+        "cluster labellisé",
+        G,
+        P.CLOCK,
+        due=None,
+        step=Step.LABELLED,
+        decided=True,
+        final=False,
+        todo=None,
+    ),
+    A.RESERVE: _record(
+        "liste d'attente",
+        "en liste d'attente",
+        G,
+        P.NOBODY,
+        due=None,
+        step=Step.EVALUATED,
+        decided=True,
+        final=False,
+        todo=None,
+    ),
+    A.REJECTED: _record(
+        "rejetée",
+        "candidature non retenue",
+        X,
+        P.APPLICANT,
+        due=Due.REDRESS,
+        step=Step.EVALUATED,
+        decided=True,
+        final=False,
+        todo=None,
+    ),
+    A.REVIEW_REQUESTED: _record(
+        "recours en cours",
+        "recours en cours d'examen",
+        W,
+        P.COMMITTEE,
+        due=None,
+        step=Step.EVALUATED,
+        decided=False,
+        final=False,
+        todo=Todo(role=Role.COMMITTEE, heading="Demandes de recours"),
+    ),
+    A.REJECTION_FINAL: _record(
+        "rejet définitif",
+        "candidature non retenue",
+        X,
+        P.NOBODY,
+        due=None,
+        step=Step.EVALUATED,
+        decided=True,
+        final=True,
+        todo=None,
+    ),
+    K.AWAITING_CONTRACT: _record(
+        "convention à signer",
+        "convention à signer",
+        W,
+        P.ADMIN,
+        due=None,
+        final=False,
+        todo=Todo(role=Role.ADMIN, heading="Conventions à signer"),
+        **_CLUSTER,
+    ),
+    K.ACTIVE: _record(
+        "soutien en cours",
+        "soutien en cours",
+        G,
+        P.CLOCK,
+        due=None,
+        final=False,
+        todo=None,
+        **_CLUSTER,
+    ),
+    K.REPORT_REQUESTED: _record(
+        "rapport annuel demandé",
+        "rapport annuel à envoyer",
+        W,
+        P.APPLICANT,
+        due=Due.REPORT,
+        final=False,
+        todo=Todo(role=Role.OPERATOR, heading="Rapports annuels à enregistrer"),
+        **_CLUSTER,
+    ),
+    K.REPORT_OVERDUE: _record(
+        "rapport annuel en retard",
+        "rapport annuel en retard",
+        X,
+        P.APPLICANT,
+        due=Due.REPORT,
+        final=False,
+        todo=Todo(role=Role.OPERATOR, heading="Rapports annuels à enregistrer"),
+        **_CLUSTER,
+    ),
+    K.UNDER_REVIEW: _record(
+        "rapport en examen",
+        "rapport annuel en examen",
+        W,
+        P.ADMIN,
+        due=None,
+        final=False,
+        todo=Todo(role=Role.ADMIN, heading="Renouvellements à décider"),
+        **_CLUSTER,
+    ),
+    K.SUSPENDED: _record(
+        "soutien suspendu",
+        "soutien suspendu",
+        W,
+        P.ADMIN,
+        due=None,
+        final=False,
+        todo=None,
+        **_CLUSTER,
+    ),
+    K.TERMINATED: _record(
+        "soutien résilié",
+        "soutien résilié",
+        X,
+        P.NOBODY,
+        due=None,
+        final=True,
+        todo=None,
+        **_CLUSTER,
+    ),
+    K.ENDED: _record(
+        "soutien achevé",
+        "soutien achevé",
+        G,
+        P.NOBODY,
+        due=None,
+        final=True,
+        todo=None,
+        **_CLUSTER,
+    ),
 }
+
+
+def _check_records() -> None:
+    """Every stage of every kind has its record, with non-empty labels; an application's record
+    says its funnel step, a call's and a cluster's none."""
+    for kind in (CallStage, ApplicationStage, ClusterStage):
+        for stage in kind:
+            record = STAGES.get(stage)
+            if record is None:
+                raise TypeError(f"stage {stage!r} has no record in domain.stages.STAGES")
+            if not record.label.strip() or not record.public.strip():
+                raise TypeError(f"stage {stage!r}: empty label")
+            if (record.step is None) == (kind is ApplicationStage):
+                raise TypeError(f"stage {stage!r}: a funnel step is for applications only")
+            if record.todo is not None and not record.todo.heading.strip():
+                raise TypeError(f"stage {stage!r}: empty « À traiter » heading")
+
+
+_check_records()
+
+
+def stages_where(kind: type[StrEnum], test: Callable[[StageRecord], bool]) -> frozenset[Stage]:
+    """The stages of one kind whose record passes `test`, e.g. the final ones."""
+    return frozenset(s for s in kind if test(STAGES[s]))  # type: ignore[index]
+
+
+STAGE_LABELS_FR: dict[Stage, str] = {stage: record.label for stage, record in STAGES.items()}
+FINAL_CLUSTER_STAGES = stages_where(ClusterStage, lambda r: r.final)
+# Stages after which an application workflow has nothing left to wait for.
+FINAL_APPLICATION_STAGES = stages_where(ApplicationStage, lambda r: r.final)
+# Stages where a case waits for no decision any more before results can be published.
+DECIDED_STAGES = stages_where(ApplicationStage, lambda r: r.decided)

@@ -15,7 +15,7 @@ from domain.models import (
     Moment,
     Notification,
 )
-from domain.stages import ClusterStage
+from domain.stages import STAGES, ClusterStage, Due
 
 Amount = float  # Moroccan dirhams (MAD)
 
@@ -135,10 +135,8 @@ class ClusterState(BaseModel):
         return self.years[-1] if self.years else None
 
     def report_due(self) -> datetime | None:
-        if (
-            self.stage in (ClusterStage.REPORT_REQUESTED, ClusterStage.REPORT_OVERDUE)
-            and self.current
-        ):
+        """The annual report's due date, while its stage's record says the case waits on it."""
+        if STAGES[self.stage].due == Due.REPORT and self.current:
             return self.current.ends_at
         return None
 

@@ -4,29 +4,29 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from pydantic import BaseModel
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from domain.clock import local
 from domain.ids import Kind
-from domain.lifecycle import TRANSITIONS, allowed_actions
+from domain.lifecycle import TRANSITIONS
 from domain.models import Actor, ApplicationState, AuditEvent, CallState, DocumentRef
 from domain.notices import KINDS as NOTICE_KINDS
 from domain.scoring import TIE_BREAK, rank_key
 from domain.search import contains_pattern
 from domain.stages import (
     DECIDED_STAGES,
-    DECISIONS,
     FINAL_CLUSTER_STAGES,
     STAGE_LABELS_FR,
-    Action,
+    STAGES,
     ApplicationStage,
     CallStage,
     ClusterStage,
     Role,
+    Step,
 )
 from domain.support import KPI_LABELS, ClusterState
+from projection import visibility
 from projection.exports import MAX_ROWS, Table, bounded
 from projection.tables import (
     ApplicationRow,
@@ -53,6 +53,7 @@ from projection.views import (
     Ranking,
     SupportTotals,
 )
+from projection.visibility import application_view, call_view, cluster_view
 
 T = TypeVar("T")
 FIRST_PAGE = Paging()
@@ -64,24 +65,6 @@ def now() -> datetime:
 
 # Views are built with `model_construct` from a state validated when it was read: validating
 # every field a second time, 50 cases to a page, was pure cost.
-def call_view(state: CallState) -> CallView:
-    return CallView.model_construct(**dict(state), allowed_actions=allowed_actions(state.stage))
-
-
-def application_view(state: ApplicationState, deadline: datetime | None = None) -> ApplicationView:
-    """`deadline`: its call's, as the projection has it now (an extension reaches the case's
-    own state with its next transition)."""
-    due = state.complements.due_at if state.complements else None
-    overdue = (
-        state.stage == ApplicationStage.COMPLEMENTS_REQUESTED and due is not None and due < now()
-    )
-    return ApplicationView.model_construct(
-        **(dict(state) | {"deadline": deadline or state.deadline}),
-        allowed_actions=allowed_actions(state.stage),
-        overdue=overdue,
-    )
-
-
 def documents(db: Session, kind: Kind, case_id: str) -> list[DocumentRef]:
     """A case's files, each kind's versions oldest first."""
     query = select(DocumentRow).where(DocumentRow.case_kind == kind, DocumentRow.case_id == case_id)
@@ -374,25 +357,16 @@ def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
     return sorted(items, key=lambda d: d.at)
 
 
-EVALUATED = [
-    ApplicationStage.SCORED,
-    ApplicationStage.LABELLED,
-    ApplicationStage.RESERVE,
-    ApplicationStage.REJECTED,
-    ApplicationStage.REVIEW_REQUESTED,
-    ApplicationStage.REJECTION_FINAL,
-]
-
-
 def ranking(db: Session, call: CallRow) -> Ranking:
     """Scored applications by the grid's rule; those below a threshold are listed apart."""
     grid = call_state(call).spec.grid
     rows = db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call.id))
     states = [application_state(r) for r in rows]
-    scored = [s for s in states if s.evaluation and s.evaluation.result and s.stage in EVALUATED]
-    waiting = [
-        s for s in states if s.stage in (ApplicationStage.ELIGIBLE, ApplicationStage.EVALUATION)
+    step = {s.id: STAGES[s.stage].step for s in states}
+    scored = [
+        s for s in states if s.evaluation and s.evaluation.result and step[s.id] >= Step.EVALUATED
     ]
+    waiting = [s for s in states if step[s.id] == Step.ELIGIBLE]
     scored.sort(key=lambda s: rank_key(grid, s.evaluation.result, s.registered_at))  # type: ignore[union-attr]
 
     def entry(state: ApplicationState, rank: int | None) -> RankedEntry:
@@ -456,76 +430,6 @@ def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRo
         AssignmentRow.application_id == application_id, AssignmentRow.evaluator == evaluator
     )
     return db.exec(query).first()
-
-
-def view_of(state: CallState | ApplicationState | ClusterState, actor: Actor) -> BaseModel:
-    """A case's state as `actor` may see it."""
-    if isinstance(state, CallState):
-        return call_view(state)
-    if isinstance(state, ClusterState):
-        return cluster_view(state)
-    return seen_by(application_view(state), actor)
-
-
-def seen_by(view: ApplicationView, actor: Actor) -> ApplicationView:
-    """What a role may see of a case. Admin and committee: everything. An operator: no score
-    sheet nor any evaluator's own score. An evaluator: the file and their own sheet; neither
-    the others' scores nor the result; no decision before the results are published."""
-    if actor.role in (Role.ADMIN, Role.COMMITTEE):
-        return view
-    changes: dict = {}
-    if view.evaluation is not None:
-        assignments = [
-            a.model_copy(update={"sheet": None}) if a.evaluator != actor.name else a
-            for a in view.evaluation.assignments
-            if actor.role != Role.EVALUATOR or a.evaluator == actor.name
-        ]
-        result = view.evaluation.result
-        if result is not None:
-            result = (
-                None
-                if actor.role == Role.EVALUATOR
-                else result.model_copy(update={"evaluator_scores": {}})
-            )
-        update = {"assignments": assignments, "result": result}
-        changes["evaluation"] = view.evaluation.model_copy(update=update)
-    if actor.role == Role.EVALUATOR:  # their own next step only: declare, then score
-        mine = view.evaluation.assignments if view.evaluation else []
-        own = next((a for a in mine if a.evaluator == actor.name), None)
-        step = None
-        if own and not own.declared_at:
-            step = Action.DECLARE_INTEREST
-        elif own and not own.conflict and not own.submitted_at:
-            step = Action.SUBMIT_SCORES
-        changes["allowed_actions"] = [a for a in view.allowed_actions if a == step]
-    decision = view.decision
-    if actor.role == Role.EVALUATOR and not (decision and decision.published_at):
-        changes["decision"] = None
-        if view.stage in DECISIONS:
-            changes |= {"stage": ApplicationStage.SCORED, "allowed_actions": []}
-    return view.model_copy(update=changes)
-
-
-def counts_seen_by(counts: dict[str, int], call: CallState, actor: Actor) -> dict[str, int]:
-    """Applications per stage; for an evaluator, the decisions count as scored until the call's
-    results are published."""
-    published = call.stage in (CallStage.RESULTS_PUBLISHED, CallStage.ARCHIVED)
-    if actor.role != Role.EVALUATOR or published:
-        return counts
-    folded: dict[str, int] = {}
-    for stage, count in counts.items():
-        shown = ApplicationStage.SCORED if stage in DECISIONS else stage
-        folded[shown] = folded.get(shown, 0) + count
-    return folded
-
-
-def cluster_view(state: ClusterState) -> ClusterView:
-    return ClusterView.model_construct(
-        **dict(state),
-        allowed_actions=allowed_actions(state.stage),
-        total_support=sum(y.amount for y in state.years),
-        previous_cluster_id=state.origin.previous_cluster_id,
-    )
 
 
 def cluster_state(row: ClusterRow) -> ClusterState:
@@ -696,7 +600,7 @@ def applications_table(
     )
     rows = db.exec(query.limit(MAX_ROWS + 1)).all()
     bounded(rows)
-    views = [seen_by(view, actor) for view in application_views(db, rows)]
+    views = [visibility.seen_by(view, actor) for view in application_views(db, rows)]
     titles = call_titles(db, {row.call_id for row in rows})
     lines = [
         _application_line(view, row, titles.get(row.call_id))

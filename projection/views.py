@@ -1,28 +1,91 @@
-"""What the reads answer: the API's response bodies (request bodies are the domain's input models)."""
+"""What the reads answer, declared apart from what workflows hold and tables store: the faces'
+response bodies (request bodies are the domain's input models). No internal field (seq, ids of
+workflows, runs or updates, notice keys) is declared here; projection.visibility maps to them."""
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
 from domain.ids import Kind
-from domain.models import ApplicationState, AuditEvent, CallState, EvaluationResult, Moment
-from domain.stages import Action
-from domain.support import ClusterState
+from domain.models import (
+    ApplicationInput,
+    CallSpec,
+    CheckItem,
+    ClusterStart,
+    Decision,
+    DocumentRef,
+    Evaluation,
+    EvaluationResult,
+    Moment,
+)
+from domain.stages import Action, ApplicationStage, CallStage, ClusterStage, Role
+from domain.support import ContractTerms, SupportYear
 
 T = TypeVar("T")
 
 
-class CallView(CallState):
+class AuditEntry(BaseModel):
+    """One event of a case's timeline, as its reader may see it (projection.visibility)."""
+
+    action: Action
+    actor: str
+    role: Role
+    at: Moment
+    from_stage: str | None
+    to_stage: str
+    reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallView(BaseModel):
+    id: str
+    stage: CallStage
+    spec: CallSpec
+    updated_at: Moment
     allowed_actions: list[Action]
 
 
 class CallDetail(CallView):
     counts: dict[str, int] = Field(description="Candidatures par étape.")
-    audit: list[AuditEvent]
+    audit: list[AuditEntry]
 
 
-class ApplicationView(ApplicationState):
+class ComplementsView(BaseModel):
+    items: list[str]
+    note: str | None = None
+    due_at: Moment | None = Field(description="Inconnue tant que le courrier n'est pas parti.")
+    undelivered: bool = Field(description="Courrier non remis : aucun délai ne court.")
+
+
+class RedressView(BaseModel):
+    requested_at: Moment | None = None
+    reason: str | None = None
+    answer: str | None = None
+    due_at: Moment | None = Field(description="Fin du délai de recours.")
+    undelivered: bool
+
+
+class ApplicationView(BaseModel):
+    """An application as staff read it: what is stored or held by its workflow is mapped here
+    field by field (projection.visibility), so a change of state is not a change of answer."""
+
+    id: str
+    call_id: str
+    stage: ApplicationStage
+    data: ApplicationInput
+    deadline: Moment
+    registered_at: Moment
+    checklist: list[CheckItem]
+    complements: ComplementsView | None
+    reason: str | None
+    evaluation: Evaluation | None
+    decision: Decision | None
+    redress: RedressView | None
+    cluster_id: str | None
+    files: list[DocumentRef]
+    updated_at: Moment
+    due_at: Moment | None = Field(description="Échéance de ce qu'attend le dossier.")
     allowed_actions: list[Action]
     overdue: bool = Field(description="Une échéance (compléments, évaluation) est dépassée.")
 
@@ -36,7 +99,7 @@ class Download(BaseModel):
 
 
 class ApplicationDetail(ApplicationView):
-    audit: list[AuditEvent]
+    audit: list[AuditEntry]
     downloads: list[Download] = Field(
         default_factory=list,
         description="Qui a lu quel fichier, et quand (pas pour un évaluateur).",
@@ -99,7 +162,18 @@ class EvaluatorCase(BaseModel):
     due_at: Moment | None
 
 
-class ClusterView(ClusterState):
+class ClusterView(BaseModel):
+    id: str
+    stage: ClusterStage
+    origin: ClusterStart
+    contract: ContractTerms | None
+    years: list[SupportYear]
+    suspended_from: ClusterStage | None
+    reason: str | None
+    can_reapply: bool
+    files: list[DocumentRef]
+    updated_at: Moment
+    report_due_at: Moment | None = Field(description="Échéance du rapport annuel attendu.")
     allowed_actions: list[Action]
     total_support: float = Field(description="Soutien accordé, toutes années (MAD).")
     previous_cluster_id: str | None = Field(
@@ -115,7 +189,7 @@ class ClusterDetail(ClusterView):
         description="Dossiers de soutien des labellisations ultérieures de ce cluster."
     )
     kpis: list["KpiLine"] = Field(description="Objectif et réalisé, par année et indicateur.")
-    audit: list[AuditEvent]
+    audit: list[AuditEntry]
     downloads: list[Download] = Field(
         default_factory=list, description="Qui a lu quel fichier, et quand."
     )

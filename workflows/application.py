@@ -10,7 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.prechecks import Prechecks
     from domain import notices
     from domain.clock import due_after
-    from domain.lifecycle import APPLICATION
+    from domain.lifecycle import APPLICATION, DECISIONS
     from domain.models import (
         CLOCK,
         Actor,
@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
     from domain.scoring import evaluate, sheet_errors
-    from domain.stages import DECISIONS, FINAL_APPLICATION_STAGES, Action, ApplicationStage
+    from domain.stages import FINAL_APPLICATION_STAGES, Action, ApplicationStage
     from workflows.files import check_room, held, reference
     from workflows.refusals import forbidden, invalid, not_allowed
     from workflows.transitions import Case, may, sleep_until, step, transition

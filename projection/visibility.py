@@ -1,0 +1,140 @@
+"""Who sees what: a case's state, its stage counts and its audit trail mapped to the public
+models (projection.views) for one reader. One function per kind of case maps state to answer;
+one policy says what each role may read of it. Every face answers through these."""
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from domain.lifecycle import DECISIONS, allowed_actions
+from domain.models import Actor, ApplicationState, AuditEvent, CallState
+from domain.stages import Action, ApplicationStage, CallStage, Role
+from domain.support import ClusterState
+from projection.views import ApplicationView, AuditEntry, CallView, ClusterView
+
+# Who reads every evaluator's sheet, comments and scores; the others read their own, if any.
+SCORE_READERS = frozenset({Role.ADMIN, Role.COMMITTEE})
+# Events whose payload is an evaluator's sheet, or the scores of all of them.
+SCORE_EVENTS = frozenset({Action.SUBMIT_SCORES, Action.COMPLETE_EVALUATION})
+# Keys of a payload that are the workflow's bookkeeping, for no reader (a notice's outbox key).
+INTERNAL_KEYS = frozenset({"notice", "seq", "workflow_id", "run_id", "update_id", "request"})
+
+
+def call_view(state: CallState) -> CallView:
+    return CallView.model_validate(
+        state.model_dump() | {"allowed_actions": allowed_actions(state.stage)}
+    )
+
+
+def application_view(state: ApplicationState, deadline: datetime | None = None) -> ApplicationView:
+    """`deadline`: its call's, as the projection has it now (an extension reaches the case's
+    own state with its next transition)."""
+    due = state.due_at()
+    waits_on_complements = state.stage == ApplicationStage.COMPLEMENTS_REQUESTED
+    return ApplicationView.model_validate(
+        state.model_dump()
+        | {
+            "deadline": deadline or state.deadline,
+            "due_at": due,
+            "allowed_actions": allowed_actions(state.stage),
+            "overdue": waits_on_complements and due is not None and due < datetime.now(UTC),
+        }
+    )
+
+
+def cluster_view(state: ClusterState) -> ClusterView:
+    return ClusterView.model_validate(
+        state.model_dump()
+        | {
+            "report_due_at": state.report_due(),
+            "allowed_actions": allowed_actions(state.stage),
+            "total_support": sum(y.amount for y in state.years),
+            "previous_cluster_id": state.origin.previous_cluster_id,
+        }
+    )
+
+
+def view_of(state: CallState | ApplicationState | ClusterState, actor: Actor) -> BaseModel:
+    """A case's state as `actor` may see it."""
+    if isinstance(state, CallState):
+        return call_view(state)
+    if isinstance(state, ClusterState):
+        return cluster_view(state)
+    return seen_by(application_view(state), actor)
+
+
+def seen_by(view: ApplicationView, actor: Actor) -> ApplicationView:
+    """What a role may see of a case. Admin and committee: everything. An operator: no score
+    sheet nor any evaluator's own score. An evaluator: the file and their own sheet; neither
+    the others' scores nor the result; no decision before the results are published."""
+    if actor.role in SCORE_READERS:
+        return view
+    changes: dict = {}
+    if view.evaluation is not None:
+        assignments = [
+            a.model_copy(update={"sheet": None}) if a.evaluator != actor.name else a
+            for a in view.evaluation.assignments
+            if actor.role != Role.EVALUATOR or a.evaluator == actor.name
+        ]
+        result = view.evaluation.result
+        if result is not None:
+            result = (
+                None
+                if actor.role == Role.EVALUATOR
+                else result.model_copy(update={"evaluator_scores": {}})
+            )
+        update = {"assignments": assignments, "result": result}
+        changes["evaluation"] = view.evaluation.model_copy(update=update)
+    if actor.role == Role.EVALUATOR:  # their own next step only: declare, then score
+        mine = view.evaluation.assignments if view.evaluation else []
+        own = next((a for a in mine if a.evaluator == actor.name), None)
+        step = None
+        if own and not own.declared_at:
+            step = Action.DECLARE_INTEREST
+        elif own and not own.conflict and not own.submitted_at:
+            step = Action.SUBMIT_SCORES
+        changes["allowed_actions"] = [a for a in view.allowed_actions if a == step]
+    decision = view.decision
+    if actor.role == Role.EVALUATOR and not (decision and decision.published_at):
+        changes["decision"] = None
+        if view.stage in DECISIONS:
+            changes |= {"stage": ApplicationStage.SCORED, "allowed_actions": []}
+    return view.model_copy(update=changes)
+
+
+def counts_seen_by(counts: dict[str, int], call: CallState, actor: Actor) -> dict[str, int]:
+    """Applications per stage; for an evaluator, the decisions count as scored until the call's
+    results are published."""
+    published = call.stage in (CallStage.RESULTS_PUBLISHED, CallStage.ARCHIVED)
+    if actor.role != Role.EVALUATOR or published:
+        return counts
+    folded: dict[str, int] = {}
+    for stage, count in counts.items():
+        shown = ApplicationStage.SCORED if stage in DECISIONS else stage
+        folded[shown] = folded.get(shown, 0) + count
+    return folded
+
+
+def timeline(events: list[AuditEvent]) -> list[AuditEntry]:
+    """A case's events as answers: without the workflow's bookkeeping, for any reader."""
+    return [
+        AuditEntry.model_validate(
+            event.model_dump(exclude={"payload"})
+            | {"payload": {k: v for k, v in event.payload.items() if k not in INTERNAL_KEYS}}
+        )
+        for event in events
+    ]
+
+
+def audit_seen_by(events: list[AuditEvent], actor: Actor) -> list[AuditEntry]:
+    """An application's timeline for `actor`: an evaluator reads their own events only; a sheet
+    or the scores are read by the score readers and by the evaluator who wrote the sheet."""
+    entries = []
+    for event, entry in zip(events, timeline(events), strict=True):
+        if actor.role == Role.EVALUATOR and event.actor != actor.name:
+            continue
+        own_sheet = event.action == Action.SUBMIT_SCORES and event.actor == actor.name
+        if event.action in SCORE_EVENTS and actor.role not in SCORE_READERS and not own_sheet:
+            entry = entry.model_copy(update={"payload": {}})
+        entries.append(entry)
+    return entries
