@@ -21,6 +21,7 @@ from console.pages import (
     Signed,
     as_typed,
     back,
+    form_key,
     known_sort,
     no_evaluator,
     refusal,
@@ -29,10 +30,11 @@ from console.pages import (
     router,
 )
 from domain.ids import Kind, application_workflow_id
-from domain.lifecycle import DESK, TRANSITIONS
+from domain.lifecycle import TRANSITIONS
 from domain.models import Actor
 from domain.stages import Action, ApplicationStage, Role
-from projection import queries
+from domain.table import DESK
+from projection import listings, queries
 from projection.exports import FileFormat, table_response
 from projection.views import Paging
 from web import identity
@@ -78,8 +80,8 @@ def evaluator_work(db: Db, actor: Actor) -> list[dict[str, Any]]:
     """An evaluator's assignments with their cluster and call named: what waits on them first
     (declarations, then grids), soonest due first; those done after."""
     items = queries.evaluator_cases(db, actor.name, None, Paging(1, 200)).items
-    names = queries.cluster_names(db, {i.application_id for i in items})
-    titles = queries.call_titles(db, {i.call_id for i in items})
+    names = listings.cluster_names(db, {i.application_id for i in items})
+    titles = listings.call_titles(db, {i.call_id for i in items})
     far = datetime.max.replace(tzinfo=UTC)
     items.sort(key=lambda i: (i.status not in PENDING, i.due_at or far))
     return [
@@ -136,7 +138,7 @@ def applications_page(
 def applications_export(fmt: FileFormat, actor: Signed, db: Db, filters: ListQuery) -> Response:
     """The list as filtered and sorted on screen, every page of it, as the API exports it."""
     no_evaluator(actor)
-    table = queries.applications_table(
+    table = listings.applications_table(
         db,
         actor,
         known_sort(queries.APPLICATION_SORTS, filters.get("tri", "")),
@@ -186,7 +188,7 @@ async def bulk_action(request: Request, actor: Signed, db: Db) -> Response:
     except ValidationError as error:
         labels = {f.name: f.label for f in spec.row.fields}
         return refused([], problems=french_problems(error, labels))
-    key = str(form.get("cle") or "") or uuid.uuid4().hex
+    key = form_key(form) or uuid.uuid4().hex
     results = []
     for case_id in ids:
         try:

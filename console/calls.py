@@ -18,6 +18,7 @@ from console.pages import (
     Signed,
     as_typed,
     back,
+    form_key,
     refusal,
     refused_page,
     render,
@@ -28,6 +29,7 @@ from domain.models import DEFAULT_SECTORS, Actor, ApplicationInput, CallSpec
 from domain.stages import Action, CallStage, Role
 from projection import queries
 from projection.exports import FileFormat
+from projection.ranking import call_ranking
 from web.calls import CALLS, call_detail, ranking_file, register, start_call
 from web.deps import Db
 from web.errors import ApiError
@@ -80,7 +82,7 @@ async def create_call(request: Request, actor: Signed, db: Db) -> Response:
 
     try:
         spec = CallSpec.model_validate(body)
-        state = await start_call(request, db, spec, actor, str(form.get("cle") or "") or None)
+        state = await start_call(request, db, spec, actor, form_key(form))
     except ValidationError as error:
         return refused(french_problems(error, labels))
     except ApiError as error:
@@ -100,7 +102,7 @@ def call(request: Request, case_id: str, actor: Signed, db: Db) -> HTMLResponse:
 def call_page(request: Request, case_id: str, actor: Actor, db: Db, **form: Any) -> HTMLResponse:
     detail = call_detail(db, case_id, actor)
     ranking = (
-        queries.ranking(db, CALLS.row(db, case_id))
+        call_ranking(db, CALLS.row(db, case_id))
         if actor.role in (Role.ADMIN, Role.COMMITTEE)
         else None
     )
@@ -148,9 +150,7 @@ async def register_application(request: Request, case_id: str, actor: Signed, db
             raise ApiError(
                 status.HTTP_403_FORBIDDEN, "Seuls les opérateurs enregistrent les candidatures."
             )
-        state = await register(
-            request, db, case_id, data, actor, str(form.get("cle") or "") or None
-        )
+        state = await register(request, db, case_id, data, actor, form_key(form))
     except FormError as error:
         return refused([(error.field, str(error))])
     except ValidationError as error:

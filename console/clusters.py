@@ -17,7 +17,7 @@ from console.pages import (
 )
 from domain.ids import Kind, cluster_workflow_id
 from domain.models import Actor
-from projection import queries
+from projection import listings, queries
 from projection.exports import FileFormat, Table, table_response
 from projection.views import Paging
 from web.clusters import cluster_detail
@@ -42,7 +42,7 @@ def clusters(request: Request, actor: Signed, db: Db, tri: str = "") -> HTMLResp
 def clusters_export(fmt: FileFormat, actor: Signed, db: Db, tri: str = "") -> Response:
     """The list in the order it is shown."""
     no_evaluator(actor)
-    return table_response(queries.clusters_table(db, known_sort(queries.CLUSTER_SORTS, tri)), fmt)
+    return table_response(listings.clusters_table(db, known_sort(queries.CLUSTER_SORTS, tri)), fmt)
 
 
 def _cluster_export(path: str, table: Callable[..., Table]) -> None:
@@ -54,8 +54,8 @@ def _cluster_export(path: str, table: Callable[..., Table]) -> None:
 
 
 for export_path, export_table in {
-    "clusters/soutien": queries.support_table,
-    "clusters/indicateurs": queries.kpis_table,
+    "clusters/soutien": listings.support_table,
+    "clusters/indicateurs": listings.kpis_table,
 }.items():
     _cluster_export(export_path, export_table)
 

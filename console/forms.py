@@ -4,9 +4,9 @@ validation errors in plain French."""
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from domain.lifecycle import FormField
 from domain.models import Grid, MemberType
 from domain.support import KPI_LABELS
+from domain.table import FormField
 from web.errors import french
 
 MEMBER_TYPES_FR = {

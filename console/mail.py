@@ -10,9 +10,9 @@ from console.pages import (
     render,
     router,
 )
-from domain.lifecycle import DESK
 from domain.models import Actor
-from projection import queries
+from domain.table import DESK
+from projection import listings, queries
 from projection.exports import FileFormat, table_response
 from projection.views import Paging
 from web.deps import Db
@@ -48,5 +48,5 @@ def mail_export(fmt: FileFormat, actor: Signed, db: Db, etat: str = "") -> Respo
         return back(
             "/console/", "erreur", "Les courriers sont réservés aux gestionnaires et opérateurs."
         )
-    table = queries.messages_table(db, etat if etat in STATUSES else None)
+    table = listings.messages_table(db, etat if etat in STATUSES else None)
     return table_response(table, fmt)

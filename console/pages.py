@@ -2,6 +2,7 @@
 person, messages, refused forms shown again as typed, and error pages."""
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -21,14 +22,14 @@ from domain.models import Actor
 from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, Role
 from domain.support import KPI_LABELS, REPORT_FILES
-from projection import queries
+from projection import listings
 from web import identity
 from web.errors import ApiError
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SESSION_COOKIE, MESSAGE_COOKIE = "console_session", "console_message"
-STATUSES = queries.DELIVERY_FR  # a notice's delivery
+STATUSES = listings.DELIVERY_FR  # a notice's delivery
 ROLE_LABELS = {
     "admin": "gestionnaire du programme",
     "operator": "opérateur",
@@ -96,6 +97,26 @@ def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLR
     return response
 
 
+# A form's hidden `cle` (the update's idempotency key), bounded as the API bounds its
+# Idempotency-Key header (web.deps.IdempotencyKey): 1 to 200 printable ASCII characters.
+FORM_KEY = re.compile(r"[!-~]{1,200}")
+
+
+def form_key(form: FormData) -> str | None:
+    """The form's key, if it holds one; a forged one (too long, a space, a control character, a
+    file) is refused (422) before anything is sent to the engine."""
+    key = form.get("cle")
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or not FORM_KEY.fullmatch(key):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Formulaire invalide : sa clé (champ caché « cle ») est malformée. "
+            "Rechargez la page et recommencez.",
+        )
+    return key
+
+
 def typed(form: FormData) -> dict[str, list[str]]:
     """What the person typed, as the form will show it again (files are never sent back)."""
     return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
@@ -134,6 +155,7 @@ ERROR_TITLES = {
     413: "Envoi trop volumineux",
     415: "Type de fichier refusé",
     422: "Saisie invalide",
+    429: "Trop de tentatives",
     500: "Erreur interne",
     503: "Service momentanément indisponible",
 }

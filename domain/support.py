@@ -5,16 +5,8 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field, model_validator
 
 from domain.clock import RABAT
-from domain.models import (
-    AuditEvent,
-    ClusterStart,
-    DocumentId,
-    DocumentRef,
-    Input,
-    LongText,
-    Moment,
-    Notification,
-)
+from domain.fields import DocumentId, LongText, Moment
+from domain.models import AuditEvent, ClusterStart, DocumentRef, Input, Notification
 from domain.stages import STAGES, ClusterStage, Due
 
 Amount = float  # Moroccan dirhams (MAD)

@@ -9,25 +9,16 @@ from sqlmodel import Session, col, select
 
 from domain.clock import local
 from domain.ids import Kind
-from domain.lifecycle import TRANSITIONS
-from domain.models import Actor, ApplicationState, AuditEvent, CallState, DocumentRef
-from domain.notices import KINDS as NOTICE_KINDS
-from domain.scoring import TIE_BREAK, rank_key
+from domain.models import ApplicationState, AuditEvent, CallState, DocumentRef
 from domain.search import contains_pattern
 from domain.stages import (
     DECIDED_STAGES,
     FINAL_CLUSTER_STAGES,
-    STAGE_LABELS_FR,
-    STAGES,
     ApplicationStage,
     CallStage,
     ClusterStage,
-    Role,
-    Step,
 )
 from domain.support import KPI_LABELS, ClusterState
-from projection import visibility
-from projection.exports import MAX_ROWS, Table, bounded
 from projection.tables import (
     ApplicationRow,
     AssignmentRow,
@@ -49,8 +40,6 @@ from projection.views import (
     KpiLine,
     Page,
     Paging,
-    RankedEntry,
-    Ranking,
     SupportTotals,
 )
 from projection.visibility import application_view, call_view, cluster_view
@@ -99,7 +88,7 @@ def messages(
 ) -> Page[OutboxRow]:
     """The notices and their delivery, the latest first: all, one status's, or one case's (its
     keys begin with its workflow id and a colon: a range, so the unique index serves it)."""
-    query = _messages_query(status)
+    query = messages_query(status)
     if workflow_id:
         query = query.where(OutboxRow.key >= f"{workflow_id}:", OutboxRow.key < f"{workflow_id};")
     return _page(db, query, MESSAGE_ORDER, lambda row: row, paging)
@@ -108,37 +97,9 @@ def messages(
 MESSAGE_ORDER = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
 
 
-def _messages_query(status: str | None) -> Any:
+def messages_query(status: str | None) -> Any:
     query = select(OutboxRow)
     return query.where(OutboxRow.status == status) if status else query
-
-
-MESSAGES_HEADER = [
-    "Écrit le",
-    "Courrier",
-    "Objet",
-    "Destinataire",
-    "État",
-    "Envoyé le",
-    "Essais",
-    "Dernière erreur",
-    "Dossier",
-]
-DELIVERY_FR = {"pending": "en attente", "sent": "envoyé", "failed": "échec"}
-
-
-def messages_table(db: Session, status: str | None = None) -> Table:
-    """The notices `messages` would page through (one status's, or all), the latest first."""
-    query = _messages_query(status).order_by(*MESSAGE_ORDER)
-    rows = db.exec(query.limit(MAX_ROWS + 1)).all()
-    bounded(rows)
-    lines = [
-        [row.created_at, NOTICE_KINDS.get(row.kind, row.kind), row.subject]
-        + [row.address or row.recipient, DELIVERY_FR.get(row.status, row.status), row.sent_at]
-        + [row.attempts, row.last_error, row.key.partition(":")[0]]
-        for row in rows
-    ]
-    return Table("Courriers", MESSAGES_HEADER, lines)
 
 
 def call_deadlines(db: Session, call_ids: set[str]) -> dict[str, datetime]:
@@ -213,7 +174,7 @@ class ApplicationFilters(TypedDict, total=False):
     search: str | None  # in the cluster's name, accents and case aside
 
 
-def _application_conditions(
+def application_conditions(
     call_id: str | None = None,
     stage: ApplicationStage | None = None,
     sector: str | None = None,
@@ -280,7 +241,7 @@ def list_applications(
     sort: str | None = None,
     **filters: Unpack[ApplicationFilters],
 ) -> Page[ApplicationView]:
-    conditions = _application_conditions(**filters)
+    conditions = application_conditions(**filters)
     total = db.exec(select(func.count()).select_from(ApplicationRow).where(*conditions)).one()
     rows = db.exec(
         select(ApplicationRow)
@@ -357,58 +318,6 @@ def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
     return sorted(items, key=lambda d: d.at)
 
 
-def ranking(db: Session, call: CallRow) -> Ranking:
-    """Scored applications by the grid's rule; those below a threshold are listed apart."""
-    grid = call_state(call).spec.grid
-    rows = db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call.id))
-    states = [application_state(r) for r in rows]
-    step = {s.id: STAGES[s.stage].step for s in states}
-    scored = [
-        s for s in states if s.evaluation and s.evaluation.result and step[s.id] >= Step.EVALUATED
-    ]
-    waiting = [s for s in states if step[s.id] == Step.ELIGIBLE]
-    scored.sort(key=lambda s: rank_key(grid, s.evaluation.result, s.registered_at))  # type: ignore[union-attr]
-
-    def entry(state: ApplicationState, rank: int | None) -> RankedEntry:
-        assert state.evaluation and state.evaluation.result
-        return RankedEntry(
-            rank=rank,
-            application_id=state.id,
-            cluster_name=state.data.cluster_name,
-            sector=state.data.sector,
-            stage=state.stage,
-            result=state.evaluation.result,
-        )
-
-    above = [s for s in scored if s.evaluation.result.thresholds_met]  # type: ignore[union-attr]
-    below = [s for s in scored if not s.evaluation.result.thresholds_met]  # type: ignore[union-attr]
-    return Ranking(
-        call_id=call.id,
-        tie_break=TIE_BREAK,
-        ranked=[entry(s, i) for i, s in enumerate(above, start=1)],
-        below_threshold=[entry(s, None) for s in below],
-        not_scored=len(waiting),
-    )
-
-
-def ranking_table(db: Session, call: CallRow) -> Table:
-    """The ranked list, then those below a threshold, each with its means per criterion."""
-    result, grid = ranking(db, call), call_state(call).spec.grid
-    header = (
-        ["Rang", "Candidature", "Cluster", "Secteur", "Étape", "Score pondéré"]
-        + [c.label for c in grid.criteria]
-        + ["Écart entre évaluateurs", "Consensus à discuter", "Seuils atteints"]
-    )
-    rows = [
-        [item.rank or "sous le seuil", item.application_id, item.cluster_name, item.sector]
-        + [STAGE_LABELS_FR[ApplicationStage(item.stage)], item.result.weighted_score]
-        + [item.result.criterion_means[c.code] for c in grid.criteria]
-        + [item.result.spread, item.result.consensus_needed, item.result.thresholds_met]
-        for item in result.ranked + result.below_threshold
-    ]
-    return Table(f"Classement {call.id}", header, rows)
-
-
 def evaluator_cases(
     db: Session, evaluator: str | None, overdue: bool | None, paging: Paging
 ) -> Page[EvaluatorCase]:
@@ -444,7 +353,7 @@ class ClusterFilters(TypedDict, total=False):
     renewal_within: int | None  # days before the next anniversary
 
 
-def _cluster_query(
+def cluster_query(
     stage: ClusterStage | None = None,
     can_reapply: bool | None = None,
     renewal_within: int | None = None,
@@ -473,7 +382,7 @@ def list_clusters(
     sort: str | None = None,
     **filters: Unpack[ClusterFilters],
 ) -> Page[ClusterView]:
-    query = _cluster_query(**filters)
+    query = cluster_query(**filters)
     order = ordered(CLUSTER_SORTS, CLUSTER_ORDER, sort)
     return _page(db, query, order, lambda r: cluster_view(cluster_state(r)), paging)
 
@@ -509,227 +418,3 @@ def support_totals(db: Session) -> SupportTotals:
         year = local(starts_at).year
         by_year[year] = by_year.get(year, 0.0) + amount
     return SupportTotals(by_year=dict(sorted(by_year.items())), total=sum(by_year.values()))
-
-
-# --- exports: whole lists as tables (projection.exports writes them as CSV or XLSX) -------------
-
-
-def cluster_names(db: Session, application_ids: set[str]) -> dict[str, str]:
-    query = select(ApplicationRow.id, ApplicationRow.cluster_name)
-    return dict(db.exec(query.where(col(ApplicationRow.id).in_(application_ids))).all())
-
-
-def call_titles(db: Session, call_ids: set[str]) -> dict[str, str]:
-    query = select(CallRow.id, CallRow.title).where(col(CallRow.id).in_(call_ids))
-    return dict(db.exec(query).all())
-
-
-def _is_late(due_at: datetime | None) -> bool:
-    """Past the date the case waits for: the case list's `overdue` filter, row by row."""
-    return due_at is not None and due_at < now()
-
-
-def _cases_seen_by(actor: Actor) -> list:
-    """An evaluator's cases: those they may open (assigned, declared free of conflict)."""
-    if actor.role != Role.EVALUATOR:
-        return []
-    theirs = select(AssignmentRow.application_id).where(
-        AssignmentRow.evaluator == actor.name,
-        col(AssignmentRow.status).in_(["declared", "submitted"]),
-    )
-    return [col(ApplicationRow.id).in_(theirs)]
-
-
-APPLICATIONS_HEADER = [
-    "Identifiant",
-    "Appel",
-    "Identifiant de l'appel",
-    "Cluster",
-    "Secteur",
-    "Forme juridique",
-    "Membres",
-    "Cluster existant",
-    "Étape",
-    "Score pondéré",
-    "En retard",
-    "Échéance en cours",
-    "Reçue le",
-    "Date limite de l'appel",
-    "Contact",
-    "Courriel du contact",
-    "Mise à jour le",
-]
-
-
-def _application_line(view: ApplicationView, row: ApplicationRow, call_title: str | None) -> list:
-    data, evaluation = view.data, view.evaluation
-    result = evaluation.result if evaluation else None
-    return [
-        view.id,
-        call_title,
-        view.call_id,
-        data.cluster_name,
-        data.sector,
-        data.legal_form,
-        len(data.members),
-        data.existing_cluster,
-        STAGE_LABELS_FR[view.stage],
-        result.weighted_score if result else None,
-        _is_late(row.due_at),
-        row.due_at,
-        view.registered_at,
-        view.deadline,
-        data.contact.name,
-        data.contact.email,
-        view.updated_at,
-    ]
-
-
-def applications_table(
-    db: Session, actor: Actor, sort: str | None = None, **filters: Unpack[ApplicationFilters]
-) -> Table:
-    """Every case `list_applications` would page through with `filters`, as `actor` sees it.
-    An evaluator's stage filter applies to the stage they are shown (a decision not yet
-    published is « évaluée » to them, and must not be found by its real stage)."""
-    shown_stage = filters.pop("stage", None) if actor.role == Role.EVALUATOR else None
-    conditions = _application_conditions(**filters) + _cases_seen_by(actor)
-    query = (
-        select(ApplicationRow)
-        .where(*conditions)
-        .order_by(*ordered(APPLICATION_SORTS, APPLICATION_ORDER, sort))
-    )
-    rows = db.exec(query.limit(MAX_ROWS + 1)).all()
-    bounded(rows)
-    views = [visibility.seen_by(view, actor) for view in application_views(db, rows)]
-    titles = call_titles(db, {row.call_id for row in rows})
-    lines = [
-        _application_line(view, row, titles.get(row.call_id))
-        for row, view in zip(rows, views, strict=True)
-        if shown_stage is None or view.stage == shown_stage
-    ]
-    return Table("Candidatures", APPLICATIONS_HEADER, lines)
-
-
-def _every_cluster(
-    db: Session, filters: ClusterFilters, sort: str | None = None
-) -> list[tuple[ClusterRow, ClusterState]]:
-    order = ordered(CLUSTER_SORTS, CLUSTER_ORDER, sort)
-    rows = db.exec(_cluster_query(**filters).order_by(*order).limit(MAX_ROWS + 1)).all()
-    bounded(rows)
-    return [(row, cluster_state(row)) for row in rows]
-
-
-CLUSTERS_HEADER = [
-    "Identifiant",
-    "Cluster",
-    "Secteur",
-    "Appel",
-    "Identifiant de l'appel",
-    "Candidature",
-    "Étape",
-    "Labellisé le",
-    "Début de la convention",
-    "Années de soutien",
-    "Années au plus",
-    "Soutien accordé (MAD)",
-    "Prochain anniversaire",
-    "Rapport attendu le",
-    "Peut candidater de nouveau",
-    "Soutien antérieur",
-]
-
-
-def clusters_table(
-    db: Session, sort: str | None = None, **filters: Unpack[ClusterFilters]
-) -> Table:
-    """The labelled clusters `list_clusters` would page through with `filters`, all of them."""
-    clusters = _every_cluster(db, filters, sort)
-    titles = call_titles(db, {state.origin.call_id for _, state in clusters})
-    lines = [
-        [
-            state.id,
-            state.origin.cluster_name,
-            state.origin.sector,
-            titles.get(state.origin.call_id),
-            state.origin.call_id,
-            state.origin.application_id,
-            STAGE_LABELS_FR[state.stage],
-            state.origin.labelled_at,
-            state.contract.start_at if state.contract else None,
-            len(state.years),
-            state.origin.max_support_years,
-            sum(year.amount for year in state.years),
-            row.anniversary_at,
-            row.report_due_at,
-            state.can_reapply,
-            state.origin.previous_cluster_id,
-        ]
-        for row, state in clusters
-    ]
-    return Table("Clusters labellisés", CLUSTERS_HEADER, lines)
-
-
-SUPPORT_HEADER = [
-    "Identifiant du cluster",
-    "Cluster",
-    "Secteur",
-    "Étape du cluster",
-    "Année de soutien",
-    "Année civile",
-    "Début",
-    "Fin",
-    "Montant (MAD)",
-    "Rapport reçu le",
-    "Décision",
-    "Conditions de probation",
-]
-
-
-def _decision(action: str | None) -> str | None:
-    """A year's decision as the timeline words it."""
-    transition = TRANSITIONS.get(action) if action else None  # type: ignore[call-overload]
-    return transition.event if transition else action
-
-
-def support_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
-    """The support granted to each cluster `filters` select, one line per support year; its
-    calendar year is the one `support_totals` counts it in."""
-    lines = [
-        [
-            state.id,
-            state.origin.cluster_name,
-            state.origin.sector,
-            STAGE_LABELS_FR[state.stage],
-            year.year,
-            local(year.starts_at).year,
-            year.starts_at,
-            year.ends_at,
-            year.amount,
-            year.report_received_at,
-            _decision(year.decision),
-            year.probation.conditions if year.probation else None,
-        ]
-        for _, state in _every_cluster(db, filters)
-        for year in state.years
-    ]
-    return Table("Soutien par année", SUPPORT_HEADER, lines)
-
-
-KPIS_HEADER = [
-    "Identifiant du cluster",
-    "Cluster",
-    "Année de soutien",
-    "Indicateur",
-    "Objectif",
-    "Réalisé",
-]
-
-
-def kpis_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
-    """Each indicator's target and actual, per cluster `filters` select and support year."""
-    lines = [
-        [state.id, state.origin.cluster_name, line.year, line.label, line.target, line.actual]
-        for _, state in _every_cluster(db, filters)
-        for line in kpi_table(state)
-    ]
-    return Table("Indicateurs", KPIS_HEADER, lines)

@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from domain.fields import Moment
 from domain.ids import Kind
 from domain.models import (
     ApplicationInput,
@@ -17,7 +18,6 @@ from domain.models import (
     DocumentRef,
     Evaluation,
     EvaluationResult,
-    Moment,
 )
 from domain.stages import Action, ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import ContractTerms, SupportYear

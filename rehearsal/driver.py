@@ -38,6 +38,7 @@ from domain.rules import missing_documents
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import REPORT_FILES, AnnualReport, ContractTerms, KPIs, Renewal, add_years
 from projection import queries
+from projection.ranking import call_ranking
 from projection.storage import Storage
 from projection.tables import ApplicationRow, CallRow, ClusterRow, OutboxRow
 from rehearsal.papers import pdf
@@ -291,7 +292,7 @@ class Driver:
     async def decide(self, call_id: str, labelled: int, reserve: int) -> list[str]:
         """The committee follows the ranking: the first labelled, the next on reserve, others rejected."""
         with Session(self.engine) as db:
-            ranking = queries.ranking(db, self.call_row(call_id))
+            ranking = call_ranking(db, self.call_row(call_id))
         winners = []
         for entry in ranking.ranked + ranking.below_threshold:
             handle = self.app(entry.application_id)

@@ -15,6 +15,7 @@ from domain.ids import call_workflow_id
 from domain.lifecycle import TRANSITIONS
 from domain.stages import STAGE_LABELS_FR, ApplicationStage
 from projection import queries
+from projection.ranking import call_ranking
 from projection.tables import ApplicationRow, CallRow, OutboxRow, PaymentRow
 from rehearsal.driver import Snapshot
 
@@ -96,7 +97,7 @@ def collect(
                     "pourquoi": _why(state),
                 }
             )
-        ranked = queries.ranking(db, call)
+        ranked = call_ranking(db, call)
         report.ranking = [
             {
                 "rang": e.rank or "sous le seuil",

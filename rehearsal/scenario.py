@@ -9,7 +9,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from console.forms import french_problems
-from domain.models import DEFAULT_SECTORS, ApplicationInput, CallRules, Moment
+from domain.fields import Moment
+from domain.models import DEFAULT_SECTORS, ApplicationInput, CallRules
 
 
 class Strict(BaseModel):

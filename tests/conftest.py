@@ -32,27 +32,39 @@ from projection.database import make_engine, migrate
 from projection.storage import Storage
 from settings import DEV_SERVER_ARGS, Settings, bundled_binary
 from web.app import create_app
+from web.tokens import MIN_LENGTH
 from worker import build_worker
 from workflows.call import CallWorkflow
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def secret(name: str) -> str:
+    """The test token called `name` (« t-admin »), as long as the service requires a token to
+    be (web.tokens.MIN_LENGTH); a token that long already is itself."""
+    return name.ljust(MIN_LENGTH, "0")
+
+
 TOKENS = {
-    "admin": "t-admin=admin:Amina Admin",
-    "operator": "t-operator=operator:Omar Opérateur",
-    "evaluator": "t-evaluator=evaluator:Eve Évaluatrice",
-    "evaluator2": "t-evaluator2=evaluator:Driss Évaluateur",
-    "evaluator3": "t-evaluator3=evaluator:Nadia Évaluatrice",
-    "evaluator4": "t-evaluator4=evaluator:Youssef Évaluateur",
-    "committee": "t-committee=committee:Karim Comité",
+    role: f"{secret(f't-{role}')}={who}"
+    for role, who in {
+        "admin": "admin:Amina Admin",
+        "operator": "operator:Omar Opérateur",
+        "evaluator": "evaluator:Eve Évaluatrice",
+        "evaluator2": "evaluator:Driss Évaluateur",
+        "evaluator3": "evaluator:Nadia Évaluatrice",
+        "evaluator4": "evaluator:Youssef Évaluateur",
+        "committee": "committee:Karim Comité",
+    }.items()
 }
 ADMIN = Actor(name="Amina Admin", role=Role.ADMIN)
 CONSOLE_ORIGIN = {"Origin": "http://api"}  # what a browser sends with the console's forms
 
 
 def auth(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer t-{role}"}
+    return {"Authorization": f"Bearer {secret(f't-{role}')}"}
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -151,9 +163,10 @@ class Service:
         )
 
     async def signed_in(self, token: str) -> httpx.AsyncClient:
-        """A browser signed in to the console with `token`, through the sign-in form."""
+        """A browser signed in to the console with `token` (or the test token it names, « t-admin »:
+        `secret`), through the sign-in form."""
         browser = self.new_session()
-        answer = await browser.post("/console/connexion", data={"jeton": token})
+        answer = await browser.post("/console/connexion", data={"jeton": secret(token)})
         assert answer.status_code == 303 and "console_session" in answer.cookies, answer.text
         return browser
 
@@ -187,12 +200,38 @@ class Service:
     async def post(
         self, path: str, role: str = "operator", json: object = None, **kw
     ) -> httpx.Response:
-        return await self.http.post(
-            path, json=json, headers={**auth(role), **kw.pop("headers", {})}, **kw
+        return public(
+            await self.http.post(
+                path, json=json, headers={**auth(role), **kw.pop("headers", {})}, **kw
+            ),
+            role,
         )
 
     async def get(self, path: str, role: str = "operator", **kw) -> httpx.Response:
-        return await self.http.get(path, headers=auth(role), **kw)
+        return public(await self.http.get(path, headers=auth(role), **kw), role)
+
+
+# The workflows' bookkeeping, in no answer to anyone (projection.visibility).
+INTERNAL_KEYS = {"seq", "workflow_id", "run_id", "update_id", "notice"}
+
+
+def keys_of(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_of(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_of(v)}
+    return set()
+
+
+def public(response: httpx.Response, role: str) -> httpx.Response:
+    """Every JSON answer a test reads is checked: no internal field for any role, and no
+    evaluator's comment (score sheets) for an operator."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        keys = keys_of(response.json())
+        assert not keys & INTERNAL_KEYS, (response.request.url, keys & INTERNAL_KEYS)
+        if role == "operator":
+            assert "comment" not in keys, f"an evaluator's comment in {response.request.url}"
+    return response
 
 
 @asynccontextmanager

@@ -7,8 +7,8 @@ import re
 import httpx
 import pytest
 
+from domain.fields import MAX_MEMBERS
 from domain.ids import call_workflow_id
-from domain.models import MAX_MEMBERS
 from tests.conftest import APPLICATION, Service, auth
 from tests.test_api import open_call
 from web.app import app as service_app

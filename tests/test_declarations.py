@@ -8,21 +8,13 @@ import pytest
 from pydantic import Field
 
 from domain import stages as stage_module
+from domain.declarations import TableError, check_bounds, check_table
+from domain.fields import LongText, Text, text
 from domain.ids import Kind
-from domain.lifecycle import (
-    APPLICATION,
-    CLUSTER,
-    KINDS,
-    TRANSITIONS,
-    F,
-    FormField,
-    TableError,
-    Transition,
-    check_bounds,
-    check_table,
-)
-from domain.models import Input, LongText, Text, text
+from domain.lifecycle import APPLICATION, CLUSTER, KINDS, TRANSITIONS
+from domain.models import Input
 from domain.stages import STAGES, Action, ApplicationStage, ClusterStage, Role
+from domain.table import F, FormField, Transition
 from worker import WORKFLOWS
 
 
@@ -104,7 +96,7 @@ def test_a_record_that_calls_a_stage_final_when_it_is_not_fails(
             STAGES[ApplicationStage.LABELLED], final=True
         )
     }
-    monkeypatch.setattr("domain.lifecycle.STAGES", records)
+    monkeypatch.setattr("domain.declarations.STAGES", records)
     with pytest.raises(TableError, match="final"):
         check_table(ApplicationStage, APPLICATION)
 

@@ -15,7 +15,7 @@ from domain.clock import local
 from domain.models import Actor
 from domain.stages import STAGE_LABELS_FR, Role
 from domain.support import KPI_LABELS
-from projection import exports, queries
+from projection import exports, listings, queries
 from tests.conftest import APPLICATION, Service, utcnow
 from tests.test_api import open_call
 from tests.test_clusters import TARGETS, labelled_cluster
@@ -92,7 +92,7 @@ async def test_applications_xlsx_has_every_matching_case_in_french(service: Serv
     attachment(answer, "candidatures", "xlsx")
     ws = sheet(answer)
     assert ws.title == "Candidatures" and ws.freeze_panes == "A2"
-    assert cells(ws)[0] == queries.APPLICATIONS_HEADER
+    assert cells(ws)[0] == listings.APPLICATIONS_HEADER
     assert all(cell.font.b for cell in ws[1])
     assert ws.column_dimensions["D"].width >= len(FORMULA)  # the cluster's name fits
     rows = records(ws)
@@ -116,7 +116,7 @@ async def test_applications_csv_follows_the_list_filters(service: Service) -> No
     answer = await service.get("/applications.csv", params={"call_id": call_id, "sector": "tic"})
     attachment(answer, "candidatures", "csv")
     header, *rows = csv_rows(answer)
-    assert header == queries.APPLICATIONS_HEADER
+    assert header == listings.APPLICATIONS_HEADER
     by_name = {row[header.index("Cluster")]: row for row in rows}
     assert set(by_name) == {"'" + FORMULA, "Cluster Export TIC"}  # a formula stays text
     tic = by_name["Cluster Export TIC"]
@@ -129,16 +129,16 @@ async def test_applications_csv_follows_the_list_filters(service: Service) -> No
     )
     assert [r["Cluster"] for r in records(sheet(searched))] == ["Cluster Export Aéro"]
     scored = await service.get("/applications.csv", params={"call_id": call_id, "stage": "scored"})
-    assert csv_rows(scored) == [queries.APPLICATIONS_HEADER]  # a header, and nothing matches
+    assert csv_rows(scored) == [listings.APPLICATIONS_HEADER]  # a header, and nothing matches
 
 
 async def test_applications_table_shows_an_evaluator_only_their_cases(service: Service) -> None:
     """What the console exports for an evaluator: the cases assigned to them (here none)."""
     call_id, cases = await call_with_cases(service)
     with Session(service.engine) as db:
-        admin = queries.applications_table(db, Actor(name="A", role=Role.ADMIN), call_id=call_id)
+        admin = listings.applications_table(db, Actor(name="A", role=Role.ADMIN), call_id=call_id)
         eve = Actor(name="Eve Évaluatrice", role=Role.EVALUATOR)
-        evaluator = queries.applications_table(db, eve, call_id=call_id)
+        evaluator = listings.applications_table(db, eve, call_id=call_id)
     assert [row[0] for row in admin.rows] == [case["id"] for case in cases.values()]
     assert evaluator.rows == []
 

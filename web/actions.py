@@ -15,9 +15,10 @@ from fastapi import HTTPException, Request, status
 from pydantic import BaseModel
 
 from domain.ids import Kind, workflow_id
-from domain.lifecycle import KINDS, Transition
+from domain.lifecycle import KINDS
 from domain.models import Actor
 from domain.stages import Action
+from domain.table import Transition
 from projection import visibility
 from projection.tables import CASE_ROWS
 from web.commands import acting, send

@@ -23,6 +23,7 @@ from domain.models import (
 from domain.stages import Action, CallStage
 from projection import queries, visibility
 from projection.exports import Format, table_response
+from projection.ranking import ranking_table
 from projection.tables import ClusterRow
 from projection.views import CallDetail
 from web.actions import Resource
@@ -123,4 +124,4 @@ def call_detail(db: Db, call_id: str, actor: Actor) -> CallDetail:
 
 def ranking_file(db: Db, call_id: str, fmt: Format = "csv") -> Response:
     """The call's ranked list as a file; 404 for an unknown call."""
-    return table_response(queries.ranking_table(db, CALLS.row(db, call_id)), fmt)
+    return table_response(ranking_table(db, CALLS.row(db, call_id)), fmt)

@@ -10,7 +10,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import notices
-    from domain.models import CLOCK, MAX_CASE_BYTES, Actor, ClusterStart, Deposit
+    from domain.fields import MAX_CASE_BYTES
+    from domain.models import CLOCK, Actor, ClusterStart, Deposit
     from domain.stages import FINAL_CLUSTER_STAGES, Action, ClusterStage
     from domain.support import (
         REPORT_FILES,

@@ -4,7 +4,8 @@ number and size, and the checks that a transition names files the case really ho
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import MAX_FILES, Actor, Deposit, DocumentRef
+    from domain.fields import MAX_FILES
+    from domain.models import Actor, Deposit, DocumentRef
     from workflows.refusals import invalid
 
 

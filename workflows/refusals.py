@@ -4,9 +4,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.lifecycle import Transition, allowed_actions, table_for
+    from domain.lifecycle import allowed_actions, table_for
     from domain.models import FORBIDDEN, INVALID, NOT_ALLOWED, Actor
     from domain.stages import STAGE_LABELS_FR, Action, Stage
+    from domain.table import Transition
 
 
 def guard(stage: Stage, action: Action, actor: Actor) -> Transition:

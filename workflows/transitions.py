@@ -17,9 +17,9 @@ from temporalio.exceptions import ActivityError, RetryState
 with workflow.unsafe.imports_passed_through():
     from activities.mail import NOTICE_REFUSED, Mail
     from activities.records import Records
+    from domain.fields import NOTICE_DAYS
     from domain.lifecycle import table_for
     from domain.models import (
-        NOTICE_DAYS,
         Actor,
         Answer,
         ApplicationRecord,

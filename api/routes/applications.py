@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from api.routes.transitions import add_transition_routes
 from domain.stages import ApplicationStage
-from projection import queries, visibility
+from projection import listings, queries, visibility
 from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ApplicationDetail, ApplicationView, Page
 from web.applications import APPLICATIONS, application_detail
@@ -60,7 +60,7 @@ def export_applications(
     fmt: FileFormat, actor: Reader, db: Db, filters: Filters, sort: Sort = None
 ) -> Response:
     """Every case the filters match (not one page), in the list's order, as a spreadsheet."""
-    return table_response(queries.applications_table(db, actor, sort, **filters), fmt)
+    return table_response(listings.applications_table(db, actor, sort, **filters), fmt)
 
 
 @router.get("/{application_id}", response_model=ApplicationDetail)

@@ -10,6 +10,7 @@ from domain.models import ApplicationInput, CallSpec
 from domain.stages import CallStage
 from projection import queries, visibility
 from projection.exports import FILE_RESPONSES, FileFormat
+from projection.ranking import call_ranking
 from projection.views import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
 from web.calls import CALLS, call_detail, ranking_file, register, start_call
 from web.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageQuery
@@ -65,7 +66,7 @@ def call_stats(call_id: CallId, actor: Anyone, db: Db) -> StageCounts:
 
 @router.get("/{call_id}/ranking", response_model=Ranking)
 def ranking(call_id: CallId, _: RankingReaders, db: Db) -> Ranking:
-    return queries.ranking(db, CALLS.row(db, call_id))
+    return call_ranking(db, CALLS.row(db, call_id))
 
 
 @router.get("/{call_id}/ranking.csv", response_class=Response, responses=FILE_RESPONSES["csv"])

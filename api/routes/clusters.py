@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from api.routes.transitions import add_transition_routes
 from domain.stages import ClusterStage
-from projection import queries
+from projection import listings, queries
 from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
 from web.clusters import CLUSTERS, cluster_detail
@@ -49,7 +49,7 @@ def export_clusters(
     fmt: FileFormat, _: Reader, db: Db, filters: Filters, sort: Sort = None
 ) -> Response:
     """Every cluster the filters match (not one page), in the list's order, as a spreadsheet."""
-    return table_response(queries.clusters_table(db, sort, **filters), fmt)
+    return table_response(listings.clusters_table(db, sort, **filters), fmt)
 
 
 @router.get("/overdue", response_model=Page[ClusterView])
@@ -68,14 +68,14 @@ def support_paid(_: Reader, db: Db) -> SupportTotals:
 def export_support(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
     """The support granted, one line per cluster and support year, for the clusters the
     filters match."""
-    return table_response(queries.support_table(db, **filters), fmt)
+    return table_response(listings.support_table(db, **filters), fmt)
 
 
 @router.get("/kpis.csv", response_class=Response, responses=FILE_RESPONSES["csv"])
 @router.get("/kpis.xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
 def export_kpis(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
     """Each indicator's target and actual, per cluster the filters match and support year."""
-    return table_response(queries.kpis_table(db, **filters), fmt)
+    return table_response(listings.kpis_table(db, **filters), fmt)
 
 
 @router.get("/{case_id}", response_model=ClusterDetail)
