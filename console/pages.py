@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from console import formats
 from console.charts import CHARTS
 from console.security import same_origin
+from domain.declarations import max_length
 from domain.lifecycle import TRANSITIONS
 from domain.models import Actor
 from domain.notices import KINDS
@@ -47,6 +48,7 @@ templates.env.filters |= {"date": formats.date, "montant": formats.amount, "note
 templates.env.globals |= {
     "STAGES": STAGE_LABELS_FR,
     "TRANSITIONS": TRANSITIONS,
+    "max_length": max_length,
     "ROLES": ROLE_LABELS,
     "KPI_LABELS": KPI_LABELS,
     "REPORT_FILES": REPORT_FILES,

@@ -7,6 +7,7 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from domain.models import Input
 from domain.stages import STAGES, Action, Role
@@ -69,9 +70,7 @@ def check_bounds(model: type[BaseModel]) -> None:
     """Every text field has exactly one length bound: a named type (domain.models.Text, …)
     whose bound a Field(max_length=…) would silently fail to tighten."""
     for name, info in model.model_fields.items():
-        found = _lengths(info.annotation) + [
-            m.max_length for m in info.metadata if getattr(m, "max_length", None) is not None
-        ]
+        found = _field_lengths(info)
         if len(found) > 1:
             raise TableError(
                 f"{model.__name__}.{name}: {len(found)} length bounds {found}; "
@@ -103,3 +102,17 @@ def _is_text(annotation: Any) -> bool:
 
 def inputs(model: type[Input]) -> list[type[Input]]:
     return [model] + [m for sub in model.__subclasses__() for m in inputs(sub)]
+
+
+def max_length(body: type[BaseModel] | None, name: str) -> int | None:
+    """A text field's bound as its body declares it (for the form's maxlength), if any."""
+    info = body.model_fields.get(name) if body else None
+    found = _field_lengths(info) if info else []
+    return found[0] if found else None
+
+
+def _field_lengths(info: FieldInfo) -> list[int]:
+    """A field's max_length bounds: pydantic keeps a required field's in its metadata, an
+    optional one's inside the annotation."""
+    own = [m.max_length for m in info.metadata if getattr(m, "max_length", None) is not None]
+    return _lengths(info.annotation) + own

@@ -163,3 +163,11 @@ def test_stage_lists_derive_from_the_records() -> None:
     assert final == stage_module.FINAL_APPLICATION_STAGES
     assert all(isinstance(TRANSITIONS[a].fields, tuple) for a in Action)
     assert all(type(f.kind) is F for row in TRANSITIONS.values() for f in row.fields)
+
+
+def test_a_form_s_bound_is_its_body_s() -> None:
+    from domain.declarations import max_length
+
+    assert max_length(TRANSITIONS[Action.WITHDRAW].body, "reason") == 2000
+    assert max_length(TRANSITIONS[Action.AMEND].body, "cluster_name") == 200
+    assert max_length(TRANSITIONS[Action.WITHDRAW].body, "confirme") is None

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from domain.clock import local
 from domain.models import Actor
-from domain.stages import STAGE_LABELS_FR, Role
+from domain.stages import STAGE_LABELS_FR, ApplicationStage, ClusterStage, Role
 from domain.support import KPI_LABELS
 from projection import exports, listings, queries
 from tests.conftest import APPLICATION, Service, utcnow
@@ -253,12 +253,16 @@ async def test_malformed_filters_are_422_never_500(
     assert said in FRENCH_SAID, said  # told in French, as the console would tell it
 
 
+def _expected(stages: type) -> str:
+    """pydantic's list of a kind's stages, as the French table words it (derived from the
+    stages' declaration, so a new stage needs no change here)."""
+    names = [f"'{s.value}'" for s in stages]
+    return f"valeur non prévue (attendu : {', '.join(names[:-1])} ou {names[-1]})"
+
+
 FRENCH_SAID = {
-    "valeur non prévue (attendu : 'received', 'withdrawn', 'eligibility_review', "
-    "'complements_requested', 'eligible', 'ineligible', 'evaluation', 'scored', 'labelled', "
-    "'reserve', 'rejected', 'review_requested' ou 'rejection_final')",
-    "valeur non prévue (attendu : 'awaiting_contract', 'active', 'report_requested', "
-    "'report_overdue', 'under_review', 'suspended', 'terminated' ou 'ended')",
+    _expected(ApplicationStage),
+    _expected(ClusterStage),
     "oui ou non attendu (true, false)",
     "format invalide",
     "au plus 200 caractères",
