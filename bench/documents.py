@@ -18,7 +18,7 @@ import time
 from asyncio.subprocess import PIPE
 from pathlib import Path
 
-from bench.common import ApiProcess, api_process, arguments, report, stack, utcnow
+from bench.common import ApiProcess, api_process, arguments, report, secret, stack, utcnow
 from bench.memory import status
 
 RUNS = 3
@@ -49,7 +49,7 @@ async def curl(*arguments: str) -> str:
 async def upload(api: ApiProcess, application_id: str, path: Path) -> dict:
     answer = await curl(
         "-H",
-        "Authorization: Bearer t-operator",
+        f"Authorization: Bearer {secret('t-operator')}",
         "-F",
         "kind=autre",
         "-F",
@@ -62,7 +62,7 @@ async def upload(api: ApiProcess, application_id: str, path: Path) -> dict:
 async def download(api: ApiProcess, document_id: str, path: Path) -> None:
     await curl(
         "-H",
-        "Authorization: Bearer t-committee",
+        f"Authorization: Bearer {secret('t-committee')}",
         "-o",
         str(path),
         f"{api.url}/documents/{document_id}",

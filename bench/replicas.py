@@ -20,6 +20,7 @@ from bench.common import (
     api_process,
     application,
     arguments,
+    auth,
     pool,
     report,
     stack,
@@ -38,7 +39,7 @@ async def register(s: Stack, urls: list[str], n: int, first: int) -> tuple[float
     async def one(i: int) -> None:
         nonlocal refused
         url = next(spread)
-        headers = {"Authorization": "Bearer t-operator", "Idempotency-Key": f"r-{first + i}"}
+        headers = {**auth("t-operator"), "Idempotency-Key": f"r-{first + i}"}
         async with httpx.AsyncClient(base_url=url, timeout=120) as http:
             while True:
                 answer = await http.post(

@@ -16,7 +16,7 @@ import pytest
 
 from domain.models import DEFAULT_DOCUMENTS
 from rehearsal.papers import pdf
-from tests.conftest import APPLICATION, auth, eventually, utcnow
+from tests.conftest import APPLICATION, auth, eventually, secret, utcnow
 from tests.test_clusters import TARGETS
 from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call
 from tests.test_evaluation import sheet
@@ -26,12 +26,7 @@ AXE = Path(__file__).resolve().parent / "a11y" / "node_modules" / "axe-core" / "
 VIEWPORTS = {1366: 900, 390: 844}  # a laptop, a phone
 BLOCKING = {"serious", "critical"}
 CONTENT = "contenu"  # the id of <main>, where the skip link leads
-TOKEN_OF = {
-    "admin": "t-admin",
-    "operator": "t-operator",
-    "committee": "t-committee",
-    "evaluator": "t-evaluator",
-}
+TOKEN_OF = {role: secret(f"t-{role}") for role in ("admin", "operator", "committee", "evaluator")}
 EVE = "Eve Évaluatrice"
 
 # What axe sees: each violation with its impact, its help text and the elements at fault.

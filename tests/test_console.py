@@ -12,7 +12,7 @@ import pytest
 
 from domain.models import DEFAULT_DOCUMENTS
 from rehearsal.papers import pdf
-from tests.conftest import APPLICATION, auth, utcnow
+from tests.conftest import APPLICATION, auth, secret, utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -66,7 +66,7 @@ async def test_operator_takes_an_application_to_eligible_with_buttons(site: str)
         page = await browser.new_page(viewport={"width": 1366, "height": 900}, locale="fr-FR")
         await page.goto(f"{site}/console/")
         await expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
-        await page.get_by_label("Jeton").fill("t-operator")
+        await page.get_by_label("Jeton").fill(secret("t-operator"))
         await page.get_by_role("button", name="Se connecter").click()
         await expect(page.get_by_text("Bienvenue, Omar Opérateur.")).to_be_visible()
 
@@ -115,7 +115,7 @@ async def signed_in_page(browser, site: str, token: str):  # noqa: ANN001, ANN20
     context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR")
     page = await context.new_page()
     await page.goto(f"{site}/console/connexion")
-    await page.get_by_label("Jeton").fill(token)
+    await page.get_by_label("Jeton").fill(secret(token))
     await page.get_by_role("button", name="Se connecter").click()
     return page
 

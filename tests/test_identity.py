@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from tests.conftest import Service, auth
+from tests.conftest import Service, auth, secret
 from web import identity, users
-from web.tokens import parse_tokens
+from web.tokens import MIN_LENGTH, load_tokens, parse_tokens
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PAGE = "/console/utilisateurs"
@@ -148,10 +148,24 @@ async def test_the_audit_trail_names_the_user(dev: Service) -> None:
 
 async def test_api_replicas_starting_together_seed_their_users_once(any_engine) -> None:
     """Each API process seeds API_TOKENS at start; started together, they race on the rows."""
-    tokens = parse_tokens(",".join(f"r-{i}=operator:Réplique {i}" for i in range(20)))
+    tokens = parse_tokens(",".join(f"{secret(f'r-{i}')}=operator:Réplique {i}" for i in range(20)))
     with ThreadPoolExecutor(4) as pool:
         for done in [pool.submit(identity.seed, any_engine, tokens) for _ in range(4)]:
             done.result()
     with Session(any_engine) as db:
         names = [u.name for u, _ in identity.users(db) if u.name.startswith("Réplique")]
     assert sorted(names) == sorted(f"Réplique {i}" for i in range(20))
+
+
+async def test_a_short_seeded_token_is_refused_at_load_naming_its_holder(tmp_path) -> None:
+    """A token shorter than 32 characters (the README once showed « s3cr3t-a ») stops the start
+    with who holds it and how to make one, never the token itself; a long one loads."""
+    with pytest.raises(ValueError, match="Amina Alaoui.*8 caractères.*au moins 32") as refused:
+        parse_tokens(f"{secret('t-ok')}=operator:Omar,s3cr3t-a=admin:Amina Alaoui")
+    assert "s3cr3t-a" not in str(refused.value) and "token_urlsafe" in str(refused.value)
+    tokens_file = tmp_path / "tokens.json"
+    tokens_file.write_text('{"court": {"role": "admin", "name": "Gestionnaire"}}')
+    with pytest.raises(ValueError, match="Gestionnaire.*5 caractères"):
+        load_tokens("", tokens_file)
+    made = load_tokens("", tmp_path / "made.json")  # the embedded run's first tokens
+    assert len(made) == 4 and min(map(len, made)) >= MIN_LENGTH

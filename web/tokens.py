@@ -1,4 +1,9 @@
-"""API tokens: from API_TOKENS ("token=role:name,..."), else a JSON file made on first run."""
+"""API tokens: from API_TOKENS ("token=role:name,..."), else a JSON file made on first run.
+
+A token is a secret that guessing must not find: MIN_LENGTH characters at least (those this
+module and web.identity make are random, 32 and 43 characters long); a shorter one is refused
+when the tokens are loaded, and never taken at sign-in or by the API.
+"""
 
 import json
 import logging
@@ -8,6 +13,9 @@ from pathlib import Path
 from domain.models import Actor
 from domain.stages import Role
 
+MIN_LENGTH = 32
+# How to make one (README, « Rôles et jetons »).
+MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 PERSON_ROLES = [Role.ADMIN, Role.OPERATOR, Role.EVALUATOR, Role.COMMITTEE]
 # The embedded run's first people, one per role, named as a person would be in the trail.
 FIRST_PEOPLE = {
@@ -25,8 +33,19 @@ def parse_tokens(spec: str) -> dict[str, Actor]:
         role, _, name = who.partition(":")
         if not token or role not in PERSON_ROLES:
             raise ValueError(f"API_TOKENS : entrée invalide « {entry} » (attendu token=rôle:nom)")
-        tokens[token] = Actor(name=name or role, role=Role(role))
+        actor = Actor(name=name or role, role=Role(role))
+        _long_enough(token, actor, "API_TOKENS")
+        tokens[token] = actor
     return tokens
+
+
+def _long_enough(token: str, actor: Actor, source: str) -> None:
+    """A short token is refused, named by its holder (never quoted: it is a secret)."""
+    if len(token) < MIN_LENGTH:
+        raise ValueError(
+            f"{source} : le jeton de « {actor.name} » ({actor.role}) a {len(token)} caractères ; "
+            f"il en faut au moins {MIN_LENGTH}, tirés au hasard (par exemple : {MAKE_ONE})."
+        )
 
 
 def load_tokens(spec: str, path: Path) -> dict[str, Actor]:
@@ -45,7 +64,12 @@ def load_tokens(spec: str, path: Path) -> dict[str, Actor]:
         path.write_text(json.dumps(made, indent=2))
         path.chmod(0o600)
         logging.getLogger(__name__).warning("API tokens created in %s", path)
-    return {token: Actor.model_validate(who) for token, who in json.loads(path.read_text()).items()}
+    tokens = {
+        token: Actor.model_validate(who) for token, who in json.loads(path.read_text()).items()
+    }
+    for token, actor in tokens.items():
+        _long_enough(token, actor, str(path))
+    return tokens
 
 
 def token_emails(spec: str, path: Path) -> dict[str, str]:
