@@ -2,12 +2,14 @@
 (smtplib), by an activity its workflow schedules right after the transition (durable retries with
 backoff over days). The Message-ID is derived from the row's key, so a message sent again after a
 crash is the same message to every mail system on the way; a row already sent is not sent again.
-A permanent refusal (a bad address, a 5xx answer) is recorded and not retried."""
+A permanent refusal (a bad address, a 5xx answer, a message that cannot be composed: a line break
+in its subject or its address) is recorded and not retried."""
 
 import hashlib
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
@@ -71,6 +73,17 @@ class Relay:
             settings.mail_from,
             settings.mail_programme,
         )
+
+
+def unbuildable(subject: str, address: str, error: Exception) -> str:
+    """Why a notice cannot be composed, for the operator who sees it failed."""
+    for what, value in (("l'adresse du destinataire", address), ("l'objet", subject)):
+        if "\r" in value or "\n" in value:
+            shown = value.replace("\r", "\\r").replace("\n", "\\n")[:120]
+            return (
+                f"Courrier impossible à composer : {what} contient un saut de ligne (« {shown} »)."
+            )
+    return f"Courrier impossible à composer : {type(error).__name__} : {error}"[:500]
 
 
 def message_id(key: str, sender: str) -> str:
@@ -152,6 +165,16 @@ class Mail:
         return recipient
 
     def _message(self, row: OutboxRow, address: str, body: str) -> EmailMessage:
+        """The message, or Refused if the email library will not compose it (a header holding
+        a line break, a character it cannot encode): no attempt would ever do better."""
+        try:
+            message = self._compose(row, address, body)
+            message.as_bytes()  # what sending it would write, headers checked once more
+        except (ValueError, TypeError, MessageError) as error:
+            raise Refused(unbuildable(row.subject, address, error)) from None
+        return message
+
+    def _compose(self, row: OutboxRow, address: str, body: str) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.relay.sender
         message["To"] = address

@@ -22,11 +22,12 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.mail import Relay
-from activities.mailcatcher import Catcher, free_port, start_catcher
+from activities.mail import NOTICE_REFUSED, Mail, Relay
+from activities.mailcatcher import Catcher, free_port, relay_to, start_catcher
 from domain.ids import application_workflow_id, call_workflow_id
 from projection.database import make_engine, migrate
 from projection.tables import ApplicationRow, CallRow, OutboxRow, UserRow
@@ -263,6 +264,46 @@ async def test_no_response_time_runs_out_for_a_notice_never_sent(
     assert case["stage"] == "complements_requested" and case["complements"]["due_at"] is None
     assert case["audit"][-1]["action"] == "notice_undelivered"
     assert "vérifiez l'adresse" in case["audit"][-1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("field", "named"), [("recipient", "l'adresse du destinataire"), ("subject", "l'objet")]
+)
+async def test_a_notice_that_cannot_be_composed_fails_at_once_and_nothing_is_sent(
+    engine: Engine, field: str, named: str
+) -> None:
+    """A line break in an address or a subject (a header the email library refuses): the
+    notice is failed at its first attempt with the reason in French, never retried, and the
+    relay receives nothing; another attempt (a replay) changes nothing."""
+    catcher = Catcher()
+    controller = start_catcher(catcher)
+    notice = OutboxRow(
+        key="application-retour:1:0",
+        recipient="salma@cluster-nord.ma",
+        kind="registered",
+        subject="Candidature retour enregistrée",
+        body="Votre candidature est enregistrée.",
+        created_at=utcnow(),
+    )
+    setattr(notice, field, getattr(notice, field) + "\r\nBcc: espion@ailleurs.ma")
+    with Session(engine) as db:
+        db.add(notice)
+        db.commit()
+    mail = Mail(engine, relay_to(controller))
+    try:
+        for _ in range(2):
+            with pytest.raises(ApplicationError) as refused:
+                ActivityEnvironment().run(mail.deliver_notice, "application-retour:1:0")
+            assert refused.value.non_retryable and refused.value.type == NOTICE_REFUSED
+    finally:
+        controller.stop()
+    with Session(engine) as db:
+        [row] = db.exec(select(OutboxRow))
+    assert (row.status, row.attempts, row.sent_at, row.address) == ("failed", 1, None, None)
+    assert row.last_error == refused.value.message
+    assert row.last_error.startswith(f"Courrier impossible à composer : {named} contient un saut")
+    assert "\\r\\nBcc: espion@ailleurs.ma" in row.last_error  # shown, not obeyed
+    assert catcher.received == 0 and not catcher.messages
 
 
 async def as_awaitable(value: bool) -> bool:
