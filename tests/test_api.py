@@ -156,7 +156,7 @@ async def test_bad_payloads_and_unknown_cases(dev: Service) -> None:
         await dev.http.post(
             f"/calls/{call_id}/applications",
             content=b"{",
-            headers={"Authorization": "Bearer t-operator", "Content-Type": "application/json"},
+            headers={**auth("operator"), "Content-Type": "application/json"},
         )
     ).status_code == 422
     registered = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
