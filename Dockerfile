@@ -4,4 +4,7 @@ WORKDIR /app
 COPY . .
 RUN pip install --no-cache-dir .
 USER nobody
-CMD ["uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000"]
+# The TLS proxy in front, whose X-Forwarded-Proto and X-Forwarded-For are believed (the console's
+# cookie is `Secure` behind it): its address, as this container sees it; never "*".
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
+CMD ["sh", "-c", "exec uvicorn web.app:app --host=0.0.0.0 --port=8000 --proxy-headers --forwarded-allow-ips=\"$FORWARDED_ALLOW_IPS\""]

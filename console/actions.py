@@ -22,6 +22,7 @@ from console.pages import (
     Signed,
     as_typed,
     back,
+    form_key,
     refusal,
     refused_page,
     router,
@@ -96,7 +97,7 @@ async def act(
         body = (
             body_model.model_validate(payload(spec.row.fields, form, grid)) if body_model else None
         )
-        await spec.perform(request, case_id, actor, db, body, str(form.get("cle") or "") or None)
+        await spec.perform(request, case_id, actor, db, body, form_key(form))
     except FormError as error:
         return refused([(error.field, str(error))])
     except ValidationError as error:

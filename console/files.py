@@ -10,6 +10,7 @@ from console.pages import (
     ROLE_LABELS,
     Signed,
     back,
+    form_key,
     refusal,
     router,
 )
@@ -50,7 +51,7 @@ def _file_routes(resource: str, files: Files) -> None:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return back(here, "erreur", "Choisissez un fichier à déposer.")
-        kind, key = str(form.get("kind") or ""), str(form.get("cle") or "") or None
+        kind, key = str(form.get("kind") or ""), form_key(form)
         chunks = upload_chunks(upload)
         try:
             ref = await deposit_file(

@@ -1,4 +1,7 @@
-"""Signing in and out: a server-side session per person, its id in the cookie."""
+"""Signing in and out: a server-side session per person, its id in the cookie.
+
+Wrong tokens are counted (web.attempts): past a few from one address, or many from everywhere,
+the form answers 429 with when to retry, before it looks the token up."""
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -7,10 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from console.pages import (
     SESSION_COOKIE,
     back,
+    error_page,
     render,
     router,
 )
 from web import identity
+from web.attempts import TooManyAttempts, client_address, retry_text
 from web.deps import Db
 
 
@@ -23,13 +28,21 @@ def sign_in_form(request: Request) -> HTMLResponse:
 async def sign_in(request: Request, db: Db) -> Response:
     """A server-side session for the token's user: the cookie holds its id, never the token."""
     token = str((await request.form()).get("jeton") or "").strip()
+    attempts, address = request.app.state.attempts, client_address(request.scope)
+    try:
+        attempts.begin_sign_in(address)
+    except TooManyAttempts as refused:
+        return too_many(request, refused.retry_after)
     opened = await run_in_threadpool(identity.open_session, db, token) if token else None
     if opened is None:
+        if not token:  # nothing typed: no guess
+            attempts.signed_in(address)
         return back(
             "/console/connexion",
             "erreur",
             "Jeton inconnu : vérifiez-le auprès de l'administrateur.",
         )
+    attempts.signed_in(address)
     session_id, actor = opened
     response = back("/console/", "succes", f"Bienvenue, {actor.name}.")
     secure = request.url.scheme == "https"  # behind TLS in production, plain on localhost
@@ -42,6 +55,16 @@ async def sign_in(request: Request, db: Db) -> Response:
         max_age=identity.SESSION_HOURS * 3600,
     )
     return response
+
+
+def too_many(request: Request, seconds: int) -> Response:
+    text = (
+        "Trop de tentatives de connexion avec un jeton inconnu. "
+        f"Réessayez dans {retry_text(seconds)}."
+    )
+    page = error_page(request, 429, text)
+    page.headers["Retry-After"] = str(seconds)
+    return page
 
 
 @router.post("/deconnexion")

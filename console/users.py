@@ -1,4 +1,4 @@
-"""Staff accounts, for admins: add a person, issue a token, deactivate."""
+"""Staff accounts, for admins: add a person, issue a token, revoke one token, deactivate."""
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -33,8 +33,9 @@ def users(request: Request, actor: Signed, db: Db) -> Response:
 
 @router.post("/utilisateurs")
 async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
-    """Add a person (and their first token), issue a token, or deactivate: a new token is shown
-    on the answering page itself, once, never carried in a cookie or a redirect."""
+    """Add a person (and their first token), issue a token, revoke one token (the sessions it
+    opened end with it), or deactivate: a new token is shown on the answering page itself,
+    once, never carried in a cookie or a redirect."""
     if actor.role != Role.ADMIN:
         return users_page(request, actor, db)
     form = await request.form()
@@ -47,6 +48,16 @@ async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
         if action in ("ajouter", "jeton"):
             token = await run_in_threadpool(identity.issue_token, db, name)
             return users_page(request, actor, db, {"name": name, "token": token})
+        if action == "revoquer":
+            number = str(form.get("jeton") or "")
+            if not number.isdigit() or len(number) > 18:
+                raise identity.IdentityError("Jeton à révoquer inconnu.")
+            holder = await run_in_threadpool(identity.revoke_token, db, int(number))
+            return back(
+                "/console/utilisateurs",
+                "succes",
+                f"Jeton n° {number} de {holder} révoqué ; les sessions ouvertes avec lui sont fermées.",
+            )
         if action != "desactiver":
             raise identity.IdentityError("Action inconnue.")
         await run_in_threadpool(identity.deactivate, db, name)

@@ -222,6 +222,7 @@ class SessionRow(SQLModel, table=True):
 
     digest: str = Field(primary_key=True)  # SHA-256 of the session id in the cookie
     user_id: int = Field(index=True, foreign_key="users.id")
+    token_id: int = Field(index=True, foreign_key="api_tokens.id")  # revoked: the session ends
     expires_at: datetime = utc_column()
 
 

@@ -84,3 +84,42 @@ def test_temporal_takes_as_many_updates_in_flight_as_the_dev_servers() -> None:
     assert config["history.maxInFlightUpdates"] == [{"value": UPDATES_IN_FLIGHT}]
     assert f"history.maxInFlightUpdates={UPDATES_IN_FLIGHT}" in DEV_SERVER_ARGS
     assert 2 * IN_FLIGHT_PER_CASE <= UPDATES_IN_FLIGHT
+
+
+# The API believes X-Forwarded-Proto and X-Forwarded-For from the TLS proxy in front alone.
+PROXY_DEFAULT = "127.0.0.1"
+COMPOSE_ALLOWED = "--forwarded-allow-ips=${FORWARDED_ALLOW_IPS:-" + PROXY_DEFAULT + "}"
+
+
+def api_command(forwarded_allow_ips: str | None = None) -> list[str]:
+    """The compose file's API command as compose runs it: FORWARDED_ALLOW_IPS from .env, if set,
+    else its default."""
+    allowed = forwarded_allow_ips or PROXY_DEFAULT
+    return [
+        part.replace(COMPOSE_ALLOWED, f"--forwarded-allow-ips={allowed}")
+        for part in SERVICES["api"]["command"]
+    ]
+
+
+def image_command() -> list[str]:
+    """The Dockerfile's CMD (exec form)."""
+    [line] = [
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")
+    ]
+    return yaml.safe_load(line.removeprefix("CMD "))
+
+
+def test_the_api_believes_forwarded_headers_from_the_proxy_alone() -> None:
+    """Behind the TLS proxy the console's session cookie must be `Secure`: uvicorn reads the
+    proxy's headers, but only from FORWARDED_ALLOW_IPS (the proxy's address; 127.0.0.1 unless
+    .env says otherwise, never "*"); the compose file and the image say so alike."""
+    command = SERVICES["api"]["command"]
+    assert "--proxy-headers" in command and COMPOSE_ALLOWED in command
+    assert "*" not in api_command()[-1]
+    header = (ROOT / "docker-compose.yml").read_text().split("services:")[0]
+    assert "FORWARDED_ALLOW_IPS" in header and 'Never "*"' in header
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"ENV FORWARDED_ALLOW_IPS={PROXY_DEFAULT}\n" in dockerfile
+    shell, flag, script = image_command()
+    assert (shell, flag) == ("sh", "-c") and script.startswith("exec uvicorn web.app:app ")
+    assert '--proxy-headers --forwarded-allow-ips="$FORWARDED_ALLOW_IPS"' in script

@@ -19,14 +19,16 @@ from temporalio.service import RPCError
 
 from api.routes import applications, calls, clusters, deadlines, documents, evaluations
 from console import views as console
+from console.pages import SESSION_COOKIE
 from console.security import PageHeaders
 from projection.database import make_engine, migrate
 from projection.storage import Storage
 from settings import Settings, storage_options
 from web import identity
-from web.deps import caller, engine_client
+from web.attempts import Attempts
+from web.deps import bearer_caller, engine_client
 from web.errors import ENGINE_DOWN, ApiError, Problem, french
-from web.guard import DATABASE_DOWN, RequestGuard, Unavailable, excerpt
+from web.guard import CONTROL, DATABASE_DOWN, RequestGuard, Unavailable, excerpt
 from web.tokens import load_tokens, token_emails
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,20 @@ async def _known_caller(scope: Scope) -> bool:
     if scheme.lower() != "bearer" or not token.strip():
         return False
     try:
-        actor = await run_in_threadpool(caller, scope["app"].state.engine, token.strip())
+        actor = await bearer_caller(scope, token.strip())
     except SQLAlchemyError as error:
         log.warning("caller not looked up: %s", error)
         raise Unavailable from None
     scope.setdefault("state", {})["actor"] = actor
     return actor is not None
+
+
+async def _console_page(scope: Scope, status_code: int, text: str) -> Response:
+    """The guard's refusal of a console request, as the console's French page (its path, if it
+    holds a control character, is not echoed into the page)."""
+    if CONTROL.search(scope["path"]):
+        scope = {**scope, "path": "/console/", "raw_path": b"/console/", "query_string": b""}
+    return await run_in_threadpool(console.error_page, Request(scope), status_code, text)
 
 
 def create_app(
@@ -99,12 +109,16 @@ def create_app(
     )
     for module in (calls, applications, documents, evaluations, clusters, deadlines, console):
         app.include_router(module.router)
+    # Wrong tokens and sign-ins counted by this process (web.attempts: in memory, per replica).
+    app.state.attempts = Attempts()
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
         return RedirectResponse("/console/")
 
-    app.add_middleware(RequestGuard, known=_known_caller)
+    app.add_middleware(
+        RequestGuard, known=_known_caller, page=_console_page, session_cookie=SESSION_COOKIE
+    )
     app.add_middleware(PageHeaders)
 
     def in_console(request: Request) -> bool:

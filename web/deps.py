@@ -16,6 +16,7 @@ from domain.stages import Role
 from projection.views import Paging
 from settings import connect_temporal
 from web import identity
+from web.attempts import TooManyAttempts, client_address, too_many_tokens
 from web.errors import ENGINE_DOWN, unavailable
 
 _bearer = HTTPBearer(
@@ -45,14 +46,34 @@ def caller(engine: Engine, token: str) -> Actor | None:
         return identity.actor_for_token(db, token)
 
 
+async def bearer_caller(scope: Any, token: str) -> Actor | None:
+    """`caller`, counted: an address past its budget of wrong tokens is told to wait (raises
+    TooManyAttempts) before the token is looked up, and a wrong token is counted against it."""
+    state = scope["app"].state
+    address = client_address(scope)
+    state.attempts.check_bearer(address)
+    actor = await run_in_threadpool(caller, state.engine, token)
+    if actor is None:
+        state.attempts.bearer_failed(address)
+    return actor
+
+
 async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The caller (already known for a request with a body: web.guard), else 401."""
+    """The caller (already known for a request with a body: web.guard), else 401; 429 for an
+    address that sent too many wrong tokens (web.attempts)."""
     actor = getattr(request.state, "actor", None)
     if actor is None and credentials:
-        actor = await run_in_threadpool(caller, request.app.state.engine, credentials.credentials)
+        try:
+            actor = await bearer_caller(request.scope, credentials.credentials)
+        except TooManyAttempts as refused:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                too_many_tokens(refused.retry_after),
+                headers={"Retry-After": str(refused.retry_after)},
+            ) from None
     if not actor:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

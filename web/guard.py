@@ -1,24 +1,43 @@
-"""What every request body goes through before a route sees it: the caller is known, the body is
-bounded while it is read, and JSON is strict.
+"""What every request goes through before a route sees it: its address (path and query) holds
+no control character; for a request with a body, the caller is known (or, guessing tokens, told
+to wait), the body is bounded while it is read, and JSON is strict.
 
 An ASGI middleware, so that an unknown caller is refused before one byte of its body is read,
-and a body past the limit is refused while it streams in, never held whole.
+and a body past the limit is refused while it streams in, never held whole. The console's
+refusals are its French pages (`page`), the API's JSON.
 """
 
 import json
+import re
 from collections.abc import Awaitable, Callable
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qsl
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.attempts import TooManyAttempts, too_many_tokens
 
 MAX_JSON_BYTES = 1024 * 1024  # far above any valid body (the largest registration: ~60 KB)
 # A file sent as multipart: the largest a call may allow (CallRules.max_file_bytes) and its form.
 MAX_UPLOAD_BYTES = 101 * 1024 * 1024
+# A console form anyone may post (the sign-in: a token; the sign-out: nothing), or any console
+# form posted without a session cookie (refused by its route anyway): read up to this, whatever
+# its kind (multipart included), so that a stranger cannot make the service read more.
+OPEN_FORM_BYTES = 4 * 1024
+OPEN_FORMS = {"/console/connexion", "/console/deconnexion"}
 WITH_BODY = {"POST", "PUT", "PATCH"}
 CONSOLE = "/console/"  # signed in by its session cookie, checked by its own routes
 EXCERPT = 80  # characters of a refused input quoted back
 DATABASE_DOWN = "Base de données indisponible ; réessayez dans un instant."
+# C0 controls and DEL: no path or query parameter of the service holds one (PostgreSQL refuses
+# a NUL in text), so they are refused here once for every face, before any route or query.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_TEXT = "caractère de contrôle interdit"
+CONSOLE_CONTROL = "Adresse ou paramètre invalide : il contient un caractère de contrôle."
+# The console's French page for a refusal: (scope, status, text) -> the page.
+Page = Callable[[Scope, int, str], Awaitable[Response]]
 
 
 class TooLarge(Exception):
@@ -52,21 +71,45 @@ def strict_json_error(body: bytes) -> str | None:
 
 
 class RequestGuard:
-    """`known(request_headers)` tells whether the bearer token is a caller's."""
+    """`known(scope)` tells whether the bearer token is a caller's (it raises TooManyAttempts
+    for an address past its budget of wrong tokens); `page(scope, status, text)` draws the
+    console's refusals; `session_cookie` names the console's session cookie."""
 
-    def __init__(self, app: ASGIApp, known: Callable[[Scope], Awaitable[bool]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        known: Callable[[Scope], Awaitable[bool]],
+        page: Page | None = None,
+        session_cookie: str = "console_session",
+    ) -> None:
         self.app = app
         self.known = known
+        self.page = page
+        self.session_cookie = session_cookie
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WITH_BODY:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         console = scope["path"].startswith(CONSOLE)
+        if problems := control_characters(scope):
+            if console:
+                return await self._refuse(scope, receive, send, 422, CONSOLE_CONTROL)
+            answer = JSONResponse({"detail": problems}, status_code=422)
+            return await answer(scope, receive, send)
+        if scope["method"] not in WITH_BODY:
+            return await self.app(scope, receive, send)
         try:
             known = console or await self.known(scope)
         except Unavailable:
             answer = JSONResponse(
                 {"detail": DATABASE_DOWN, "code": "DatabaseUnavailable"}, status_code=503
+            )
+            return await answer(scope, receive, send)
+        except TooManyAttempts as refused:
+            answer = JSONResponse(
+                {"detail": too_many_tokens(refused.retry_after), "code": "TooManyAttempts"},
+                status_code=429,
+                headers={"Retry-After": str(refused.retry_after)},
             )
             return await answer(scope, receive, send)
         if not known:
@@ -76,31 +119,47 @@ class RequestGuard:
                 headers={"WWW-Authenticate": "Bearer"},
             )
             return await answer(scope, receive, send)
-        if _is_multipart(scope):  # a file: streamed to its route, which counts what it stores
+        limit = OPEN_FORM_BYTES if console and self._open_form(scope) else MAX_JSON_BYTES
+        if _is_multipart(scope) and limit == MAX_JSON_BYTES:
+            # a file: streamed to its route, which counts what it stores
             declared = dict(scope["headers"]).get(b"content-length", b"")
             if not declared.isdigit() or int(declared) > MAX_UPLOAD_BYTES:
-                answer = JSONResponse(
-                    {"detail": "Fichier trop volumineux, ou taille non annoncée."}, status_code=413
-                )
-                return await answer(scope, receive, send)
+                text = "Fichier trop volumineux, ou taille non annoncée."
+                return await self._refuse(scope, receive, send, 413, text)
             return await self.app(scope, receive, send)
         try:
-            body = await self._read(scope, receive)
+            body = await self._read(scope, receive, limit)
         except TooLarge:
-            limit = f"{MAX_JSON_BYTES // 1024} Kio"
-            answer = JSONResponse(
-                {"detail": f"Corps de requête trop volumineux (au plus {limit})."},
-                status_code=413,
-            )
-            return await answer(scope, receive, send)
+            text = f"Corps de requête trop volumineux (au plus {limit // 1024} Kio)."
+            return await self._refuse(scope, receive, send, 413, text)
         if _is_json(scope) and body and (reason := strict_json_error(body)):
             return await JSONResponse({"detail": reason}, status_code=422)(scope, receive, send)
         await self.app(scope, _replay(body, receive), send)
 
+    def _open_form(self, scope: Scope) -> bool:
+        """A console form anyone may post, or one posted without a session cookie."""
+        if scope["path"] in OPEN_FORMS:
+            return True
+        cookies: SimpleCookie = SimpleCookie()
+        try:
+            cookies.load(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
+        except CookieError:
+            return True
+        return not (self.session_cookie in cookies and cookies[self.session_cookie].value)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status_code: int, text: str
+    ) -> None:
+        if self.page is not None and scope["path"].startswith(CONSOLE):
+            answer = await self.page(scope, status_code, text)
+        else:
+            answer = JSONResponse({"detail": text}, status_code=status_code)
+        await answer(scope, receive, send)
+
     @staticmethod
-    async def _read(scope: Scope, receive: Receive) -> bytes:
+    async def _read(scope: Scope, receive: Receive, limit: int = MAX_JSON_BYTES) -> bytes:
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             raise TooLarge
         chunks, size = [], 0
         while True:
@@ -109,12 +168,37 @@ class RequestGuard:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_JSON_BYTES:
+            if size > limit:
                 raise TooLarge
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
         return b"".join(chunks)
+
+
+def control_characters(scope: Scope) -> list[dict[str, Any]]:
+    """What in the request's path or query holds a control character, as a validation error
+    names it (type, loc, msg, a short excerpt of the input); empty when nothing does."""
+    problems = []
+    if CONTROL.search(scope["path"]):
+        problems.append(_control(["path"], scope["path"]))
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%" in query or CONTROL.search(query):
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if CONTROL.search(name) or CONTROL.search(value):
+                problems.append(_control(["query", name], value))
+    return problems
+
+
+def _control(loc: list[str], value: str) -> dict[str, Any]:
+    # The API's validation errors say "format invalide" for a value outside its pattern.
+    return {
+        "type": "string_pattern_mismatch",
+        "loc": loc,
+        "msg": "format invalide",
+        "input": excerpt(value),
+        "ctx": {"reason": CONTROL_TEXT},
+    }
 
 
 def _media_type(scope: Scope) -> bytes:

@@ -1,7 +1,8 @@
 """Staff identity: users, their API tokens and their console sessions, in the database.
 
 Tokens and session ids are random secrets shown once; only their SHA-256 is stored, so a copy of
-the database opens no door. A deactivated user's tokens and sessions stop at once.
+the database opens no door. A deactivated user's tokens and sessions stop at once; a revoked
+token stops at once, and so do the console sessions it opened.
 """
 
 import hashlib
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, select
 from domain.models import Actor
 from domain.stages import Role
 from projection.tables import SessionRow, TokenRow, UserRow
-from web.tokens import PERSON_ROLES
+from web.tokens import MIN_LENGTH, PERSON_ROLES
 
 SESSION_HOURS = 12
 EMAIL = re.compile(r"[^@\s]{1,100}@[^@\s]{1,99}\.[^@\s]{1,20}")
@@ -38,22 +39,37 @@ def _actor(user: UserRow) -> Actor:
     return Actor(name=user.name, role=Role(user.role))
 
 
-def actor_for_token(db: Session, token: str) -> Actor | None:
+def _live_token(db: Session, token: str) -> tuple[TokenRow, UserRow] | None:
+    """The token's row and its active holder; none for a token too short to be one (not even
+    looked up) or revoked, or whose holder is deactivated."""
+    if len(token) < MIN_LENGTH:
+        return None
     query = (
-        select(UserRow)
-        .join(TokenRow)
+        select(TokenRow, UserRow)
+        .join(UserRow)
         .where(TokenRow.digest == digest(token), col(TokenRow.revoked_at).is_(None), UserRow.active)
     )
-    user = db.exec(query).first()
-    return _actor(user) if user else None
+    found = db.exec(query).first()
+    return (found[0], found[1]) if found else None
+
+
+def actor_for_token(db: Session, token: str) -> Actor | None:
+    found = _live_token(db, token)
+    return _actor(found[1]) if found else None
 
 
 def actor_for_session(db: Session, session_id: str) -> Actor | None:
+    """The session's person while it is open and unexpired, the person active and the token it
+    was opened with unrevoked."""
     query = (
         select(UserRow)
-        .join(SessionRow)
+        .join(SessionRow, col(SessionRow.user_id) == UserRow.id)
+        .join(TokenRow, col(TokenRow.id) == SessionRow.token_id)
         .where(
-            SessionRow.digest == digest(session_id), SessionRow.expires_at > now(), UserRow.active
+            SessionRow.digest == digest(session_id),
+            SessionRow.expires_at > now(),
+            col(TokenRow.revoked_at).is_(None),
+            UserRow.active,
         )
     )
     user = db.exec(query).first()
@@ -61,18 +77,21 @@ def actor_for_session(db: Session, session_id: str) -> Actor | None:
 
 
 def open_session(db: Session, token: str) -> tuple[str, Actor] | None:
-    """A console session for the token's user: its id (for the cookie) and who it is."""
-    actor = actor_for_token(db, token)
-    if actor is None:
+    """A console session for the token's user: its id (for the cookie) and who it is. The
+    session remembers its token, so revoking the token ends it."""
+    found = _live_token(db, token)
+    if found is None:
         return None
-    user = _user(db, actor.name)
+    row, user = found
     session_id = secrets.token_urlsafe(32)
     expires = now() + timedelta(hours=SESSION_HOURS)
     for expired in db.exec(select(SessionRow).where(SessionRow.expires_at <= now())):
         db.delete(expired)  # housekeeping: sessions nobody signed out of
-    db.add(SessionRow(digest=digest(session_id), user_id=user.id, expires_at=expires))
+    db.add(
+        SessionRow(digest=digest(session_id), user_id=user.id, token_id=row.id, expires_at=expires)
+    )
     db.commit()
-    return session_id, actor
+    return session_id, _actor(user)
 
 
 def end_session(db: Session, session_id: str) -> None:
@@ -128,14 +147,30 @@ def deactivate(db: Session, name: str) -> None:
     db.commit()
 
 
-def users(db: Session) -> list[tuple[UserRow, int]]:
-    """Every user, with how many API tokens they hold now."""
+def revoke_token(db: Session, token_id: int) -> str:
+    """One token stops working, and the console sessions opened with it end; its holder's
+    other tokens and sessions go on. Answers the holder's name."""
+    query = select(TokenRow, UserRow).join(UserRow).where(TokenRow.id == token_id)
+    found = db.exec(query).first()
+    if found is None or found[0].revoked_at is not None:
+        raise IdentityError(f"Aucun jeton actif n° {token_id}.")
+    token, name = found[0], found[1].name
+    token.revoked_at = now()
+    db.add(token)
+    for session in db.exec(select(SessionRow).where(SessionRow.token_id == token_id)):
+        db.delete(session)
+    db.commit()
+    return name
+
+
+def users(db: Session) -> list[tuple[UserRow, list[TokenRow]]]:
+    """Every user, with the API tokens they hold now (unrevoked), oldest first."""
     rows = db.exec(select(UserRow).order_by(UserRow.role, UserRow.name)).all()
-    live = select(TokenRow.user_id).where(col(TokenRow.revoked_at).is_(None))
-    counts: dict[int, int] = {}
-    for user_id in db.exec(live):
-        counts[user_id] = counts.get(user_id, 0) + 1
-    return [(user, counts.get(user.id or 0, 0)) for user in rows]
+    live = select(TokenRow).where(col(TokenRow.revoked_at).is_(None)).order_by(TokenRow.id)
+    held: dict[int, list[TokenRow]] = {}
+    for token in db.exec(live):
+        held.setdefault(token.user_id, []).append(token)
+    return [(user, held.get(user.id or 0, [])) for user in rows]
 
 
 def evaluator_names(db: Session) -> list[str]:

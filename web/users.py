@@ -2,7 +2,8 @@
 
 python -m web.users add "Amina Alaoui" admin --email amina@mcinet.gov.ma
 python -m web.users token "Amina Alaoui"      # a new API token, shown once
-python -m web.users list
+python -m web.users list                      # each person's active tokens, by number
+python -m web.users revoke 12                 # token n° 12 revoked, the sessions it opened ended
 python -m web.users deactivate "Amina Alaoui"  # tokens revoked, sessions ended
 """
 
@@ -23,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("role", choices=[str(r) for r in identity.PERSON_ROLES])
     add.add_argument("--email")
-    commands.add_parser("list", help="les personnes et leurs jetons actifs")
+    commands.add_parser("list", help="les personnes et leurs jetons actifs (par numéro)")
+    revoke = commands.add_parser("revoke", help="révoquer un jeton (et ses sessions)")
+    revoke.add_argument("token_id", type=int, metavar="numéro")
     for name, text in (("token", "un nouveau jeton d'API"), ("deactivate", "désactiver")):
         commands.add_parser(name, help=text).add_argument("name")
     args = parser.parse_args(argv)
@@ -42,11 +45,16 @@ def main(argv: list[str] | None = None) -> int:
             elif args.command == "deactivate":
                 identity.deactivate(db, args.name)
                 print(f"{args.name} désactivé(e) : jetons révoqués, sessions fermées.")
+            elif args.command == "revoke":
+                holder = identity.revoke_token(db, args.token_id)
+                print(f"Jeton n° {args.token_id} de {holder} révoqué ; ses sessions sont fermées.")
             else:
                 for user, tokens in identity.users(db):
                     state = "actif" if user.active else "désactivé"
+                    held = ", ".join(f"n° {t.id} du {t.created_at:%Y-%m-%d}" for t in tokens)
                     print(
-                        f"{user.name}\t{user.role}\t{user.email or '—'}\t{state}\t{tokens} jeton(s)"
+                        f"{user.name}\t{user.role}\t{user.email or '—'}\t{state}\t"
+                        f"{len(tokens)} jeton(s){' : ' + held if held else ''}"
                     )
         except identity.IdentityError as error:
             print(error, file=sys.stderr)
