@@ -14,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
+from projection.database import alembic_config, migrate
 from projection.tables import TokenRow, UserRow
 from tests.conftest import APPLICATION, CONSOLE_ORIGIN, PDF_BYTES, Service, auth, secret
 from tests.test_api import call_body, open_call
@@ -459,3 +461,40 @@ async def test_behind_the_proxy_the_session_cookie_is_secure(tmp_path: Path) -> 
         plain = await sign_in_through_proxy(url, token, "203.0.113.5")
         assert plain.status_code == 303
         assert "secure" not in session_cookie(plain).lower()
+
+
+async def test_sessions_from_before_tokens_were_recorded_end_at_the_upgrade(
+    empty_engine: Engine,
+) -> None:
+    """At 0004 a session knew its person only: 0005 ends it (its person signs in again), keeps
+    the person and the token, and goes back down cleanly."""
+    config = alembic_config()
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+        connection.execute(
+            text(
+                "insert into users (id, name, role, active, created_at)"
+                " values (1, 'Amina', 'admin', true, '2026-01-01 10:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "insert into api_tokens (id, user_id, digest, created_at)"
+                " values (1, 1, :digest, '2026-01-01 10:00:00')"
+            ),
+            {"digest": "0" * 64},
+        )
+        connection.execute(
+            text(
+                "insert into console_sessions (digest, user_id, expires_at)"
+                " values (:digest, 1, '2999-01-01 10:00:00')"
+            ),
+            {"digest": "1" * 64},
+        )
+    migrate(empty_engine)
+    assert (count(empty_engine, "console_sessions"), count(empty_engine, "api_tokens")) == (0, 1)
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+        command.upgrade(config, "head")
