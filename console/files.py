@@ -4,7 +4,6 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
 from console.pages import (
     ROLE_LABELS,
@@ -22,10 +21,10 @@ from web.files import (
     FILES,
     Files,
     case_zip,
-    deposit_file,
+    deposit_upload,
     document_response,
-    upload_chunks,
 )
+from web.uploads import Forged
 
 FILE_RESOURCES = {"candidatures": FILES[Kind.APPLICATION], "clusters": FILES[Kind.CLUSTER]}
 
@@ -47,16 +46,10 @@ def _file_routes(resource: str, files: Files) -> None:
         if actor.role not in files.deposit.row.roles:
             role = ROLE_LABELS.get(actor.role, actor.role)
             return back(here, "erreur", f"Votre rôle ({role}) ne permet pas cette action.")
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return back(here, "erreur", "Choisissez un fichier à déposer.")
-        kind, key = str(form.get("kind") or ""), form_key(form)
-        chunks = upload_chunks(upload)
-        try:
-            ref = await deposit_file(
-                files, request, case_id, actor, db, kind, upload.filename, chunks, key
-            )
+        try:  # the form streams in: the file to storage, the key read with the form's rule
+            ref = await deposit_upload(files, request, case_id, actor, db, None, form_key)
+        except Forged:  # a form no page of ours sends (a forged key): refused as such, 422
+            raise
         except ApiError as error:
             return back(here, "erreur", refusal(error, actor))
         except HTTPException as error:

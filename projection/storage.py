@@ -1,8 +1,10 @@
 """Where the cases' files live, through fsspec: a folder (DOCUMENTS_URL, `data/documents` by
 default) or an S3-compatible object store (`s3://bucket/prefix`, through s3fs), content-addressed
-by SHA-256. A file is streamed in while its hash is computed, never held whole in memory; the
-same bytes deposited twice are stored once. Both configurations take the same path: reads go
-through `open`, so a download, its Range and the ZIP never depend on a local disk."""
+by SHA-256. A file is streamed in while its hash is computed, never held whole in memory, then
+typed by its structure (filetypes.py); the same bytes deposited twice are stored once, and
+counted: each deposit adds a reference (`refs/{sha256}/{token}`), a refused one takes its own
+back, and the bytes go only with the last reference. Both configurations take the same path:
+reads go through `open`, so a download, its Range and the ZIP never depend on a local disk."""
 
 import asyncio
 import hashlib
@@ -13,34 +15,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import filetype
 import fsspec
 from fastapi import HTTPException, Request
 from fastapi.responses import StreamingResponse
 from zipstream import ZipStream
 
 from domain.models import Deposit
+from projection.filetypes import HEAD, Unaccepted, check_structure, type_of
 
 CHUNK = 1024 * 1024
-HEAD = 8192  # bytes enough to recognise a file's type from its content
-# The types a dossier may hold, recognised from the content, never from the name.
-ACCEPTED = {
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "odt": "application/vnd.oasis.opendocument.text",
-    "jpg": "image/jpeg",
-    "png": "image/png",
-}
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+BEYOND = 10**18  # past any file: a position written with more digits than this means as much
+
+__all__ = ["CHUNK", "Storage", "Stored", "TooLarge", "Unaccepted"]
 
 
 class TooLarge(Exception):
     pass
-
-
-class Unaccepted(Exception):
-    """Not a type a dossier may hold (an executable renamed .pdf, say)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +39,7 @@ class Stored:
     sha256: str
     size: int
     content_type: str
-    new: bool  # stored by this deposit (to take back if the case refuses it)
+    ref: str  # this deposit's reference to the bytes (to take back if the case refuses it)
 
     def deposit(self, document_id: str, kind: str, filename: str) -> Deposit:
         """What the case's workflow records of these bytes."""
@@ -70,12 +61,16 @@ class Storage:
     def path(self, sha256: str) -> str:
         return f"{self.root}/{sha256[:2]}/{sha256}"
 
+    def refs(self, sha256: str) -> str:
+        return f"{self.root}/refs/{sha256}"
+
     def exists(self, sha256: str) -> bool:
         return self.fs.exists(self.path(sha256))
 
     async def save(self, chunks: AsyncIterator[bytes], limit: int) -> Stored:
-        """Store what `chunks` yields, at most `limit` bytes of an accepted type."""
-        incoming = f"{self.root}/incoming/{uuid.uuid4().hex}"
+        """Store what `chunks` yields, at most `limit` bytes of an accepted type (TooLarge as
+        soon as one byte more comes, and no more is read), referenced once."""
+        incoming = self._incoming()
         digest, size, head = hashlib.sha256(), 0, b""
         try:
             with self.fs.open(incoming, "wb") as out:
@@ -86,18 +81,33 @@ class Storage:
                     if len(head) < HEAD:
                         head += chunk[: HEAD - len(head)]
                         if len(head) == HEAD:
-                            _type_of(head)  # refuse early: the rest is not read
+                            type_of(head)  # refuse early: the rest is not read
                     digest.update(chunk)
                     await asyncio.to_thread(out.write, chunk)
-            content_type = _type_of(head)
-            sha256 = digest.hexdigest()
-            target = self.path(sha256)
-            new = not await asyncio.to_thread(self.fs.exists, target)
-            if new:
-                await asyncio.to_thread(self._move, incoming, target)
-            return Stored(sha256, size, content_type, new)
+            extension, content_type = type_of(head)
+            await asyncio.to_thread(self._check, incoming, extension)
+            stored = Stored(digest.hexdigest(), size, content_type, uuid.uuid4().hex)
+            await asyncio.to_thread(self._keep, incoming, stored)
+            return stored
         finally:
             await asyncio.to_thread(self._discard, incoming)
+
+    def _incoming(self) -> str:
+        return f"{self.root}/incoming/{uuid.uuid4().hex}"
+
+    def _check(self, path: str, extension: str) -> None:
+        with self.fs.open(path, "rb") as source:
+            check_structure(source, extension)
+
+    def _keep(self, incoming: str, stored: Stored) -> None:
+        """The reference first, then the bytes if absent: a refusal that takes the last other
+        reference back meanwhile sees this one (see `remove`)."""
+        self.fs.makedirs(self.refs(stored.sha256), exist_ok=True)
+        self.fs.pipe_file(f"{self.refs(stored.sha256)}/{stored.ref}", b"")
+        target = self.path(stored.sha256)
+        self.fs.invalidate_cache(target)
+        if not self.fs.exists(target):
+            self._move(incoming, target)
 
     def _move(self, source: str, target: str) -> None:
         self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
@@ -107,10 +117,29 @@ class Storage:
         if self.fs.exists(path):
             self.fs.rm(path)
 
+    def _referenced(self, sha256: str) -> bool:
+        self.fs.invalidate_cache(self.refs(sha256))
+        try:
+            return bool(self.fs.ls(self.refs(sha256), detail=False))
+        except FileNotFoundError:
+            return False
+
     def remove(self, stored: Stored) -> None:
-        """Take back a file this deposit stored (a case that refused it)."""
-        if stored.new:
-            self._discard(self.path(stored.sha256))
+        """Take back this deposit's reference (a case refused it), and the bytes if no other
+        deposit refers to them. They are set aside before they go: a deposit of the same bytes
+        that referred to them meanwhile, having seen them in place, gets them back."""
+        self._discard(f"{self.refs(stored.sha256)}/{stored.ref}")
+        if self._referenced(stored.sha256):
+            return
+        aside = self._incoming()
+        try:
+            self.fs.mv(self.path(stored.sha256), aside)
+        except FileNotFoundError:  # another refusal took them first
+            return
+        if self._referenced(stored.sha256):
+            self._move(aside, self.path(stored.sha256))
+        else:
+            self._discard(aside)
 
     def read(self, sha256: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """The file's bytes from `start`, `length` of them (all by default), chunk by chunk."""
@@ -126,7 +155,13 @@ class Storage:
                 yield chunk
 
     def response(
-        self, sha256: str, size: int, content_type: str, filename: str, request: Request
+        self,
+        sha256: str,
+        size: int,
+        content_type: str,
+        filename: str,
+        request: Request,
+        headers: dict[str, str] | None = None,
     ) -> StreamingResponse:
         """The file as a download under its original name; one byte range when asked
         (`Range: bytes=a-b`, as a PDF viewer reads a large file), else the whole."""
@@ -136,6 +171,7 @@ class Storage:
             else "attachment"
         )
         headers = {
+            **(headers or {}),
             "Accept-Ranges": "bytes",
             "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}",
         }
@@ -160,6 +196,12 @@ class Storage:
         return archive
 
 
+def _position(digits: str) -> int:
+    """A byte position as written in a Range header, however many digits it has."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < 19 else BEYOND
+
+
 def _range(header: str | None, size: int) -> tuple[int, int] | None:
     """The one range asked, as (first, last) byte; None for the whole file (no Range, or
     several ranges, which a server may answer whole); 416 for a range outside the file."""
@@ -170,18 +212,12 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # the last N bytes
-        start, end = max(size - int(last), 0), size - 1
+        start, end = max(size - _position(last), 0), size - 1
     else:
-        start, end = int(first), min(int(last), size - 1) if last else size - 1
+        start = _position(first)
+        end = min(_position(last), size - 1) if last else size - 1
     if start > end or start >= size:
         raise HTTPException(
             416, "Plage d'octets hors du fichier.", headers={"Content-Range": f"bytes */{size}"}
         )
     return start, end
-
-
-def _type_of(head: bytes) -> str:
-    kind = filetype.guess(head) if head else None
-    if kind is None or kind.extension not in ACCEPTED:
-        raise Unaccepted
-    return ACCEPTED[kind.extension]

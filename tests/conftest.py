@@ -335,7 +335,14 @@ def mails_to(address: str) -> list[EmailMessage]:
     return [m for m in list(CATCHER.messages.values()) if m["To"] == address]
 
 
-PDF_BYTES = b"%PDF-1.4\n%%EOF\n"  # the smallest file the storage takes as a PDF
+# The smallest file the storage takes as a PDF: one blank page, its catalogue, its xref table.
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 3 3]>>endobj\n"
+    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000052 00000 n \n"
+    b"0000000101 00000 n \ntrailer<</Size 4/Root 1 0 R>>\nstartxref\n160\n%%EOF\n"
+)
 
 
 async def deposit(

@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from domain.models import MAX_FILE_BYTES, MAX_FILES
+from domain.fields import MAX_FILE_BYTES, MAX_FILES
 from domain.support import KPI_LABELS, REPORT_FILES
 from tests.conftest import (
     APPLICATION,
@@ -29,13 +29,19 @@ from tests.test_authorization import console_message
 from tests.test_clusters import TARGETS, labelled_cluster, stage_is
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-PDF = b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 3000  # about 100 KB
+PDF = PDF_BYTES + b"%" + b"0" * 100_000 + b"\n"  # about 100 KB: a PDF, then a comment
+CONTENT_TYPES = (
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Override PartName="/word/document.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+)
 
 
-def docx() -> bytes:
+def docx(types: str = CONTENT_TYPES) -> bytes:
+    """The smallest package a word processor writes: its content types, its main part."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("[Content_Types].xml", types)
         archive.writestr("word/document.xml", "<w:document/>")
     return out.getvalue()
 
@@ -111,7 +117,7 @@ async def test_refusals_store_nothing(dev_both: Service) -> None:
         dev_both, application_id, "budget.pdf", executable, "budget prévisionnel"
     )
     assert renamed.status_code == 415
-    big = b"%PDF-1.4\n" + b"0" * 2**20
+    big = PDF_BYTES + b"0" * 2**20
     assert (await deposit(dev_both, application_id, "gros.pdf", big, "autre")).status_code == 413
     unknown_kind = await deposit(dev_both, application_id, "a.pdf", PDF, "recette de cuisine")
     assert unknown_kind.status_code == 422
@@ -133,13 +139,13 @@ async def test_refusals_store_nothing(dev_both: Service) -> None:
     assert declared.status_code == 413
     assert await listed(dev_both, application_id) == []
     # An application's files together stay within the call's limit (here 1 MiB).
-    half = b"%PDF-1.4\n" + b"1" * 600_000
+    half = PDF_BYTES + b"1" * 600_000
     assert (await deposit(dev_both, application_id, "a.pdf", half, "autre")).status_code == 201
     over = await deposit(dev_both, application_id, "b.pdf", half + b"2", "autre")
     assert over.status_code == 422 and "taille" in over.json()["detail"]
     assert [d["filename"] for d in await listed(dev_both, application_id)] == ["a.pdf"]
     folder = dev_both.http._transport.app.state.storage  # type: ignore[attr-defined]
-    stored = [p for p in folder.fs.find(folder.root) if "/incoming/" not in p]
+    stored = [p for p in folder.fs.find(folder.root) if "/incoming/" not in p and "/refs/" not in p]
     assert all(
         hashlib.sha256(open(p, "rb").read()).hexdigest() == p.rsplit("/", 1)[1] for p in stored
     )
@@ -224,11 +230,10 @@ async def test_an_application_holds_at_most_its_number_of_files(dev_both: Servic
     call_id = await open_call(dev_both)
     registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
     application_id = registered.json()["id"]
-    small = b"%PDF-1.4\n%%EOF\n"
     for i in range(MAX_FILES):
-        answer = await deposit(dev_both, application_id, f"{i}.pdf", small, "autre")
+        answer = await deposit(dev_both, application_id, f"{i}.pdf", PDF_BYTES, "autre")
         assert answer.status_code == 201, answer.text
-    one_more = await deposit(dev_both, application_id, "trop.pdf", small, "autre")
+    one_more = await deposit(dev_both, application_id, "trop.pdf", PDF_BYTES, "autre")
     assert one_more.status_code == 422 and str(MAX_FILES) in one_more.json()["detail"]
     assert len(await listed(dev_both, application_id)) == MAX_FILES
 

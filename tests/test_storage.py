@@ -55,10 +55,15 @@ async def on_s3(
         yield service
 
 
-def objects(service: Service) -> list[str]:
+def everything(service: Service) -> list[str]:
     storage = service.storage
     storage.fs.invalidate_cache()
-    return [p for p in storage.fs.find(storage.root) if "/incoming/" not in p]
+    return sorted(storage.fs.find(storage.root))
+
+
+def objects(service: Service) -> list[str]:
+    """The files' bytes (not their references, nor what is still coming in)."""
+    return [p for p in everything(service) if "/incoming/" not in p and "/refs/" not in p]
 
 
 async def test_a_dossier_on_an_s3_compatible_store(on_s3: Service) -> None:
@@ -74,8 +79,23 @@ async def test_a_dossier_on_an_s3_compatible_store(on_s3: Service) -> None:
 
     again = await deposit(on_s3, case, "autre", content, "copie.pdf")  # the same bytes: one object
     assert again.status_code == 201 and len(objects(on_s3)) == 1
+    before = everything(on_s3)  # the bytes once, referred to twice
+    assert len(before) == 3
     refused = await deposit(on_s3, case, "autre", b"MZ\x90\x00" * 1000, "outil.pdf")
-    assert refused.status_code == 415 and len(objects(on_s3)) == 1
+    assert refused.status_code == 415 and everything(on_s3) == before
+    # Refused by the case after being stored (another deposit's key): the same bytes as the
+    # dossier's stay, another's go, with their references.
+    key = {**auth("operator"), "Idempotency-Key": "cle-s3"}
+    for name, body in (
+        ("a.pdf", PDF_BYTES + b"a"),
+        ("b.pdf", PDF_BYTES + b"b"),
+        ("c.pdf", content),
+    ):
+        answer = await on_s3.http.post(
+            f"{case}/documents", files={"file": (name, body)}, data={"kind": "autre"}, headers=key
+        )
+        assert answer.status_code == (201 if name == "a.pdf" else 422), answer.text
+    assert len(everything(on_s3)) == len(before) + 2  # a.pdf, its reference
 
     whole = await on_s3.get(f"/documents/{document['id']}", role="committee")
     assert whole.status_code == 200 and whole.content == content
@@ -94,6 +114,7 @@ async def test_a_dossier_on_an_s3_compatible_store(on_s3: Service) -> None:
     archive = await on_s3.get(f"{case}/documents.zip", role="committee")
     with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
         assert sorted(opened.namelist()) == [
+            "autre/a.pdf",
             "autre/copie.pdf",
             "budget prévisionnel/Budget 2026.pdf",
         ]

@@ -3,32 +3,44 @@ reports): what each kind of case accepts and who may read it, a deposit (streame
 then recorded by the case's workflow), the case's files, one file's download and the whole set
 as a ZIP, every download recorded."""
 
+import asyncio
 import functools
 import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import HTTPException, Request, UploadFile, status
+from fastapi import HTTPException, Request, status
 from fastapi.responses import Response, StreamingResponse
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
+from domain.fields import MAX_FILE_BYTES
 from domain.ids import Kind
 from domain.lifecycle import TRANSITIONS
-from domain.models import MAX_FILE_BYTES, Actor, DocumentRef
+from domain.models import Actor, DocumentRef
 from domain.stages import Action, ApplicationStage, Role
 from domain.support import REPORT_FILES
 from projection import queries
-from projection.storage import CHUNK, Storage, TooLarge, Unaccepted
+from projection.storage import Storage, TooLarge, Unaccepted
 from projection.tables import DocumentRow, DownloadRow
 from web.actions import ActionSpec, Resource
 from web.applications import APPLICATIONS, check_evaluator_access
 from web.calls import CALLS
 from web.clusters import CLUSTERS
 from web.deps import READERS, Db
+from web.errors import ApiError
+from web.uploads import FORM_BYTES, Forged, Missing, Upload
 
 OTHER_KINDS = ("complément", "autre")
+# A file is sent as what it was typed as, never sniffed, and never run as a page of ours (the
+# console sets its own policy for its preview frame).
+FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 
 @dataclass(frozen=True)
@@ -126,54 +138,106 @@ def clean_name(name: str | None) -> str:
     return base[:200] or "document"
 
 
-async def upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(CHUNK):
-        yield chunk
-
-
-async def deposit_file(
+async def deposit_upload(
     files: Files,
     request: Request,
     case_id: str,
     actor: Actor,
     db: Db,
-    kind: str,
-    filename: str | None,
-    chunks: AsyncIterator[bytes],
     key: str | None,
+    key_of: Callable[[Mapping[str, str]], str | None] | None = None,
 ) -> DocumentRef:
-    """Store the bytes, then have the case's workflow record the file; a refusal keeps nothing.
-    The API's route and the console's form both deposit through here."""
+    """The request's multipart form (`file`, `kind`; `key_of(fields)` reads the key when the
+    form carries it) streamed to storage, then recorded by the case's workflow: the API's route
+    and the console's form both deposit through here. The role, the case and the declared
+    length are checked before one byte of the body is read, the fields sent before the file as
+    it starts, its size while it streams in; a refusal keeps nothing."""
+    if actor.role not in files.deposit.row.roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_YOURS.format(role=actor.role))
     accepts = files.accepts(db, case_id)
-    if kind not in accepts.kinds:
-        raise HTTPException(
-            422, "Type de pièce inconnu ; attendu : " + ", ".join(accepts.kinds) + "."
-        )
     if not accepts.open:
-        raise HTTPException(409, accepts.closed_because)
+        raise HTTPException(status.HTTP_409_CONFLICT, accepts.closed_because)
+
+    def before_the_file(fields: dict[str, str]) -> None:  # what came before it, checked
+        if "kind" in fields:
+            _kind(fields["kind"], accepts)
+        if key_of:
+            _forged_unless(key_of, fields)
+
+    upload = Upload(request, before_the_file)
+    declared = upload.declared_length()
+    if declared is not None and declared > accepts.max_bytes + FORM_BYTES:
+        raise _too_large(accepts)
     storage: Storage = request.app.state.storage
     try:
-        stored = await storage.save(chunks, accepts.max_bytes)
+        stored = await storage.save(upload.chunks(), accepts.max_bytes)
     except TooLarge:
-        limit = accepts.max_bytes // 2**20
-        raise HTTPException(413, f"Fichier trop volumineux : {limit} Mio au plus.") from None
-    except Unaccepted:
-        raise HTTPException(
-            415, "Type de fichier refusé : PDF, DOCX, XLSX, ODT, JPEG ou PNG."
-        ) from None
-    document_id = (
-        uuid.uuid5(uuid.NAMESPACE_URL, f"{files.kind}:{case_id}:{key}").hex
-        if key
-        else uuid.uuid4().hex
-    )
-    body = stored.deposit(document_id, kind, clean_name(filename))
-    path = f"{files.prefix}/{case_id}/documents"
+        raise _too_large(accepts) from None
+    except Unaccepted as refused:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(refused)) from None
     try:
+        if "kind" not in upload.fields:
+            raise Missing("kind", "Choisissez le type de pièce.")
+        kind = _kind(upload.fields["kind"], accepts)
+        key = _forged_unless(key_of, upload.fields) if key_of else key
+        document_id = (
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{files.kind}:{case_id}:{key}").hex
+            if key
+            else uuid.uuid4().hex
+        )
+        body = stored.deposit(document_id, kind, clean_name(upload.filename))
+        path = f"{files.prefix}/{case_id}/documents"
         state = await files.deposit.send(request, case_id, actor, db, body, key, path)
-    except HTTPException:
-        storage.remove(stored)  # refused by the case: nothing kept
+        return next(f for f in state.files if f.id == body.id)
+    except BaseException as error:
+        if not _maybe_taken(error):  # refused by the case (or never sent): nothing kept
+            await asyncio.to_thread(storage.remove, stored)
         raise
-    return next(f for f in state.files if f.id == body.id)
+
+
+NOT_YOURS = "Le rôle « {role} » n'a pas accès à cette opération."
+# What the engine answers when an update may have been taken all the same (no answer in time,
+# a connection lost): its bytes stay, for a repeat with the same key gets the first answer.
+UNANSWERED = (
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.UNKNOWN,
+)
+
+
+def _maybe_taken(error: BaseException) -> bool:
+    if isinstance(error, ApiError):
+        return error.extra.get("code") == "Timeout"
+    if isinstance(error, RPCError):
+        return error.status in UNANSWERED
+    return isinstance(error, (asyncio.CancelledError, WorkflowUpdateRPCTimeoutOrCancelledError))
+
+
+def _forged_unless(
+    key_of: Callable[[Mapping[str, str]], str | None], fields: Mapping
+) -> str | None:
+    """The form's key, by the face's own rule; one it refuses was forged."""
+    try:
+        return key_of(fields)
+    except HTTPException as refused:
+        raise Forged(str(refused.detail)) from None
+
+
+def _kind(kind: str, accepts: Accepts) -> str:
+    if kind not in accepts.kinds:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Type de pièce inconnu ; attendu : " + ", ".join(accepts.kinds) + ".",
+        )
+    return kind
+
+
+def _too_large(accepts: Accepts) -> HTTPException:
+    limit = accepts.max_bytes // 2**20
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE, f"Fichier trop volumineux : {limit} Mio au plus."
+    )
 
 
 def _record(db: Db, kind: Kind, case_id: str, document_ids: list[str], actor: Actor) -> None:
@@ -216,6 +280,7 @@ def case_zip(files: Files, request: Request, db: Db, case_id: str, actor: Actor)
         archive,
         media_type="application/zip",
         headers={
+            **FILE_HEADERS,
             "Content-Disposition": f'attachment; filename="dossier-{case_id}.zip"',
             "Content-Length": str(len(archive)),
         },
@@ -230,4 +295,6 @@ def document_response(request: Request, db: Db, document_id: str, actor: Actor) 
     FILES[Kind(row.case_kind)].readable(db, row.case_id, actor)
     _record(db, Kind(row.case_kind), row.case_id, [row.id], actor)
     storage: Storage = request.app.state.storage
-    return storage.response(row.sha256, row.size, row.content_type, row.filename, request)
+    return storage.response(
+        row.sha256, row.size, row.content_type, row.filename, request, FILE_HEADERS
+    )

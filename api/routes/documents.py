@@ -3,8 +3,8 @@ the case's files, each file's download and the whole set as a ZIP (web.files doe
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, UploadFile, status
-from fastapi.params import File, Form
+from fastapi import APIRouter, Path, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 
 from domain.ids import Kind
@@ -15,38 +15,62 @@ from web.files import (
     Files,
     case_documents,
     case_zip,
-    deposit_file,
+    deposit_upload,
     document_response,
-    upload_chunks,
 )
+from web.uploads import Missing
 
 router = APIRouter(tags=["documents"])
 DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="id du document")]
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$", description="id du dossier")]
 
 
+def _form(name: str) -> dict:
+    """The deposit's form in the schema: read by the route as it streams in (web.uploads), so
+    the role and the case are checked before the body, which FastAPI would read whole first."""
+    schema = {
+        "properties": {
+            "file": {
+                "type": "string",
+                "contentMediaType": "application/octet-stream",
+                "title": "File",
+                "description": "PDF, DOCX, XLSX, ODT, JPEG ou PNG",
+            },
+            "kind": {
+                "type": "string",
+                "maxLength": 200,
+                "title": "Kind",
+                "description": "Type de pièce",
+            },
+        },
+        "type": "object",
+        "required": ["file", "kind"],
+        "title": f"Body_{name}",
+    }
+    content = {"multipart/form-data": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
 def _add_routes(files: Files) -> None:
     prefix, label = files.prefix, "candidature" if files.kind == Kind.APPLICATION else "cluster"
+    name = f"deposit_{files.kind}_document"
 
     @router.post(
         f"{prefix}/{{case_id}}/documents",
         status_code=status.HTTP_201_CREATED,
         response_model=DocumentRef,
-        name=f"deposit_{files.kind}_document",
+        name=name,
         summary=f"Déposer un fichier ({label} ; multipart : file, kind)",
+        openapi_extra=_form(f"{name}{prefix.replace('/', '_')}__case_id__documents_post"),
     )
     async def deposit(
-        case_id: CaseId,
-        request: Request,
-        actor: Desk,
-        db: Db,
-        file: Annotated[UploadFile, File(description="PDF, DOCX, XLSX, ODT, JPEG ou PNG")],
-        kind: Annotated[str, Form(max_length=200, description="Type de pièce")],
-        key: IdempotencyKey = None,
+        case_id: CaseId, request: Request, actor: Desk, db: Db, key: IdempotencyKey = None
     ) -> DocumentRef:
-        return await deposit_file(
-            files, request, case_id, actor, db, kind, file.filename, upload_chunks(file), key
-        )
+        try:
+            return await deposit_upload(files, request, case_id, actor, db, key)
+        except Missing as missing:  # as FastAPI tells a missing form field
+            error = {"type": "missing", "loc": ("body", missing.field), "msg": "", "input": None}
+            raise RequestValidationError([error]) from None
 
     @router.get(
         f"{prefix}/{{case_id}}/documents",
