@@ -27,12 +27,23 @@ MEMORY_FILE_MIB = 50
 
 
 def make_file(path: Path, mib: int, tag: int) -> None:
-    """A PDF-looking file of `mib` MiB, distinct for each `tag`."""
-    block = os.urandom(2**20)
-    with path.open("wb") as out:
-        out.write(b"%PDF-1.7\n" + tag.to_bytes(8, "big"))
-        for _ in range(mib):
-            out.write(block)
+    """A valid one-page PDF of about `mib` MiB (random bytes in one stream), distinct per `tag`."""
+    stream = tag.to_bytes(8, "big") + os.urandom(mib * 2**20)
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 3 3]>>",
+        b"<</Length %d>>stream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj" % number + body + b"endobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
 
 
 async def curl(*arguments: str) -> str:

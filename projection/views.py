@@ -54,6 +54,8 @@ class CallDetail(CallView):
 class ComplementsView(BaseModel):
     items: list[str]
     note: str | None = None
+    requested_at: Moment
+    answered_at: Moment | None = None
     due_at: Moment | None = Field(description="Inconnue tant que le courrier n'est pas parti.")
     undelivered: bool = Field(description="Courrier non remis : aucun délai ne court.")
 

@@ -15,7 +15,7 @@ from domain.clock import local
 from domain.models import Actor
 from domain.stages import STAGE_LABELS_FR, ApplicationStage, ClusterStage, Role
 from domain.support import KPI_LABELS
-from projection import exports, listings, queries
+from projection import exports, listings
 from tests.conftest import APPLICATION, Service, utcnow
 from tests.test_api import open_call
 from tests.test_clusters import TARGETS, labelled_cluster
@@ -148,7 +148,7 @@ async def test_an_export_too_long_is_a_french_422(
 ) -> None:
     call_id, _ = await call_with_cases(service)
     monkeypatch.setattr(exports, "MAX_ROWS", 2)
-    monkeypatch.setattr(queries, "MAX_ROWS", 2)
+    monkeypatch.setattr(listings, "MAX_ROWS", 2)
     refused = await service.get("/applications.xlsx", params={"call_id": call_id})
     assert refused.status_code == 422
     assert refused.json()["detail"] == "Plus de 2 lignes à exporter : affinez les filtres."

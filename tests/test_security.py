@@ -196,6 +196,26 @@ async def test_the_sign_in_form_reads_no_large_body(dev_both: Service) -> None:
     assert count(dev_both.engine, "console_sessions") == sessions
 
 
+async def test_a_content_length_of_thousands_of_digits_is_too_large_never_500(
+    dev_both: Service,
+) -> None:
+    """int() refuses a number past 4,300 digits: the guard reads it as too large (413)."""
+    huge = {"Content-Length": "9" * 5000}
+    call_id = await open_call(dev_both)
+    for path, extra in (
+        ("/calls", {"Content-Type": "application/json"}),
+        (f"/calls/{call_id}/applications", {"Content-Type": "application/json"}),
+        (
+            "/applications/0000deadbeef/documents",
+            {"Content-Type": "multipart/form-data; boundary=b"},
+        ),
+    ):
+        answer = await dev_both.http.post(
+            path, content=b"{}", headers={**auth("admin"), **huge, **extra}
+        )
+        assert answer.status_code == 413, (path, answer.status_code, answer.text)
+
+
 # --- a forged form key ----------------------------------------------------------------------
 
 

@@ -122,8 +122,8 @@ class RequestGuard:
         limit = OPEN_FORM_BYTES if console and self._open_form(scope) else MAX_JSON_BYTES
         if _is_multipart(scope) and limit == MAX_JSON_BYTES:
             # a file: streamed to its route, which counts what it stores
-            declared = dict(scope["headers"]).get(b"content-length", b"")
-            if not declared.isdigit() or int(declared) > MAX_UPLOAD_BYTES:
+            declared = _declared_length(scope)
+            if declared is None or declared > MAX_UPLOAD_BYTES:
                 text = "Fichier trop volumineux, ou taille non annoncée."
                 return await self._refuse(scope, receive, send, 413, text)
             return await self.app(scope, receive, send)
@@ -158,8 +158,8 @@ class RequestGuard:
 
     @staticmethod
     async def _read(scope: Scope, receive: Receive, limit: int = MAX_JSON_BYTES) -> bytes:
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
             raise TooLarge
         chunks, size = [], 0
         while True:
@@ -227,3 +227,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
+
+
+def _declared_length(scope: Scope) -> int | None:
+    """The Content-Length a client announced, if it is a number; thousands of digits count
+    as too large (int() would refuse them past 4,300 digits)."""
+    value = dict(scope["headers"]).get(b"content-length")
+    if value is None or not value.isdigit():
+        return None
+    return int(value) if len(value) <= 18 else 10**18
