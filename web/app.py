@@ -37,6 +37,7 @@ ERRORS = {
     403: {"model": Problem, "description": "Rôle non autorisé"},
     404: {"model": Problem, "description": "Dossier inconnu"},
     409: {"model": Problem, "description": "Action impossible à l'étape actuelle"},
+    429: {"model": Problem, "description": "Trop de jetons erronés : réessayer après Retry-After"},
     503: {"model": Problem, "description": "Moteur de workflows ou base de données injoignable"},
 }
 
