@@ -177,3 +177,31 @@ async def test_the_largest_valid_registration_and_a_call_s_500th(dev_both: Servi
     description = await handle.describe()
     assert description.status is not None and description.status.name == "RUNNING"
     assert (await register(500)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"cluster_name": "Cluster\r\nBcc: tous@exemple.ma"}, "cluster_name"),
+        ({"members": [{"name": "Entreprise\nCachée", "type": "company"}]}, "name"),
+        ({"contact": {"name": "Contact", "email": "a@b.ma,root"}}, "email"),
+        ({"contact": {"name": "Contact", "email": "Amina <a@b.ma>"}}, "email"),
+        ({"contact": {"name": "Contact", "email": "liste: a@b.ma, c@d.ma;"}}, "email"),
+    ],
+    ids=["name-crlf", "member-lf", "two-recipients", "display-name", "group"],
+)
+async def test_a_name_is_one_line_and_a_contact_one_plain_address(
+    dev_both: Service, change: dict, field: str
+) -> None:
+    """A line break in a name could never become a notice's header (its notices would wait
+    forever); two addresses would give the relay two recipients: both refused, nothing made."""
+    call_id = await open_call(dev_both)
+    registered = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION)
+    application_id = registered.json()["id"]
+    refused = await dev_both.post(f"/calls/{call_id}/applications", json=APPLICATION | change)
+    assert refused.status_code == 422, refused.text
+    assert field in {str(error["loc"][-1]) for error in refused.json()["detail"]}
+    amended = await dev_both.post(f"/applications/{application_id}/amend", json=change)
+    assert amended.status_code == 422, amended.text
+    listed = (await dev_both.get("/applications", params={"call_id": call_id})).json()
+    assert listed["total"] == 1 and listed["items"][0]["data"] == registered.json()["data"]
