@@ -6,13 +6,20 @@ the notification in one SQL transaction (a local activity), then answers the new
 baseline is an update on `BareCase`, which only increments a counter. Both run one at a time, then 50 at once, interleaved so that drift on the
 machine hits both alike. The default n = 500 gives ten rounds of 50 at once.
 
+Where the time of an update sent one at a time goes is then read from its workflow's history (the
+server's timestamps of the workflow task that carried it; one clock, one machine): before the task
+is scheduled (the API, the RPC), waiting for the worker, in the worker (the handler, the local
+activity and its SQL), and after (the server's write, the answer back through the API).
+
     .venv/bin/python -m bench.latency [--n 500] [--quick]
 """
 
 import asyncio
 import time
+from collections.abc import Sequence
 
-from temporalio.client import WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
 
 from bench.baseline import BareCase
 from bench.common import (
@@ -29,6 +36,15 @@ from bench.common import (
 
 AT_ONCE = 50
 WARM_UP = 20
+# An update's way through its workflow task, event by event: (segment, the event that ends it).
+TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+STEPS = (
+    ("request -> task scheduled (API, RPC)", TASK),
+    ("scheduled -> started (to the worker)", EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+    ("started -> completed (worker: handler, SQL)", EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+    ("completed -> answer (server write, reply)", None),
+)
+ANSWERED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
 
 
 async def main() -> None:
@@ -43,16 +59,20 @@ async def main() -> None:
         cases = iter(seeded.ids)
         handles = iter(bare)
 
+        sent: dict[str, list[tuple[str, float, float]]] = {"service": [], "bare": []}
+
         async def service() -> float:
-            path = f"/applications/{next(cases)}/mark_eligible"
-            start = time.perf_counter()
-            await s.post(path, json={"note": "Dossier complet"})
+            case = next(cases)
+            wall, start = time.time(), time.perf_counter()
+            await s.post(f"/applications/{case}/mark_eligible", json={"note": "Dossier complet"})
+            sent["service"].append((f"application-{case}", wall, time.time()))
             return time.perf_counter() - start
 
         async def baseline() -> float:
             handle = next(handles)
-            start = time.perf_counter()
+            wall, start = time.time(), time.perf_counter()
             await handle.execute_update(BareCase.bump)
+            sent["bare"].append((handle.id, wall, time.time()))
             return time.perf_counter() - start
 
         for _ in range(WARM_UP):
@@ -63,11 +83,13 @@ async def main() -> None:
         for _ in range(n):
             one["service"].append(await service())
             one["bare"].append(await baseline())
+        one_at_a_time = {side: updates[-n:] for side, updates in sent.items()}
         many = results[f"{AT_ONCE} at once"] = {"service": [], "bare": []}
         for _ in range(n // AT_ONCE):
             many["service"] += await asyncio.gather(*(service() for _ in range(AT_ONCE)))
             many["bare"] += await asyncio.gather(*(baseline() for _ in range(AT_ONCE)))
         registration = seeded.per_second
+        ways = {side: await ways_of(s.client, updates) for side, updates in one_at_a_time.items()}
     rows, out = [], {}
     for mode, samples in results.items():
         service_ms, bare_ms = latency_ms(samples["service"]), latency_ms(samples["bare"])
@@ -84,6 +106,13 @@ async def main() -> None:
                 [mode, name, stats["n"], stats["p50_ms"], stats["p99_ms"], stats["mean_ms"]]
             )
         rows.append([mode, "ratio", "", ratio, ratio99, ""])
+    segments: dict[str, dict[str, float]] = {}
+    for side, (way, _) in ways.items():
+        for name, samples in way.items():
+            stats = segments.setdefault(name, {})[side] = latency_ms(samples)
+            row = [stats["n"], stats["p50_ms"], stats["p99_ms"], stats["mean_ms"]]
+            rows.append(["one at a time", f"{side}: {name}", *row])
+    tasks = {side: max(count, default=0) for side, (_, count) in ways.items()}
     report(
         "latency",
         ["mode", "what", "n", "p50 ms", "p99 ms", "mean ms"],
@@ -93,6 +122,8 @@ async def main() -> None:
             "results": out,
             "target": "ratio <= 1.5 at p50",
             "registrations_per_s": registration,
+            "segments": segments,
+            "workflow_tasks_per_update_max": tasks,
         },
         [
             "service = POST /applications/{id}/mark_eligible to the API in this process (httpx ASGI "
@@ -101,8 +132,39 @@ async def main() -> None:
             "transaction (local activity) before answering",
             "bare = execute_update on a workflow whose handler increments a counter",
             f"registration through the API: {registration:.1f} applications/s on one call",
+            "service: / bare: segments of the updates sent one at a time, from their workflows' "
+            "histories; workflow tasks until the answer, at most: "
+            f"service {tasks['service']}, bare {tasks['bare']}",
         ],
     )
+
+
+async def ways_of(
+    client: Client, updates: Sequence[tuple[str, float, float]]
+) -> tuple[dict[str, list[float]], list[int]]:
+    """Each update's time, in seconds, split at the events of the workflow task that carried it,
+    and the workflow tasks it took until it answered; `updates`: (workflow id, wall-clock start,
+    end), sent one at a time."""
+    ways: dict[str, list[float]] = {name: [] for name, _ in STEPS}
+    tasks = []
+    for workflow_id, start, end in updates:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        moments, count = [start], 0
+        for event in history.events:
+            at = event.event_time.ToNanoseconds() / 1e9
+            if at < start:
+                continue
+            count += event.event_type == TASK
+            if len(moments) < len(STEPS) and event.event_type == STEPS[len(moments) - 1][1]:
+                moments.append(at)
+            if event.event_type == ANSWERED:
+                break
+        if len(moments) < len(STEPS):
+            continue  # its events not found: left out
+        for (name, _), begin, finish in zip(STEPS, moments, [*moments[1:], end], strict=True):
+            ways[name].append(finish - begin)
+        tasks.append(count)
+    return ways, tasks
 
 
 async def start_bare(s: Stack, i: int) -> WorkflowHandle:
