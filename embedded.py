@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import uvicorn
@@ -34,6 +35,13 @@ class Server(uvicorn.Server):
     """uvicorn raises the stop signal again once it has shut down, which ends the process before
     the worker and the dev server are stopped (a dev server left running on its port): here the
     signal only stops the API, and the rest shuts down in order."""
+
+    banner = ""  # printed once the API listens: the last thing a person reads
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.banner:
+            print(self.banner, file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -138,6 +146,9 @@ async def main() -> None:
     os.environ.setdefault("METRICS_ADDRESS", "127.0.0.1:9464")
     settings = Settings()
     configure_logging(settings)
+    # The mail catcher says a line per message it takes; MAIL_LOG=1 to read them.
+    if os.environ.get("MAIL_LOG") != "1":
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
     port = int(settings.temporal_address.rpartition(":")[2])
     api_port = int(os.environ.get("API_PORT", "8000"))
     ui_port = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
@@ -153,14 +164,14 @@ async def main() -> None:
         relay, mail = mail_relay(settings)
         worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox, relay)
         async with worker:
-            log.warning(
-                "Service prêt — API http://127.0.0.1:%s/docs · Temporal UI http://127.0.0.1:%s "
-                "· métriques http://%s/metrics · jetons : %s · courriers : %s",
-                api_port,
-                ui_port,
-                settings.metrics_address,
-                settings.tokens_file if not settings.api_tokens else "API_TOKENS",
-                mail,
+            server.banner = (
+                f"\nService prêt.\n"
+                f"  Console      http://127.0.0.1:{api_port}/console/\n"
+                f"  Jetons       {settings.tokens_file if not settings.api_tokens else 'API_TOKENS'}\n"
+                f"  API          http://127.0.0.1:{api_port}/docs\n"
+                f"  Temporal UI  http://127.0.0.1:{ui_port}\n"
+                f"  Métriques    http://{settings.metrics_address}/metrics\n"
+                f"  Courriers    {mail}\n"
             )
             await server.serve()
     finally:

@@ -98,12 +98,20 @@ def gone(pids: list[int], seconds: float = 15) -> bool:
 def test_a_stop_signal_stops_the_api_the_worker_and_the_dev_server(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
-    with embedded(tmp_path / "data", embedded_env(tmp_path / "data")) as process:
+    env = embedded_env(tmp_path / "data")
+    port = env["API_PORT"]
+    with embedded(tmp_path / "data", env) as process:
         started = children(process.pid)
         assert started, "no dev server started"
         process.send_signal(stop)
         assert process.wait(timeout=60) == 0
         assert gone(started)
+    # What a person read last before stopping it: where the console is and the tokens are.
+    said = (tmp_path / "data.log").read_text()
+    ready = said[said.index("Service prêt.") :]
+    assert f"Console      http://127.0.0.1:{port}/console/" in ready
+    assert "Jetons" in ready and "tokens.json" in ready
+    assert "Uvicorn running" not in ready  # printed after the server's own lines
 
 
 def test_kill_9_leaves_no_dev_server_and_a_held_port_is_refused(tmp_path: Path) -> None:
