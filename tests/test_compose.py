@@ -12,7 +12,14 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 # Variables only the embedded run reads (PATH: to find the bundled Temporal binaries).
-EMBEDDED_ONLY = {"CLUSTERS_DATA_DIR", "API_TOKENS_FILE", "API_PORT", "TEMPORAL_UI_PORT", "PATH"}
+EMBEDDED_ONLY = {
+    "CLUSTERS_DATA_DIR",
+    "API_TOKENS_FILE",
+    "API_PORT",
+    "TEMPORAL_UI_PORT",
+    "MAIL_LOG",
+    "PATH",
+}
 
 
 def variables_read_by_the_code() -> set[str]:
