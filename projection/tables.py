@@ -232,3 +232,20 @@ CASE_ROWS: dict[Kind, type[SQLModel]] = {
     Kind.APPLICATION: ApplicationRow,
     Kind.CLUSTER: ClusterRow,
 }
+
+
+class InvitationRow(SQLModel, table=True):
+    """A one-time link sent to a new staff member (web.invitations): its secret's digest only."""
+
+    __tablename__ = "staff_invitations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(index=True, foreign_key="users.id")
+    digest: str = Field(unique=True)  # SHA-256 of the link's secret
+    invited_by: str
+    created_at: datetime = utc_column()
+    expires_at: datetime = utc_column()
+    sent_at: datetime | None = utc_column(nullable=True)
+    send_error: str | None = None  # the last attempt's failure, said to the admin
+    used_at: datetime | None = utc_column(nullable=True)
+    revoked_at: datetime | None = utc_column(nullable=True)  # replaced, or the user deactivated
