@@ -72,6 +72,13 @@ class Settings:
     mail_programme: str = field(
         default_factory=lambda: os.environ.get("MAIL_PROGRAMME", "programme@localhost")
     )
+    # The service's address as people reach it, for the links mail carries (a staff invitation):
+    # never taken from a request's Host header, which a client chooses.
+    public_url: str = field(
+        default_factory=lambda: os.environ.get(
+            "PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('API_PORT', '8000')}"
+        ).rstrip("/")
+    )
 
 
 def storage_options(settings: Settings) -> dict[str, Any]:

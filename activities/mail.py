@@ -92,6 +92,31 @@ def message_id(key: str, sender: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
 
 
+def send(relay: Relay, message: EmailMessage) -> None:
+    """One message through the relay; Refused when the relay will never take it (5xx). Also
+    how the staff invitations are sent (web.invitations), outside any workflow."""
+    if not relay.host:
+        raise smtplib.SMTPException("Aucun relais SMTP configuré (SMTP_HOST).")
+    with smtplib.SMTP(relay.host, relay.port, timeout=20) as smtp:
+        if relay.starttls:
+            smtp.starttls()
+        if relay.username:
+            smtp.login(relay.username, relay.password)
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise Refused(f"Adresse refusée par le serveur : {error.recipients}") from None
+            raise
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+            if error.smtp_code >= 500:
+                raise Refused(
+                    f"Message refusé ({error.smtp_code}) : {error.smtp_error!r}"
+                ) from None
+            raise
+
+
 class Mail:
     def __init__(self, engine: Engine, relay: Relay) -> None:
         self.engine, self.relay = engine, relay
@@ -195,26 +220,7 @@ class Mail:
         return message
 
     def _send(self, message: EmailMessage) -> None:
-        if not self.relay.host:
-            raise smtplib.SMTPException("Aucun relais SMTP configuré (SMTP_HOST).")
-        with smtplib.SMTP(self.relay.host, self.relay.port, timeout=20) as smtp:
-            if self.relay.starttls:
-                smtp.starttls()
-            if self.relay.username:
-                smtp.login(self.relay.username, self.relay.password)
-            try:
-                smtp.send_message(message)
-            except smtplib.SMTPRecipientsRefused as error:
-                codes = [code for code, _ in error.recipients.values()]
-                if all(code >= 500 for code in codes):
-                    raise Refused(f"Adresse refusée par le serveur : {error.recipients}") from None
-                raise
-            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
-                if error.smtp_code >= 500:
-                    raise Refused(
-                        f"Message refusé ({error.smtp_code}) : {error.smtp_error!r}"
-                    ) from None
-                raise
+        send(self.relay, message)
 
     def _record(self, key: str, **changes: object) -> None:
         """One attempt more, and what it changed."""

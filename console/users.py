@@ -1,9 +1,11 @@
-"""Staff accounts, for admins: add a person, issue a token, revoke one token, deactivate."""
+"""Staff accounts, for admins: add a person (invited by e-mail when they have an address),
+send the invitation again, issue a token, revoke one token, deactivate."""
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from activities.mail import Relay
 from console.pages import (
     Signed,
     back,
@@ -12,8 +14,10 @@ from console.pages import (
 )
 from domain.models import Actor
 from domain.stages import Role
-from web import identity
+from web import identity, invitations
 from web.deps import Db
+
+HERE = "/console/utilisateurs"
 
 
 def users_page(request: Request, actor: Actor, db: Db, new_token: dict | None = None) -> Response:
@@ -22,8 +26,31 @@ def users_page(request: Request, actor: Actor, db: Db, new_token: dict | None = 
             "/console/", "erreur", "Seul un gestionnaire du programme gère les utilisateurs."
         )
     return render(
-        request, "utilisateurs.html", actor, users=identity.users(db), new_token=new_token
+        request,
+        "utilisateurs.html",
+        actor,
+        users=identity.users(db),
+        invitations=invitations.latest(db),
+        new_token=new_token,
+        now=identity.now(),
+        invitation_days=invitations.INVITATION_DAYS,
     )
+
+
+def relay(request: Request) -> Relay:
+    """The notices' relay: the one the embedded run set up beside its worker (`app.state.relay`,
+    its mail catcher), else SMTP_HOST and its settings."""
+    chosen = getattr(request.app.state, "relay", None)
+    return chosen if isinstance(chosen, Relay) else Relay.from_settings(request.app.state.settings)
+
+
+async def invite(request: Request, actor: Actor, db: Db, name: str) -> Response:
+    """A new one-time link mailed to `name`; the admin is told whether it left."""
+    settings = request.app.state.settings
+    sending = await run_in_threadpool(
+        invitations.invite, db, name, actor.name, relay(request), settings.public_url
+    )
+    return back(HERE, "succes" if sending.error is None else "erreur", sending.report())
 
 
 @router.get("/utilisateurs", response_class=HTMLResponse)
@@ -33,9 +60,10 @@ def users(request: Request, actor: Signed, db: Db) -> Response:
 
 @router.post("/utilisateurs")
 async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
-    """Add a person (and their first token), issue a token, revoke one token (the sessions it
-    opened end with it), or deactivate: a new token is shown on the answering page itself,
-    once, never carried in a cookie or a redirect."""
+    """Add a person (invited by e-mail when they have an address, else given a first token),
+    invite again, issue a token, revoke one token (the sessions it opened end with it), or
+    deactivate: a new token is shown on the answering page itself, once, never carried in a
+    cookie or a redirect."""
     if actor.role != Role.ADMIN:
         return users_page(request, actor, db)
     form = await request.form()
@@ -45,6 +73,10 @@ async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
             role, email = str(form.get("role") or ""), str(form.get("email") or "").strip()
             user = await run_in_threadpool(identity.add_user, db, name, role, email or None)
             name = user.name
+            if user.email:
+                return await invite(request, actor, db, name)
+        if action == "inviter":
+            return await invite(request, actor, db, name)
         if action in ("ajouter", "jeton"):
             token = await run_in_threadpool(identity.issue_token, db, name)
             return users_page(request, actor, db, {"name": name, "token": token})
@@ -54,7 +86,7 @@ async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
                 raise identity.IdentityError("Jeton à révoquer inconnu.")
             holder = await run_in_threadpool(identity.revoke_token, db, int(number))
             return back(
-                "/console/utilisateurs",
+                HERE,
                 "succes",
                 f"Jeton n° {number} de {holder} révoqué ; les sessions ouvertes avec lui sont fermées.",
             )
@@ -62,5 +94,5 @@ async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
             raise identity.IdentityError("Action inconnue.")
         await run_in_threadpool(identity.deactivate, db, name)
     except identity.IdentityError as error:
-        return back("/console/utilisateurs", "erreur", str(error))
-    return back("/console/utilisateurs", "succes", f"{name} : désactivé(e).")
+        return back(HERE, "erreur", str(error))
+    return back(HERE, "succes", f"{name} : désactivé(e) ; son invitation ne vaut plus.")

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from domain.models import Actor
 from domain.stages import Role
-from projection.tables import SessionRow, TokenRow, UserRow
+from projection.tables import InvitationRow, SessionRow, TokenRow, UserRow
 from web.tokens import MIN_LENGTH, PERSON_ROLES
 
 SESSION_HOURS = 12
@@ -83,15 +83,23 @@ def open_session(db: Session, token: str) -> tuple[str, Actor] | None:
     if found is None:
         return None
     row, user = found
+    session_id = new_session(db, user, row)
+    db.commit()
+    return session_id, _actor(user)
+
+
+def new_session(db: Session, user: UserRow, token: TokenRow) -> str:
+    """A session row for `user` opened with `token`, in the caller's transaction; its id."""
     session_id = secrets.token_urlsafe(32)
     expires = now() + timedelta(hours=SESSION_HOURS)
     for expired in db.exec(select(SessionRow).where(SessionRow.expires_at <= now())):
         db.delete(expired)  # housekeeping: sessions nobody signed out of
     db.add(
-        SessionRow(digest=digest(session_id), user_id=user.id, token_id=row.id, expires_at=expires)
+        SessionRow(
+            digest=digest(session_id), user_id=user.id, token_id=token.id, expires_at=expires
+        )
     )
-    db.commit()
-    return session_id, _actor(user)
+    return session_id
 
 
 def end_session(db: Session, session_id: str) -> None:
@@ -101,7 +109,8 @@ def end_session(db: Session, session_id: str) -> None:
         db.commit()
 
 
-def _user(db: Session, name: str) -> UserRow:
+def user_named(db: Session, name: str) -> UserRow:
+    """The user called `name`, or IdentityError saying there is none."""
     user = db.exec(select(UserRow).where(UserRow.name == name)).first()
     if user is None:
         raise IdentityError(f"Utilisateur inconnu : « {name} ».")
@@ -127,21 +136,35 @@ def add_user(db: Session, name: str, role: str, email: str | None = None) -> Use
 
 def issue_token(db: Session, name: str) -> str:
     """A new API token for an active user: shown once, stored as its digest."""
-    user = _user(db, name)
+    user = user_named(db, name)
     if not user.active:
         raise IdentityError(f"« {name} » est désactivé(e).")
-    token = secrets.token_urlsafe(32)
-    db.add(TokenRow(user_id=user.id, digest=digest(token), created_at=now()))
+    token, _ = new_token(db, user)
     db.commit()
     return token
 
 
+def new_token(db: Session, user: UserRow) -> tuple[str, TokenRow]:
+    """A token for `user`, in the caller's transaction (flushed: its row has its number)."""
+    token = secrets.token_urlsafe(32)
+    row = TokenRow(user_id=user.id, digest=digest(token), created_at=now())
+    db.add(row)
+    db.flush()
+    return token, row
+
+
 def deactivate(db: Session, name: str) -> None:
-    """The user can no longer act: tokens revoked, console sessions ended."""
-    user = _user(db, name)
+    """The user can no longer act: tokens revoked, console sessions ended, the invitation
+    link they may not have opened yet ended too."""
+    user = user_named(db, name)
     user.active = False
     for token in db.exec(select(TokenRow).where(TokenRow.user_id == user.id)):
         token.revoked_at = token.revoked_at or now()
+    pending = select(InvitationRow).where(
+        InvitationRow.user_id == user.id, col(InvitationRow.used_at).is_(None)
+    )
+    for invitation in db.exec(pending):
+        invitation.revoked_at = invitation.revoked_at or now()
     for session in db.exec(select(SessionRow).where(SessionRow.user_id == user.id)):
         db.delete(session)
     db.commit()

@@ -1,6 +1,8 @@
 """Staff accounts from the command line, against the service's database (DATABASE_URL):
 
-python -m web.users add "Amina Alaoui" admin --email amina@mcinet.gov.ma
+python -m web.users add "Amina Alaoui" admin --email amina@mcinet.gov.ma  # invited by e-mail
+python -m web.users add "Robot" operator      # no address: its token, shown once
+python -m web.users invite "Amina Alaoui"     # a new invitation link, the previous one ended
 python -m web.users token "Amina Alaoui"      # a new API token, shown once
 python -m web.users list                      # each person's active tokens, by number
 python -m web.users revoke 12                 # token n° 12 revoked, the sessions it opened ended
@@ -12,9 +14,12 @@ import sys
 
 from sqlmodel import Session
 
+from activities.mail import Relay
 from projection.database import make_engine, migrate
 from settings import Settings
-from web import identity
+from web import identity, invitations
+
+CLI = "l'administrateur du service"  # who invites, as the invitation names them
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,19 +32,29 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="les personnes et leurs jetons actifs (par numéro)")
     revoke = commands.add_parser("revoke", help="révoquer un jeton (et ses sessions)")
     revoke.add_argument("token_id", type=int, metavar="numéro")
-    for name, text in (("token", "un nouveau jeton d'API"), ("deactivate", "désactiver")):
+    for name, text in (
+        ("token", "un nouveau jeton d'API"),
+        ("invite", "renvoyer l'invitation par courriel (le lien précédent ne vaut plus)"),
+        ("deactivate", "désactiver"),
+    ):
         commands.add_parser(name, help=text).add_argument("name")
     args = parser.parse_args(argv)
 
-    engine = make_engine(Settings().database_url)
+    settings = Settings()
+    engine = make_engine(settings.database_url)
     migrate(engine)
     with Session(engine) as db:
         try:
             if args.command == "add":
                 user = identity.add_user(db, args.name, args.role, args.email)
+                if user.email:
+                    print(f"{user.name} ({user.role}) ajouté(e).")
+                    return invite(db, user.name, settings)
                 print(
                     f"{user.name} ({user.role}) ajouté(e). Jeton : {identity.issue_token(db, user.name)}"
                 )
+            elif args.command == "invite":
+                return invite(db, args.name, settings)
             elif args.command == "token":
                 print(identity.issue_token(db, args.name))
             elif args.command == "deactivate":
@@ -60,6 +75,18 @@ def main(argv: list[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return 2
     return 0
+
+
+def invite(db: Session, name: str, settings: Settings) -> int:
+    """Mail the invitation through SMTP_HOST; 1 (and what to do) when it did not leave."""
+    relay = Relay.from_settings(settings)
+    sending = invitations.invite(db, name, CLI, relay, settings.public_url)
+    if sending.error is None:
+        print(*sending.report())
+        return 0
+    print(f"L'invitation de {name} n'a pas pu être envoyée : {sending.error}", file=sys.stderr)
+    print(f'Renvoyez-la ensuite avec : python -m web.users invite "{name}"', file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
