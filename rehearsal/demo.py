@@ -1,8 +1,9 @@
 """Load a living demo into the embedded instance: `python -m rehearsal.demo [--force]`.
 
-A past call with decided cases, an open call with received applications, and labelled clusters
-in their renewal years, all made by the real workflows. Run it while `./scripts/run.sh` runs.
-It refuses a projection that already holds calls, unless --force.
+A call run through to its published results, an open call with received applications, and the
+labelled clusters in their first support year, all made now by the real workflows on the real
+clock: every date the console shows is when it happened, so none contradicts another. Run it
+while `./scripts/run.sh` runs. It refuses a projection that already holds calls, unless --force.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from domain.clock import due_after
 from domain.models import Actor, CallSpec
 from domain.stages import Role
 from projection.database import make_engine, migrate
@@ -36,7 +38,8 @@ async def _real_now() -> datetime:
 
 
 async def _no_wait(_: timedelta) -> None:
-    """The demo never waits for a date: past dates make the clock catch up by itself."""
+    """The demo acts at once: it waits for no date, only (in real time) for what the workflows'
+    clock sets off, such as the closure at the deadline."""
 
 
 def applicants(count: int, rng: random.Random, missing: float) -> Scenario:
@@ -65,7 +68,7 @@ async def load_demo(
     past = CallSpec(
         year=now.year,
         title=f"Appel à projets clusters {now.year} (démonstration, résultats publiés)",
-        opens_at=now - timedelta(days=75),
+        opens_at=now,  # opens as it is published: no date before the workflows began
         deadline=now + timedelta(seconds=15),  # closes during the demo, by its own clock
         evaluators_per_application=len(evaluators),
         complement_response_days=10,
@@ -76,16 +79,17 @@ async def load_demo(
     await driver.review(past_id, rng, answered=1.0, answer_after=0)
     await driver.evaluate(past_id, rng, mean=3.6, spread=0.6, late=0)
     winners = await driver.decide(past_id, labelled=3, reserve=1)
-    start = now - timedelta(days=2 * 365 + 40)  # in its third support year soon
-    await driver.support(
-        winners, start, years=2, amount=1_500_000, decrease=100_000, late=0.34, rng=rng
-    )
+    # Support starts at labelling, not before: year 1 runs, its report requested near its
+    # anniversary. The last laureate still awaits its contract, for the console to sign.
+    start = max(driver.labelled_at(winners))
+    await driver.sign_contracts(winners[:-1], start, [1_500_000, 1_400_000, 1_300_000])
 
+    now = datetime.now(UTC)  # this call's publication, after the first one's results
     upcoming = CallSpec(
         year=now.year + 1,
         title=f"Appel à projets clusters {now.year + 1} (démonstration, ouvert)",
-        opens_at=now - timedelta(days=7),
-        deadline=now + timedelta(days=30),
+        opens_at=now,
+        deadline=due_after(now, 30),  # 15:00 in Rabat, as the real calls close
     )
     open_id = await driver.open_call(upcoming)
     await driver.register(open_id, generate(applicants(6, rng, 0.2), rng))

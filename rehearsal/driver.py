@@ -320,6 +320,21 @@ class Driver:
         with Session(self.engine) as db:
             return [row for i in ids if (row := db.get(ClusterRow, i)) is not None]
 
+    def labelled_at(self, cluster_ids: list[str]) -> list[datetime]:
+        """When each cluster was labelled, as its support case records it."""
+        return [
+            queries.cluster_state(row).origin.labelled_at for row in self._clusters(cluster_ids)
+        ]
+
+    async def sign_contracts(
+        self, cluster_ids: list[str], start: datetime, amounts: list[float]
+    ) -> None:
+        targets = KPIs(rd_projects=4, patents=1, startups=2, rd_jobs=10, trainings=6)
+        for cluster_id in cluster_ids:
+            handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
+            terms = ContractTerms(start_at=start, planned_amounts=amounts, kpi_targets=targets)
+            await self.update(handle, Cluster.sign_contract, ADMIN, terms)
+
     async def support(
         self,
         cluster_ids: list[str],
@@ -332,13 +347,7 @@ class Driver:
     ) -> None:
         """Contracts signed, then each year a report (some late) and a renewal, by the calendar."""
         amounts = [max(0.0, amount - decrease * y) for y in range(years)]
-        targets = KPIs(rd_projects=4, patents=1, startups=2, rd_jobs=10, trainings=6)
-        for cluster_id in cluster_ids:
-            handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
-            terms = ContractTerms(
-                start_at=start, planned_amounts=amounts or [amount], kpi_targets=targets
-            )
-            await self.update(handle, Cluster.sign_contract, ADMIN, terms)
+        await self.sign_contracts(cluster_ids, start, amounts or [amount])
         for year in range(1, years + 1):
             anniversary = add_years(start, year)
             await self.clock.until(anniversary - timedelta(days=20))
