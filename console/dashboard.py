@@ -6,15 +6,19 @@ from typing import Any
 from fastapi import Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from console import formats
 from console.pages import (
     Signed,
     render,
     router,
 )
 from domain.ids import Kind
-from domain.stages import STAGES, ApplicationStage, CallStage, ClusterStage, Role
+from domain.lifecycle import TRANSITIONS
+from domain.stages import STAGES, Action, ApplicationStage, CallStage, ClusterStage, Role
 from projection import queries
+from projection.ranking import call_ranking
 from projection.views import Paging
+from web.calls import CALLS
 from web.deps import Db
 
 C = ClusterStage
@@ -39,6 +43,59 @@ def _awaiting() -> dict[Role, tuple[tuple[str, Kind, tuple[str, ...]], ...]]:
 
 AWAITING = _awaiting()
 SHOWN = 20  # per heading; the rest is one click away in the filtered list
+RANKED = {ApplicationStage.SCORED}  # listed in each call's ranking order, not by due date
+
+
+def ranked_cases(db: Db, stage: ApplicationStage) -> tuple[list[dict[str, Any]], int, str]:
+    """The cases at `stage` call by call (soonest deadline first), each call's in its ranking
+    order (weighted score descending, those below a threshold last); the link goes to the first
+    call's decisions from the ranking."""
+    items: list[dict[str, Any]] = []
+    link = f"/console/candidatures?stage={stage}"
+    for call in queries.calls_by_deadline(db):
+        if not queries.counts_by_stage(db, call.id).get(stage):
+            continue
+        ranking = call_ranking(db, CALLS.row(db, call.id))
+        if len(items) == 0:
+            link = f"/console/appels/{call.id}/decisions"
+        items += [
+            {
+                "href": f"/console/candidatures/{e.application_id}",
+                "name": e.cluster_name,
+                "where": call.spec.title,
+                "note": (f"rang {e.rank}" if e.rank else "sous le seuil")
+                + f" · score {formats.score(e.result.weighted_score)}",
+                "due": None,
+                "stage": e.stage,
+                "late": False,
+            }
+            for e in ranking.ranked + ranking.below_threshold
+            if e.stage == stage
+        ]
+    return items, len(items), link
+
+
+def short_cases(db: Db, titles: dict[str, str]) -> dict[str, Any]:
+    """« Évaluateurs manquants »: cases under evaluation left short, with why and how many."""
+    short = queries.short_of_evaluators(db)
+    cases = [
+        {
+            "href": f"/console/candidatures/{s.id}",
+            "name": s.cluster_name,
+            "where": titles.get(s.call_id, ""),
+            "note": f"{s.missing} manquant(s) : {s.why}",
+            "due": None,
+            "stage": ApplicationStage.EVALUATION,
+            "late": False,
+        }
+        for s in short
+    ]
+    return {
+        "heading": "Évaluateurs manquants",
+        "cases": cases[:SHOWN],
+        "total": len(cases),
+        "link": f"/console/candidatures?stage={ApplicationStage.EVALUATION}",
+    }
 
 
 def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
@@ -49,6 +106,11 @@ def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         total = 0
         for stage in stages:
+            if stage in RANKED:
+                ranked, count, link = ranked_cases(db, ApplicationStage(stage))
+                items += ranked
+                total += count
+                continue
             if kind == Kind.APPLICATION:
                 page = queries.list_applications(  # the soonest due, not the first registered
                     db, stage=ApplicationStage(stage), sort="echeance", paging=Paging(1, SHOWN)
@@ -83,8 +145,14 @@ def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
                 link = "/console/clusters"
             total += page.total
         far = datetime.max.replace(tzinfo=UTC)
-        items.sort(key=lambda item: item["due"] or far)  # two stages' lists, merged
+        if not RANKED & set(stages):
+            items.sort(key=lambda item: item["due"] or far)  # two stages' lists, merged
         sections.append({"heading": heading, "cases": items[:SHOWN], "total": total, "link": link})
+        if (
+            role in TRANSITIONS[Action.ASSIGN_EVALUATORS].roles
+            and ApplicationStage.ELIGIBLE in stages
+        ):
+            sections.append(short_cases(db, titles))  # beside the cases awaiting a first panel
     return sections
 
 

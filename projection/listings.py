@@ -4,6 +4,7 @@ or XLSX): applications, clusters, support per year, KPIs, notices."""
 from datetime import datetime
 from typing import Unpack
 
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from domain.clock import local
@@ -56,6 +57,7 @@ MESSAGES_HEADER = [
     "Dossier",
 ]
 DELIVERY_FR = {"pending": "en attente", "sent": "envoyé", "failed": "échec"}
+OPEN = ("assigned", "declared")  # an assignment still waiting on its evaluator
 
 
 def messages_table(db: Session, status: str | None = None) -> Table:
@@ -291,3 +293,40 @@ def kpis_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
         for line in kpi_table(state)
     ]
     return Table("Indicateurs", KPIS_HEADER, lines)
+
+
+class Workload(BaseModel):
+    """An evaluator's open work: assignments neither submitted nor gone, and the sectors of the
+    cases they evaluate now (evaluators have no sector of their own)."""
+
+    open: int = 0
+    sectors: list[str] = []
+
+
+def evaluator_workloads(db: Session, evaluators: list[str]) -> dict[str, Workload]:
+    """Each of `evaluators`' open workload, for the admin choosing whom to assign."""
+    loads = {name: Workload() for name in evaluators}
+    rows = db.exec(
+        select(AssignmentRow.evaluator, AssignmentRow.status, ApplicationRow.sector)
+        .join(ApplicationRow, ApplicationRow.id == AssignmentRow.application_id)
+        .where(col(AssignmentRow.evaluator).in_(evaluators), col(AssignmentRow.status).in_(OPEN))
+    )
+    for name, _, sector in rows:
+        loads[name].open += 1
+        if sector not in loads[name].sectors:
+            loads[name].sectors.append(sector)
+    for load in loads.values():
+        load.sectors.sort()
+    return loads
+
+
+def case_assignments(db: Session, application_ids: set[str]) -> dict[str, dict[str, str]]:
+    """Each case's assignments, evaluator → status (gone ones included: a conflict is never
+    assigned the case again)."""
+    query = select(AssignmentRow.application_id, AssignmentRow.evaluator, AssignmentRow.status)
+    found: dict[str, dict[str, str]] = {i: {} for i in application_ids}
+    for case, who, status in db.exec(
+        query.where(col(AssignmentRow.application_id).in_(application_ids))
+    ):
+        found[case][who] = status
+    return found
