@@ -33,6 +33,6 @@ class Records:
         return record
 
     @activity.defn
-    def count_undecided(self, call_id: str) -> int:
+    def count_undecided(self, call_id: str) -> dict[str, int]:
         with Session(self.engine) as db:
             return queries.count_undecided(db, call_id)

@@ -13,12 +13,14 @@ from domain.declarations import check_bounds, check_table, inputs
 from domain.ids import Kind
 from domain.models import (
     Amendment,
+    CallSpec,
     CommitteeDecision,
     ComplementsAsk,
     ComplementsReply,
     DeadlineExtension,
     EligibleDecision,
     EvaluatorAssignment,
+    EvaluatorRelease,
     IneligibleDecision,
     Input,
     InterestDeclaration,
@@ -44,9 +46,11 @@ from domain.table import (
     CONFIRM,
     DESK,
     EVALUATORS,
+    INTERNAL_NOTE,
     MANAGERS,
     NOTE,
     OPTIONAL_REASON,
+    PUBLIC_REASON,
     PUBLISHERS,
     REASON,
     F,
@@ -71,6 +75,16 @@ CALL: dict[Action, Transition] = {
         roles=MANAGERS,
         command="Publier l'appel",
         event="Appel publié",
+    ),
+    # The whole spec again, as the console's draft form or the API sends it: a route of its own.
+    Action.REVISE_CALL: Transition(
+        sources=from_(C.DRAFT),
+        target=None,
+        roles=MANAGERS,
+        command="Modifier l'appel",
+        event="Appel modifié",
+        body=CallSpec,
+        route=False,
     ),
     Action.OPEN: Transition(
         sources=from_(C.SCHEDULED),
@@ -136,6 +150,10 @@ CALL: dict[Action, Transition] = {
     ),
 }
 
+# The committee decides a scored case, and may revise its decision until the results are
+# published (the workflow refuses a revision after: `_check_revisable`).
+DECIDING = from_(A.SCORED, A.LABELLED, A.RESERVE, A.REJECTED)
+
 APPLICATION: dict[Action, Transition] = {
     Action.REGISTER: Transition(
         sources=from_(),
@@ -152,9 +170,16 @@ APPLICATION: dict[Action, Transition] = {
         command="Modifier",
         event="Candidature modifiée",
         body=Amendment,
+        # Every field the body takes, prefilled from the case (console.applications).
         fields=(
             FormField(name="cluster_name", label="Nom du cluster"),
+            FormField(name="legal_form", label="Forme juridique"),
             FormField(name="sector", label="Secteur", kind=F.SECTOR),
+            FormField(name="members", label="Membres (une ligne « Nom ; type »)", kind=F.MEMBERS),
+            FormField(name="existing_cluster", label="Cluster existant", kind=F.CHECKBOX),
+            FormField(name="support_years", label="Années de soutien déjà reçues", kind=F.NUMBER),
+            FormField(name="contact", label="Contact", kind=F.CONTACT),
+            FormField(name="previous_cluster_id", label="Référence du cluster précédent"),
         ),
     ),
     Action.ADD_DOCUMENT: deposit(from_(A.RECEIVED, A.COMPLEMENTS_REQUESTED)),
@@ -235,6 +260,25 @@ APPLICATION: dict[Action, Transition] = {
         body=EvaluatorAssignment,
         fields=(
             FormField(name="evaluators", label="Évaluateurs", kind=F.EVALUATORS, required=True),
+            FormField(
+                name="incomplete",
+                label="Je confirme affecter moins d'évaluateurs que l'appel n'en requiert",
+                kind=F.CHECKBOX,
+            ),
+        ),
+    ),
+    # A manager withdraws an evaluator who cannot evaluate (deactivated, absent): the gap shows
+    # in « À traiter » until someone else is assigned.
+    Action.RELEASE_EVALUATOR: Transition(
+        sources=from_(A.EVALUATION),
+        target=None,
+        roles=MANAGERS,
+        command="Retirer un évaluateur",
+        event="Évaluateur retiré",
+        body=EvaluatorRelease,
+        fields=(
+            FormField(name="evaluator", label="Évaluateur", kind=F.ASSIGNED, required=True),
+            REASON,
         ),
     ),
     Action.DECLARE_INTEREST: Transition(
@@ -246,7 +290,14 @@ APPLICATION: dict[Action, Transition] = {
         body=InterestDeclaration,
         fields=(
             FormField(
-                name="conflict", label="J'ai un conflit d'intérêts avec ce dossier", kind=F.CHECKBOX
+                name="conflict",
+                label="Déclaration d'intérêts",
+                kind=F.CHOICE,
+                required=True,
+                choices=(
+                    "Je déclare n'avoir aucun conflit d'intérêts avec ce dossier",
+                    "Je déclare un conflit d'intérêts : le dossier sera confié à un autre évaluateur",
+                ),
             ),
             NOTE,
         ),
@@ -285,31 +336,31 @@ APPLICATION: dict[Action, Transition] = {
         event="Évaluation complète",
     ),
     Action.LABEL: Transition(
-        sources=from_(A.SCORED),
+        sources=DECIDING,
         target=A.LABELLED,
         roles=COMMITTEE,
         command="Labelliser",
         event="Labellisée",
         body=CommitteeDecision,
-        fields=(REASON,),
+        fields=(PUBLIC_REASON, INTERNAL_NOTE),
     ),
     Action.PUT_ON_RESERVE: Transition(
-        sources=from_(A.SCORED),
+        sources=DECIDING,
         target=A.RESERVE,
         roles=COMMITTEE,
         command="Inscrire en liste d'attente",
         event="Inscrite en liste d'attente",
         body=CommitteeDecision,
-        fields=(REASON,),
+        fields=(PUBLIC_REASON, INTERNAL_NOTE),
     ),
     Action.REJECT: Transition(
-        sources=from_(A.SCORED),
+        sources=DECIDING,
         target=A.REJECTED,
         roles=COMMITTEE,
         command="Rejeter",
         event="Rejetée",
         body=CommitteeDecision,
-        fields=(REASON,),
+        fields=(PUBLIC_REASON, INTERNAL_NOTE, CONFIRM),
     ),
     Action.NOTIFY_RESULT: Transition(
         sources=from_(A.LABELLED, A.RESERVE, A.REJECTED),
@@ -390,7 +441,7 @@ for _model in inputs(Input):
 # The committee's decisions: where it may take a scored case. They become final or open a
 # redress window once results are published, and stay revisable until then.
 DECISIONS = frozenset(
-    row.target for row in APPLICATION.values() if A.SCORED in row.sources and row.target
+    row.target for row in APPLICATION.values() if row.sources == DECIDING and row.target
 )
 
 

@@ -290,12 +290,13 @@ class Assignment(BaseModel):
     assigned_at: Moment
     declared_at: Moment | None = None
     conflict: bool = False  # a declared conflict releases the assignment
+    released_at: Moment | None = None  # withdrawn by a manager (an account deactivated, …)
     submitted_at: Moment | None = None
     sheet: ScoreSheet | None = None
 
     @property
     def active(self) -> bool:
-        return not self.conflict
+        return not self.conflict and self.released_at is None
 
 
 class EvaluationResult(BaseModel):
@@ -324,10 +325,15 @@ class Evaluation(BaseModel):
     def waiting(self) -> list[Assignment]:
         return [a for a in self.active() if a.submitted_at is None]
 
+    def missing(self, required: int) -> int:
+        """How many evaluators the case still lacks (a conflict or a release leaves a gap)."""
+        return max(0, required - len(self.active()))
+
 
 class Decision(BaseModel):
     outcome: ApplicationStage
-    reason: str
+    reason: str  # the applicant reads it
+    internal_note: str | None = None  # the committee's own
     decided_by: str
     decided_at: Moment
     published_at: Moment | None = None
@@ -362,6 +368,7 @@ class DocumentRef(Deposit):
 class ApplicationState(BaseModel):
     id: str
     call_id: str
+    call_title: str = ""  # letters name the call by its title
     stage: ApplicationStage
     data: ApplicationInput
     deadline: Moment
@@ -432,6 +439,15 @@ class EvaluatorAssignment(Input):
     evaluators: Annotated[text_list(9), Field(min_length=1)] = Field(
         description="Noms des évaluateurs."
     )
+    incomplete: bool = Field(
+        default=False,
+        description="Vrai : affecter moins d'évaluateurs que l'appel n'en requiert, sciemment.",
+    )
+
+
+class EvaluatorRelease(Input):
+    evaluator: Text
+    reason: LongText
 
 
 class InterestDeclaration(Input):
@@ -440,7 +456,10 @@ class InterestDeclaration(Input):
 
 
 class CommitteeDecision(Input):
-    reason: LongText
+    reason: LongText = Field(description="Motif communiqué au candidat, repris dans le courrier.")
+    internal_note: LongText | None = Field(
+        default=None, description="Note interne du comité, jamais communiquée au candidat."
+    )
 
 
 class ReviewRequest(Input):

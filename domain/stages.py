@@ -54,6 +54,7 @@ class Action(StrEnum):
     # call
     CREATE = "create"
     PUBLISH = "publish"
+    REVISE_CALL = "revise_call"
     OPEN = "open"
     EXTEND_DEADLINE = "extend_deadline"
     REGISTER_APPLICATION = "register_application"
@@ -73,6 +74,7 @@ class Action(StrEnum):
     SUBMIT_COMPLEMENTS = "submit_complements"
     EXPIRE_COMPLEMENTS = "expire_complements"
     ASSIGN_EVALUATORS = "assign_evaluators"
+    RELEASE_EVALUATOR = "release_evaluator"
     DECLARE_INTEREST = "declare_interest"
     SUBMIT_SCORES = "submit_scores"
     REMIND_EVALUATORS = "remind_evaluators"

@@ -19,14 +19,18 @@ class F(StrEnum):
     DATE = "date"
     NUMBER = "number"
     CHECKBOX = "checkbox"
+    CHOICE = "choice"  # a yes/no the person must state explicitly (no default): two radios
     SECTOR = "sector"  # one of the call's sectors
     AMOUNTS = "amounts"
     KPIS = "kpis"
     EVALUATORS = "evaluators"
+    ASSIGNED = "assigned"  # one of the case's evaluators still assigned
     GRID = "grid"
     FILE = "file"  # one of the case's files
     FILES = "files"  # those deposited since the complements request
     CONFIRM = "confirm"  # a box to tick before a destructive action: never part of the body
+    MEMBERS = "members"  # the members, one « Nom ; type » line each (as the registration form)
+    CONTACT = "contact"  # a contact's name, e-mail and phone: three inputs, one object
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +41,8 @@ class FormField:
     label: str
     kind: F = F.TEXT
     required: bool = False
+    # A CHOICE's two answers, in French: (what « non » says, what « oui » says).
+    choices: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +92,18 @@ def deposit(sources: frozenset[Stage]) -> Transition:
 
 
 REASON = FormField(name="reason", label="Motif", kind=F.TEXTAREA, required=True)
+# The committee's decisions: what the applicant reads, apart from what the committee keeps.
+PUBLIC_REASON = FormField(
+    name="reason",
+    label="Motif communiqué au candidat (repris tel quel dans le courrier)",
+    kind=F.TEXTAREA,
+    required=True,
+)
+INTERNAL_NOTE = FormField(
+    name="internal_note",
+    label="Note interne du comité (jamais communiquée au candidat)",
+    kind=F.TEXTAREA,
+)
 # A destructive action's form asks to be confirmed, and looks dangerous (the console only).
 CONFIRM = FormField(
     name="confirme",

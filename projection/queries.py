@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, TypeVar, Unpack
 
+from pydantic import BaseModel
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from domain.search import contains_pattern
 from domain.stages import (
     DECIDED_STAGES,
     FINAL_CLUSTER_STAGES,
+    STAGES,
     ApplicationStage,
     CallStage,
     ClusterStage,
@@ -29,6 +31,7 @@ from projection.tables import (
     DownloadRow,
     OutboxRow,
     PaymentRow,
+    UserRow,
 )
 from projection.views import (
     ApplicationView,
@@ -263,12 +266,22 @@ def counts_by_stage(db: Session, call_id: str | None = None) -> dict[str, int]:
     return {stage: counts[stage] for stage in ApplicationStage if stage in counts}  # in order
 
 
-def count_undecided(db: Session, call_id: str) -> int:
-    """Applications of the call still waiting for the committee (or for their eligibility)."""
-    query = select(func.count()).where(
-        ApplicationRow.call_id == call_id, col(ApplicationRow.stage).not_in(list(DECIDED_STAGES))
+def count_undecided(db: Session, call_id: str) -> dict[str, int]:
+    """Applications of the call not decided yet, counted by whom each waits on (the operator,
+    the evaluators, the committee, …), in that order."""
+    query = (
+        select(ApplicationRow.stage, func.count())
+        .where(
+            ApplicationRow.call_id == call_id,
+            col(ApplicationRow.stage).not_in(list(DECIDED_STAGES)),
+        )
+        .group_by(ApplicationRow.stage)
     )
-    return db.exec(query).one()
+    counts: dict[str, int] = {}
+    for stage in sorted(db.exec(query).all(), key=lambda row: list(ApplicationStage).index(row[0])):
+        party = STAGES[ApplicationStage(stage[0])].waits_on
+        counts[str(party)] = counts.get(str(party), 0) + stage[1]
+    return counts
 
 
 def overdue_applications(db: Session) -> list[ApplicationRow]:
@@ -318,10 +331,14 @@ def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
     return sorted(items, key=lambda d: d.at)
 
 
+# An assignment that no longer counts: a conflict declared, or the evaluator withdrawn.
+GONE = ("conflict", "released")
+
+
 def evaluator_cases(
     db: Session, evaluator: str | None, overdue: bool | None, paging: Paging
 ) -> Page[EvaluatorCase]:
-    query = select(AssignmentRow).where(col(AssignmentRow.status) != "conflict")
+    query = select(AssignmentRow).where(col(AssignmentRow.status).not_in(GONE))
     if evaluator:
         query = query.where(AssignmentRow.evaluator == evaluator)
     if overdue is not None:
@@ -332,6 +349,67 @@ def evaluator_cases(
     order = (col(AssignmentRow.due_at), col(AssignmentRow.id))
     view = lambda r: EvaluatorCase.model_validate(r, from_attributes=True)  # noqa: E731
     return _page(db, query, order, view, paging)
+
+
+class Short(BaseModel):
+    """A case under evaluation with fewer evaluators than its call requires, and why."""
+
+    id: str
+    cluster_name: str
+    call_id: str
+    missing: int
+    why: str
+
+
+def short_of_evaluators(db: Session) -> list[Short]:
+    """Cases under evaluation left short of evaluators (a conflict declared, an evaluator
+    withdrawn or deactivated before submitting, an assignment knowingly incomplete): the
+    admin's « À traiter » lists them, with why."""
+    calls = db.exec(select(CallRow).where(CallRow.stage == CallStage.UNDER_EVALUATION)).all()
+    deactivated = set(db.exec(select(UserRow.name).where(col(UserRow.active).is_(False))).all())
+    found: list[Short] = []
+    for call in calls:
+        required = call_state(call).spec.evaluators_per_application
+        cases = db.exec(
+            select(ApplicationRow.id, ApplicationRow.cluster_name)
+            .where(
+                ApplicationRow.call_id == call.id,
+                ApplicationRow.stage == ApplicationStage.EVALUATION,
+            )
+            .order_by(ApplicationRow.id)
+        ).all()
+        held: dict[str, list[tuple[str, str]]] = {}
+        for row in db.exec(
+            select(AssignmentRow.application_id, AssignmentRow.evaluator, AssignmentRow.status)
+            .join(ApplicationRow, ApplicationRow.id == AssignmentRow.application_id)
+            .where(
+                ApplicationRow.call_id == call.id,
+                ApplicationRow.stage == ApplicationStage.EVALUATION,
+            )
+        ):
+            held.setdefault(row[0], []).append((row[1], row[2]))
+        for id_, name in cases:
+            why, active = [], 0
+            for who, status in held.get(id_, []):
+                if status == "conflict":
+                    why.append(f"conflit déclaré par {who}")
+                elif status == "released":
+                    why.append(f"retrait de {who}")
+                elif status != "submitted" and who in deactivated:
+                    why.append(f"compte désactivé de {who} : retirez-le du dossier")
+                else:
+                    active += 1
+            if active < required:
+                found.append(
+                    Short(
+                        id=id_,
+                        cluster_name=name,
+                        call_id=call.id,
+                        missing=required - active,
+                        why=" ; ".join(why) or "affectation incomplète",
+                    )
+                )
+    return found
 
 
 def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRow | None:

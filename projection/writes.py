@@ -55,6 +55,8 @@ def call_row(state: CallState) -> Row:
 def _status(assignment: Assignment) -> str:
     if assignment.conflict:
         return "conflict"
+    if assignment.released_at:
+        return "released"
     if assignment.submitted_at:
         return "submitted"
     return "declared" if assignment.declared_at else "assigned"

@@ -86,6 +86,15 @@ async def start_call(
     )
 
 
+async def revise(
+    request: Request, db: Db, call_id: str, spec: CallSpec, actor: Actor, key: str | None
+) -> CallState:
+    """A draft call's spec replaced whole (the workflow refuses once it is published)."""
+    _check_dates(spec)
+    path = f"{CALLS.prefix}/{call_id}"
+    return await CALLS.spec(Action.REVISE_CALL).send(request, call_id, actor, db, spec, key, path)
+
+
 async def register(
     request: Request, db: Db, call_id: str, data: ApplicationInput, actor: Actor, key: str | None
 ) -> ApplicationState:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         EligibleDecision,
         Evaluation,
         EvaluatorAssignment,
+        EvaluatorRelease,
         FromNotice,
         IneligibleDecision,
         InterestDeclaration,
@@ -135,10 +136,34 @@ class ApplicationWorkflow(Case[ApplicationState]):
                 raise invalid(f"« {ref.filename} » a été déposé avant la demande de compléments.")
 
     def _check_assignment(self, actor: Actor, body: EvaluatorAssignment) -> None:
-        assigned = self.state.evaluation.assignments if self.state.evaluation else []
+        evaluation = self.state.evaluation or Evaluation()
         for name in body.evaluators:
-            if any(a.evaluator == name for a in assigned):
+            if any(a.evaluator == name for a in evaluation.assignments):
                 raise invalid(f"« {name} » est déjà affecté(e) ou a déclaré un conflit d'intérêts.")
+        required = self.rules.evaluators_per_application
+        after = len(evaluation.active()) + len(body.evaluators)
+        if after < required and not body.incomplete:
+            raise invalid(
+                f"L'appel requiert {required} évaluateur(s) par dossier ; cette affectation en "
+                f"laisse {after}. Confirmez l'affectation incomplète, ou ajoutez-en."
+            )
+
+    def _check_release(self, actor: Actor, body: EvaluatorRelease) -> None:
+        evaluation = self.state.evaluation
+        assignment = evaluation.of(body.evaluator) if evaluation else None
+        if assignment is None:
+            raise invalid(f"« {body.evaluator} » n'est pas affecté(e) à ce dossier.")
+        if assignment.submitted_at:
+            raise invalid(f"« {body.evaluator} » a déjà transmis sa grille.")
+
+    def _check_revisable(self, actor: Actor, _: CommitteeDecision) -> None:
+        """A decision may be revised until the results are published, never after."""
+        decision = self.state.decision
+        if self.published or (decision is not None and decision.published_at is not None):
+            raise not_allowed(
+                "Les résultats sont publiés : la décision ne peut plus être révisée.",
+                self.state.stage,
+            )
 
     def _check_declaration(self, actor: Actor, _: InterestDeclaration) -> None:
         if self._assignment(actor).declared_at:
@@ -247,14 +272,38 @@ class ApplicationWorkflow(Case[ApplicationState]):
             notify=lambda state: notices.evaluators_assigned(state, body.evaluators),
         )
 
+    @transition(Action.RELEASE_EVALUATOR, _check_release)
+    async def release_evaluator(self, actor: Actor, body: EvaluatorRelease) -> ApplicationState:
+        assert self.state.evaluation is not None
+        assignment = self.state.evaluation.of(body.evaluator)
+        assert assignment is not None
+        assignment.released_at = workflow.now()
+        return await self.commit(
+            actor,
+            Action.RELEASE_EVALUATOR,
+            reason=body.reason,
+            payload={"evaluator": body.evaluator},
+            notify=self._short,
+        )
+
     @transition(Action.DECLARE_INTEREST, _check_declaration)
     async def declare_interest(self, actor: Actor, body: InterestDeclaration) -> ApplicationState:
         assignment = self._assignment(actor)
         assignment.declared_at = workflow.now()
         assignment.conflict = body.conflict
         return await self.commit(
-            actor, Action.DECLARE_INTEREST, reason=body.note, payload={"conflict": body.conflict}
+            actor,
+            Action.DECLARE_INTEREST,
+            reason=body.note,
+            payload={"conflict": body.conflict},
+            notify=self._short if body.conflict else None,
         )
+
+    def _short(self, state: ApplicationState) -> list[Notification]:
+        """The managers are told at once of a case left short of evaluators."""
+        assert state.evaluation is not None
+        missing = state.evaluation.missing(self.rules.evaluators_per_application)
+        return notices.evaluators_short(state, missing) if missing else []
 
     @transition(Action.SUBMIT_SCORES, _check_sheet)
     async def submit_scores(self, actor: Actor, sheet: ScoreSheet) -> ApplicationState:
@@ -278,15 +327,15 @@ class ApplicationWorkflow(Case[ApplicationState]):
         return state
 
     # --- committee -----------------------------------------------------------------------
-    @transition(Action.LABEL)
+    @transition(Action.LABEL, _check_revisable)
     async def label(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
         return await self._decide(Action.LABEL, actor, body)
 
-    @transition(Action.PUT_ON_RESERVE)
+    @transition(Action.PUT_ON_RESERVE, _check_revisable)
     async def put_on_reserve(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
         return await self._decide(Action.PUT_ON_RESERVE, actor, body)
 
-    @transition(Action.REJECT)
+    @transition(Action.REJECT, _check_revisable)
     async def reject(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
         return await self._decide(Action.REJECT, actor, body)
 
@@ -321,10 +370,19 @@ class ApplicationWorkflow(Case[ApplicationState]):
     ) -> ApplicationState:
         target = APPLICATION[action].target
         assert isinstance(target, ApplicationStage)
+        previous = self.state.decision
         self.state.decision = Decision(
-            outcome=target, reason=body.reason, decided_by=actor.name, decided_at=workflow.now()
+            outcome=target,
+            reason=body.reason,
+            internal_note=body.internal_note,
+            decided_by=actor.name,
+            decided_at=workflow.now(),
         )
-        return await self.commit(actor, action, reason=body.reason)
+        # A revision says in the audit trail what it revised; the internal note stays in it.
+        payload = {"internal_note": body.internal_note} if body.internal_note else {}
+        if previous is not None:
+            payload["revises"] = previous.outcome
+        return await self.commit(actor, action, reason=body.reason, payload=payload)
 
     def _finished(self) -> bool:
         stage, decision = self.state.stage, self.state.decision
@@ -420,7 +478,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
                     previous_cluster_id=self.state.data.previous_cluster_id,
                 ),
             )
-        return notices.result_published
+        return lambda state: notices.result_published(state, self.rules.grid)
 
     def _complements_due(self) -> datetime:
         assert self.state.complements is not None and self.state.complements.due_at is not None

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         ApplicationRecord,
         ApplicationStart,
         ApplicationState,
+        CallSpec,
         CallStart,
         CallState,
         DeadlineExtension,
@@ -108,6 +109,12 @@ class CallWorkflow(Case[CallState]):
             state = await self.commit(CLOCK, Action.OPEN)
         return state
 
+    @transition(Action.REVISE_CALL)
+    async def revise_call(self, actor: Actor, spec: CallSpec) -> CallState:
+        """A draft's whole spec again (title, dates, rules, grid, documents)."""
+        self.state.spec = spec
+        return await self.commit(actor, Action.REVISE_CALL, payload=spec.model_dump(mode="json"))
+
     @transition(Action.EXTEND_DEADLINE, _check_extension)
     async def extend_deadline(self, actor: Actor, body: DeadlineExtension) -> CallState:
         previous = self.state.spec.deadline
@@ -128,10 +135,11 @@ class CallWorkflow(Case[CallState]):
     @transition(Action.PUBLISH_RESULTS)
     async def publish_results(self, actor: Actor) -> CallState:
         """Publish once the committee has decided every case; each applicant is told its result."""
-        waiting = await step(Records.count_undecided, self.state.id)
+        waiting: dict[str, int] = await step(Records.count_undecided, self.state.id)
         if waiting:
+            who = " ; ".join(f"{n} attendent {party}" for party, n in waiting.items())
             raise not_allowed(
-                f"{waiting} candidature(s) attendent encore une décision du comité.",
+                f"{sum(waiting.values())} candidature(s) sans décision publiable : {who}.",
                 self.state.stage,
             )
         state = await self.commit(actor, Action.PUBLISH_RESULTS)
@@ -154,6 +162,7 @@ class CallWorkflow(Case[CallState]):
         application = ApplicationState(
             id=registration.application_id,
             call_id=self.state.id,
+            call_title=spec.title,
             stage=ApplicationStage.RECEIVED,
             data=registration.data,
             deadline=spec.deadline,

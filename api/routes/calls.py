@@ -12,7 +12,7 @@ from projection import queries, visibility
 from projection.exports import FILE_RESPONSES, FileFormat
 from projection.ranking import call_ranking
 from projection.views import ApplicationView, CallDetail, CallView, Page, Ranking, StageCounts
-from web.calls import CALLS, call_detail, ranking_file, register, start_call
+from web.calls import CALLS, call_detail, ranking_file, register, revise, start_call
 from web.deps import Admin, Anyone, CallId, Db, Desk, IdempotencyKey, PageQuery
 from web.deps import Ranking as RankingReaders
 
@@ -25,6 +25,19 @@ async def create_call(
     spec: CallSpec, actor: Admin, db: Db, request: Request, key: IdempotencyKey = None
 ) -> CallView:
     return visibility.call_view(await start_call(request, db, spec, actor, key))
+
+
+@router.put("/{call_id}", response_model=CallView)
+async def revise_call(
+    call_id: CallId,
+    spec: CallSpec,
+    actor: Admin,
+    db: Db,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> CallView:
+    """A draft call's whole spec, replaced (refused once the call is published)."""
+    return visibility.call_view(await revise(request, db, call_id, spec, actor, key))
 
 
 @router.post(
