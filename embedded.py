@@ -162,6 +162,7 @@ async def main() -> None:
         app = create_app(settings, client=client, engine=engine)
         server = Server(uvicorn.Config(app, host=LOOPBACK, port=api_port))
         relay, mail = mail_relay(settings)
+        app.state.relay = relay  # the console's own mail (staff invitations) to the same catcher
         worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox, relay)
         async with worker:
             server.banner = (

@@ -27,6 +27,7 @@ MAX_UPLOAD_BYTES = 101 * 1024 * 1024
 # its kind (multipart included), so that a stranger cannot make the service read more.
 OPEN_FORM_BYTES = 4 * 1024
 OPEN_FORMS = {"/console/connexion", "/console/deconnexion"}
+INVITATION = "/console/invitation/"  # a one-time link's own form, signed in or not
 WITH_BODY = {"POST", "PUT", "PATCH"}
 CONSOLE = "/console/"  # signed in by its session cookie, checked by its own routes
 EXCERPT = 80  # characters of a refused input quoted back
@@ -138,7 +139,7 @@ class RequestGuard:
 
     def _open_form(self, scope: Scope) -> bool:
         """A console form anyone may post, or one posted without a session cookie."""
-        if scope["path"] in OPEN_FORMS:
+        if scope["path"] in OPEN_FORMS or scope["path"].startswith(INVITATION):
             return True
         cookies: SimpleCookie = SimpleCookie()
         try:
