@@ -1,7 +1,7 @@
 """Staff accounts, for admins: add a person (invited by e-mail when they have an address),
 send the invitation again, issue a token, revoke one token, deactivate."""
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -12,10 +12,13 @@ from console.pages import (
     render,
     router,
 )
-from domain.models import Actor
-from domain.stages import Role
+from domain.models import Actor, EvaluatorRelease
+from domain.stages import Action, Role
+from projection import queries
 from web import identity, invitations
+from web.applications import APPLICATIONS
 from web.deps import Db
+from web.errors import ApiError
 
 HERE = "/console/utilisateurs"
 
@@ -95,4 +98,30 @@ async def manage_user(request: Request, actor: Signed, db: Db) -> Response:
         await run_in_threadpool(identity.deactivate, db, name)
     except identity.IdentityError as error:
         return back(HERE, "erreur", str(error))
-    return back(HERE, "succes", f"{name} : désactivé(e) ; son invitation ne vaut plus.")
+    released, failed = await release_open_assignments(request, actor, db, name)
+    lines = f"{name} : désactivé(e) ; son invitation ne vaut plus."
+    if released:
+        lines += (
+            f" Retiré(e) de {released} dossier(s) en cours d'évaluation : ils figurent dans "
+            "« Évaluateurs manquants » (À traiter), les gestionnaires sont prévenus."
+        )
+    if failed:
+        lines += f" {failed} dossier(s) à traiter depuis leur page (« Retirer un évaluateur »)."
+    return back(HERE, "erreur" if failed else "succes", lines)
+
+
+async def release_open_assignments(
+    request: Request, actor: Actor, db: Db, name: str
+) -> tuple[int, int]:
+    """A deactivated evaluator's cases not yet scored are released, each by its own update
+    (its audit event, the managers' notice): the gap shows in « À traiter » at once."""
+    release = APPLICATIONS.actions[Action.RELEASE_EVALUATOR]
+    body = EvaluatorRelease(evaluator=name, reason="Compte désactivé")
+    released = failed = 0
+    for case_id in queries.open_assignments(db, name):
+        try:
+            await release.perform(request, case_id, actor, db, body, f"release-{case_id}-{name}")
+            released += 1
+        except (ApiError, HTTPException):
+            failed += 1
+    return released, failed

@@ -443,6 +443,27 @@ class EvaluatorAssignment(Input):
         default=False,
         description="Vrai : affecter moins d'évaluateurs que l'appel n'en requiert, sciemment.",
     )
+    digest: bool = Field(
+        default=False,
+        description="Vrai : pas de courrier par dossier ; l'appel envoie ensuite un récapitulatif "
+        "du lot à chaque évaluateur (action announce_assignments).",
+    )
+
+
+class DigestItem(Input):
+    """One case of an assignment batch, as the evaluator's digest lists it."""
+
+    evaluator: Text
+    application_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}$", max_length=12)]
+    cluster_name: Text
+    due_at: Moment
+
+
+class AssignmentDigest(Input):
+    """A batch of assignments of one call (at most a bulk action's 200 cases, 9 evaluators
+    each): each evaluator gets one message listing their cases."""
+
+    items: list[DigestItem] = Field(min_length=1, max_length=1800)
 
 
 class EvaluatorRelease(Input):

@@ -60,6 +60,7 @@ class Action(StrEnum):
     REGISTER_APPLICATION = "register_application"
     CLOSE = "close"
     START_EVALUATION = "start_evaluation"
+    ANNOUNCE_ASSIGNMENTS = "announce_assignments"
     PUBLISH_RESULTS = "publish_results"
     ARCHIVE = "archive"
     # application

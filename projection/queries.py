@@ -412,6 +412,20 @@ def short_of_evaluators(db: Session) -> list[Short]:
     return found
 
 
+def open_assignments(db: Session, evaluator: str) -> list[str]:
+    """The cases under evaluation where `evaluator` still holds an assignment not scored."""
+    query = (
+        select(AssignmentRow.application_id)
+        .join(ApplicationRow, ApplicationRow.id == AssignmentRow.application_id)
+        .where(
+            AssignmentRow.evaluator == evaluator,
+            col(AssignmentRow.status).in_(["assigned", "declared"]),
+            ApplicationRow.stage == ApplicationStage.EVALUATION,
+        )
+    )
+    return list(db.exec(query))
+
+
 def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRow | None:
     query = select(AssignmentRow).where(
         AssignmentRow.application_id == application_id, AssignmentRow.evaluator == evaluator

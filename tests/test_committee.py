@@ -3,6 +3,7 @@ managers told; an assignment short of the call's panel needs a confirmation; the
 revises a decision until the results are published, never after; a refused publication says
 whom the waiting cases wait on."""
 
+from contextlib import aclosing
 from datetime import timedelta
 
 import pytest
@@ -195,3 +196,37 @@ async def test_a_decision_is_revised_until_the_results_are_published(skipping: S
         return case.json()["stage"] == "rejection_final"
 
     await eventually(final, what="the rejection made final")
+
+
+async def test_a_deactivated_evaluator_is_withdrawn_from_the_cases_not_scored(
+    skipping: Service,
+) -> None:
+    service = skipping
+    _, (alpha,) = await eligible_applications(service, ["Cluster Alpha"])
+    await ok(
+        await service.post(
+            f"/applications/{alpha}/assign_evaluators", role="admin", json={"evaluators": PANEL}
+        )
+    )
+    async with aclosing(await service.signed_in("t-admin")) as admin:
+        answer = await admin.post(
+            "/console/utilisateurs",
+            data={"action": "desactiver", "name": NAMES[NADIA]},
+            follow_redirects=True,
+        )
+    assert answer.status_code == 200
+    assert "Retiré(e) de 1 dossier(s) en cours" in answer.text
+    assert short(service) == {alpha: f"1 : retrait de {NAMES[NADIA]}"}
+    audit = (await service.get(f"/applications/{alpha}")).json()["audit"]
+    assert audit[-1]["action"] == "release_evaluator" and audit[-1]["reason"] == "Compte désactivé"
+
+    # The gap filled, the panel scores: nothing left pending once this test's worker is gone.
+    await ok(
+        await service.post(
+            f"/applications/{alpha}/assign_evaluators",
+            role="admin",
+            json={"evaluators": [NAMES[YOUSSEF]]},
+        )
+    )
+    assert short(service) == {}
+    await score(service, alpha, {r: (4, 4, 4, 4, 4) for r in (EVE, DRISS, YOUSSEF)})

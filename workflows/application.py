@@ -269,7 +269,9 @@ class ApplicationWorkflow(Case[ApplicationState]):
             actor,
             Action.ASSIGN_EVALUATORS,
             payload=body.model_dump(mode="json"),
-            notify=lambda state: notices.evaluators_assigned(state, body.evaluators),
+            notify=None  # the batch's digest tells them (CallWorkflow.announce_assignments)
+            if body.digest
+            else lambda state: notices.evaluators_assigned(state, body.evaluators),
         )
 
     @transition(Action.RELEASE_EVALUATOR, _check_release)

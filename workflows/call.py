@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         ApplicationRecord,
         ApplicationStart,
         ApplicationState,
+        AssignmentDigest,
         CallSpec,
         CallStart,
         CallState,
@@ -131,6 +132,25 @@ class CallWorkflow(Case[CallState]):
     @transition(Action.START_EVALUATION)
     async def start_evaluation(self, actor: Actor) -> CallState:
         return await self.commit(actor, Action.START_EVALUATION)
+
+    def _check_digest(self, actor: Actor, body: AssignmentDigest) -> None:
+        strangers = {i.application_id for i in body.items} - self.known
+        if strangers:
+            raise invalid(f"Candidature(s) d'un autre appel : {', '.join(sorted(strangers))}.")
+
+    @transition(Action.ANNOUNCE_ASSIGNMENTS, _check_digest)
+    async def announce_assignments(self, actor: Actor, body: AssignmentDigest) -> CallState:
+        """One message per evaluator listing the cases of a bulk assignment."""
+        evaluators = sorted({i.evaluator for i in body.items})
+        return await self.commit(
+            actor,
+            Action.ANNOUNCE_ASSIGNMENTS,
+            payload={
+                "evaluators": evaluators,
+                "cases": len({i.application_id for i in body.items}),
+            },
+            notify=lambda state: notices.assignments_digest(state, body.items),
+        )
 
     @transition(Action.PUBLISH_RESULTS)
     async def publish_results(self, actor: Actor) -> CallState:
