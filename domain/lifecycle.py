@@ -13,6 +13,7 @@ from domain.declarations import check_bounds, check_table, inputs
 from domain.ids import Kind
 from domain.models import (
     Amendment,
+    AssignmentDigest,
     CallSpec,
     CommitteeDecision,
     ComplementsAsk,
@@ -103,7 +104,7 @@ CALL: dict[Action, Transition] = {
         fields=(
             FormField(
                 name="deadline",
-                label="Nouvelle date limite (heure de Rabat)",
+                label="Nouvelle date limite (15h00, heure de Rabat)",
                 kind=F.DATE,
                 required=True,
             ),
@@ -131,6 +132,17 @@ CALL: dict[Action, Transition] = {
         roles=MANAGERS,
         command="Lancer l'évaluation",
         event="Évaluation lancée",
+    ),
+    # After a bulk assignment: one message per evaluator for the whole batch (the console's
+    # bulk action sends it; the cases' own notices were left out with `digest`).
+    Action.ANNOUNCE_ASSIGNMENTS: Transition(
+        sources=from_(C.UNDER_EVALUATION),
+        target=None,
+        roles=MANAGERS,
+        command="Prévenir les évaluateurs",
+        event="Évaluateurs prévenus (récapitulatif du lot)",
+        body=AssignmentDigest,
+        route=False,
     ),
     Action.PUBLISH_RESULTS: Transition(
         sources=from_(C.UNDER_EVALUATION),
