@@ -4,7 +4,9 @@ by SHA-256. A file is streamed in while its hash is computed, never held whole i
 typed by its structure (filetypes.py); the same bytes deposited twice are stored once, and
 counted: each deposit adds a reference (`refs/{sha256}/{token}`), a refused one takes its own
 back, and the bytes go only with the last reference. Both configurations take the same path:
-reads go through `open`, so a download, its Range and the ZIP never depend on a local disk."""
+reads go through `open`, so a download, its Range and the ZIP never depend on a local disk.
+Apart from the files, under `drafts/`, each person's drafts (a grid being written), one per case,
+overwritten at each save."""
 
 import asyncio
 import hashlib
@@ -26,6 +28,8 @@ from projection.filetypes import HEAD, Unaccepted, check_structure, type_of
 CHUNK = 1024 * 1024
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 BEYOND = 10**18  # past any file: a position written with more digits than this means as much
+DRAFT_BYTES = 256 * 1024  # a whole grid's comments at their longest fit several times over
+CASE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 __all__ = ["CHUNK", "Storage", "Stored", "TooLarge", "Unaccepted"]
 
@@ -187,6 +191,34 @@ class Storage:
             media_type=content_type,
             headers=headers,
         )
+
+    def draft_path(self, owner: str, case_id: str) -> str:
+        """Where `owner`'s draft for a case lives: their name hashed (a name is no path)."""
+        if not CASE_ID.fullmatch(case_id):
+            raise ValueError(f"not a case id: {case_id!r}")
+        person = hashlib.sha256(owner.encode()).hexdigest()
+        return f"{self.root}/drafts/{person}/{case_id}.json"
+
+    def keep_draft(self, owner: str, case_id: str, content: bytes) -> None:
+        """Replace the draft whole (written aside, then moved: never read half written)."""
+        if len(content) > DRAFT_BYTES:
+            raise TooLarge
+        incoming = self._incoming()
+        self.fs.pipe_file(incoming, content)
+        target = self.draft_path(owner, case_id)
+        self._move(incoming, target)  # replaces the previous draft in one step
+        self.fs.invalidate_cache(target)
+
+    def draft(self, owner: str, case_id: str) -> bytes | None:
+        path = self.draft_path(owner, case_id)
+        try:
+            with self.fs.open(path, "rb") as source:
+                return source.read(DRAFT_BYTES + 1)[:DRAFT_BYTES]
+        except FileNotFoundError:
+            return None
+
+    def drop_draft(self, owner: str, case_id: str) -> None:
+        self._discard(self.draft_path(owner, case_id))
 
     def zip(self, entries: list[tuple[str, int, str]]) -> ZipStream:
         """A ZIP of (sha256, size, name in the archive), its length known before it is made."""

@@ -188,8 +188,10 @@ async def test_a_dossier_read_by_its_evaluator_once_declared_and_zipped_for_the_
         await evaluator.goto(case_url)
         await expect(evaluator.get_by_text("Déclarez l'absence de conflit")).to_be_visible()
         await evaluator.goto(f"{site}/console/candidatures")
+        await evaluator.get_by_role("link", name="Déclarer mes intérêts").click()
+        await evaluator.get_by_label("Je déclare n'avoir aucun conflit", exact=False).check()
         await evaluator.get_by_role("button", name="Déclarer mes intérêts").click()
-        await expect(evaluator.get_by_text("Déclarer mes intérêts : fait.")).to_be_visible()
+        await expect(evaluator.get_by_text("Aucun conflit d'intérêts déclaré")).to_be_visible()
         await evaluator.goto(case_url)
         await expect(evaluator.get_by_role("link", name="budget prévisionnel.pdf")).to_be_visible()
         await expect(evaluator.get_by_text("Déposer")).to_have_count(0)  # reading only

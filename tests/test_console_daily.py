@@ -133,7 +133,10 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
         evaluator = await signed_in_page(browser, site, "t-evaluator")
         await evaluator.goto(f"{site}/console/candidatures")
         await shot(evaluator, "mes-evaluations")
-        await evaluator.get_by_role("button", name="Déclarer mes intérêts").first.click()
+        await evaluator.get_by_role("link", name=f"Déclarer mes intérêts : {NAMES[0]}").click()
+        await evaluator.get_by_label("Je déclare n'avoir aucun conflit", exact=False).check()
+        await evaluator.get_by_role("button", name="Déclarer mes intérêts").click()
+        await expect(evaluator.get_by_text("Aucun conflit d'intérêts déclaré")).to_be_visible()
         await evaluator.goto(f"{site}/console/candidatures/{ids[0]}")
         grid = evaluator.locator("#form-submit_scores")
         for c in DEFAULT_GRID.criteria:

@@ -1,12 +1,17 @@
 """Applications as both faces read them: their resource (with the check made before assigning
-evaluators), a case's page as its reader may see it, and an evaluator's access to it."""
+evaluators), a case's page as its reader may see it, an evaluator's access to it, and what they
+read of it before declaring their interests."""
+
+from datetime import datetime
 
 from fastapi import HTTPException, status
+from pydantic import BaseModel
 
 from domain.ids import Kind, application_workflow_id
-from domain.models import Actor, EvaluatorAssignment
+from domain.models import Actor, EvaluatorAssignment, Member
 from domain.stages import Action, Role
-from projection import queries, visibility
+from projection import listings, queries, visibility
+from projection.tables import AssignmentRow
 from projection.views import ApplicationDetail
 from web import identity
 from web.actions import Resource
@@ -48,15 +53,61 @@ def application_detail(db: Db, application_id: str, actor: Actor) -> Application
     return ApplicationDetail(**view.model_dump(), audit=audit, downloads=read)
 
 
-def check_evaluator_access(db: Db, application_id: str, evaluator: str) -> None:
+def assignment_of(db: Db, application_id: str, evaluator: str) -> AssignmentRow:
+    """The evaluator's assignment to the case while it holds (403 otherwise: never theirs,
+    given up for a conflict, or withdrawn)."""
     row = queries.assignment(db, application_id, evaluator)
-    if row is None or row.status == "conflict":
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "Cette candidature ne vous est pas affectée."
-        )
-    if row.status == "assigned":
+    if row is not None and row.status not in queries.GONE:
+        return row
+    why = {
+        None: "Cette candidature ne vous est pas affectée.",
+        "conflict": "Vous avez déclaré un conflit d'intérêts pour cette candidature : elle ne "
+        "vous est plus affectée.",
+    }
+    text = why.get(row and row.status, "Cette candidature ne vous est plus affectée.")
+    raise HTTPException(status.HTTP_403_FORBIDDEN, text)
+
+
+def check_evaluator_access(db: Db, application_id: str, evaluator: str) -> None:
+    if assignment_of(db, application_id, evaluator).status == "assigned":
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             "Déclarez l'absence de conflit d'intérêts (« Déclarer mes intérêts ») avant de "
             "consulter le dossier.",
         )
+
+
+class BeforeDeclaring(BaseModel):
+    """What an evaluator sees of a case before declaring their interests: who applies, with
+    which members, for which call; never its files, scores or other evaluators."""
+
+    id: str
+    cluster_name: str
+    legal_form: str
+    sector: str
+    existing_cluster: bool
+    members: list[Member]
+    contact_name: str
+    contact_organisation: str  # the domain of the contact's address
+    call_title: str
+    due_at: datetime | None
+
+
+def declaration_view(db: Db, application_id: str, evaluator: str) -> BeforeDeclaring:
+    """The case as its evaluator may read it before declaring (403: not theirs)."""
+    assignment = assignment_of(db, application_id, evaluator)
+    state = queries.application_state(APPLICATIONS.row(db, application_id))
+    data = state.data
+    title = state.call_title or listings.call_titles(db, {state.call_id}).get(state.call_id)
+    return BeforeDeclaring(
+        id=state.id,
+        cluster_name=data.cluster_name,
+        legal_form=data.legal_form,
+        sector=data.sector,
+        existing_cluster=data.existing_cluster,
+        members=data.members,
+        contact_name=data.contact.name,
+        contact_organisation=data.contact.email.rpartition("@")[2],
+        call_title=title or state.call_id,
+        due_at=assignment.due_at,
+    )
