@@ -46,18 +46,22 @@ SHOWN = 20  # per heading; the rest is one click away in the filtered list
 RANKED = {ApplicationStage.SCORED}  # listed in each call's ranking order, not by due date
 
 
-def ranked_cases(db: Db, stage: ApplicationStage) -> tuple[list[dict[str, Any]], int, str]:
+def ranked_cases(db: Db, stage: ApplicationStage) -> tuple[list[dict[str, Any]], list[dict]]:
     """The cases at `stage` call by call (soonest deadline first), each call's in its ranking
-    order (weighted score descending, those below a threshold last); the link goes to the first
-    call's decisions from the ranking."""
+    order (weighted score descending, those below a threshold last), and the link to decide
+    each call's from its ranking."""
     items: list[dict[str, Any]] = []
-    link = f"/console/candidatures?stage={stage}"
+    decide = []
     for call in queries.calls_by_deadline(db):
         if not queries.counts_by_stage(db, call.id).get(stage):
             continue
         ranking = call_ranking(db, CALLS.row(db, call.id))
-        if len(items) == 0:
-            link = f"/console/appels/{call.id}/decisions"
+        decide.append(
+            {
+                "href": f"/console/appels/{call.id}/decisions",
+                "text": f"Décider depuis le classement : {call.spec.title}",
+            }
+        )
         items += [
             {
                 "href": f"/console/candidatures/{e.application_id}",
@@ -72,7 +76,7 @@ def ranked_cases(db: Db, stage: ApplicationStage) -> tuple[list[dict[str, Any]],
             for e in ranking.ranked + ranking.below_threshold
             if e.stage == stage
         ]
-    return items, len(items), link
+    return items, decide
 
 
 def short_cases(db: Db, titles: dict[str, str]) -> dict[str, Any]:
@@ -95,6 +99,7 @@ def short_cases(db: Db, titles: dict[str, str]) -> dict[str, Any]:
         "cases": cases[:SHOWN],
         "total": len(cases),
         "link": f"/console/candidatures?stage={ApplicationStage.EVALUATION}",
+        "decide": [],
     }
 
 
@@ -104,12 +109,14 @@ def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
     sections = []
     for heading, kind, stages in AWAITING.get(role, ()):
         items: list[dict[str, Any]] = []
+        decide: list[dict] = []  # links to decide from a ranking, for ranked stages
         total = 0
         for stage in stages:
             if stage in RANKED:
-                ranked, count, link = ranked_cases(db, ApplicationStage(stage))
+                ranked, decide = ranked_cases(db, ApplicationStage(stage))
                 items += ranked
-                total += count
+                total += len(ranked)
+                link = f"/console/candidatures?stage={stage}"
                 continue
             if kind == Kind.APPLICATION:
                 page = queries.list_applications(  # the soonest due, not the first registered
@@ -147,7 +154,8 @@ def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
         far = datetime.max.replace(tzinfo=UTC)
         if not RANKED & set(stages):
             items.sort(key=lambda item: item["due"] or far)  # two stages' lists, merged
-        sections.append({"heading": heading, "cases": items[:SHOWN], "total": total, "link": link})
+        section = {"heading": heading, "cases": items[:SHOWN], "total": total, "link": link}
+        sections.append(section | {"decide": decide})
         if (
             role in TRANSITIONS[Action.ASSIGN_EVALUATORS].roles
             and ApplicationStage.ELIGIBLE in stages

@@ -63,7 +63,7 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     await admin.post(f"/console/appels/{call_id}/actions/start_evaluation")
     assigned = await admin.post(
         f"/console/candidatures/{application_id}/actions/assign_evaluators",
-        data={"evaluators": ["Eve Évaluatrice"]},
+        data={"evaluators": ["Eve Évaluatrice"], "incomplete": "on"},  # one of three
     )
     assert assigned.status_code == 303
     early = await admin.post(
@@ -71,7 +71,7 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     )
     assert early.status_code == 409  # allowed at this stage, refused for a case undecided:
     assert console_message(early)["lines"] == [  # no list of « possible » actions naming it
-        "1 candidature(s) attendent encore une décision du comité."
+        "1 candidature(s) sans décision publiable : 1 attendent les évaluateurs."
     ]
     evaluator = await dev.signed_in("t-evaluator")
     listing = await evaluator.get("/console/candidatures")
@@ -79,7 +79,10 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
     assert f"<td>{APPLICATION['cluster_name']}</td>" in listing.text  # named, not a hex id
     hidden = await evaluator.get(f"/console/candidatures/{application_id}")
     assert hidden.status_code == 303  # the file stays closed before the declaration
-    await evaluator.post(f"/console/candidatures/{application_id}/actions/declare_interest")
+    await evaluator.post(
+        f"/console/candidatures/{application_id}/actions/declare_interest",
+        data={"conflict": "false"},  # the choice is explicit
+    )
     opened = await evaluator.get(f"/console/candidatures/{application_id}")
     assert (
         "Transmettre ma grille" in opened.text and "Stratégie et création de valeur" in opened.text
@@ -191,7 +194,9 @@ async def test_a_grid_names_the_criterion_it_lacks_and_never_scores_zero_by_defa
     assert (await dev.post(f"{path}/mark_eligible")).is_success
     assert (await dev.post(f"/calls/{call_id}/start_evaluation", role="admin")).is_success
     assigned = await dev.post(
-        f"{path}/assign_evaluators", role="admin", json={"evaluators": ["Eve Évaluatrice"]}
+        f"{path}/assign_evaluators",
+        role="admin",
+        json={"evaluators": ["Eve Évaluatrice"], "incomplete": True},
     )
     assert assigned.is_success
     declared = await dev.post(
@@ -250,7 +255,8 @@ async def test_bulk_actions_run_one_update_per_case_and_report_each(dev: Service
         assert 'action="/console/candidatures/lot"' in listing
         assert "Affecter des évaluateurs" not in listing  # the admin's, not the operator's
         nothing = await operator.post(
-            "/console/candidatures/lot", data={"action": "mark_eligible", "note": "Vu"}
+            "/console/candidatures/lot",
+            data={"action": "mark_eligible", "mark_eligible.note": "Vu"},
         )
         assert nothing.status_code == 422 and "Cochez au moins une candidature" in nothing.text
         assert ">Vu</textarea>" in nothing.text  # what was typed is kept
@@ -274,7 +280,12 @@ async def test_bulk_actions_run_one_update_per_case_and_report_each(dev: Service
         assert "Évaluateurs à affecter" in todo and "Cluster Lot Un" in todo
         assigned = await admin.post(
             "/console/candidatures/lot",
-            data={"action": "assign_evaluators", "ids": ids, "evaluators": ["Eve Évaluatrice"]},
+            data={
+                "action": "assign_evaluators",
+                "ids": ids,
+                "assign_evaluators.evaluators": ["Eve Évaluatrice"],
+                "assign_evaluators.incomplete": "on",
+            },
         )
     assert "Affecter des évaluateurs : 2 sur 3 candidature(s)." in assigned.text
     results = assigned.text.split('id="resultats"')[1].split("</table>")[0]
