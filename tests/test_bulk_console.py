@@ -7,11 +7,13 @@ import html
 import re
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from console.proposal import Case, propose
-from tests.conftest import APPLICATION, Service, eventually
-from tests.test_evaluation import DRISS, EVE, NADIA, NAMES, YOUSSEF, ok, score
+from tests.conftest import APPLICATION, Service, auth, eventually
+from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call, signed_in_page
+from tests.test_evaluation import DRISS, EVE, NADIA, NAMES, YOUSSEF, ok, score, sheet
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
 PANEL = [NAMES[EVE], NAMES[DRISS], NAMES[NADIA]]
@@ -269,3 +271,88 @@ async def test_the_committee_decides_from_the_ranking_after_a_recap(
     assert stages[un]["stage"] == "labelled" and stages[trois]["stage"] == "rejected"
     assert stages[deux]["stage"] == "scored"
     assert stages[un]["decision"]["reason"] == "Dossier excellent."
+
+
+@ASYNC
+async def test_the_committee_decides_from_the_ranking_in_chromium(site: str) -> None:
+    """The same decisions in a browser, at a laptop's and a phone's width."""
+    executable = browser_or_skip()
+    from playwright.async_api import async_playwright, expect
+
+    names = ["Cluster Écran Deux", "Cluster Écran Un"]
+    async with httpx.AsyncClient(base_url=site) as api:
+        call_id = await open_call(
+            api, "Appel — décisions groupées", seconds=3, evaluators_per_application=1
+        )
+        ids = []
+        for name in names:
+            registered = await api.post(
+                f"/calls/{call_id}/applications",
+                headers=auth("operator"),
+                json=APPLICATION | {"cluster_name": name},
+            )
+            ids.append(registered.json()["id"])
+
+        async def stage_is(stage: str) -> bool:
+            for case in ids:
+                answer = await api.get(f"/applications/{case}", headers=auth("admin"))
+                if answer.json()["stage"] != stage:
+                    return False
+            return True
+
+        await eventually(lambda: stage_is("eligibility_review"), timeout=30, what="review")
+        for case in ids:
+            await api.post(f"/applications/{case}/mark_eligible", headers=auth("operator"))
+        await api.post(f"/calls/{call_id}/start_evaluation", headers=auth("admin"))
+        for case, mark in zip(ids, (3.5, 4.5), strict=True):
+            base = f"/applications/{case}"
+            body = {"evaluators": [NAMES[EVE]]}
+            await api.post(f"{base}/assign_evaluators", headers=auth("admin"), json=body)
+            await api.post(f"{base}/declare_interest", headers=auth(EVE), json={"conflict": False})
+            await api.post(f"{base}/submit_scores", headers=auth(EVE), json=sheet(*(mark,) * 5))
+        await eventually(lambda: stage_is("scored"), timeout=30, what="scored")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
+        committee = await signed_in_page(browser, site, "t-committee")
+        await committee.goto(f"{site}/console/")
+        await committee.get_by_role(
+            "link", name="Décider depuis le classement", exact=False
+        ).click()
+        first, second = (
+            committee.locator(f"#decision-{ids[1]}"),
+            committee.locator(f"#decision-{ids[0]}"),
+        )
+        await expect(committee.locator("tr[id^=decision-]").first).to_have_id(f"decision-{ids[1]}")
+        await first.get_by_label("Labelliser").check()
+        await second.get_by_label("Liste d'attente").check()
+        await shot(committee, "choix")
+        await committee.get_by_role("button", name="Vérifier les décisions").click()
+        await expect(
+            committee.get_by_text("À confirmer : 1 labellisé(s), 1 en liste d'attente")
+        ).to_be_visible()
+        await shot(committee, "recapitulatif")
+        await committee.get_by_role("button", name="Envoyer les décisions").click()
+        assert await stage_is_now(site, ids[1]) == "scored"  # the browser asked to confirm
+        await committee.get_by_label("Je confirme ces décisions", exact=False).check()
+        await committee.get_by_role("button", name="Envoyer les décisions").click()
+        await expect(committee.locator("#resultats").get_by_text("fait")).to_have_count(2)
+        await shot(committee, "resultats")
+        await browser.close()
+    assert await stage_is_now(site, ids[1]) == "labelled"
+    assert await stage_is_now(site, ids[0]) == "reserve"
+
+
+async def stage_is_now(site: str, case_id: str) -> str:
+    async with httpx.AsyncClient(base_url=site) as api:
+        answer = await api.get(f"/applications/{case_id}", headers=auth("committee"))
+    return answer.json()["stage"]
+
+
+async def shot(page, name: str) -> None:  # noqa: ANN001 (playwright's)
+    """The page at a laptop's width and at a phone's, beside the daily path's."""
+    for width, height in ((1366, 900), (390, 844)):
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.screenshot(path=str(ARTIFACTS / f"lot-{name}-{width}.png"), full_page=True)
+    await page.set_viewport_size({"width": 1366, "height": 900})
