@@ -6,8 +6,9 @@ A permanent refusal (a bad address, a 5xx answer, a message that cannot be compo
 in its subject or its address) is recorded and not retried."""
 
 import hashlib
+import re
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.errors import MessageError
 from email.message import EmailMessage
@@ -16,13 +17,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from sqlalchemy import Engine, func, literal, update
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.clock import due_after
-from domain.notices import DUE, EVALUATOR, PROGRAMME, due_text
+from domain.notices import CONSOLE, DUE, EVALUATOR, MAILBOX, PROGRAMME, due_text
 from projection.tables import OutboxRow, UserRow
 from settings import Settings
 
@@ -34,6 +36,18 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )
+
+
+def linked(line: str, console: str) -> Markup:
+    """A line of a notice in HTML: escaped, the console's own links made links (never a link
+    someone wrote into a name or a reason)."""
+    pattern = re.compile(re.escape(str(escape(console))) + r"(?:/[^\s<]*)?")
+    return Markup(
+        pattern.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', str(escape(line)))
+    )
+
+
+TEMPLATES.filters["linked"] = linked
 CASES = {"application": "Candidature", "cluster": "Dossier de soutien du cluster", "call": "Appel"}
 
 
@@ -52,6 +66,13 @@ class Relay:
     password: str = ""
     sender: str = "Programme d'appui aux clusters <clusters@localhost>"
     programme: str = "programme@localhost"  # the programme managers' shared mailbox
+    # The service as people reach it: the console's links in the notices (PUBLIC_URL).
+    public_url: str = field(default_factory=lambda: Settings().public_url)
+
+    @property
+    def console(self) -> str:
+        """The console's address, as the notices' links start."""
+        return f"{self.public_url.rstrip('/')}/console"
 
     def environment(self) -> dict[str, str]:
         """The variables that make a worker in another process send through this relay."""
@@ -60,6 +81,7 @@ class Relay:
             "SMTP_PORT": str(self.port),
             "MAIL_FROM": self.sender,
             "MAIL_PROGRAMME": self.programme,
+            "PUBLIC_URL": self.public_url,
         }
 
     @classmethod
@@ -72,6 +94,7 @@ class Relay:
             settings.smtp_password,
             settings.mail_from,
             settings.mail_programme,
+            settings.public_url,
         )
 
 
@@ -84,6 +107,14 @@ def unbuildable(subject: str, address: str, error: Exception) -> str:
                 f"Courrier impossible à composer : {what} contient un saut de ligne (« {shown} »)."
             )
     return f"Courrier impossible à composer : {type(error).__name__} : {error}"[:500]
+
+
+def written_in(body: str, relay: Relay, sent: datetime, due_days: int | None) -> str:
+    """The notice's text with what only its sending knows: the end of a response time that
+    runs from now, the console's public address, the programme's mailbox."""
+    if due_days is not None:
+        body = body.replace(DUE, due_text(due_after(sent, due_days)))
+    return body.replace(CONSOLE, relay.console).replace(MAILBOX, relay.programme)
 
 
 def message_id(key: str, sender: str) -> str:
@@ -139,9 +170,7 @@ class Mail:
         # The engine's clock, as the workflow's: a response time counted from here ends on the
         # date the workflow counts too (and the time-skipping tests skip both).
         sent = activity.info().started_time
-        body = row.body
-        if row.due_days is not None:  # the response time runs from now: the message says when
-            body = body.replace(DUE, due_text(due_after(sent, row.due_days)))
+        body = written_in(row.body, self.relay, sent, row.due_days)
         try:
             self._send(self._message(row, address, body))
         except Refused as error:
@@ -206,12 +235,27 @@ class Mail:
         message["Subject"] = row.subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = message_id(row.key, self.relay.sender)
+        if row.recipient != PROGRAMME:  # an answer reaches the programme, not the robot
+            message["Reply-To"] = self.relay.programme
         kind, _, rest = row.key.partition("-")
+        case = rest.split(":", 1)[0]
+        staff = row.recipient == PROGRAMME or row.recipient.startswith(EVALUATOR)
         context = {
             "subject": row.subject,
             "body": body,
             "greeting": "Madame, Monsieur,",
-            "reference": f"Référence : {CASES.get(kind, kind)} {rest.split(':', 1)[0]}",
+            "console": self.relay.console,
+            "reference": (
+                f"Dossier : {CASES.get(kind, kind)} {case}"
+                if staff
+                else f"Référence à rappeler : {case}"
+            ),
+            "answer": (
+                "Message envoyé automatiquement par la console du programme."
+                if staff
+                else "Pour répondre ou pour toute question, répondez à ce message ou écrivez à "
+                f"{self.relay.programme}, en rappelant la référence {case}."
+            ),
         }
         message.set_content(TEMPLATES.get_template("notice.txt").render(context))
         message.add_alternative(

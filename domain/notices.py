@@ -3,6 +3,7 @@ facts; their French wording is in one template per kind (domain/templates/{kind}
 subject, a blank line, the text), loaded at import so that a workflow renders them without I/O."""
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -10,17 +11,76 @@ from pathlib import Path
 from jinja2 import Environment, StrictUndefined
 
 from domain.clock import local
-from domain.models import ApplicationState, FromNotice, Notification
+from domain.models import (
+    ApplicationState,
+    CallState,
+    DigestItem,
+    FromNotice,
+    Grid,
+    Notification,
+)
+from domain.stages import ApplicationStage, ClusterStage
 from domain.support import ClusterState
 
 Make = Callable[..., list[Notification]]
 KINDS: dict[str, str] = {}  # each kind of notice (its function's name) and what it is, in French
-DUE = "⟨date limite⟩"  # a date counted from the sending, written in when the notice is sent
+# What only the sending knows, written in by activities.mail when the notice leaves.
+DUE = "⟨date limite⟩"  # a date counted from the sending
+CONSOLE = "⟨console⟩"  # the console's public address (PUBLIC_URL + /console)
+MAILBOX = "⟨adresse du programme⟩"  # where applicants write to the programme (MAIL_PROGRAMME)
 # Recipients named, not addressed: the delivery finds the address (activities.mail).
 PROGRAMME = "programme"  # the programme managers' shared mailbox (MAIL_PROGRAMME)
 EVALUATOR = "évaluateur:"  # followed by the staff member's name: their account's e-mail
 
-_JINJA = Environment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+# The article a name takes after a preposition: before a consonant, before a vowel, and before
+# a name that already says what it is (« Cluster TIC n° 8 »), which is only quoted.
+ARTICLES = {"le": ("le ", "l'", ""), "de": ("du ", "de l'", "de "), "à": ("au ", "à l'", "à ")}
+
+
+def named(name: str, noun: str, article: str = "le") -> str:
+    """« le cluster « Textile » », « de l'appel « AAP 2027 » », but « « Cluster TIC n° 8 » »:
+    never « Cluster Cluster »."""
+    consonant, vowel, bare = ARTICLES[article]
+    if name.casefold().startswith(noun):
+        return f"{bare}« {name} »"
+    return f"{vowel if noun[0] in 'aeéiou' else consonant}{noun} « {name} »"
+
+
+def head(name: str, noun: str) -> str:
+    """A subject's first words: the name, or the noun and the name when it does not say it."""
+    return name if name.casefold().startswith(noun) else f"{noun.capitalize()} « {name} »"
+
+
+def upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def decimal(value: float) -> str:
+    """A mark as French writes it: « 2,85 »."""
+    return f"{value:.2f}".replace(".", ",")
+
+
+def mad(value: float) -> str:
+    """An amount in dirhams, thousands apart (narrow no-break spaces): « 1 200 000 MAD »."""
+    return f"{value:,.0f}".replace(",", "\u202f") + " MAD"
+
+
+def day(moment: datetime) -> str:
+    return f"{local(moment):%d/%m/%Y}"
+
+
+# A block tag's line leaves no blank line behind: a paragraph stays whole around an {% if %}.
+_JINJA = Environment(
+    undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
+)
+_JINJA.filters |= {
+    "named": named,
+    "head": head,
+    "upper_first": upper_first,
+    "decimal": decimal,
+    "mad": mad,
+    "day": day,
+}
 TEMPLATES = {
     path.stem: _JINJA.from_string(path.read_text(encoding="utf-8"))
     for path in (Path(__file__).parent / "templates").glob("*.txt")
@@ -40,12 +100,31 @@ def notice(make: Make) -> Make:
     return kinded
 
 
+LIST_ITEM = "– "  # a list's item keeps a line of its own in its paragraph
+
+
 def words(kind: str, **facts: object) -> dict[str, str]:
-    """The subject and the text of a notice of `kind` about these facts."""
+    """The subject and the text of a notice of `kind` about these facts: paragraphs apart by a
+    blank line, each one line but for a list's items."""
     rendered = TEMPLATES[kind].render(**facts).strip()
     subject, _, body = rendered.partition("\n\n")
-    paragraphs = [" ".join(p.split()) for p in body.split("\n\n") if p.strip()]
-    return {"subject": subject.strip(), "body": "\n\n".join(paragraphs)}
+    paragraphs = [_paragraph(p) for p in body.split("\n\n") if p.strip()]
+    return {"subject": _spaced(subject), "body": "\n\n".join(paragraphs)}
+
+
+def _spaced(text: str) -> str:
+    """The template's spaces and line breaks made one space; a no-break space stays one."""
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
+
+
+def _paragraph(text: str) -> str:
+    lines: list[str] = []
+    for line in (_spaced(raw) for raw in text.splitlines()):
+        if line and (not lines or line.startswith(LIST_ITEM)):
+            lines.append(line)
+        elif line:
+            lines[-1] += " " + line
+    return "\n".join(lines)
 
 
 def due_text(moment: datetime) -> str:
@@ -58,13 +137,23 @@ def _due(counted: FromNotice) -> str:
 
 
 def sentence(text: str) -> str:
-    """A text ending as a French sentence does, without a doubled full stop."""
+    """A text ending as a French sentence does, without a doubled full stop; nothing stays
+    nothing."""
     text = text.strip()
-    return text if text.endswith((".", "!", "?", "…")) else text + "."
+    return text if not text or text.endswith((".", "!", "?", "…")) else text + "."
+
+
+# Where every notice may send its reader: the programme's mailbox, the console.
+WHERE = {"mailbox": MAILBOX, "console": CONSOLE}
 
 
 def _application(state: ApplicationState) -> dict[str, object]:
-    return {"ref": state.id, "cluster": state.data.cluster_name, "call": state.call_id}
+    return {
+        **WHERE,
+        "ref": state.id,
+        "cluster": state.data.cluster_name,
+        "call": state.call_title or state.call_id,
+    }
 
 
 def _to(state: ApplicationState, kind: str, due_days: int | None = None, **facts: object):
@@ -89,7 +178,7 @@ def complements_requested(state: ApplicationState) -> list[Notification]:
         state,
         "complements_requested",
         request.days,
-        items=" ; ".join(request.items),
+        items=request.items,
         note=note,
         due=_due(request),
     )
@@ -115,6 +204,21 @@ def evaluators_assigned(state: ApplicationState, names: list[str]) -> list[Notif
 
 
 @notice
+def assignments_digest(state: CallState, items: list[DigestItem]) -> list[Notification]:
+    """Récapitulatif d'affectations"""
+    notifications = []
+    for name in sorted({i.evaluator for i in items}):
+        cases = [
+            {"ref": i.application_id, "cluster": i.cluster_name, "due": due_text(i.due_at)}
+            for i in items
+            if i.evaluator == name
+        ]
+        text = words("assignments_digest", **WHERE, call=state.spec.title, cases=cases)
+        notifications.append(Notification(recipient=f"{EVALUATOR}{name}", **text))
+    return notifications
+
+
+@notice
 def evaluation_reminder(state: ApplicationState, names: list[str]) -> list[Notification]:
     """Rappel d'évaluation"""
     return _evaluators(state, "evaluation_reminder", names)
@@ -128,10 +232,27 @@ def evaluation_overdue(state: ApplicationState, names: list[str]) -> list[Notifi
 
 
 @notice
-def result_published(state: ApplicationState) -> list[Notification]:
+def evaluators_short(state: ApplicationState, missing: int) -> list[Notification]:
+    """Évaluateurs manquants"""
+    text = words("evaluators_short", **_application(state), missing=missing)
+    return [Notification(recipient=PROGRAMME, **text)]
+
+
+@notice
+def result_published(state: ApplicationState, grid: Grid) -> list[Notification]:
     """Résultat de l'appel"""
     decision, redress = state.decision, state.redress
     assert decision
+    result = state.evaluation.result if state.evaluation else None
+    marks = [
+        {
+            "label": c.label,
+            "mark": result.criterion_means.get(c.code) if result else None,
+            "threshold": c.threshold,
+            "met": result is not None and c.code not in result.failed_criteria,
+        }
+        for c in grid.criteria
+    ]
     return _to(
         state,
         "result_published",
@@ -140,6 +261,10 @@ def result_published(state: ApplicationState) -> list[Notification]:
         reason=sentence(decision.reason),
         redress=redress is not None,
         due=_due(redress) if redress else "",
+        marks=marks,
+        overall=result.weighted_score if result else None,
+        overall_threshold=grid.overall_threshold,
+        overall_met=result is not None and result.weighted_score >= grid.overall_threshold,
     )
 
 
@@ -147,7 +272,12 @@ def result_published(state: ApplicationState) -> list[Notification]:
 def review_answered(state: ApplicationState) -> list[Notification]:
     """Réponse au recours"""
     assert state.redress
-    return _to(state, "review_answered", answer=sentence(state.redress.answer or ""))
+    return _to(
+        state,
+        "review_answered",
+        answer=sentence(state.redress.answer or ""),
+        re_evaluation=state.stage == ApplicationStage.EVALUATION,
+    )
 
 
 def _cluster(state: ClusterState, kind: str, **facts: object) -> list[Notification]:
@@ -155,6 +285,8 @@ def _cluster(state: ClusterState, kind: str, **facts: object) -> list[Notificati
     year = state.current
     text = words(
         kind,
+        **WHERE,
+        ref=state.id,
         cluster=state.origin.cluster_name,
         year=year.year if year else "",
         due=due_text(year.ends_at) if year else "",
@@ -192,8 +324,23 @@ def probation_review(state: ClusterState) -> list[Notification]:
     return [text.model_copy(update={"recipient": PROGRAMME})]
 
 
+STOPPED = (ClusterStage.SUSPENDED, ClusterStage.TERMINATED)  # their letters give the motive
+
+
 @notice
 def support_decided(state: ClusterState) -> list[Notification]:
     """Décision de soutien"""
-    reason = sentence(state.reason) if state.reason else ""
-    return _cluster(state, "support_decided", stage=state.stage, reason=reason)
+    year = state.current
+    renewed = state.stage == ClusterStage.ACTIVE
+    probation = year.probation if renewed and year else None
+    probation = probation if probation and not probation.reviewed else None
+    return _cluster(
+        state,
+        "support_decided",
+        stage=state.stage,
+        # A renewal's motive stays in its audit event; an end's is the letter's own words.
+        reason=sentence(state.reason or "") if state.stage in STOPPED else "",
+        amount=year.amount if year else 0,
+        conditions=sentence(probation.conditions) if probation else "",
+        review_at=probation.review_at if probation else None,
+    )

@@ -41,12 +41,13 @@ from tests.conftest import (
     running_service,
     utcnow,
 )
-from tests.test_api import open_call
+from tests.test_api import call_body, open_call
 from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parent.parent
 EVE_EMAIL = "eve@evaluateurs.ma"
+TITLE = call_body()["title"]  # letters name the call by its title
 
 
 def outbox(service: Service, recipient: str) -> list[OutboxRow]:
@@ -77,11 +78,13 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
 
     await eventually(delivered, what="the registration notice")
     [message] = mails_to(email)
-    assert message["Subject"] == f"Candidature {application_id} enregistrée"
+    assert message["Subject"] == f"{TITLE} — candidature {application_id} enregistrée"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Cluster Aéronautique du Nord" in text and "Madame, Monsieur," in text
-    assert f"Référence : Candidature {application_id}" in text
+    assert f"Référence à rappeler : {application_id}" in text
+    assert "écrivez à programme@clusters.ma" in text  # how to answer, and where
+    assert message["Reply-To"] == "programme@clusters.ma"
     assert "Cluster Aéronautique du Nord" in html and "<p>Madame, Monsieur,</p>" in html
     assert message["From"] == "Programme d'appui aux clusters <clusters@localhost>"
     [row] = outbox(dev_both, email)
@@ -102,7 +105,7 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
         (
             f"/applications/{evaluated}/assign_evaluators",
             "admin",
-            {"evaluators": ["Eve Évaluatrice", "Driss Évaluateur"]},
+            {"evaluators": ["Eve Évaluatrice", "Driss Évaluateur"], "incomplete": True},
         ),
     ):
         assert (await dev_both.post(path, role=role, json=body)).status_code == 200
@@ -115,7 +118,7 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
 
     await eventually(both_tried, what="the evaluators' notices")
     [to_eve] = [m for m in mails_to(EVE_EMAIL) if evaluated in str(m["Subject"])]
-    assert to_eve["Subject"] == f"Évaluation de la candidature {evaluated}"
+    assert to_eve["Subject"] == f"{TITLE} — candidature {evaluated} à évaluer"
     driss = outbox(dev_both, "évaluateur:Driss Évaluateur")[-1]
     assert driss.status == "failed" and "Aucune adresse" in (driss.last_error or "")
 
@@ -126,7 +129,7 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
         failed = (await browser.get("/console/courriers", params={"etat": "failed"})).text
         case = (await browser.get(f"/console/candidatures/{application_id}")).text
         exported = await browser.get("/console/courriers.xlsx", params={"etat": "failed"})
-    assert f"Candidature enregistrée — Candidature {application_id} enregistrée" in page
+    assert f"Candidature enregistrée — {TITLE} — candidature {application_id} enregistrée" in page
     book = openpyxl.load_workbook(io.BytesIO(exported.content)).active
     header, *rows = [list(row) for row in book.iter_rows(values_only=True)]
     lines = [dict(zip(header, row, strict=True)) for row in rows]
@@ -134,7 +137,7 @@ async def test_notices_reach_the_applicant_and_each_evaluator_at_their_address(
     [to_driss] = [line for line in lines if line["Dossier"] == f"application-{evaluated}"]
     assert "Aucune adresse électronique" in to_driss["Dernière erreur"]
     assert "Aucune adresse électronique pour « Driss Évaluateur »" in failed
-    assert f"Candidature {application_id} enregistrée" not in failed
+    assert f"candidature {application_id} enregistrée" not in failed
     assert "Courriers" in case and "envoyé</span> le" in case and email in case
     committee = await dev_both.signed_in("t-committee")
     async with contextlib.aclosing(committee):
