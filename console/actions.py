@@ -27,6 +27,7 @@ from console.pages import (
     refused_page,
     router,
 )
+from console.presets import PRESETS
 from domain.models import Actor
 from domain.stages import Action
 from projection import queries
@@ -89,13 +90,16 @@ async def act(
     labels = {f.name: f.label for f in spec.row.fields}
     body_model = spec.row.body
     grid = None
+    presets = PRESETS.get(spec.action, {})
     try:
         if spec.action == Action.SUBMIT_SCORES:
             call_id = APPLICATIONS.row(db, case_id).call_id
             grid = queries.call_state(CALLS.row(db, call_id)).spec.grid
             labels |= grid_labels(grid)
         body = (
-            body_model.model_validate(payload(spec.row.fields, form, grid)) if body_model else None
+            body_model.model_validate(payload(spec.row.fields, form, grid, presets))
+            if body_model
+            else None
         )
         await spec.perform(request, case_id, actor, db, body, form_key(form))
     except FormError as error:

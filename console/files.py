@@ -1,5 +1,6 @@
 """A case's files in the console: upload fields, the whole dossier as a ZIP, one file's reading."""
 
+from functools import partial
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -11,6 +12,7 @@ from console.pages import (
     back,
     form_key,
     refusal,
+    refused_page,
     router,
 )
 from domain.ids import Kind
@@ -46,14 +48,28 @@ def _file_routes(resource: str, files: Files) -> None:
         if actor.role not in files.deposit.row.roles:
             role = ROLE_LABELS.get(actor.role, actor.role)
             return back(here, "erreur", f"Votre rôle ({role}) ne permet pas cette action.")
+
+        def refused(lines: list[str], status_code: int) -> Response:
+            """The page again, the refusal beside the upload form it answers (`piece`: that
+            form's row; the form's action ends in #fichiers, so the browser shows it)."""
+            from console.actions import PAGES  # the pages import this module
+
+            piece = request.query_params.get("piece", "")
+            context = {
+                "refused_deposit": {"piece": piece, "lines": lines},
+                "message": {"kind": "erreur", "lines": lines},
+            }
+            page = partial(PAGES[resource], request, case_id, actor, db)
+            return refused_page(here, page, context, status_code)
+
         try:  # the form streams in: the file to storage, the key read with the form's rule
             ref = await deposit_upload(files, request, case_id, actor, db, None, form_key)
         except Forged:  # a form no page of ours sends (a forged key): refused as such, 422
             raise
         except ApiError as error:
-            return back(here, "erreur", refusal(error, actor))
+            return refused(refusal(error, actor), error.status_code)
         except HTTPException as error:
-            return back(here, "erreur", str(error.detail))
+            return refused([str(error.detail)], error.status_code)
         return back(here, "succes", f"« {ref.filename} » déposé : {ref.kind}.")
 
     @router.get(f"/{resource}/{{case_id}}/documents.zip", name=f"console_zip_{resource}")

@@ -4,7 +4,7 @@ validation errors in plain French."""
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from domain.models import Grid, MemberType
+from domain.models import Grid, Member, MemberType
 from domain.support import KPI_LABELS
 from domain.table import FormField
 from web.errors import french
@@ -16,6 +16,8 @@ MEMBER_TYPES_FR = {
     "formation": MemberType.TRAINING,
     "autre": MemberType.OTHER,
 }
+MEMBER_TYPE_LABELS = {kind: label for label, kind in MEMBER_TYPES_FR.items()}
+CONTACT_PARTS = ("name", "email", "phone")  # a CONTACT input's parts: « contact.email », …
 
 
 class FormError(ValueError):
@@ -58,12 +60,26 @@ def grid_labels(grid: Grid) -> dict[str, str]:
     }
 
 
-def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = None) -> dict:
-    """The JSON body the action's model validates; fields left empty are left out."""
+def with_preset(f: FormField, raw: str, form: FormData, presets: dict[str, tuple[str, ...]]) -> str:
+    """A field's text with the preset reasons chosen beside it (console.presets): a chosen
+    reason comes first, what was typed follows; a value the list does not offer is ignored."""
+    offered = presets.get(f.name, ())
+    chosen = [str(v) for v in form.getlist(f"{f.name}.modele") if v in offered]
+    return "\n".join([*chosen, raw]).strip() if chosen else raw
+
+
+def payload(
+    fields: tuple[FormField, ...],
+    form: FormData,
+    grid: Grid | None = None,
+    presets: dict[str, tuple[str, ...]] | None = None,
+) -> dict:
+    """The JSON body the action's model validates; fields left empty are left out. `presets`:
+    the action's preset reasons, by field (console.presets)."""
     body: dict = {}
     for f in fields:
-        raw = str(form.get(f.name) or "").strip()
-        if f.kind in ("text", "textarea", "date", "file", "sector") and raw:
+        raw = with_preset(f, str(form.get(f.name) or "").strip(), form, presets or {})
+        if f.kind in ("text", "textarea", "date", "file", "sector", "assigned") and raw:
             body[f.name] = raw
         elif f.kind == "lines" and (raw or f.required):
             body[f.name] = _lines(raw)
@@ -73,6 +89,8 @@ def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = N
             body[f.name] = [_number(line, f.label, f.name) for line in _lines(raw)]
         elif f.kind == "checkbox":
             body[f.name] = f.name in form
+        elif f.kind == "choice" and raw in ("true", "false"):  # none: « obligatoire »
+            body[f.name] = raw == "true"
         elif f.kind in ("evaluators", "files"):
             body[f.name] = [str(v) for v in form.getlist(f.name)]
         elif f.kind == "kpis":
@@ -80,6 +98,12 @@ def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = N
                 code: int(_number(str(form.get(f"{f.name}.{code}") or "0"), label, f.name))
                 for code, label in KPI_LABELS.items()
             }
+        elif f.kind == "members" and raw:
+            body[f.name] = members(raw)
+        elif f.kind == "contact":
+            parts = {p: str(form.get(f"{f.name}.{p}") or "").strip() for p in CONTACT_PARTS}
+            if any(parts.values()):  # all empty: the contact is kept as it is
+                body[f.name] = parts | {"phone": parts["phone"] or None}
         elif f.kind == "grid" and grid:
             body[f.name] = [
                 {
@@ -94,10 +118,10 @@ def payload(fields: tuple[FormField, ...], form: FormData, grid: Grid | None = N
     return body
 
 
-def application_payload(form: FormData) -> dict:
-    """The registration form: members are typed as « Nom ; type » lines."""
-    members = []
-    for line in _lines(str(form.get("members") or "")):
+def members(text: str) -> list[dict]:
+    """Members typed as « Nom ; type » lines (the registration form and the amend form)."""
+    found = []
+    for line in _lines(text):
         name, _, kind = line.rpartition(";")
         member_type = MEMBER_TYPES_FR.get(kind.strip().lower())
         if not name.strip() or member_type is None:
@@ -107,12 +131,22 @@ def application_payload(form: FormData) -> dict:
                 + ".",
                 "members",
             )
-        members.append({"name": name.strip(), "type": member_type})
+        found.append({"name": name.strip(), "type": member_type})
+    return found
+
+
+def members_text(items: list[Member]) -> str:
+    """The members as the form shows them: one « Nom ; type » line each."""
+    return "\n".join(f"{m.name} ; {MEMBER_TYPE_LABELS[m.type]}" for m in items)
+
+
+def application_payload(form: FormData) -> dict:
+    """The registration form: members are typed as « Nom ; type » lines."""
     body = {
         "cluster_name": str(form.get("cluster_name") or "").strip(),
         "legal_form": str(form.get("legal_form") or "association").strip(),
         "sector": str(form.get("sector") or "").strip(),
-        "members": members,
+        "members": members(str(form.get("members") or "")),
         "existing_cluster": "existing_cluster" in form,
         "support_years": int(
             _number(str(form.get("support_years") or "0"), "Années de soutien", "support_years")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from domain.lifecycle import DECISIONS, allowed_actions
+from domain.lifecycle import DECISIONS, TRANSITIONS, allowed_actions
 from domain.models import Actor, ApplicationState, AuditEvent, CallState
 from domain.stages import Action, ApplicationStage, CallStage, Role
 from domain.support import ClusterState
@@ -26,6 +26,17 @@ def call_view(state: CallState) -> CallView:
     )
 
 
+def application_actions(state: ApplicationState) -> list[Action]:
+    """What the case allows now: its stage's actions, less the committee's decisions once its
+    decision is published (the workflow refuses a revision then: `_check_revisable`)."""
+    published = state.decision is not None and state.decision.published_at is not None
+    return [
+        action
+        for action in allowed_actions(state.stage)
+        if not (published and TRANSITIONS[action].target in DECISIONS)
+    ]
+
+
 def application_view(state: ApplicationState, deadline: datetime | None = None) -> ApplicationView:
     """`deadline`: its call's, as the projection has it now (an extension reaches the case's
     own state with its next transition)."""
@@ -36,7 +47,7 @@ def application_view(state: ApplicationState, deadline: datetime | None = None) 
         | {
             "deadline": deadline or state.deadline,
             "due_at": due,
-            "allowed_actions": allowed_actions(state.stage),
+            "allowed_actions": application_actions(state),
             "overdue": waits_on_complements and due is not None and due < datetime.now(UTC),
         }
     )

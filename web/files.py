@@ -35,6 +35,7 @@ from web.errors import ApiError
 from web.uploads import FORM_BYTES, Forged, Missing, Upload
 
 OTHER_KINDS = ("complément", "autre")
+CONTRACT_FILE = "convention signée"  # a cluster's signed programme contract, kept with its case
 # A file is sent as what it was typed as, never sniffed, and never run as a page of ours (the
 # console sets its own policy for its preview frame).
 FILE_HEADERS = {
@@ -74,7 +75,7 @@ def _cluster_accepts(db: Db, case_id: str) -> Accepts:
     """The annual report's files, or any other, while the support runs."""
     stage = CLUSTERS.row(db, case_id).stage
     return Accepts(
-        [*REPORT_FILES.values(), "autre"],
+        [CONTRACT_FILE, *REPORT_FILES.values(), "autre"],
         MAX_FILE_BYTES,
         _open(stage, Action.ADD_CLUSTER_DOCUMENT),
     )
