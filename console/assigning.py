@@ -10,6 +10,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from console.digest import announce, quiet
 from console.lists import (
     BULK_MAX,
     applications_page,
@@ -159,6 +160,9 @@ async def confirm_assignment(request: Request, actor: Signed, db: Db) -> Respons
     if not bodies:
         return refused("Aucun évaluateur choisi : rien n'a été envoyé.")
     key = form_key(form) or uuid.uuid4().hex
+    bodies = {case: quiet(body) for case, body in bodies.items()}
     results = await perform_each(request, actor, db, ASSIGN, bodies, key)
     message = outcome(APPLICATIONS.actions[ASSIGN].row.command, results)
+    if failed := await announce(request, actor, db, bodies, results, key):
+        message = {"kind": "erreur", "lines": message["lines"] + failed}
     return applications_page(request, actor, db, filters, results=results, message=message)

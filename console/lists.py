@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from console.digest import announce, quiet
 from console.forms import (
     FormError,
     french_problems,
@@ -274,6 +275,11 @@ async def bulk_action(request: Request, actor: Signed, db: Db) -> Response:
         labels = {f.name: f.label for f in spec.row.fields}
         return refused([], problems=french_problems(error, labels))
     key = form_key(form) or uuid.uuid4().hex
-    results = await perform_each(request, actor, db, Action(action), dict.fromkeys(ids, body), key)
+    bodies = dict.fromkeys(ids, quiet(body))
+    results = await perform_each(request, actor, db, Action(action), bodies, key)
     message = outcome(spec.row.command, results)
+    if spec.action == Action.ASSIGN_EVALUATORS and (
+        failed := await announce(request, actor, db, bodies, results, key)
+    ):
+        message = {"kind": "erreur", "lines": message["lines"] + failed}
     return applications_page(request, actor, db, filters, results=results, message=message)

@@ -103,8 +103,8 @@ async def test_call_created_through_api_closes_at_its_deadline_by_itself(dev: Se
             select(OutboxRow.subject).where(OutboxRow.recipient == "salma@cluster-nord.ma")
         )
         assert {s for s in subjects if application_id in s} == {
-            f"Candidature {application_id} enregistrée",
-            f"Candidature {application_id} recevable",
+            f"Appel à projets clusters 2026 — candidature {application_id} enregistrée",
+            f"Appel à projets clusters 2026 — candidature {application_id} recevable",
         }
 
 

@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
 from console.proposal import Case, propose
+from projection.tables import OutboxRow
 from tests.conftest import APPLICATION, Service, auth, eventually
 from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call, signed_in_page
 from tests.test_evaluation import DRISS, EVE, NADIA, NAMES, YOUSSEF, ok, score, sheet
@@ -146,6 +148,19 @@ async def test_a_conflict_is_listed_then_a_balanced_proposal_replaces_the_evalua
         if not a["conflict"] and not a.get("released_at")
     ]
     assert sorted(active) == sorted([NAMES[DRISS], NAMES[NADIA], NAMES[YOUSSEF]])
+
+    # One message per evaluator for the batch, listing their cases, instead of one per case.
+    with Session(service.engine) as db:
+        for name, cases, others in ((DRISS, [beta], [alpha]), (YOUSSEF, [alpha], [beta])):
+            rows = db.exec(
+                select(OutboxRow).where(OutboxRow.recipient == f"évaluateur:{NAMES[name]}")
+            )
+            batch = [r for r in rows if "1 candidature(s) à évaluer" in r.subject]
+            assert len(batch) == 1, name
+            assert all(c in batch[0].body for c in cases)
+            assert not any(c in batch[0].body for c in others)
+        mine = select(OutboxRow).where(OutboxRow.recipient == f"évaluateur:{NAMES[YOUSSEF]}")
+        assert len(db.exec(mine).all()) == 1  # the digest alone: no per-case notice
 
 
 @ASYNC

@@ -158,7 +158,7 @@ async def test_deadline_moves_applications_to_review_and_complements_expire(
     assert notice.sent_at is not None and notice.status == "sent"
     assert datetime.fromisoformat(due_at) == due_after(notice.sent_at, 10)  # 15:00 in Rabat
     assert f"Date limite de réponse : {due_text(datetime.fromisoformat(due_at))}" in notice.body
-    assert "Précision de l'opérateur : Pièce illisible." in notice.body
+    assert "Précision du programme : Pièce illisible." in notice.body
 
     files = await deposit_all(skipping, replying)  # answers to the request: still accepted
     replied = await skipping.post(

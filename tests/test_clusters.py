@@ -137,7 +137,7 @@ async def test_a_dozen_years_of_support_with_bounded_history(skipping: Service) 
     assert actions.count("request_report") == YEARS
     assert actions.count("remind_report") == 2  # only the late year waited past the reminders
     assert actions.count("escalate_report") == 1 and actions[-1] == "end_support"
-    assert "Revue de probation : cluster Cluster Textile du Nord" in outbox(skipping, "programme")
+    assert "Cluster Textile du Nord — revue de probation" in outbox(skipping, "programme")
 
     kpis = (await skipping.get(f"/clusters/{cluster_id}/kpis")).json()
     assert len(kpis) == 5 * YEARS
@@ -221,7 +221,7 @@ async def test_suspend_resume_terminate_and_renewals_due(dev: Service) -> None:
     again = await dev.post(f"/clusters/{cluster_id}/resume", role="admin")
     assert again.status_code == 409 and again.json()["allowed_actions"] == []
     subjects = outbox(dev, "direction@textile-nord.ma")
-    assert "Cluster Cluster Textile du Nord : décision" in subjects
+    assert "Cluster Textile du Nord — soutien résilié" in subjects
 
 
 def ramadan_day(after: datetime) -> date:

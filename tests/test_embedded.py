@@ -159,5 +159,5 @@ def test_the_embedded_run_keeps_each_notice_as_a_mail_file(tmp_path: Path) -> No
     [kept] = list((data / "mail").glob("*.eml"))
     message = email.message_from_bytes(kept.read_bytes(), policy=default)
     assert message["To"] == APPLICATION["contact"]["email"]
-    assert message["Subject"] == f"Candidature {registered.json()['id']} enregistrée"
+    assert message["Subject"].endswith(f" — candidature {registered.json()['id']} enregistrée")
     assert stat_mode(kept) == 0o600  # the data folder's files: this user's alone

@@ -261,7 +261,9 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
         if s.startswith("Rappel") and delta in s
     ]
     assert len(reminders) == 2  # 7 and 2 days before the due date
-    assert f"Évaluation en retard : candidature {delta}" in outbox(service, "programme")
+    assert f"Appel à projets de test — évaluation en retard : candidature {delta}" in outbox(
+        service, "programme"
+    )
     late = await service.post(
         f"/applications/{delta}/submit_scores", role=NADIA, json=sheet(2, 2, 2.5, 2, 2)
     )
@@ -315,8 +317,9 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
 
     async def announced() -> bool:
         subjects = outbox(service, "salma@cluster-nord.ma")
+        outcomes = ("labellisée", "en liste d'attente", "non retenue")
         return all(
-            f"Résultats de l'appel : candidature {a}" in subjects
+            any(f"Appel à projets de test — candidature {a} {o}" in subjects for o in outcomes)
             for a in (alpha, beta, gamma, delta)
         )
 
@@ -354,8 +357,10 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
         "evaluation",
     )
     # The answer and the rejection reach the applicant as mail, in the programme's words.
-    answer_subject = f"Réponse à votre recours : candidature {gamma}"
-    result_subject = f"Résultats de l'appel : candidature {delta}"
+    answer_subject = (
+        f"Appel à projets de test — candidature {gamma} : réponse à votre demande de réexamen"
+    )
+    result_subject = f"Appel à projets de test — candidature {delta} non retenue"
 
     async def mailed() -> bool:
         subjects = {str(m["Subject"]) for m in mails_to(APPLICATION["contact"]["email"])}
