@@ -1,6 +1,5 @@
 """A case's files in the console: upload fields, the whole dossier as a ZIP, one file's reading."""
 
-from functools import partial
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -12,7 +11,6 @@ from console.pages import (
     back,
     form_key,
     refusal,
-    refused_page,
     router,
 )
 from domain.ids import Kind
@@ -28,6 +26,9 @@ from web.files import (
 )
 from web.uploads import Forged
 
+# The pages whose files card shows an upload's refusal beside its form (cluster.html does not
+# pass it on yet: a cluster's page tells it at the top).
+BESIDE = frozenset({"candidatures"})
 FILE_RESOURCES = {"candidatures": FILES[Kind.APPLICATION], "clusters": FILES[Kind.CLUSTER]}
 
 
@@ -50,17 +51,21 @@ def _file_routes(resource: str, files: Files) -> None:
             return back(here, "erreur", f"Votre rôle ({role}) ne permet pas cette action.")
 
         def refused(lines: list[str], status_code: int) -> Response:
-            """The page again, the refusal beside the upload form it answers (`piece`: that
-            form's row; the form's action ends in #fichiers, so the browser shows it)."""
+            """The page again, the refusal told once, beside the upload form it answers
+            (`piece`: that form's row; else atop the files) rather than out of view at the top
+            of the page; the form's action ends in #fichiers, so the browser shows it."""
             from console.actions import PAGES  # the pages import this module
 
             piece = request.query_params.get("piece", "")
-            context = {
-                "refused_deposit": {"piece": piece, "lines": lines},
-                "message": {"kind": "erreur", "lines": lines},
-            }
-            page = partial(PAGES[resource], request, case_id, actor, db)
-            return refused_page(here, page, context, status_code)
+            told = {"refused_deposit": {"piece": piece, "lines": lines}}
+            if resource not in BESIDE:  # its page tells it at the top
+                told["message"] = {"kind": "erreur", "lines": lines}
+            try:
+                shown = PAGES[resource](request, case_id, actor, db, **told)
+            except HTTPException:  # a page this person cannot see: its message, where it goes
+                return back(here, "erreur", lines)
+            shown.status_code = status_code
+            return shown
 
         try:  # the form streams in: the file to storage, the key read with the form's rule
             ref = await deposit_upload(files, request, case_id, actor, db, None, form_key)
