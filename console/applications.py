@@ -71,7 +71,9 @@ def application_page(
             for a in actions
             if A.REVIEW_REQUESTED not in TRANSITIONS[a].sources
             and TRANSITIONS[a].target not in DECISIONS
+            and a != Action.SUBMIT_SCORES  # the evaluator's workspace takes the grid
         ],
+        workspace=Action.SUBMIT_SCORES in actions,
         undelivered=[m for m in messages or [] if m.status == "failed"],
         **form
         | {  # the forms start from what the case holds, unless typed anew

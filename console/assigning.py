@@ -23,8 +23,8 @@ from console.pages import (
     ROLE_LABELS,
     Signed,
     as_typed,
+    back,
     form_key,
-    no_evaluator,
     refused_page,
     render,
     router,
@@ -97,7 +97,8 @@ def form_filters(form: FormData) -> dict[str, str]:
 @router.post("/candidatures/proposition", response_class=HTMLResponse)
 async def propose_assignment(request: Request, actor: Signed, db: Db) -> Response:
     """The proposal for the ticked cases (or every filtered one, its count confirmed)."""
-    no_evaluator(actor)
+    if line := refusal_for_role(actor):  # before reading anything
+        return back("/console/candidatures", "erreur", line)
     form = await request.form()
     filters = form_filters(form)
     ids = list(dict.fromkeys(str(i) for i in form.getlist("ids")))
@@ -107,8 +108,6 @@ async def propose_assignment(request: Request, actor: Signed, db: Db) -> Respons
         page = partial(applications_page, request, actor, db, filters)
         return refused_page("/console/candidatures", page, context, code)
 
-    if line := refusal_for_role(actor):
-        return refused(line, 403)
     if form.get("portee") == "filtre":
         ids, total = filtered_ids(db, filters)
         if total > BULK_MAX:
@@ -128,7 +127,8 @@ async def propose_assignment(request: Request, actor: Signed, db: Db) -> Respons
 async def confirm_assignment(request: Request, actor: Signed, db: Db) -> Response:
     """The proposal as adjusted: one assignment per case that has evaluators chosen; a case
     left short of the call's panel is sent only once the admin confirms it."""
-    no_evaluator(actor)
+    if line := refusal_for_role(actor):  # before reading anything
+        return back("/console/candidatures", "erreur", line)
     form = await request.form()
     filters = form_filters(form)
     ids = list(dict.fromkeys(str(i) for i in form.getlist("ids")))[:BULK_MAX]
@@ -138,8 +138,6 @@ async def confirm_assignment(request: Request, actor: Signed, db: Db) -> Respons
         page = partial(proposal_page, request, actor, db, filters, ids)
         return refused_page("/console/candidatures", page, context, code)
 
-    if line := refusal_for_role(actor):
-        return refused(line, 403)
     proposed, _, _ = proposal_for(db, ids)
     chosen = {
         p.case.id: [str(v) for v in form.getlist(f"evaluators.{p.case.id}")] for p in proposed

@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from console import formats
 from console.forms import french_problems
 from console.lists import perform_each
-from console.pages import Signed, form_key, no_evaluator, render, router
+from console.pages import ROLE_LABELS, Signed, back, form_key, no_evaluator, render, router
 from domain.lifecycle import TRANSITIONS
 from domain.models import Actor, CommitteeDecision
 from domain.stages import Action, Role
@@ -120,10 +120,19 @@ def decisions(request: Request, call_id: str, actor: Signed, db: Db) -> HTMLResp
 async def decide(request: Request, call_id: str, actor: Signed, db: Db) -> Response:
     """`etape`: « recap » shows the chosen outcomes to confirm; « envoi » sends those confirmed;
     anything else draws the choices again as typed."""
-    may_see(actor)
+    if not all(actor.role in TRANSITIONS[a].roles for a in OUTCOMES):  # before anything else
+        role = ROLE_LABELS.get(actor.role, actor.role)
+        return back(
+            f"/console/appels/{call_id}/decisions" if actor.role == Role.ADMIN else "/console/",
+            "erreur",
+            f"Votre rôle ({role}) ne permet pas cette action : seul le comité décide.",
+        )
     form = await request.form()
     typed = {k: [str(v) for v in form.getlist(k)] for k in form}
-    entries = deciding_entries(db, call_id)
+    try:
+        entries = deciding_entries(db, call_id)
+    except HTTPException as error:  # an unknown call: told on the list of calls
+        return back("/console/appels", "erreur", str(error.detail))
     picks = chosen(form, entries)
     step = str(form.get("etape") or "")
 
@@ -142,8 +151,6 @@ async def decide(request: Request, call_id: str, actor: Signed, db: Db) -> Respo
         page.status_code = code
         return page
 
-    if not all(actor.role in TRANSITIONS[a].roles for a in OUTCOMES):
-        return again(["Seul le comité prend les décisions."], 403)
     if not picks:
         return again(["Choisissez une décision pour au moins un dossier."])
     note = str(form.get("internal_note") or "").strip() or None

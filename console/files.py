@@ -26,9 +26,6 @@ from web.files import (
 )
 from web.uploads import Forged
 
-# The pages whose files card shows an upload's refusal beside its form (cluster.html does not
-# pass it on yet: a cluster's page tells it at the top).
-BESIDE = frozenset({"candidatures"})
 FILE_RESOURCES = {"candidatures": FILES[Kind.APPLICATION], "clusters": FILES[Kind.CLUSTER]}
 
 
@@ -58,8 +55,6 @@ def _file_routes(resource: str, files: Files) -> None:
 
             piece = request.query_params.get("piece", "")
             told = {"refused_deposit": {"piece": piece, "lines": lines}}
-            if resource not in BESIDE:  # its page tells it at the top
-                told["message"] = {"kind": "erreur", "lines": lines}
             try:
                 shown = PAGES[resource](request, case_id, actor, db, **told)
             except HTTPException:  # a page this person cannot see: its message, where it goes

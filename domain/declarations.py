@@ -29,7 +29,9 @@ def _check_form(action: Action, row: Transition) -> None:
         if (f.kind == F.CHOICE) != (f.choices is not None) or (
             f.kind == F.CHOICE and (not f.required or not all(c.strip() for c in f.choices or ()))
         ):
-            raise TableError(f"{action}: input {f.name!r}: a choice, required, with its two answers")
+            raise TableError(
+                f"{action}: input {f.name!r}: a choice, required, with its two answers"
+            )
     if row.body is None or not row.route:
         if any(f.kind != F.CONFIRM for f in row.fields):
             raise TableError(f"{action}: a form without a body to fill")

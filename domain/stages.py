@@ -309,7 +309,7 @@ STAGES: dict[Stage, StageRecord] = {
     A.RESERVE: _record(
         "liste d'attente",
         "en liste d'attente",
-        G,
+        W,
         P.NOBODY,
         due=None,
         step=Step.EVALUATED,

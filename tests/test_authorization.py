@@ -70,6 +70,7 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/redoc"): PUBLIC,
     # calls
     ("POST", "/calls"): ONLY_ADMIN,
+    ("PUT", "/calls/{call_id}"): ONLY_ADMIN,  # a draft's spec, whole
     ("POST", "/calls/{case_id}/publish"): ONLY_ADMIN,
     ("POST", "/calls/{case_id}/extend_deadline"): ONLY_ADMIN,
     ("POST", "/calls/{case_id}/start_evaluation"): ONLY_ADMIN,
@@ -90,6 +91,7 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/applications/{case_id}/request_complements"): DESK,
     ("POST", "/applications/{case_id}/submit_complements"): DESK,
     ("POST", "/applications/{case_id}/assign_evaluators"): ONLY_ADMIN,
+    ("POST", "/applications/{case_id}/release_evaluator"): ONLY_ADMIN,
     ("POST", "/applications/{case_id}/declare_interest"): ONLY_EVALUATOR,
     ("POST", "/applications/{case_id}/submit_scores"): ONLY_EVALUATOR,
     ("POST", "/applications/{case_id}/label"): ONLY_COMMITTEE,
@@ -138,6 +140,9 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/connexion"): PUBLIC,
     ("POST", "/console/connexion"): PUBLIC,
     ("POST", "/console/deconnexion"): PUBLIC,
+    # a staff invitation's one-time link (a made-up one is unknown: 404, test_invitation.py)
+    ("GET", "/console/invitation/{secret}"): PUBLIC,
+    ("POST", "/console/invitation/{secret}"): PUBLIC,
     ("GET", "/console/"): READERS,  # an evaluator is sent to their own list
     ("GET", "/console/appels"): ALL,
     ("POST", "/console/appels"): ONLY_ADMIN,
@@ -145,11 +150,22 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/appels/{case_id}/classement.csv"): PUBLISHERS,
     ("GET", "/console/appels/{case_id}/classement.xlsx"): PUBLISHERS,
     ("POST", "/console/appels/{case_id}/candidatures"): DESK,
+    ("POST", "/console/appels/{case_id}/modifier"): ONLY_ADMIN,
+    ("GET", "/console/appels/{call_id}/decisions"): PUBLISHERS,  # the admin reads, never decides
+    ("POST", "/console/appels/{call_id}/decisions"): ONLY_COMMITTEE,
     ("GET", "/console/candidatures"): ALL,  # an evaluator: their own evaluations
     ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
     ("GET", "/console/candidatures.csv"): READERS,
     ("GET", "/console/candidatures.xlsx"): READERS,
     ("POST", "/console/candidatures/lot"): DESK,  # each action then by its own roles
+    ("POST", "/console/candidatures/proposition"): ONLY_ADMIN,
+    ("POST", "/console/candidatures/affectation"): ONLY_ADMIN,
+    # the evaluator's own pages of an assigned case: declaration, acknowledgement, workspace
+    ("GET", "/console/evaluer/{case_id}"): ONLY_EVALUATOR,
+    ("GET", "/console/evaluer/{case_id}/conflit"): ONLY_EVALUATOR,
+    ("POST", "/console/evaluer/{case_id}/declaration"): ONLY_EVALUATOR,
+    ("POST", "/console/evaluer/{case_id}/brouillon"): ONLY_EVALUATOR,
+    ("POST", "/console/evaluer/{case_id}/grille"): ONLY_EVALUATOR,
     ("GET", "/console/clusters"): READERS,
     ("GET", "/console/clusters.csv"): READERS,
     ("GET", "/console/clusters.xlsx"): READERS,
@@ -190,6 +206,8 @@ ASSIGNED_ONLY = {
     (("GET", "/console/candidatures/{case_id}"), EVALUATOR),
     (("GET", "/console/candidatures/{case_id}/documents.zip"), EVALUATOR),
     (("GET", "/console/documents/{document_id}"), EVALUATOR),
+    (("GET", "/console/evaluer/{case_id}"), EVALUATOR),
+    (("GET", "/console/evaluer/{case_id}/conflit"), EVALUATOR),
 }
 
 # Callers the API must turn away with 401 whatever the route (headers, console cookie).
@@ -236,6 +254,7 @@ BODIES: dict[str, dict] = {
     "request_complements": {"items": ["budget prévisionnel"]},
     "submit_complements": {"files": ["0" * 32]},
     "assign_evaluators": {"evaluators": ["Eve Évaluatrice"]},
+    "release_evaluator": {"evaluator": "Eve Évaluatrice", "reason": "Absente"},
     "declare_interest": {"conflict": False},
     "submit_scores": SHEET,
     "label": REASON,
@@ -297,9 +316,9 @@ def concrete(path: str) -> str:
 
 
 def body_for(method: str, path: str) -> dict | None:
-    if method != "POST":
+    if method not in ("POST", "PUT"):
         return None
-    name = path if path == "/calls" else path.rsplit("/", 1)[-1]
+    name = "/calls" if path in ("/calls", "/calls/{call_id}") else path.rsplit("/", 1)[-1]
     if name in NO_BODY:
         return None
     return BODIES[name]
@@ -459,6 +478,7 @@ SIGNED_IN_ROUTES = [param for param in CONSOLE_ROUTES if param.values[1] is not 
 def console_path(path: str, ids: dict[str, str] | None) -> str:
     """Real ids for pages (`ids`), made-up ones for forms: a refusal must not depend on them."""
     resource = path.split("/")[2] if path.startswith("/console/") else ""
+    path = path.replace("{call_id}", "{case_id}").replace("{secret}", "0" * 43)
     if ids is None:
         return path.replace("{case_id}", CALL_ID if resource == "appels" else CASE_ID)
     document = path.replace("{document_id}", ids["document"])
@@ -483,7 +503,8 @@ async def test_console_strangers_are_sent_to_sign_in(
         async with client(service, cookie) as http:
             response = await console_request(http, route, live, headers)
         if allowed is PUBLIC:
-            assert response.status_code < 400, (who, response.status_code)
+            unknown = "{secret}" in route[1] and response.status_code == 404  # a made-up link
+            assert response.status_code < 400 or unknown, (who, response.status_code)
         else:
             assert response.status_code == 303, (who, response.status_code)
             assert response.headers["location"] == "/console/connexion", who

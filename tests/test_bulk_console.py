@@ -281,7 +281,9 @@ async def test_the_committee_decides_from_the_ranking_after_a_recap(
             seen = await admin.get(decisions)
             assert seen.status_code == 200 and 'id="choix"' not in seen.text
             denied = await admin.post(decisions, data=choices | {"etape": "recap"})
-            assert denied.status_code == 403
+            assert denied.status_code == 303  # back to the ranking, told why
+            told = (await admin.get(denied.headers["location"])).text
+            assert "ne permet pas cette action : seul le comité décide" in told
     stages = {i: (await service.get(f"/applications/{i}", role="committee")).json() for i in ids}
     assert stages[un]["stage"] == "labelled" and stages[trois]["stage"] == "rejected"
     assert stages[deux]["stage"] == "scored"

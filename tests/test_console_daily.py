@@ -137,7 +137,7 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
         await evaluator.get_by_label("Je déclare n'avoir aucun conflit", exact=False).check()
         await evaluator.get_by_role("button", name="Déclarer mes intérêts").click()
         await expect(evaluator.get_by_text("Aucun conflit d'intérêts déclaré")).to_be_visible()
-        await evaluator.goto(f"{site}/console/candidatures/{ids[0]}")
+        await evaluator.goto(f"{site}/console/evaluer/{ids[0]}")  # the workspace
         grid = evaluator.locator("#form-submit_scores")
         for c in DEFAULT_GRID.criteria:
             await grid.locator(f'[id="score.{c.code}"]').select_option("4.0")
@@ -156,7 +156,7 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
         await shot(evaluator, "grille-refusee")
         await grid.locator(f'[id="comment.{last.code}"]').fill("Équipe solide.")
         await grid.get_by_role("button", name="Transmettre ma grille").click()
-        await expect(evaluator.get_by_text("Transmettre ma grille : fait.")).to_be_visible()
+        await expect(evaluator.get_by_text("Grille transmise : elle rejoint")).to_be_visible()
 
         # The committee finds the file to decide, reads the evidence and labels it.
         committee = await signed_in_page(browser, site, "t-committee")
@@ -165,7 +165,7 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
         await committee.get_by_role("link", name=NAMES[0]).click()
         await expect(committee.get_by_text(f"Solide : {first.label}.")).to_be_attached()
         await expect(committee.get_by_role("heading", name="Notes par critère")).to_be_visible()
-        await committee.locator("#form-label").get_by_label("Motif").fill("Dossier convaincant.")
+        await committee.locator("#form-label").get_by_label("Motif communiqué").fill("Dossier convaincant.")
         await committee.get_by_role("button", name="Labelliser").click()
         await expect(committee.locator("#etape")).to_have_text("labellisée")
         await shot(committee, "decision")

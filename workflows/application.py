@@ -158,8 +158,8 @@ class ApplicationWorkflow(Case[ApplicationState]):
 
     def _check_revisable(self, actor: Actor, _: CommitteeDecision) -> None:
         """A decision may be revised until the results are published, never after."""
-        decision = self.state.decision
-        if self.published or (decision is not None and decision.published_at is not None):
+        decision = self.state.decision  # none after a re-evaluation: decided anew, announced
+        if decision is not None and (self.published or decision.published_at is not None):
             raise not_allowed(
                 "Les résultats sont publiés : la décision ne peut plus être révisée.",
                 self.state.stage,
