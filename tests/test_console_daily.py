@@ -165,7 +165,11 @@ async def test_each_role_daily_path_through_the_console(site: str) -> None:
         await committee.get_by_role("link", name=NAMES[0]).click()
         await expect(committee.get_by_text(f"Solide : {first.label}.")).to_be_attached()
         await expect(committee.get_by_role("heading", name="Notes par critère")).to_be_visible()
-        await committee.locator("#form-label").get_by_label("Motif communiqué").fill("Dossier convaincant.")
+        await (
+            committee.locator("#form-label")
+            .get_by_label("Motif communiqué")
+            .fill("Dossier convaincant.")
+        )
         await committee.get_by_role("button", name="Labelliser").click()
         await expect(committee.locator("#etape")).to_have_text("labellisée")
         await shot(committee, "decision")
