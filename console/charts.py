@@ -159,7 +159,8 @@ def funnel(counts: Mapping[str, int]) -> Markup:
 def _kpi_row(line: KpiLine) -> Row:
     target = Bar(line.target, f"objectif {_number(line.target)}", GREEN_LIGHT, GREEN)
     if line.actual is None:
-        return Row(f"année {line.year}", (target, Bar(0, "non déclaré", missing=True)))
+        missing = "non déclaré" if line.reported else "pas encore de rapport"
+        return Row(f"année {line.year}", (target, Bar(0, missing, missing=True)))
     return Row(f"année {line.year}", (target, Bar(line.actual, f"réalisé {_number(line.actual)}")))
 
 

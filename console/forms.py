@@ -93,10 +93,12 @@ def payload(
             body[f.name] = raw == "true"
         elif f.kind in ("evaluators", "files"):
             body[f.name] = [str(v) for v in form.getlist(f.name)]
-        elif f.kind == "kpis":
+        elif f.kind == "kpis":  # one left empty: not declared (a target's default, zero)
+            typed = {code: str(form.get(f"{f.name}.{code}") or "").strip() for code in KPI_LABELS}
             body[f.name] = {
-                code: int(_number(str(form.get(f"{f.name}.{code}") or "0"), label, f.name))
+                code: int(_number(typed[code], label, f.name))
                 for code, label in KPI_LABELS.items()
+                if typed[code]
             }
         elif f.kind == "members" and raw:
             body[f.name] = members(raw)

@@ -56,7 +56,9 @@ CLUSTER: dict[Action, Transition] = {
                 kind=F.AMOUNTS,
                 required=True,
             ),
-            FormField(name="kpi_targets", label="Objectifs annuels", kind=F.KPIS, required=True),
+            FormField(
+                name="kpi_targets", label="Objectifs annuels (vide : 0)", kind=F.KPIS, required=True
+            ),
         ),
     ),
     Action.ADD_CLUSTER_DOCUMENT: deposit(from_(K.AWAITING_CONTRACT, K.SUSPENDED) | RUNNING),
@@ -98,7 +100,12 @@ CLUSTER: dict[Action, Transition] = {
                 )
                 for name, kind in REPORT_FILES.items()
             ),
-            FormField(name="kpi_actuals", label="Indicateurs réalisés", kind=F.KPIS, required=True),
+            FormField(
+                name="kpi_actuals",
+                label="Indicateurs réalisés (vide : non déclaré, jamais 0)",
+                kind=F.KPIS,
+                required=True,
+            ),
             FormField(
                 name="next_year_plan",
                 label="Plan de l'année suivante",

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, create_model, model_validator
 
 from domain.clock import RABAT
 from domain.fields import DocumentId, LongText, Moment
@@ -21,6 +21,17 @@ class KPIs(Input):
     rd_jobs: int = Field(default=0, ge=0, le=100_000, description="Emplois R&D")
     trainings: int = Field(default=0, ge=0, le=100_000, description="Formations")
 
+
+# What a report declares: each indicator, or nothing (« non déclaré », never taken for zero).
+ReportedKPIs = create_model(
+    "ReportedKPIs",
+    __base__=Input,
+    __doc__="The indicators a report declares; one left out is « non déclaré », not zero.",
+    **{
+        name: (int | None, Field(default=None, ge=0, le=100_000, description=f.description))
+        for name, f in KPIs.model_fields.items()
+    },
+)
 
 KPI_LABELS = {
     "rd_projects": "Projets R&D collaboratifs",
@@ -61,7 +72,7 @@ class AnnualReport(Input):
     indicators_table: DocumentId = Field(
         description="Tableau des indicateurs (id du fichier déposé)"
     )
-    kpi_actuals: KPIs
+    kpi_actuals: ReportedKPIs  # type: ignore[valid-type]
     next_year_plan: LongText
 
 

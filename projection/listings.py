@@ -285,10 +285,20 @@ KPIS_HEADER = [
 ]
 
 
+NOT_DECLARED = "non déclaré"  # a report's indicator left out: never a zero
+
+
 def kpis_table(db: Session, **filters: Unpack[ClusterFilters]) -> Table:
     """Each indicator's target and actual, per cluster `filters` select and support year."""
     lines = [
-        [state.id, state.origin.cluster_name, line.year, line.label, line.target, line.actual]
+        [
+            state.id,
+            state.origin.cluster_name,
+            line.year,
+            line.label,
+            line.target,
+            NOT_DECLARED if line.reported and line.actual is None else line.actual,
+        ]
         for _, state in _every_cluster(db, filters)
         for line in kpi_table(state)
     ]

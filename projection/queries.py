@@ -497,6 +497,7 @@ def kpi_table(state: ClusterState) -> list[KpiLine]:
             label=label,
             target=getattr(year.kpi_targets, code),
             actual=getattr(year.report.kpi_actuals, code) if year.report else None,
+            reported=year.report is not None,
         )
         for year in state.years
         for code, label in KPI_LABELS.items()

@@ -202,7 +202,8 @@ class KpiLine(BaseModel):
     indicator: str
     label: str
     target: int
-    actual: int | None
+    actual: int | None  # None: no report yet, or the report left it undeclared
+    reported: bool  # the year's report is in
 
 
 class SupportTotals(BaseModel):

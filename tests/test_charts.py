@@ -42,8 +42,11 @@ def near(value: float) -> object:
 
 
 def kpi(year: int, actual: int | None, target: int = 4, code: str = "patents") -> KpiLine:
+    """A reported year's line (`actual` None: the report left it undeclared)."""
     label = {"patents": "Brevets", "rd_jobs": "Emplois R&D"}.get(code, code)
-    return KpiLine(year=year, indicator=code, label=label, target=target, actual=actual)
+    return KpiLine(
+        year=year, indicator=code, label=label, target=target, actual=actual, reported=True
+    )
 
 
 def test_the_funnel_counts_what_reached_each_step() -> None:
@@ -83,7 +86,7 @@ def test_support_per_year_in_mad_with_narrow_spaces() -> None:
 
 def test_hostile_labels_are_text_and_nothing_is_fetched_or_run() -> None:
     hostile = '<script>alert("x")</script>'
-    for markup in (kpi_chart([KpiLine(year=1, indicator="x", label=hostile, target=1, actual=1)]),):
+    for markup in (kpi_chart([kpi(1, 1, 1, hostile)]),):
         root = parse(markup)  # well-formed: the label did not break out
         assert hostile in texts(root) and "<script" not in str(markup)
         assert not re.search(r"https?:(?!//www\.w3\.org/2000/svg)|href|<script|\bon\w+=", markup)
@@ -133,6 +136,6 @@ async def test_the_call_cluster_and_clusters_pages_show_their_charts(dev: Servic
     assert call.findtext(f"{NS}title") == "Parcours des candidatures de l'appel (1 enregistrées)"
     assert texts(call)[:4] == ["enregistrées", "1", "examinées", "1"]
     assert cluster.findtext(f"{NS}title", "").startswith("Indicateurs du cluster")
-    assert "non déclaré" in texts(cluster) and "Brevets" in texts(cluster)
+    assert "pas encore de rapport" in texts(cluster) and "Brevets" in texts(cluster)
     assert clusters.findtext(f"{NS}title", "").startswith("Soutien accordé par année")
     assert all("<figcaption" in page for page in pages)

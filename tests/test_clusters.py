@@ -97,6 +97,8 @@ async def test_a_dozen_years_of_support_with_bounded_history(skipping: Service) 
             late = (await skipping.get("/clusters/overdue")).json()
             assert cluster_id in [c["id"] for c in late["items"]]
         body = await report(skipping, cluster_id, year)
+        if year == 2:  # start-ups left undeclared: never read as zero
+            del body["kpi_actuals"]["startups"]
         recorded = await skipping.post(f"/clusters/{cluster_id}/record_report", json=body)
         assert recorded.json()["stage"] == "under_review", recorded.text
         if year == YEARS:
@@ -147,7 +149,16 @@ async def test_a_dozen_years_of_support_with_bounded_history(skipping: Service) 
         "label": "Emplois R&D",
         "target": 10,
         "actual": 12,
+        "reported": True,
     } in kpis
+    undeclared = [k for k in kpis if k["indicator"] == "startups" and k["year"] == 2]
+    assert undeclared[0]["actual"] is None and undeclared[0]["reported"]
+    zero = [k for k in kpis if k["indicator"] == "patents" and k["year"] == 2]
+    assert zero[0]["actual"] == 0
+    exported = (await skipping.get("/clusters/kpis.csv")).text
+    assert exported.count("non déclaré") == 1
+    page = (await (await skipping.signed_in("t-admin")).get(f"/console/clusters/{cluster_id}")).text
+    assert page.count("<em>non déclaré</em>") == 1  # in the table; zero stays « 0 »
     support = (await skipping.get("/clusters/support")).json()
     assert support["total"] == pytest.approx(case["total_support"])
     assert case["total_support"] == pytest.approx(sum(AMOUNTS) - AMOUNTS[5] + 900_000)

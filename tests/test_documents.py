@@ -195,7 +195,7 @@ async def test_after_the_deadline_only_complements_come_in_and_evaluators_read_o
     assigned = await dev_both.post(
         f"/applications/{application_id}/assign_evaluators",
         role="admin",
-        json={"evaluators": ["Eve Évaluatrice"]},
+        json={"evaluators": ["Eve Évaluatrice"], "incomplete": True},
     )
     assert assigned.status_code == 200, assigned.text
     document_id = first.json()["id"]
@@ -370,7 +370,7 @@ async def test_the_console_deposits_and_answers_complements_with_the_files(dev: 
             data={"kind": "autre"},
             files={"file": ("outil.pdf", b"MZ\x90\x00" * 100, "application/pdf")},
         )
-        assert "Type de fichier refusé" in message(refused)["lines"][0]
+        assert "Type de fichier refusé" in refused.text  # told beside the upload form
         empty = await browser.post(f"{page}/documents", data={"kind": "autre"})
         assert message(empty)["lines"] == ["Choisissez un fichier à déposer."]
 
