@@ -205,8 +205,9 @@ async def create_call(request: Request, actor: Signed, db: Db) -> Response:
         return refused_page("/console/appels", page, as_typed(SPEC_FORM, form, problems), code)
 
     try:
+        key = form_key(form)  # a forged key refused before anything else
         spec = CallSpec.model_validate(body)
-        state = await start_call(request, db, spec, actor, form_key(form))
+        state = await start_call(request, db, spec, actor, key)
     except ValidationError as error:
         return refused(spec_problems(error, rows))
     except ApiError as error:
@@ -235,8 +236,9 @@ async def revise_call(request: Request, case_id: str, actor: Signed, db: Db) -> 
         return refused_page(here, page, as_typed(SPEC_FORM, form, problems), code)
 
     try:
+        key = form_key(form)  # a forged key refused before anything else
         spec = CallSpec.model_validate(body)
-        await revise(request, db, case_id, spec, actor, form_key(form))
+        await revise(request, db, case_id, spec, actor, key)
     except ValidationError as error:
         return refused(spec_problems(error, rows))
     except ApiError as error:

@@ -1,6 +1,7 @@
 """One time-skipping server and one dev server for the whole run; a worker and an API per test."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import tempfile
@@ -18,18 +19,21 @@ import pytest_asyncio
 import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
+from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Relay
 from activities.mailcatcher import Catcher, relay_to, start_catcher
-from domain.ids import call_workflow_id
+from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
 from domain.models import DEFAULT_DOCUMENTS, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
 from domain.support import REPORT_FILES
 from projection.database import make_engine, migrate
 from projection.storage import Storage
+from projection.tables import ApplicationRow, CallRow, ClusterRow
 from settings import DEV_SERVER_ARGS, Settings, bundled_binary
 from web.app import create_app
 from web.tokens import MIN_LENGTH
@@ -263,11 +267,26 @@ async def running_service(
             yield Service(env, engine, http, task_queue, app.state.storage)
 
 
+async def end_cases(service: Service) -> None:
+    """Terminate every case a test left running on the shared time-skipping server: once its
+    worker is gone, a timer of theirs (a reminder, a redress window) or a notice still retried
+    would fire with nobody to run it, and the server would stop skipping time for the tests
+    that follow."""
+    with Session(service.engine) as db:
+        ids = [call_workflow_id(i) for i in db.exec(select(CallRow.id))]
+        ids += [application_workflow_id(i) for i in db.exec(select(ApplicationRow.id))]
+        ids += [cluster_workflow_id(i) for i in db.exec(select(ClusterRow.id))]
+    for workflow_id in ids:
+        with contextlib.suppress(RPCError):  # already ended
+            await service.client.get_workflow_handle(workflow_id).terminate("fin du test")
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def skipping(skipping_env: WorkflowEnvironment, any_engine: Engine) -> AsyncIterator[Service]:
     """On the time-skipping server, with the projection on SQLite and on PostgreSQL."""
     async with running_service(skipping_env, any_engine) as service:
         yield service
+        await end_cases(service)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -275,6 +294,7 @@ async def unsandboxed(skipping_env: WorkflowEnvironment, engine: Engine) -> Asyn
     """The worker as deployed by default: workflows outside the sandbox."""
     async with running_service(skipping_env, engine, sandboxed=False) as service:
         yield service
+        await end_cases(service)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=["sqlite", "postgresql"])

@@ -15,20 +15,17 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
-from sqlmodel import Session, select
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from console.presets import PRESETS
-from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
 from domain.models import DEFAULT_DOCUMENTS, DEFAULT_GRID
 from domain.stages import Action
-from projection.tables import ApplicationRow, CallRow, ClusterRow
 from tests.conftest import (
     APPLICATION,
     PDF_BYTES,
     Service,
     auth,
+    end_cases,
     eventually,
     mails_to,
     running_service,
@@ -46,13 +43,7 @@ async def service(skipping_env: WorkflowEnvironment, engine: Engine) -> AsyncIte
     no timer of theirs fires with no worker in a later test's years."""
     async with running_service(skipping_env, engine) as running:
         yield running
-        with Session(engine) as db:
-            ids = [call_workflow_id(i) for i in db.exec(select(CallRow.id))]
-            ids += [application_workflow_id(i) for i in db.exec(select(ApplicationRow.id))]
-            ids += [cluster_workflow_id(i) for i in db.exec(select(ClusterRow.id))]
-        for workflow_id in ids:
-            with contextlib.suppress(RPCError):  # already ended
-                await running.client.get_workflow_handle(workflow_id).terminate("fin du test")
+        await end_cases(running)
 
 
 def text_of(message: EmailMessage) -> str:

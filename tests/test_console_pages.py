@@ -1,6 +1,7 @@
 """Every console page renders for the roles that use it (no browser: plain HTTP through the app)."""
 
 import contextlib
+import html
 from datetime import datetime, timedelta
 
 import pytest
@@ -84,10 +85,11 @@ async def test_pages_render_for_each_role_and_refusals_read_in_french(dev: Servi
         data={"conflict": "false"},  # the choice is explicit
     )
     opened = await evaluator.get(f"/console/candidatures/{application_id}")
-    assert (
-        "Transmettre ma grille" in opened.text and "Stratégie et création de valeur" in opened.text
-    )
+    assert f'href="/console/evaluer/{application_id}"' in opened.text  # to the workspace
     assert "/actions/declare_interest" not in opened.text  # declared: the next step only
+    workspace = await evaluator.get(f"/console/evaluer/{application_id}")
+    assert "Transmettre ma grille" in workspace.text
+    assert "Stratégie et création de valeur" in workspace.text
     seen = await dev.get(f"/applications/{application_id}", role="evaluator")
     assert seen.json()["allowed_actions"] == ["submit_scores"]
     for client in (admin, operator, evaluator):
@@ -207,21 +209,18 @@ async def test_a_grid_names_the_criterion_it_lacks_and_never_scores_zero_by_defa
     form = {f"score.{c.code}": "3.5" for c in DEFAULT_GRID.criteria} | {
         f"comment.{c.code}": "Argumenté" for c in DEFAULT_GRID.criteria
     }
-    page = f"/console/candidatures/{application_id}"
+    page = f"/console/evaluer/{application_id}"  # the evaluator's workspace
     browser = await dev.signed_in("t-evaluator")
     async with contextlib.aclosing(browser):
         shown = (await browser.get(page)).text
-        unscored = await browser.post(
-            f"{page}/actions/submit_scores", data=form | {f"score.{first.code}": ""}
-        )
+        unscored = await browser.post(f"{page}/grille", data=form | {f"score.{first.code}": ""})
         uncommented = await browser.post(
-            f"{page}/actions/submit_scores", data=form | {f"comment.{second.code}": ""}
+            f"{page}/grille", data=form | {f"comment.{second.code}": ""}
         )
     assert '<option value="" selected>— note à choisir —</option>' in shown
-    assert console_message(unscored)["lines"] == [f"{first.label} : choisissez une note."]
-    assert console_message(uncommented)["lines"] == [
-        f"Grille d'évaluation › {second.label} › Appréciation : obligatoire"
-    ]
+    assert unscored.status_code == 422
+    assert f"{first.label} : choisissez une note." in html.unescape(unscored.text)
+    assert "Appréciation : obligatoire" in html.unescape(uncommented.text)
     # Nothing typed is lost: the other notes and comments come back, the error by its field.
     assert uncommented.status_code == 422
     assert uncommented.text.count(">Argumenté</textarea>") == len(DEFAULT_GRID.criteria) - 1
