@@ -1,5 +1,9 @@
 FROM python:3.11-slim
 WORKDIR /app
+# WeasyPrint's Pango and the one font the PDFs embed (activities/pdf.py).
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 # Everything .dockerignore leaves: the packages pyproject.toml names and the top-level modules.
 COPY . .
 RUN pip install --no-cache-dir .
