@@ -105,16 +105,25 @@ def messages_query(status: str | None) -> Any:
     return query.where(OutboxRow.status == status) if status else query
 
 
-def call_deadlines(db: Session, call_ids: set[str]) -> dict[str, datetime]:
-    query = select(CallRow.id, CallRow.deadline).where(col(CallRow.id).in_(call_ids))
-    return dict(db.exec(query).all())
+RESULTS_OUT = (CallStage.RESULTS_PUBLISHED, CallStage.ARCHIVED)
 
 
 def application_views(db: Session, rows: Iterable[ApplicationRow]) -> list[ApplicationView]:
-    """The cases of a page, each with its call's current deadline (one query for the page)."""
+    """The cases of a page, each with its call's current deadline and whether its results are
+    out (one query for the page)."""
     states = [application_state(row) for row in rows]
-    deadlines = call_deadlines(db, {s.call_id for s in states})
-    return [application_view(s, deadlines.get(s.call_id)) for s in states]
+    query = select(CallRow.id, CallRow.deadline, CallRow.stage).where(
+        col(CallRow.id).in_({s.call_id for s in states})
+    )
+    calls = {id_: (deadline, stage) for id_, deadline, stage in db.exec(query).all()}
+    return [
+        application_view(
+            s,
+            calls[s.call_id][0] if s.call_id in calls else None,
+            s.call_id in calls and calls[s.call_id][1] in RESULTS_OUT,
+        )
+        for s in states
+    ]
 
 
 def call_state(row: CallRow) -> CallState:

@@ -26,10 +26,12 @@ def call_view(state: CallState) -> CallView:
     )
 
 
-def application_actions(state: ApplicationState) -> list[Action]:
+def application_actions(state: ApplicationState, results_out: bool = False) -> list[Action]:
     """What the case allows now: its stage's actions, less the committee's decisions once its
-    decision is published (the workflow refuses a revision then: `_check_revisable`)."""
-    published = state.decision is not None and state.decision.published_at is not None
+    decision is published, or its call's results (`results_out`: the case hears of it a moment
+    later; the workflow refuses a revision then: `_check_revisable`)."""
+    decision = state.decision
+    published = decision is not None and (results_out or decision.published_at is not None)
     return [
         action
         for action in allowed_actions(state.stage)
@@ -37,9 +39,11 @@ def application_actions(state: ApplicationState) -> list[Action]:
     ]
 
 
-def application_view(state: ApplicationState, deadline: datetime | None = None) -> ApplicationView:
+def application_view(
+    state: ApplicationState, deadline: datetime | None = None, results_out: bool = False
+) -> ApplicationView:
     """`deadline`: its call's, as the projection has it now (an extension reaches the case's
-    own state with its next transition)."""
+    own state with its next transition); `results_out`: its call's results are published."""
     due = state.due_at()
     waits_on_complements = state.stage == ApplicationStage.COMPLEMENTS_REQUESTED
     return ApplicationView.model_validate(
@@ -47,7 +51,7 @@ def application_view(state: ApplicationState, deadline: datetime | None = None) 
         | {
             "deadline": deadline or state.deadline,
             "due_at": due,
-            "allowed_actions": application_actions(state),
+            "allowed_actions": application_actions(state, results_out),
             "overdue": waits_on_complements and due is not None and due < datetime.now(UTC),
         }
     )

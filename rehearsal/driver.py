@@ -36,7 +36,15 @@ from domain.models import (
 )
 from domain.rules import missing_documents
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
-from domain.support import REPORT_FILES, AnnualReport, ContractTerms, KPIs, Renewal, add_years
+from domain.support import (
+    REPORT_FILES,
+    AnnualReport,
+    ContractTerms,
+    KPIs,
+    Renewal,
+    ReportedKPIs,
+    add_years,
+)
 from projection import queries
 from projection.ranking import call_ranking
 from projection.storage import Storage
@@ -368,7 +376,7 @@ class Driver:
                 ),
                 "la demande de rapport",
             )
-            actuals = KPIs(
+            actuals = ReportedKPIs(
                 rd_projects=rng.randint(2, 6),
                 patents=rng.randint(0, 2),
                 startups=rng.randint(0, 3),
