@@ -15,7 +15,7 @@ from console.pages import (
 from domain.ids import Kind
 from domain.lifecycle import TRANSITIONS
 from domain.stages import STAGES, Action, ApplicationStage, CallStage, ClusterStage, Role
-from projection import queries
+from projection import assignments, queries
 from projection.ranking import call_ranking
 from projection.views import Paging
 from web.calls import CALLS
@@ -81,7 +81,7 @@ def ranked_cases(db: Db, stage: ApplicationStage) -> tuple[list[dict[str, Any]],
 
 def short_cases(db: Db, titles: dict[str, str]) -> dict[str, Any]:
     """« Évaluateurs manquants »: cases under evaluation left short, with why and how many."""
-    short = queries.short_of_evaluators(db)
+    short = assignments.short_of_evaluators(db)
     cases = [
         {
             "href": f"/console/candidatures/{s.id}",

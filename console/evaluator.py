@@ -31,7 +31,7 @@ from domain.declarations import max_length
 from domain.grading import SCALE, SheetDraft
 from domain.models import Actor, CriterionScore, DocumentRef, Grid
 from domain.stages import Action, Role
-from projection import listings, queries
+from projection import assignments, listings, queries
 from projection.storage import Storage, TooLarge
 from web.applications import APPLICATIONS, application_detail, assignment_of, declaration_view
 from web.calls import CALLS
@@ -127,7 +127,7 @@ def conflict_declared(request: Request, case_id: str, actor: Signed, db: Db) -> 
     """What follows a declared conflict: said once, the case itself no longer shown."""
     if (other := _not_theirs(actor, case_id)) is not None:
         return other
-    row = queries.assignment(db, case_id, actor.name)
+    row = assignments.assignment(db, case_id, actor.name)
     if row is None or row.status != "conflict":
         return RedirectResponse(_here(case_id), status.HTTP_303_SEE_OTHER)
     cluster = listings.cluster_names(db, {case_id}).get(case_id, case_id)

@@ -34,7 +34,7 @@ from domain.lifecycle import TRANSITIONS
 from domain.models import Actor
 from domain.stages import Action, ApplicationStage, Role
 from domain.table import DESK
-from projection import listings, queries
+from projection import assignments, listings, queries
 from projection.exports import FileFormat, table_response
 from projection.views import Paging
 from web import identity
@@ -95,7 +95,7 @@ def page_size(filters: dict[str, str]) -> int:
 def evaluator_work(db: Db, actor: Actor) -> list[dict[str, Any]]:
     """An evaluator's assignments with their cluster and call named: what waits on them first
     (declarations, then grids), soonest due first; those done after."""
-    items = queries.evaluator_cases(db, actor.name, None, Paging(1, 200)).items
+    items = assignments.evaluator_cases(db, actor.name, None, Paging(1, 200)).items
     names = listings.cluster_names(db, {i.application_id for i in items})
     titles = listings.call_titles(db, {i.call_id for i in items})
     far = datetime.max.replace(tzinfo=UTC)

@@ -4,7 +4,7 @@ in conflict: the workflow refuses them all). Pure: the admin adjusts it before i
 
 from dataclasses import dataclass, field
 
-from projection.queries import GONE  # gone from the case: no longer counts
+from projection.assignments import GONE  # gone from the case: no longer counts
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from console.pages import (
 )
 from domain.models import Actor, EvaluatorRelease
 from domain.stages import Action, Role
-from projection import queries
+from projection import assignments
 from web import identity, invitations
 from web.applications import APPLICATIONS
 from web.deps import Db
@@ -118,7 +118,7 @@ async def release_open_assignments(
     release = APPLICATIONS.actions[Action.RELEASE_EVALUATOR]
     body = EvaluatorRelease(evaluator=name, reason="Compte désactivé")
     released = failed = 0
-    for case_id in queries.open_assignments(db, name):
+    for case_id in assignments.open_assignments(db, name):
         try:
             await release.perform(request, case_id, actor, db, body, f"release-{case_id}-{name}")
             released += 1

@@ -4,7 +4,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from pydantic import BaseModel
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
@@ -23,7 +22,6 @@ from domain.stages import (
 from domain.support import KPI_LABELS, ClusterState
 from projection.tables import (
     ApplicationRow,
-    AssignmentRow,
     AuditRow,
     CallRow,
     ClusterRow,
@@ -31,7 +29,6 @@ from projection.tables import (
     DownloadRow,
     OutboxRow,
     PaymentRow,
-    UserRow,
 )
 from projection.views import (
     ApplicationView,
@@ -39,7 +36,6 @@ from projection.views import (
     ClusterView,
     Deadline,
     Download,
-    EvaluatorCase,
     KpiLine,
     Page,
     Paging,
@@ -94,7 +90,7 @@ def messages(
     query = messages_query(status)
     if workflow_id:
         query = query.where(OutboxRow.key >= f"{workflow_id}:", OutboxRow.key < f"{workflow_id};")
-    return _page(db, query, MESSAGE_ORDER, lambda row: row, paging)
+    return paged(db, query, MESSAGE_ORDER, lambda row: row, paging)
 
 
 MESSAGE_ORDER = (col(OutboxRow.created_at).desc(), col(OutboxRow.id).desc())
@@ -151,7 +147,7 @@ def calls_by_deadline(db: Session, stage: CallStage | None = None) -> list[CallS
     return [call_state(row) for row in db.exec(query)]
 
 
-def _page(
+def paged(
     db: Session, query: Any, order: tuple, view: Callable[[Any], T], paging: Paging
 ) -> Page[T]:
     """One page of `query`'s rows in `order`, each shown by `view`, and their total."""
@@ -173,7 +169,7 @@ def list_calls(
     if stage is not None:
         query = query.where(CallRow.stage == stage)
     order = (col(CallRow.deadline).desc(),)
-    return _page(db, query, order, lambda r: call_view(call_state(r)), paging)
+    return paged(db, query, order, lambda r: call_view(call_state(r)), paging)
 
 
 class ApplicationFilters(TypedDict, total=False):
@@ -340,108 +336,6 @@ def upcoming_deadlines(db: Session, days: int) -> list[Deadline]:
     return sorted(items, key=lambda d: d.at)
 
 
-# An assignment that no longer counts: a conflict declared, or the evaluator withdrawn.
-GONE = ("conflict", "released")
-
-
-def evaluator_cases(
-    db: Session, evaluator: str | None, overdue: bool | None, paging: Paging
-) -> Page[EvaluatorCase]:
-    query = select(AssignmentRow).where(col(AssignmentRow.status).not_in(GONE))
-    if evaluator:
-        query = query.where(AssignmentRow.evaluator == evaluator)
-    if overdue is not None:
-        late = (col(AssignmentRow.due_at) < now()) & col(AssignmentRow.status).in_(
-            ["assigned", "declared"]
-        )
-        query = query.where(late if overdue else ~late)
-    order = (col(AssignmentRow.due_at), col(AssignmentRow.id))
-    view = lambda r: EvaluatorCase.model_validate(r, from_attributes=True)  # noqa: E731
-    return _page(db, query, order, view, paging)
-
-
-class Short(BaseModel):
-    """A case under evaluation with fewer evaluators than its call requires, and why."""
-
-    id: str
-    cluster_name: str
-    call_id: str
-    missing: int
-    why: str
-
-
-def short_of_evaluators(db: Session) -> list[Short]:
-    """Cases under evaluation left short of evaluators (a conflict declared, an evaluator
-    withdrawn or deactivated before submitting, an assignment knowingly incomplete): the
-    admin's « À traiter » lists them, with why."""
-    calls = db.exec(select(CallRow).where(CallRow.stage == CallStage.UNDER_EVALUATION)).all()
-    deactivated = set(db.exec(select(UserRow.name).where(col(UserRow.active).is_(False))).all())
-    found: list[Short] = []
-    for call in calls:
-        required = call_state(call).spec.evaluators_per_application
-        cases = db.exec(
-            select(ApplicationRow.id, ApplicationRow.cluster_name)
-            .where(
-                ApplicationRow.call_id == call.id,
-                ApplicationRow.stage == ApplicationStage.EVALUATION,
-            )
-            .order_by(ApplicationRow.id)
-        ).all()
-        held: dict[str, list[tuple[str, str]]] = {}
-        for row in db.exec(
-            select(AssignmentRow.application_id, AssignmentRow.evaluator, AssignmentRow.status)
-            .join(ApplicationRow, ApplicationRow.id == AssignmentRow.application_id)
-            .where(
-                ApplicationRow.call_id == call.id,
-                ApplicationRow.stage == ApplicationStage.EVALUATION,
-            )
-        ):
-            held.setdefault(row[0], []).append((row[1], row[2]))
-        for id_, name in cases:
-            why, active = [], 0
-            for who, status in held.get(id_, []):
-                if status == "conflict":
-                    why.append(f"conflit déclaré par {who}")
-                elif status == "released":
-                    why.append(f"retrait de {who}")
-                elif status != "submitted" and who in deactivated:
-                    why.append(f"compte désactivé de {who} : retirez-le du dossier")
-                else:
-                    active += 1
-            if active < required:
-                found.append(
-                    Short(
-                        id=id_,
-                        cluster_name=name,
-                        call_id=call.id,
-                        missing=required - active,
-                        why=" ; ".join(why) or "affectation incomplète",
-                    )
-                )
-    return found
-
-
-def open_assignments(db: Session, evaluator: str) -> list[str]:
-    """The cases under evaluation where `evaluator` still holds an assignment not scored."""
-    query = (
-        select(AssignmentRow.application_id)
-        .join(ApplicationRow, ApplicationRow.id == AssignmentRow.application_id)
-        .where(
-            AssignmentRow.evaluator == evaluator,
-            col(AssignmentRow.status).in_(["assigned", "declared"]),
-            ApplicationRow.stage == ApplicationStage.EVALUATION,
-        )
-    )
-    return list(db.exec(query))
-
-
-def assignment(db: Session, application_id: str, evaluator: str) -> AssignmentRow | None:
-    query = select(AssignmentRow).where(
-        AssignmentRow.application_id == application_id, AssignmentRow.evaluator == evaluator
-    )
-    return db.exec(query).first()
-
-
 def cluster_state(row: ClusterRow) -> ClusterState:
     return ClusterState.model_validate(row.state)
 
@@ -485,7 +379,7 @@ def list_clusters(
 ) -> Page[ClusterView]:
     query = cluster_query(**filters)
     order = ordered(CLUSTER_SORTS, CLUSTER_ORDER, sort)
-    return _page(db, query, order, lambda r: cluster_view(cluster_state(r)), paging)
+    return paged(db, query, order, lambda r: cluster_view(cluster_state(r)), paging)
 
 
 def later_applications(db: Session, cluster_id: str) -> list[str]:

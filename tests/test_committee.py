@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from projection import queries
+from projection import assignments
 from tests.conftest import Service, eventually
 from tests.test_evaluation import (
     DRISS,
@@ -30,7 +30,7 @@ PANEL = [NAMES[EVE], NAMES[DRISS], NAMES[NADIA]]
 def short(service: Service) -> dict[str, str]:
     """The admin's « Évaluateurs manquants »: case → why."""
     with Session(service.engine) as db:
-        return {s.id: f"{s.missing} : {s.why}" for s in queries.short_of_evaluators(db)}
+        return {s.id: f"{s.missing} : {s.why}" for s in assignments.short_of_evaluators(db)}
 
 
 async def test_a_case_short_of_evaluators_is_listed_and_the_managers_told(

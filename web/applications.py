@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from domain.ids import Kind, application_workflow_id
 from domain.models import Actor, EvaluatorAssignment, Member
 from domain.stages import Action, Role
-from projection import listings, queries, visibility
+from projection import assignments, listings, queries, visibility
 from projection.tables import AssignmentRow
 from projection.views import ApplicationDetail
 from web import identity
@@ -56,8 +56,8 @@ def application_detail(db: Db, application_id: str, actor: Actor) -> Application
 def assignment_of(db: Db, application_id: str, evaluator: str) -> AssignmentRow:
     """The evaluator's assignment to the case while it holds (403 otherwise: never theirs,
     given up for a conflict, or withdrawn)."""
-    row = queries.assignment(db, application_id, evaluator)
-    if row is not None and row.status not in queries.GONE:
+    row = assignments.assignment(db, application_id, evaluator)
+    if row is not None and row.status not in assignments.GONE:
         return row
     why = {
         None: "Cette candidature ne vous est pas affectée.",

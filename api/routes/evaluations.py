@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from domain.models import Actor
 from domain.stages import Role
-from projection import queries
+from projection import assignments
 from projection.views import EvaluatorCase, Page
 from web.deps import PRINTABLE, Db, PageQuery, require
 
@@ -25,4 +25,4 @@ def list_evaluations(
     overdue: bool | None = None,
 ) -> Page[EvaluatorCase]:
     who = actor.name if actor.role == Role.EVALUATOR else evaluator
-    return queries.evaluator_cases(db, who, overdue, paging)
+    return assignments.evaluator_cases(db, who, overdue, paging)
