@@ -17,6 +17,7 @@ from console.pages import ROLE_LABELS, Signed, back, form_key, no_evaluator, ren
 from domain.lifecycle import TRANSITIONS
 from domain.models import Actor, CommitteeDecision
 from domain.stages import Action, Role
+from projection import queries
 from projection.ranking import call_ranking
 from projection.views import RankedEntry
 from web.calls import CALLS
@@ -103,6 +104,7 @@ def decisions_page(
         actor,
         call=call,
         entries=entries,
+        criteria={c.code: c.label for c in queries.call_state(call).spec.grid.criteria},
         outcomes=OUTCOMES,
         defaults={e.application_id: {a: default_reason(a, e) for a in OUTCOMES} for e in entries},
         may_decide=all(actor.role in TRANSITIONS[a].roles for a in OUTCOMES),

@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from console.proposal import Case, propose
+from domain.models import DEFAULT_GRID
 from projection.tables import OutboxRow
 from tests.conftest import APPLICATION, Service, auth, eventually
 from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call, signed_in_page
@@ -247,6 +248,8 @@ async def test_the_committee_decides_from_the_ranking_after_a_recap(
         page = (await committee.get(decisions)).text
         rows = [page.index(f'id="decision-{case}"') for case in (un, deux, trois)]
         assert rows == sorted(rows) and "non atteints" in page
+        failed = [c.label for c in DEFAULT_GRID.criteria if c.threshold > 2] or ["note globale"]
+        assert f"seuils non atteints</span> : {', '.join(failed)}" in html.unescape(page)
 
         choices = {f"choix.{un}": "label", f"choix.{deux}": "put_on_reserve"}
         choices |= {f"choix.{trois}": "reject", f"motif.{deux}": "Enveloppe 2027 limitée."}
