@@ -36,6 +36,7 @@ from domain.stages import Action, ApplicationStage, Role
 from domain.table import DESK
 from projection import assignments, listings, queries
 from projection.exports import FileFormat, table_response
+from projection.storage import Storage
 from projection.views import Paging
 from web import identity
 from web.applications import APPLICATIONS
@@ -92,16 +93,22 @@ def page_size(filters: dict[str, str]) -> int:
     return int(chosen) if chosen in {str(n) for n in PAGE_SIZES} else PAGE_SIZES[0]
 
 
-def evaluator_work(db: Db, actor: Actor) -> list[dict[str, Any]]:
-    """An evaluator's assignments with their cluster and call named: what waits on them first
-    (declarations, then grids), soonest due first; those done after."""
+def evaluator_work(db: Db, actor: Actor, storage: Storage) -> list[dict[str, Any]]:
+    """An evaluator's assignments with their cluster and call named, and whether a draft of
+    their grid is kept: what waits on them first (declarations, then grids), soonest due
+    first; those done after."""
     items = assignments.evaluator_cases(db, actor.name, None, Paging(1, 200)).items
     names = listings.cluster_names(db, {i.application_id for i in items})
     titles = listings.call_titles(db, {i.call_id for i in items})
     far = datetime.max.replace(tzinfo=UTC)
     items.sort(key=lambda i: (i.status not in listings.OPEN, i.due_at or far))
     return [
-        i.model_dump() | {"cluster": names.get(i.application_id), "call": titles.get(i.call_id)}
+        i.model_dump()
+        | {
+            "cluster": names.get(i.application_id),
+            "call": titles.get(i.call_id),
+            "draft": i.status == "declared" and storage.draft(actor.name, i.application_id),
+        }
         for i in items
     ]
 
@@ -129,7 +136,8 @@ def applications_page(
     **extra: Any,
 ) -> HTMLResponse:
     if actor.role == Role.EVALUATOR:
-        return render(request, "evaluations.html", actor, items=evaluator_work(db, actor))
+        items = evaluator_work(db, actor, request.app.state.storage)
+        return render(request, "evaluations.html", actor, items=items)
     listing = queries.list_applications(
         db,
         paging=Paging(min(max(page, 1), 100_000), page_size(filters)),

@@ -172,6 +172,10 @@ async def test_an_evaluator_declares_knowing_the_members_then_marks_beside_the_d
             "Stratégie claire et chiffrée."
         )
         await expect(eve.get_by_text("Brouillon enregistré le")).to_be_visible()
+        await eve.goto(f"{site}/console/candidatures")  # her list says a draft waits
+        await expect(eve.get_by_text("· brouillon enregistré")).to_be_visible()
+        await eve.goto(f"{site}/console/evaluer/{case_id}")
+        grid = eve.locator("#form-submit_scores")
         boxes = await shot(eve, "espace")
         wide, narrow = boxes[1366], boxes[390]
         assert wide["grille"]["x"] >= wide["dossier"]["x"] + wide["dossier"]["width"]  # beside
