@@ -20,8 +20,9 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from bench.baseline import BareTimer
 from bench.common import Stack, arguments, pool, registered_call, report, stack, timed, until
+from domain.bodies import Withdrawal
 from domain.ids import application_workflow_id
-from domain.models import Actor, Withdrawal
+from domain.models import Actor
 from domain.stages import Role
 from projection.tables import AuditRow, CallRow
 from workflows.application import ApplicationWorkflow

@@ -30,8 +30,9 @@ from console.pages import (
     router,
 )
 from console.proposal import Case, Proposed, propose
+from domain.bodies import EvaluatorAssignment
 from domain.lifecycle import TRANSITIONS
-from domain.models import Actor, EvaluatorAssignment
+from domain.models import Actor
 from domain.stages import Action
 from projection import listings, queries
 from web import identity

@@ -14,8 +14,9 @@ from console import formats
 from console.forms import french_problems
 from console.lists import perform_each
 from console.pages import ROLE_LABELS, Signed, back, form_key, no_evaluator, render, router
+from domain.bodies import CommitteeDecision
 from domain.lifecycle import TRANSITIONS
-from domain.models import Actor, CommitteeDecision
+from domain.models import Actor
 from domain.stages import Action, Role
 from projection import queries
 from projection.ranking import call_ranking

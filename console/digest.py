@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from console.pages import refusal
-from domain.models import Actor, AssignmentDigest, DigestItem, EvaluatorAssignment
+from domain.bodies import AssignmentDigest, DigestItem, EvaluatorAssignment
+from domain.models import Actor
 from domain.stages import Action
 from projection import queries
 from web.applications import APPLICATIONS

@@ -12,7 +12,8 @@ from console.pages import (
     render,
     router,
 )
-from domain.models import Actor, EvaluatorRelease
+from domain.bodies import EvaluatorRelease
+from domain.models import Actor
 from domain.stages import Action, Role
 from projection import assignments
 from web import identity, invitations

@@ -8,13 +8,8 @@ API's routes, `allowed_actions`, the console's forms and the timelines all deriv
 
 from enum import StrEnum
 
-from domain.cluster_lifecycle import CLUSTER
-from domain.declarations import check_bounds, check_table, inputs
-from domain.ids import Kind
-from domain.models import (
-    Amendment,
+from domain.bodies import (
     AssignmentDigest,
-    CallSpec,
     CommitteeDecision,
     ComplementsAsk,
     ComplementsReply,
@@ -23,13 +18,15 @@ from domain.models import (
     EvaluatorAssignment,
     EvaluatorRelease,
     IneligibleDecision,
-    Input,
     InterestDeclaration,
     ReviewAnswer,
     ReviewRequest,
-    ScoreSheet,
     Withdrawal,
 )
+from domain.cluster_lifecycle import CLUSTER
+from domain.declarations import check_bounds, check_table, inputs
+from domain.ids import Kind
+from domain.models import Amendment, CallSpec, Input, ScoreSheet
 from domain.stages import (
     A,
     Action,

@@ -10,15 +10,9 @@ from pathlib import Path
 
 from jinja2 import Environment, StrictUndefined
 
+from domain.bodies import DigestItem
 from domain.clock import local
-from domain.models import (
-    ApplicationState,
-    CallState,
-    DigestItem,
-    FromNotice,
-    Grid,
-    Notification,
-)
+from domain.models import ApplicationState, CallState, FromNotice, Grid, Notification
 from domain.stages import ApplicationStage, ClusterStage
 from domain.support import ClusterState
 

@@ -16,6 +16,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowHandle
 
+from domain.bodies import (
+    CommitteeDecision,
+    ComplementsAsk,
+    ComplementsReply,
+    EligibleDecision,
+    EvaluatorAssignment,
+    IneligibleDecision,
+    InterestDeclaration,
+)
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
 from domain.models import (
     Actor,
@@ -23,14 +32,7 @@ from domain.models import (
     CallSpec,
     CallStart,
     CallState,
-    CommitteeDecision,
-    ComplementsAsk,
-    ComplementsReply,
-    EligibleDecision,
-    EvaluatorAssignment,
     Grid,
-    IneligibleDecision,
-    InterestDeclaration,
     Registration,
     ScoreSheet,
 )

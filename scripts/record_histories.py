@@ -68,7 +68,7 @@ from temporalio.worker import (  # noqa: E402
 )
 
 from activities.mailcatcher import Catcher, relay_to, start_catcher  # noqa: E402
-from domain import models  # noqa: E402
+from domain import bodies, models  # noqa: E402
 from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
 from domain.stages import CallStage, Role  # noqa: E402
 from domain.support import (  # noqa: E402
@@ -78,6 +78,7 @@ from domain.support import (  # noqa: E402
     KPIs,
     ProbationRenewal,
     Renewal,
+    ReportedKPIs,
 )
 from projection.database import make_engine, migrate  # noqa: E402
 from settings import bundled_binary  # noqa: E402
@@ -304,19 +305,19 @@ Run = Callable[[Scenario], Awaitable[Recorded]]
 async def eligibility(s: Scenario) -> Recorded:
     call = await s.open_call("eligibility")
     apps = await s.register(call, 3, files=tuple(models.DEFAULT_DOCUMENTS[:2]))
-    extension = models.DeadlineExtension(deadline=await s.now() + timedelta(days=23))
+    extension = bodies.DeadlineExtension(deadline=await s.now() + timedelta(days=23))
     await s.update(call, CallWorkflow.extend_deadline, ADMIN, extension)
     await s.update(apps[0], App.amend, OPERATOR, models.Amendment(legal_form="GIE"))
-    await s.update(apps[2], App.withdraw, OPERATOR, models.Withdrawal(reason="Projet reporté"))
+    await s.update(apps[2], App.withdraw, OPERATOR, bodies.Withdrawal(reason="Projet reporté"))
     await s.sleep(timedelta(days=24))  # past the deadline: the closure and the pre-checks
     for app in apps[:2]:
         await s.update(
-            app, App.request_complements, OPERATOR, models.ComplementsAsk(items=["budget"])
+            app, App.request_complements, OPERATOR, bodies.ComplementsAsk(items=["budget"])
         )
     answer = [await s.deposit(apps[1], App.add_document, k) for k in models.DEFAULT_DOCUMENTS[2:]]
-    reply = models.ComplementsReply(files=answer)
+    reply = bodies.ComplementsReply(files=answer)
     await s.update(apps[1], App.submit_complements, OPERATOR, reply)
-    await s.update(apps[1], App.mark_eligible, OPERATOR, models.EligibleDecision())
+    await s.update(apps[1], App.mark_eligible, OPERATOR, bodies.EligibleDecision())
     await s.sleep(timedelta(days=15))  # the first one's complements expire
     await apps[0].result()
     return {"call": call, "expired": apps[0], "eligible": apps[1], "withdrawn": apps[2]}
@@ -329,31 +330,31 @@ async def evaluation(s: Scenario) -> Recorded:
     )
     await s.sleep(timedelta(days=19))
     for app in apps:
-        await s.update(app, App.mark_eligible, OPERATOR, models.EligibleDecision())
+        await s.update(app, App.mark_eligible, OPERATOR, bodies.EligibleDecision())
     await s.update(call, CallWorkflow.start_evaluation, ADMIN)
     eve, driss, nadia = EVALUATORS
     for app in apps:
-        assignment = models.EvaluatorAssignment(evaluators=[eve.name, driss.name])
+        assignment = bodies.EvaluatorAssignment(evaluators=[eve.name, driss.name])
         await s.update(app, App.assign_evaluators, ADMIN, assignment)
-    await s.update(labelled, App.declare_interest, driss, models.InterestDeclaration(conflict=True))
-    assignment = models.EvaluatorAssignment(evaluators=[nadia.name])
+    await s.update(labelled, App.declare_interest, driss, bodies.InterestDeclaration(conflict=True))
+    assignment = bodies.EvaluatorAssignment(evaluators=[nadia.name])
     await s.update(labelled, App.assign_evaluators, ADMIN, assignment)
     marks = {labelled: (eve, nadia, 4.5), reviewed: (eve, driss, 3.5), final: (eve, driss, 2)}
     for app, (first, second, mark) in marks.items():
         for evaluator in (first, second):
-            declaration = models.InterestDeclaration(conflict=False)
+            declaration = bodies.InterestDeclaration(conflict=False)
             await s.update(app, App.declare_interest, evaluator, declaration)
             if app is not final or evaluator is first:
                 await s.update(app, App.submit_scores, evaluator, sheet(mark))
     await s.sleep(timedelta(days=22))  # reminders, then the late evaluation is flagged
     await s.update(final, App.submit_scores, driss, sheet(2))
-    await s.update(labelled, App.label, COMMITTEE, models.CommitteeDecision(reason="Premier"))
+    await s.update(labelled, App.label, COMMITTEE, bodies.CommitteeDecision(reason="Premier"))
     for app in (reviewed, final):
-        decision = models.CommitteeDecision(reason="Non retenu")
+        decision = bodies.CommitteeDecision(reason="Non retenu")
         await s.update(app, App.reject, COMMITTEE, decision)
     await s.update(call, CallWorkflow.publish_results, COMMITTEE)
-    await s.update(reviewed, App.request_review, OPERATOR, models.ReviewRequest(reason="Erreur"))
-    answer = models.ReviewAnswer(answer="Accordé")
+    await s.update(reviewed, App.request_review, OPERATOR, bodies.ReviewRequest(reason="Erreur"))
+    answer = bodies.ReviewAnswer(answer="Accordé")
     await s.update(reviewed, App.order_re_evaluation, COMMITTEE, answer)
     await s.sleep(timedelta(days=31))
     await final.result()
@@ -397,7 +398,9 @@ async def support(s: Scenario) -> Recorded:
             name: await s.deposit(latest, Cluster.add_cluster_document, kind)
             for name, kind in REPORT_FILES.items()
         }
-        return AnnualReport(**files, kpi_actuals=KPIs(), next_year_plan="Plan")
+        return AnnualReport(
+            **files, kpi_actuals=ReportedKPIs(**KPIs().model_dump()), next_year_plan="Plan"
+        )
 
     await s.sleep(timedelta(days=370))  # year 1's report is late: reminders, escalation
     await s.update(latest, Cluster.record_report, OPERATOR, await report())

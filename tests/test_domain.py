@@ -5,16 +5,10 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
+from domain.bodies import ComplementsReply
 from domain.clock import RABAT, at_deadline_time, due_after, local, to_utc
 from domain.lifecycle import allowed_actions
-from domain.models import (
-    DEFAULT_DOCUMENTS,
-    Amendment,
-    ApplicationInput,
-    CallRules,
-    CallSpec,
-    ComplementsReply,
-)
+from domain.models import DEFAULT_DOCUMENTS, Amendment, ApplicationInput, CallRules, CallSpec
 from domain.rules import precheck
 from domain.stages import ApplicationStage, CallStage
 from domain.support import add_years

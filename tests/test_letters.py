@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Relay, written_in
 from domain import notices
+from domain.bodies import DigestItem
 from domain.ids import Kind, workflow_id
 from domain.models import (
     DEFAULT_GRID,
@@ -32,7 +33,6 @@ from domain.models import (
     ClusterStart,
     ComplementRequest,
     Decision,
-    DigestItem,
     Evaluation,
     EvaluationResult,
     Notification,

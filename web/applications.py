@@ -7,8 +7,9 @@ from datetime import datetime
 from fastapi import HTTPException, status
 from pydantic import BaseModel
 
+from domain.bodies import EvaluatorAssignment
 from domain.ids import Kind, application_workflow_id
-from domain.models import Actor, EvaluatorAssignment, Member
+from domain.models import Actor, Member
 from domain.stages import Action, Role
 from projection import assignments, listings, queries, visibility
 from projection.tables import AssignmentRow

@@ -9,6 +9,19 @@ with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
     from activities.prechecks import Prechecks
     from domain import notices
+    from domain.bodies import (
+        CommitteeDecision,
+        ComplementsAsk,
+        ComplementsReply,
+        EligibleDecision,
+        EvaluatorAssignment,
+        EvaluatorRelease,
+        IneligibleDecision,
+        InterestDeclaration,
+        ReviewAnswer,
+        ReviewRequest,
+        Withdrawal,
+    )
     from domain.clock import due_after
     from domain.lifecycle import APPLICATION, DECISIONS
     from domain.models import (
@@ -20,25 +33,14 @@ with workflow.unsafe.imports_passed_through():
         Assignment,
         CheckItem,
         ClusterStart,
-        CommitteeDecision,
         ComplementRequest,
-        ComplementsAsk,
-        ComplementsReply,
         Decision,
         Deposit,
-        EligibleDecision,
         Evaluation,
-        EvaluatorAssignment,
-        EvaluatorRelease,
         FromNotice,
-        IneligibleDecision,
-        InterestDeclaration,
         Notification,
         Redress,
-        ReviewAnswer,
-        ReviewRequest,
         ScoreSheet,
-        Withdrawal,
     )
     from domain.scoring import evaluate, sheet_errors
     from domain.stages import FINAL_APPLICATION_STAGES, Action, ApplicationStage

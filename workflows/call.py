@@ -9,6 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
     from activities.records import Records
     from domain import notices
+    from domain.bodies import AssignmentDigest, DeadlineExtension
     from domain.ids import application_workflow_id
     from domain.models import (
         CLOCK,
@@ -16,11 +17,9 @@ with workflow.unsafe.imports_passed_through():
         ApplicationRecord,
         ApplicationStart,
         ApplicationState,
-        AssignmentDigest,
         CallSpec,
         CallStart,
         CallState,
-        DeadlineExtension,
         Fanout,
         Registration,
     )
