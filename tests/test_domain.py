@@ -94,3 +94,25 @@ def test_an_anniversary_keeps_the_contract_s_rabat_time_across_ramadan() -> None
     assert add_years(datetime(2028, 2, 29, 15, 0, tzinfo=RABAT), 1) == at_deadline_time(
         date(2029, 2, 28)
     )
+
+
+def test_the_new_bodies_hold_their_bounds() -> None:
+    """A digest, a release and a decision's internal note: each bounded, refused beyond."""
+    from pydantic import ValidationError
+
+    from domain.bodies import AssignmentDigest, CommitteeDecision, DigestItem, EvaluatorRelease
+
+    item = DigestItem(
+        evaluator="Eve", application_id="0" * 12, cluster_name="C", due_at="2027-01-01"
+    )
+    assert len(AssignmentDigest(items=[item] * 1800).items) == 1800
+    for refused in (
+        lambda: AssignmentDigest(items=[item] * 1801),
+        lambda: AssignmentDigest(items=[]),
+        lambda: DigestItem(**item.model_dump() | {"application_id": "../etc"}),
+        lambda: EvaluatorRelease(evaluator="x" * 201, reason="r"),
+        lambda: EvaluatorRelease(evaluator="Eve", reason="r" * 2001),
+        lambda: CommitteeDecision(reason="ok", internal_note="n" * 2001),
+    ):
+        with pytest.raises(ValidationError):
+            refused()
