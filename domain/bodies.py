@@ -109,6 +109,14 @@ class CommitteeDecision(Input):
     )
 
 
+class SessionDecision(CommitteeDecision):
+    """A committee session's decision on a file, sent by the session's workflow (never by a
+    face: the faces' body is CommitteeDecision, which refuses these fields)."""
+
+    session_id: str = Field(pattern=r"^[0-9a-f]{1,32}$", max_length=32)
+    amounts: list[float] = Field(default_factory=list, max_length=10)
+
+
 class ReviewRequest(Input):
     reason: LongText
 

@@ -1,4 +1,4 @@
-"""Workflow ids of the three kinds of case: the one place they are spelled."""
+"""Workflow ids of the four kinds of case: the one place they are spelled."""
 
 from enum import StrEnum
 
@@ -7,6 +7,7 @@ class Kind(StrEnum):
     CALL = "call"
     APPLICATION = "application"
     CLUSTER = "cluster"
+    SESSION = "session"
 
 
 def workflow_id(kind: Kind, case_id: str) -> str:
@@ -23,3 +24,7 @@ def application_workflow_id(application_id: str) -> str:
 
 def cluster_workflow_id(cluster_id: str) -> str:
     return workflow_id(Kind.CLUSTER, cluster_id)
+
+
+def session_workflow_id(session_id: str) -> str:
+    return workflow_id(Kind.SESSION, session_id)

@@ -27,6 +27,7 @@ from domain.cluster_lifecycle import CLUSTER
 from domain.declarations import check_bounds, check_table, inputs
 from domain.ids import Kind
 from domain.models import Amendment, CallSpec, Input, ScoreSheet
+from domain.session_lifecycle import SESSION
 from domain.stages import (
     A,
     Action,
@@ -35,6 +36,7 @@ from domain.stages import (
     CallStage,
     ClusterStage,
     Role,
+    SessionStage,
     Stage,
 )
 from domain.table import (
@@ -437,9 +439,10 @@ KINDS: dict[Kind, tuple[type[StrEnum], dict[Action, Transition]]] = {
     Kind.CALL: (CallStage, CALL),
     Kind.APPLICATION: (ApplicationStage, APPLICATION),
     Kind.CLUSTER: (ClusterStage, CLUSTER),
+    Kind.SESSION: (SessionStage, SESSION),
 }
-TRANSITIONS: dict[Action, Transition] = CALL | APPLICATION | CLUSTER
-assert len(TRANSITIONS) == len(CALL) + len(APPLICATION) + len(CLUSTER) == len(Action)
+TRANSITIONS: dict[Action, Transition] = CALL | APPLICATION | CLUSTER | SESSION
+assert len(TRANSITIONS) == sum(len(table) for _, table in KINDS.values()) == len(Action)
 
 
 for _stages, _table in KINDS.values():
@@ -455,9 +458,7 @@ DECISIONS = frozenset(
 
 
 def table_for(stage: Stage) -> dict[Action, Transition]:
-    if isinstance(stage, CallStage):
-        return CALL
-    return CLUSTER if isinstance(stage, ClusterStage) else APPLICATION
+    return next(table for stages, table in KINDS.values() if isinstance(stage, stages))
 
 
 def allowed_actions(stage: Stage, role: Role | None = None) -> list[Action]:

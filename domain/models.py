@@ -263,6 +263,7 @@ class FromNotice(BaseModel):
     days: int | None = None  # the response time; None: `due_at` was given
     due_at: Moment | None = None
     undelivered: bool = False  # the notice could not be sent: no clock runs
+    working_days: bool = False  # `days` are Morocco's working days (domain.workdays)
 
 
 class ComplementRequest(FromNotice):
@@ -335,9 +336,12 @@ class Decision(BaseModel):
     decided_by: str
     decided_at: Moment
     published_at: Moment | None = None
+    session_id: str | None = None  # decided in that committee session
+    amounts: list[float] = Field(default_factory=list)  # granted per year (MAD)
 
 
 class Redress(FromNotice):
+    working_days: bool = True
     requested_at: Moment | None = None
     reason: str | None = None
     answer: str | None = None
@@ -377,6 +381,7 @@ class ApplicationState(BaseModel):
     evaluation: Evaluation | None = None
     decision: Decision | None = None
     redress: Redress | None = None
+    session_id: str | None = None  # on the agenda of that committee session
     cluster_id: str | None = None
     files: list[DocumentRef] = Field(default_factory=list)
     seq: int = 0
@@ -428,6 +433,7 @@ class Notification(BaseModel):
     kind: str = ""  # the notices function that wrote it (domain.notices)
     # A response time counted from the sending: the body's DUE mark becomes its date then.
     due_days: int | None = None
+    due_working: bool = False  # counted in Morocco's working days
 
 
 class CallRecord(BaseModel):

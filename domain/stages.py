@@ -50,6 +50,16 @@ class ClusterStage(StrEnum):
     ENDED = "ended"  # the maximum years of support are over: it may apply again
 
 
+class SessionStage(StrEnum):
+    """A committee session (domain.session)."""
+
+    DRAFT = "session_draft"
+    CONVENED = "convened"  # agenda frozen, members called
+    OPEN = "session_open"  # quorum reached: items are opened and decided one by one
+    CLOSED = "session_closed"  # every item decided: the PV is built, awaiting its signatures
+    SIGNED = "pv_signed"  # the PV signed by the president and the secretary
+
+
 class Action(StrEnum):
     # call
     CREATE = "create"
@@ -106,9 +116,23 @@ class Action(StrEnum):
     RESUME = "resume"
     TERMINATE = "terminate"
     END_SUPPORT = "end_support"
+    # committee session
+    CREATE_SESSION = "create_session"
+    REVISE_SESSION = "revise_session"
+    CONVENE = "convene"
+    RECORD_ATTENDANCE = "record_attendance"
+    OPEN_SESSION = "open_session"
+    ADD_ITEM = "add_item"
+    REMOVE_ITEM = "remove_item"
+    OPEN_ITEM = "open_item"
+    DECIDE_ITEM = "decide_item"
+    CLOSE_SESSION = "close_session"
+    SIGN_PV = "sign_pv"
+    DEPOSIT_SIGNED_PV = "deposit_signed_pv"
+    CORRECT_PV = "correct_pv"
 
 
-Stage = CallStage | ApplicationStage | ClusterStage
+Stage = CallStage | ApplicationStage | ClusterStage | SessionStage
 
 
 class Tone(StrEnum):
@@ -184,9 +208,10 @@ def _record(label: str, public: str, tone: Tone, waits_on: Party, **facts: objec
 
 G, W, X = Tone.GOING, Tone.WAITING, Tone.ADVERSE
 P = Party
-C, A, K = CallStage, ApplicationStage, ClusterStage
+C, A, K, S = CallStage, ApplicationStage, ClusterStage, SessionStage
 _CALL = {"step": None, "decided": False, "todo": None}
 _CLUSTER = {"step": None, "decided": False}
+_SESSION = {"step": None, "decided": False, "due": None}
 STAGES: dict[Stage, StageRecord] = {
     C.DRAFT: _record("brouillon", "en préparation", G, P.ADMIN, due=None, final=False, **_CALL),
     C.SCHEDULED: _record(
@@ -430,13 +455,46 @@ STAGES: dict[Stage, StageRecord] = {
         todo=None,
         **_CLUSTER,
     ),
+    S.DRAFT: _record(
+        "séance en préparation",
+        "séance en préparation",
+        G,
+        P.ADMIN,
+        final=False,
+        todo=Todo(role=Role.ADMIN, heading="Séances à convoquer"),
+        **_SESSION,
+    ),
+    S.CONVENED: _record(
+        "séance convoquée", "séance convoquée", G, P.COMMITTEE, final=False, todo=None, **_SESSION
+    ),
+    S.OPEN: _record(
+        "séance ouverte",
+        "séance ouverte",
+        W,
+        P.COMMITTEE,
+        final=False,
+        todo=Todo(role=Role.COMMITTEE, heading="Séances en cours"),
+        **_SESSION,
+    ),
+    S.CLOSED: _record(
+        "PV à signer",
+        "procès-verbal en signature",
+        W,
+        P.COMMITTEE,
+        final=False,
+        todo=Todo(role=Role.COMMITTEE, heading="Procès-verbaux à signer"),
+        **_SESSION,
+    ),
+    S.SIGNED: _record(
+        "PV signé", "procès-verbal signé", G, P.NOBODY, final=False, todo=None, **_SESSION
+    ),
 }
 
 
 def _check_records() -> None:
     """Every stage of every kind has its record, with non-empty labels; an application's record
     says its funnel step, a call's and a cluster's none."""
-    for kind in (CallStage, ApplicationStage, ClusterStage):
+    for kind in (CallStage, ApplicationStage, ClusterStage, SessionStage):
         for stage in kind:
             record = STAGES.get(stage)
             if record is None:

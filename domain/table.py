@@ -31,6 +31,10 @@ class F(StrEnum):
     CONFIRM = "confirm"  # a box to tick before a destructive action: never part of the body
     MEMBERS = "members"  # the members, one « Nom ; type » line each (as the registration form)
     CONTACT = "contact"  # a contact's name, e-mail and phone: three inputs, one object
+    ITEM = "item"  # one of a committee session's agenda items
+    PRESENT = "present"  # some of a session's members: a box each
+    OUTCOME = "outcome"  # a session's decision on a file: labelled, reserve or rejected
+    REASON_CODES = "reason_codes"  # the motivation's usual sentences (domain.session): a box each
 
 
 @dataclass(frozen=True, kw_only=True)

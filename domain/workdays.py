@@ -23,7 +23,7 @@ from functools import cache
 
 from holidays.countries.morocco import Morocco
 
-from domain.clock import FIRST_YEAR, RABAT, at_deadline_time
+from domain.clock import FIRST_YEAR, RABAT, at_deadline_time, due_after
 
 LAST_YEAR = 2076  # the last year in which the package knows all four Islamic holidays
 MAX_DAYS = 365
@@ -60,3 +60,9 @@ def working_days_after(moment: datetime, days: int) -> datetime:
         if is_working_day(day):
             left -= 1
     return at_deadline_time(day)
+
+
+def response_due(sent: datetime, days: int, working: bool) -> datetime:
+    """When a response time that runs from a notice's sending ends: `days` working days of
+    Morocco, or calendar days (domain.clock.due_after); the workflow and the mail both ask here."""
+    return working_days_after(sent, days) if working else due_after(sent, days)

@@ -96,6 +96,24 @@ class Storage:
         finally:
             await asyncio.to_thread(self._discard, incoming)
 
+    def keep_document(self, content: bytes) -> str:
+        """A document the service built (a PV, a letter), kept by its SHA-256 under a reference
+        of its own that nothing takes back; the same bytes kept twice are kept once."""
+        sha256 = hashlib.sha256(content).hexdigest()
+        self.fs.makedirs(self.refs(sha256), exist_ok=True)
+        self.fs.pipe_file(f"{self.refs(sha256)}/built", b"")
+        target = self.path(sha256)
+        self.fs.invalidate_cache(target)
+        if not self.fs.exists(target):
+            incoming = self._incoming()
+            self.fs.pipe_file(incoming, content)
+            self._move(incoming, target)
+        return sha256
+
+    def content(self, sha256: str) -> bytes:
+        """A kept document's bytes, whole (documents the service builds are small)."""
+        return b"".join(self.read(sha256))
+
     def _incoming(self) -> str:
         return f"{self.root}/incoming/{uuid.uuid4().hex}"
 

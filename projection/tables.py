@@ -101,6 +101,7 @@ class OutboxRow(SQLModel, table=True):
     recipient: str  # an address, or whom it names (« évaluateur:Nom », « programme »)
     kind: str = ""  # which notice (domain.notices): complements_requested, …
     due_days: int | None = None  # a response time counted from the sending (notices.DUE)
+    due_working: bool = False  # … in Morocco's working days
     subject: str
     body: str
     created_at: datetime = utc_column()
@@ -110,6 +111,9 @@ class OutboxRow(SQLModel, table=True):
     status: str = Field(default="pending", index=True)
     attempts: int = 0
     last_error: str | None = None
+    # A document built as it is sent and attached (a result letter): where storage keeps it.
+    attachment: str | None = None
+    attachment_sha256: str | None = None
 
 
 class AssignmentRow(SQLModel, table=True):
@@ -226,11 +230,41 @@ class SessionRow(SQLModel, table=True):
     expires_at: datetime = utc_column()
 
 
+class CommitteeSessionRow(SQLModel, table=True):
+    """A committee session (its agenda's files are in session_items)."""
+
+    __tablename__ = "committee_sessions"
+
+    id: str = Field(primary_key=True)
+    title: str
+    stage: str = Field(index=True)
+    meets_at: datetime = utc_column(index=True)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seq: int
+    updated_at: datetime = utc_column()
+
+
+class SessionItemRow(SQLModel, table=True):
+    """A file on a session's agenda: which session decides a case, and how far it went."""
+
+    __tablename__ = "session_items"
+    __table_args__ = (UniqueConstraint("session_id", "application_id", name="uq_session_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(index=True)
+    application_id: str = Field(index=True)
+    call_id: str = Field(index=True)
+    rank: int
+    status: str  # pending, opened, decided, removed
+    outcome: str | None = None
+
+
 # The row of each kind of case.
 CASE_ROWS: dict[Kind, type[SQLModel]] = {
     Kind.CALL: CallRow,
     Kind.APPLICATION: ApplicationRow,
     Kind.CLUSTER: ClusterRow,
+    Kind.SESSION: CommitteeSessionRow,
 }
 
 

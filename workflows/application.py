@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         InterestDeclaration,
         ReviewAnswer,
         ReviewRequest,
+        SessionDecision,
         Withdrawal,
     )
     from domain.clock import due_after
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.scoring import evaluate, sheet_errors
     from domain.stages import FINAL_APPLICATION_STAGES, Action, ApplicationStage
+    from domain.workdays import response_due
     from workflows.files import check_room, held, reference
     from workflows.refusals import forbidden, invalid, not_allowed
     from workflows.transitions import Case, may, sleep_until, step, transition
@@ -52,6 +54,7 @@ Notify = Callable[[ApplicationState], list[Notification]]
 CLOSE_SUBMISSIONS = "close_submissions"
 DEADLINE_EXTENDED = "deadline_extended"
 RESULTS_PUBLISHED = "results_published"
+ON_AGENDA = "on_agenda"
 INCOMPLETE_FILE = "Dossier incomplet : compléments non reçus dans le délai"
 NO_REDRESS = "Aucune demande de réexamen dans le délai : rejet définitif"
 UNDELIVERED = (
@@ -109,6 +112,12 @@ class ApplicationWorkflow(Case[ApplicationState]):
     def results_published(self, _: datetime | None = None) -> None:
         self.published = True
 
+    @workflow.signal(name=ON_AGENDA)
+    def on_agenda(self, session_id: str | None) -> None:
+        """A committee session put this file on its agenda (None: took it off): from then on
+        the committee decides it in that session only."""
+        self.state.session_id = session_id
+
     @workflow.signal(name=DEADLINE_EXTENDED)
     def deadline_extended(self, deadline: datetime | None) -> None:
         if deadline and deadline > self.state.deadline:
@@ -158,12 +167,19 @@ class ApplicationWorkflow(Case[ApplicationState]):
         if assignment.submitted_at:
             raise invalid(f"« {body.evaluator} » a déjà transmis sa grille.")
 
-    def _check_revisable(self, actor: Actor, _: CommitteeDecision) -> None:
-        """A decision may be revised until the results are published, never after."""
+    def _check_revisable(self, actor: Actor, body: CommitteeDecision | SessionDecision) -> None:
+        """A decision may be revised until the results are published, never after; a file on a
+        session's agenda is decided in that session."""
         decision = self.state.decision  # none after a re-evaluation: decided anew, announced
         if decision is not None and (self.published or decision.published_at is not None):
             raise not_allowed(
                 "Les résultats sont publiés : la décision ne peut plus être révisée.",
+                self.state.stage,
+            )
+        session = body.session_id if isinstance(body, SessionDecision) else None
+        if self.state.session_id is not None and session != self.state.session_id:
+            raise not_allowed(
+                "Ce dossier est à l'ordre du jour d'une séance du comité : il y est décidé.",
                 self.state.stage,
             )
 
@@ -332,15 +348,21 @@ class ApplicationWorkflow(Case[ApplicationState]):
 
     # --- committee -----------------------------------------------------------------------
     @transition(Action.LABEL, _check_revisable)
-    async def label(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+    async def label(
+        self, actor: Actor, body: CommitteeDecision | SessionDecision
+    ) -> ApplicationState:
         return await self._decide(Action.LABEL, actor, body)
 
     @transition(Action.PUT_ON_RESERVE, _check_revisable)
-    async def put_on_reserve(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+    async def put_on_reserve(
+        self, actor: Actor, body: CommitteeDecision | SessionDecision
+    ) -> ApplicationState:
         return await self._decide(Action.PUT_ON_RESERVE, actor, body)
 
     @transition(Action.REJECT, _check_revisable)
-    async def reject(self, actor: Actor, body: CommitteeDecision) -> ApplicationState:
+    async def reject(
+        self, actor: Actor, body: CommitteeDecision | SessionDecision
+    ) -> ApplicationState:
         return await self._decide(Action.REJECT, actor, body)
 
     @transition(Action.REQUEST_REVIEW, _check_review_request)
@@ -370,7 +392,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
 
     # --- helpers -------------------------------------------------------------------------
     async def _decide(
-        self, action: Action, actor: Actor, body: CommitteeDecision
+        self, action: Action, actor: Actor, body: CommitteeDecision | SessionDecision
     ) -> ApplicationState:
         target = APPLICATION[action].target
         assert isinstance(target, ApplicationStage)
@@ -383,7 +405,11 @@ class ApplicationWorkflow(Case[ApplicationState]):
             decided_at=workflow.now(),
         )
         # A revision says in the audit trail what it revised; the internal note stays in it.
-        payload = {"internal_note": body.internal_note} if body.internal_note else {}
+        payload: dict = {"internal_note": body.internal_note} if body.internal_note else {}
+        if isinstance(body, SessionDecision):
+            self.state.decision.session_id = body.session_id
+            self.state.decision.amounts = body.amounts
+            payload |= {"session_id": body.session_id, "amounts": body.amounts}
         if previous is not None:
             payload["revises"] = previous.outcome
         return await self.commit(actor, action, reason=body.reason, payload=payload)
@@ -502,7 +528,7 @@ class ApplicationWorkflow(Case[ApplicationState]):
 
         async def start() -> Notify | None:
             assert counted.days is not None and sent is not None
-            counted.due_at = due_after(sent, counted.days)
+            counted.due_at = response_due(sent, counted.days, counted.working_days)
             return None
 
         async def stop() -> Notify | None:
