@@ -16,7 +16,8 @@ from activities.prechecks import Prechecks
 from activities.records import Records
 from observability import configure_logging, metrics_runtime
 from projection.database import make_engine, migrate
-from settings import Settings, connect_temporal
+from projection.storage import Storage
+from settings import Settings, connect_temporal, storage_options
 from workflows.application import ApplicationWorkflow
 from workflows.call import CallWorkflow
 from workflows.cluster import ClusterWorkflow
@@ -36,11 +37,16 @@ def build_worker(
     task_queue: str,
     sandboxed: bool = True,
     relay: Relay | None = None,
+    storage: Storage | None = None,
 ) -> Worker:
-    """`relay`: where notices are sent (the environment's SMTP_* by default)."""
+    """`relay`: where notices are sent (the environment's SMTP_* by default); `storage`: where
+    the documents the service builds are kept (the environment's DOCUMENTS_URL by default)."""
+    if storage is None:
+        settings = Settings()
+        storage = Storage(settings.documents_url, **storage_options(settings))
     records = Records(engine)
     cases = Cases(client, task_queue)
-    mail = Mail(engine, relay or Relay.from_settings(Settings()))
+    mail = Mail(engine, relay or Relay.from_settings(Settings()), storage)
     return Worker(
         client,
         task_queue=task_queue,

@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain.clock import due_after
 from domain.notices import CONSOLE, DUE, EVALUATOR, MAILBOX, PROGRAMME, due_text
+from projection.storage import Storage
 from projection.tables import OutboxRow, UserRow
 from settings import Settings
 
@@ -149,8 +150,8 @@ def send(relay: Relay, message: EmailMessage) -> None:
 
 
 class Mail:
-    def __init__(self, engine: Engine, relay: Relay) -> None:
-        self.engine, self.relay = engine, relay
+    def __init__(self, engine: Engine, relay: Relay, storage: Storage) -> None:
+        self.engine, self.relay, self.storage = engine, relay, storage
 
     @activity.defn
     def deliver_notice(self, key: str) -> datetime:

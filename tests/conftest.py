@@ -27,13 +27,18 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Relay
 from activities.mailcatcher import Catcher, relay_to, start_catcher
-from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
+from domain.ids import (
+    application_workflow_id,
+    call_workflow_id,
+    cluster_workflow_id,
+    session_workflow_id,
+)
 from domain.models import DEFAULT_DOCUMENTS, Actor, CallSpec, CallStart, CallState
 from domain.stages import CallStage, Role
 from domain.support import REPORT_FILES
 from projection.database import make_engine, migrate
 from projection.storage import Storage
-from projection.tables import ApplicationRow, CallRow, ClusterRow
+from projection.tables import ApplicationRow, CallRow, ClusterRow, CommitteeSessionRow
 from settings import DEV_SERVER_ARGS, Settings, bundled_binary
 from web.app import create_app
 from web.tokens import MIN_LENGTH
@@ -258,7 +263,9 @@ async def running_service(
         **settings,
     )
     app = create_app(settings, client=env.client, engine=engine)
-    worker = build_worker(env.client, engine, task_queue, sandboxed, relay or mail_relay())
+    worker = build_worker(
+        env.client, engine, task_queue, sandboxed, relay or mail_relay(), app.state.storage
+    )
     async with worker, app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -276,6 +283,7 @@ async def end_cases(service: Service) -> None:
         ids = [call_workflow_id(i) for i in db.exec(select(CallRow.id))]
         ids += [application_workflow_id(i) for i in db.exec(select(ApplicationRow.id))]
         ids += [cluster_workflow_id(i) for i in db.exec(select(ClusterRow.id))]
+        ids += [session_workflow_id(i) for i in db.exec(select(CommitteeSessionRow.id))]
     for workflow_id in ids:
         with contextlib.suppress(RPCError):  # already ended
             await service.client.get_workflow_handle(workflow_id).terminate("fin du test")

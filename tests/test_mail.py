@@ -30,6 +30,7 @@ from activities.mail import NOTICE_REFUSED, Mail, Relay
 from activities.mailcatcher import Catcher, free_port, relay_to, start_catcher
 from domain.ids import application_workflow_id, call_workflow_id
 from projection.database import make_engine, migrate
+from projection.storage import Storage
 from projection.tables import ApplicationRow, CallRow, OutboxRow, UserRow
 from settings import Settings
 from tests.conftest import (
@@ -273,7 +274,7 @@ async def test_no_response_time_runs_out_for_a_notice_never_sent(
     ("field", "named"), [("recipient", "l'adresse du destinataire"), ("subject", "l'objet")]
 )
 async def test_a_notice_that_cannot_be_composed_fails_at_once_and_nothing_is_sent(
-    engine: Engine, field: str, named: str
+    engine: Engine, field: str, named: str, tmp_path: Path
 ) -> None:
     """A line break in an address or a subject (a header the email library refuses): the
     notice is failed at its first attempt with the reason in French, never retried, and the
@@ -292,7 +293,7 @@ async def test_a_notice_that_cannot_be_composed_fails_at_once_and_nothing_is_sen
     with Session(engine) as db:
         db.add(notice)
         db.commit()
-    mail = Mail(engine, relay_to(controller))
+    mail = Mail(engine, relay_to(controller), Storage(str(tmp_path / "documents")))
     try:
         for _ in range(2):
             with pytest.raises(ApplicationError) as refused:
