@@ -25,8 +25,7 @@ SESSION: dict[Action, Transition] = {
         roles=MANAGERS,
         command="Préparer une séance",
         event="Séance préparée",
-        body=SessionSpec,
-        route=False,
+        route=False,  # the spec comes with the workflow's start (web.sessions)
     ),
     Action.REVISE_SESSION: Transition(
         sources=from_(S.DRAFT),
