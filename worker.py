@@ -14,6 +14,7 @@ from activities.cases import Cases
 from activities.mail import Mail, Relay
 from activities.prechecks import Prechecks
 from activities.records import Records
+from activities.sessions import Sessions
 from observability import configure_logging, metrics_runtime
 from projection.database import make_engine, migrate
 from projection.storage import Storage
@@ -21,8 +22,9 @@ from settings import Settings, connect_temporal, storage_options
 from workflows.application import ApplicationWorkflow
 from workflows.call import CallWorkflow
 from workflows.cluster import ClusterWorkflow
+from workflows.session import SessionWorkflow
 
-WORKFLOWS = [CallWorkflow, ApplicationWorkflow, ClusterWorkflow]
+WORKFLOWS = [CallWorkflow, ApplicationWorkflow, ClusterWorkflow, SessionWorkflow]
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
@@ -47,6 +49,7 @@ def build_worker(
     records = Records(engine)
     cases = Cases(client, task_queue)
     mail = Mail(engine, relay or Relay.from_settings(Settings()), storage)
+    sessions = Sessions(engine, client, storage)
     return Worker(
         client,
         task_queue=task_queue,
@@ -56,6 +59,7 @@ def build_worker(
             records.record_call,
             records.record_application,
             records.record_cluster,
+            records.record_session,
             records.count_undecided,
             Prechecks(engine).run_prechecks,
             cases.start_application,
@@ -63,6 +67,12 @@ def build_worker(
             cases.fan_out,
             mail.deliver_notice,
             mail.give_up_notice,
+            sessions.agenda,
+            sessions.tell_agenda,
+            sessions.decide,
+            sessions.build_pack,
+            sessions.build_pv,
+            sessions.sign_pv,
         ],
         # Projection writes are blocking SQL: they run in threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=16),

@@ -5,6 +5,7 @@ from sqlmodel import Session
 from temporalio import activity
 
 from domain.models import ApplicationRecord, CallRecord
+from domain.session import SessionRecord
 from domain.support import ClusterRecord
 from projection import queries
 from projection.writes import Projection
@@ -29,6 +30,11 @@ class Records:
 
     @activity.defn
     def record_cluster(self, record: ClusterRecord) -> ClusterRecord:
+        self.projection.write(record)
+        return record
+
+    @activity.defn
+    def record_session(self, record: SessionRecord) -> SessionRecord:
         self.projection.write(record)
         return record
 

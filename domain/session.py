@@ -18,6 +18,7 @@ from domain.search import folded
 from domain.stages import ApplicationStage, SessionStage
 
 CaseId = Annotated[str, Field(pattern=r"^[0-9a-f]{1,32}$", max_length=32)]
+CallRef = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9a-f]{1,32}$", max_length=37)]
 MAX_SESSION_MEMBERS = 30
 MAX_AGENDA = 200  # files on one session's agenda
 MAX_YEARS = 10  # amounts granted per year of support
@@ -73,7 +74,7 @@ class SessionMember(Input):
 
 class SessionSpec(Input):
     title: Text
-    call_ids: Annotated[list[CaseId], Field(min_length=1, max_length=10), AfterValidator(distinct)]
+    call_ids: Annotated[list[CallRef], Field(min_length=1, max_length=10), AfterValidator(distinct)]
     meets_at: Moment = Field(description="Date et heure de la séance.")
     place: Text | None = None
     members: list[SessionMember] = Field(min_length=2, max_length=MAX_SESSION_MEMBERS)
@@ -131,7 +132,7 @@ class AgendaItem(BaseModel):
     cluster_name: str
     rank: int
     score: float | None = None
-    consensus: bool | None = None
+    consensus: bool | None = None  # the evaluators agree (no consensus discussion needed)
     likely: list[LikelyConflict] = Field(default_factory=list)
     added_at: Moment | None = None  # added after convening
     removed_at: Moment | None = None

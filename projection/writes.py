@@ -16,6 +16,7 @@ from domain.models import (
     CallState,
 )
 from domain.search import folded
+from domain.session import AgendaItem, SessionRecord, SessionState
 from domain.support import ClusterRecord, ClusterState
 from projection.tables import (
     ApplicationRow,
@@ -23,9 +24,11 @@ from projection.tables import (
     AuditRow,
     CallRow,
     ClusterRow,
+    CommitteeSessionRow,
     DocumentRow,
     OutboxRow,
     PaymentRow,
+    SessionItemRow,
 )
 
 log = logging.getLogger(__name__)
@@ -122,7 +125,41 @@ def payment_rows(state: ClusterState) -> list[Row]:
     ]
 
 
-Record = CallRecord | ApplicationRecord | ClusterRecord
+def session_row(state: SessionState) -> Row:
+    return {
+        "id": state.id,
+        "title": state.spec.title,
+        "stage": state.stage,
+        "meets_at": state.spec.meets_at,
+        "state": state.model_dump(mode="json"),
+        "seq": state.seq,
+        "updated_at": state.updated_at,
+    }
+
+
+def _item_status(item: AgendaItem) -> str:
+    if item.removed_at:
+        return "removed"
+    if item.decision:
+        return "decided"
+    return "opened" if item.opened_at else "pending"
+
+
+def session_item_rows(state: SessionState) -> list[Row]:
+    return [
+        {
+            "session_id": state.id,
+            "application_id": i.application_id,
+            "call_id": i.call_id,
+            "rank": i.rank,
+            "status": _item_status(i),
+            "outcome": i.decision.outcome if i.decision else None,
+        }
+        for i in state.agenda
+    ]
+
+
+Record = CallRecord | ApplicationRecord | ClusterRecord | SessionRecord
 
 
 def files(kind: Kind, state: ApplicationState | ClusterState) -> Children:
@@ -134,6 +171,10 @@ def rows_of(record: Record) -> tuple[Table, Row, list[Children]]:
     """The case's table and row, and the rows derived from its state that are replaced with it."""
     if isinstance(record, CallRecord):
         return CallRow.__table__, call_row(record.state), []
+    if isinstance(record, SessionRecord):
+        state = record.state
+        items = (SessionItemRow.__table__, {"session_id": state.id}, session_item_rows(state))
+        return CommitteeSessionRow.__table__, session_row(state), [items]
     if isinstance(record, ApplicationRecord):
         state = record.state
         return (

@@ -66,6 +66,11 @@ TOKENS = {
         "evaluator3": "evaluator:Nadia Évaluatrice",
         "evaluator4": "evaluator:Youssef Évaluateur",
         "committee": "committee:Karim Comité",
+        # A committee session's members (president, secretary, members).
+        "committee2": "committee:Salma Comité",
+        "committee3": "committee:Hassan Comité",
+        "committee4": "committee:Leila Comité",
+        "committee5": "committee:Youssef Comité",
     }.items()
 }
 ADMIN = Actor(name="Amina Admin", role=Role.ADMIN)
@@ -263,15 +268,16 @@ async def running_service(
         **settings,
     )
     app = create_app(settings, client=env.client, engine=engine)
-    worker = build_worker(
-        env.client, engine, task_queue, sandboxed, relay or mail_relay(), app.state.storage
-    )
-    async with worker, app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://api", headers=CONSOLE_ORIGIN
-        ) as http:
-            yield Service(env, engine, http, task_queue, app.state.storage)
+    async with app.router.lifespan_context(app):
+        worker = build_worker(
+            env.client, engine, task_queue, sandboxed, relay or mail_relay(), app.state.storage
+        )
+        async with worker:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://api", headers=CONSOLE_ORIGIN
+            ) as http:
+                yield Service(env, engine, http, task_queue, app.state.storage)
 
 
 async def end_cases(service: Service) -> None:

@@ -139,6 +139,7 @@ def test_every_routed_row_has_its_update_on_its_workflow() -> None:
         Kind.CALL: workflows["CallWorkflow"],
         Kind.APPLICATION: workflows["ApplicationWorkflow"],
         Kind.CLUSTER: workflows["ClusterWorkflow"],
+        Kind.SESSION: workflows["SessionWorkflow"],
     }
     for kind, (_, table) in KINDS.items():
         for action, row in table.items():

@@ -29,11 +29,12 @@ with workflow.unsafe.imports_passed_through():
         CallState,
         Notification,
     )
+    from domain.session import SessionRecord, SessionState
     from domain.stages import Action, Stage
     from domain.support import ClusterRecord, ClusterState
     from workflows.refusals import guard
 
-CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState)
+CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState, SessionState)
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 Check = Callable[[Any, Actor, Any], None]
 
@@ -42,6 +43,7 @@ RECORDERS = {
     CallState: (Records.record_call, CallRecord),
     ApplicationState: (Records.record_application, ApplicationRecord),
     ClusterState: (Records.record_cluster, ClusterRecord),
+    SessionState: (Records.record_session, SessionRecord),
 }
 # Short steps (an SQL write or read, a workflow start) run as local activities, in this worker,
 # and retry until the database answers: a transition waits, it is never lost.

@@ -1,0 +1,217 @@
+"""A committee session on the time-skipping server, on SQLite and PostgreSQL, through its
+workflow's updates (the API's own tests go through HTTP): convened with its agenda frozen and
+its members called, the quorum missing then reached, a member withdrawing from a file, three
+outcomes recorded by the files' own workflows, the session closed with its PV."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+from domain.ids import session_workflow_id
+from domain.models import Actor
+from domain.session import (
+    Attendance,
+    ItemDecision,
+    ItemOpening,
+    SessionSpec,
+    SessionStart,
+    SessionState,
+)
+from domain.stages import Role, SessionStage
+from projection.tables import OutboxRow, SessionItemRow
+from tests.conftest import Service
+from tests.test_evaluation import DRISS, EVE, NADIA, NAMES, eligible_applications, ok, score
+from workflows.session import SessionWorkflow
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PANEL = [NAMES[EVE], NAMES[DRISS], NAMES[NADIA]]
+PRESIDENT, SECRETARY = "Karim Comité", "Salma Comité"
+MEMBERS = ["Hassan Comité", "Leila Comité", "Youssef Comité"]
+ADMIN = Actor(name="Amina Admin", role=Role.ADMIN)
+
+
+def member(name: str) -> Actor:
+    return Actor(name=name, role=Role.COMMITTEE)
+
+
+async def scored_files(service: Service, marks: dict[str, int]) -> tuple[str, dict[str, str]]:
+    """A call whose files are evaluated (each marked `marks[name]` on every criterion)."""
+    call_id, ids = await eligible_applications(service, list(marks))
+    for case, mark in zip(ids, marks.values(), strict=True):
+        await ok(
+            await service.post(
+                f"/applications/{case}/assign_evaluators", role="admin", json={"evaluators": PANEL}
+            )
+        )
+        await score(service, case, {r: (mark,) * 5 for r in (EVE, DRISS, NADIA)})
+    return call_id, dict(zip(marks, ids, strict=True))
+
+
+async def start_session(service: Service, call_id: str, **changes: object) -> WorkflowHandle:
+    spec = SessionSpec.model_validate(
+        {
+            "title": "Comité de pilotage — séance 1",
+            "call_ids": [call_id],
+            "meets_at": datetime.now(UTC) + timedelta(days=7),
+            "place": "Rabat, salle du conseil",
+            "members": [
+                {"name": PRESIDENT, "function": "président"},
+                {"name": SECRETARY, "function": "secrétaire"},
+                *(
+                    {"name": n, "organisation": "Université Alpha" if n == MEMBERS[0] else None}
+                    for n in MEMBERS
+                ),
+            ],
+        }
+        | changes
+    )
+    session_id = uuid.uuid4().hex[:12]
+    state = SessionState(
+        id=session_id, stage=SessionStage.DRAFT, spec=spec, updated_at=datetime.now(UTC)
+    )
+    handle = await service.client.start_workflow(
+        SessionWorkflow.run,
+        SessionStart(state=state),
+        id=session_workflow_id(session_id),
+        task_queue=service.task_queue,
+    )
+    await handle.execute_update(SessionWorkflow.create_session, ADMIN)
+    return handle
+
+
+async def refused(update, *args: object, **kw: object) -> str:  # noqa: ANN001
+    with pytest.raises(WorkflowUpdateFailedError) as error:
+        await update(*args, **kw)
+    return str(error.value.cause)
+
+
+async def test_a_session_decides_three_files_with_quorum_and_a_withdrawal(
+    skipping: Service,
+) -> None:
+    service = skipping
+    call_id, files = await scored_files(
+        service, {"Cluster Alpha": 5, "Cluster Beta": 4, "Cluster Gamma": 2}
+    )
+    alpha, beta, gamma = files.values()
+    # A member of the session belongs to one of Beta's member organisations: flagged.
+    handle = await start_session(service, call_id)
+
+    async def act(name: str, actor: Actor, body: object = None) -> SessionState:
+        update = getattr(SessionWorkflow, name)
+        args = [actor] if body is None else [actor, body]
+        return (await handle.execute_update(update, args=args)).state
+
+    convened = await act("convene", ADMIN)
+    assert convened.stage == SessionStage.CONVENED
+    assert [i.application_id for i in convened.agenda] == [alpha, beta, gamma]  # best first
+    assert convened.pack is not None
+    with Session(service.engine) as db:
+        called = db.exec(select(OutboxRow).where(OutboxRow.kind == "session_convened")).all()
+        items = db.exec(select(SessionItemRow).order_by(SessionItemRow.rank)).all()
+    assert sorted(r.recipient.split(":", 1)[1] for r in called) == sorted(
+        [PRESIDENT, SECRETARY, *MEMBERS]
+    )
+    assert "Cluster Alpha" in called[0].body and "séance" in called[0].subject.lower()
+    assert [(i.application_id, i.status) for i in items if i.session_id == convened.id] == [
+        (alpha, "pending"),
+        (beta, "pending"),
+        (gamma, "pending"),
+    ]
+
+    # On the agenda: the case page's decision is refused (the session decides).
+    direct = await service.post(
+        f"/applications/{alpha}/label", role="committee", json={"reason": "Oui."}
+    )
+    assert direct.status_code == 409 and "séance" in direct.json()["detail"]
+
+    # Quorum: five voting members, more than half is three.
+    await act("record_attendance", member(SECRETARY), _attendance([PRESIDENT, SECRETARY]))
+    message = await refused(handle.execute_update, SessionWorkflow.open_session, member(SECRETARY))
+    assert "Quorum non atteint : 2 membre(s) votant(s) présent(s), il en faut 3" in message
+    present = [PRESIDENT, SECRETARY, *MEMBERS[:2]]
+    await act("record_attendance", member(SECRETARY), _attendance(present))
+    opened = await act("open_session", member(SECRETARY))
+    assert opened.stage == SessionStage.OPEN
+
+    # Alpha: decided before opening is refused; opened, then labelled with amounts.
+    decision = _decision(alpha, "labelled", 4, amounts=[1_200_000, 1_000_000])
+    message = await refused(
+        handle.execute_update, SessionWorkflow.decide_item, args=[member(SECRETARY), decision]
+    )
+    assert "Ouvrez d'abord le dossier" in message
+    await act("open_item", member(SECRETARY), _opening(alpha))
+    wrong = _decision(alpha, "labelled", 3)
+    message = await refused(
+        handle.execute_update, SessionWorkflow.decide_item, args=[member(SECRETARY), wrong]
+    )
+    assert "3 voix exprimées" in message and "4 votant(s)" in message
+    await act("decide_item", member(SECRETARY), decision)
+
+    # Beta: two withdraw, the quorum is lost on this file; one comes back in.
+    await act("open_item", member(SECRETARY), _opening(beta, [MEMBERS[0], MEMBERS[1]]))
+    message = await refused(
+        handle.execute_update,
+        SessionWorkflow.decide_item,
+        args=[member(SECRETARY), _decision(beta, "reserve", 2)],
+    )
+    assert "Quorum non atteint sur ce dossier" in message
+    await act("record_attendance", member(SECRETARY), _attendance([*present, MEMBERS[2]]))
+    await act("decide_item", member(SECRETARY), _decision(beta, "reserve", 3))
+
+    # Gamma: rejected, one against.
+    await act("open_item", member(SECRETARY), _opening(gamma))
+    await act(
+        "decide_item",
+        member(SECRETARY),
+        _decision(gamma, "rejected", 5, against=1, codes=["note_globale"]),
+    )
+
+    closed = await act("close_session", member(PRESIDENT))
+    assert closed.stage == SessionStage.CLOSED and closed.pv is not None
+    assert [i.decision.outcome for i in closed.agenda if i.decision] == [
+        "labelled",
+        "reserve",
+        "rejected",
+    ]
+    beta_item = closed.item(beta)
+    assert beta_item is not None and beta_item.withdrawn == [MEMBERS[0], MEMBERS[1]]
+    assert beta_item.decision is not None and MEMBERS[0] not in beta_item.decision.voters
+
+    # Each file's own workflow recorded the session's decision.
+    for case, stage in ((alpha, "labelled"), (beta, "reserve"), (gamma, "rejected")):
+        seen = (await service.get(f"/applications/{case}", role="committee")).json()
+        assert seen["stage"] == stage
+        assert seen["decision"]["decided_by"] == SECRETARY
+    alpha_seen = (await service.get(f"/applications/{alpha}", role="committee")).json()
+    assert alpha_seen["decision"]["reason"].startswith("Le dossier atteint les seuils")
+
+
+def _attendance(names: list[str]) -> Attendance:
+    return Attendance(present=names)
+
+
+def _opening(application_id: str, withdrawn: list[str] | None = None) -> ItemOpening:
+    return ItemOpening(application_id=application_id, withdrawn=withdrawn or [])
+
+
+def _decision(
+    application_id: str,
+    outcome: str,
+    voters: int,
+    against: int = 0,
+    amounts: list[float] | None = None,
+    codes: list[str] | None = None,
+) -> ItemDecision:
+    return ItemDecision(
+        application_id=application_id,
+        outcome=outcome,
+        amounts=amounts or [],
+        votes_for=voters - against,
+        votes_against=against,
+        reason_codes=codes or ["seuils_atteints"],
+        reason="Le comité motive sa décision.",
+        internal_note="Discussion animée.",
+    )
