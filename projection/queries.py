@@ -18,6 +18,7 @@ from domain.stages import (
     ApplicationStage,
     CallStage,
     ClusterStage,
+    SessionStage,
 )
 from domain.support import KPI_LABELS, ClusterState
 from projection.tables import (
@@ -25,10 +26,12 @@ from projection.tables import (
     AuditRow,
     CallRow,
     ClusterRow,
+    CommitteeSessionRow,
     DocumentRow,
     DownloadRow,
     OutboxRow,
     PaymentRow,
+    SessionItemRow,
 )
 from projection.views import (
     ApplicationView,
@@ -286,7 +289,23 @@ def count_undecided(db: Session, call_id: str) -> dict[str, int]:
     for stage in sorted(db.exec(query).all(), key=lambda row: list(ApplicationStage).index(row[0])):
         party = STAGES[ApplicationStage(stage[0])].waits_on
         counts[str(party)] = counts.get(str(party), 0) + stage[1]
+    # A decision taken in session is published once its PV is signed, never before.
+    unsigned = db.exec(
+        select(func.count())
+        .select_from(SessionItemRow)
+        .join(CommitteeSessionRow, col(CommitteeSessionRow.id) == SessionItemRow.session_id)
+        .where(
+            SessionItemRow.call_id == call_id,
+            SessionItemRow.status == "decided",
+            CommitteeSessionRow.stage != SessionStage.SIGNED,
+        )
+    ).one()
+    if unsigned:
+        counts[UNSIGNED] = unsigned
     return counts
+
+
+UNSIGNED = "la signature du procès-verbal de leur séance"
 
 
 def overdue_applications(db: Session) -> list[ApplicationRow]:

@@ -16,6 +16,8 @@ from domain.session import (
     Attendance,
     ItemDecision,
     ItemOpening,
+    PvCorrection,
+    ScanDeposit,
     SessionSpec,
     SessionStart,
     SessionState,
@@ -215,3 +217,51 @@ def _decision(
         reason="Le comité motive sa décision.",
         internal_note="Discussion animée.",
     )
+
+
+async def test_results_wait_for_the_pv_signed_and_a_signed_pv_is_corrected_by_a_new_one(
+    skipping: Service,
+) -> None:
+    service = skipping
+    call_id, files = await scored_files(service, {"Cluster Delta": 4})
+    (delta,) = files.values()
+    handle = await start_session(service, call_id)
+
+    async def act(name: str, actor: Actor, body: object = None) -> SessionState:
+        update = getattr(SessionWorkflow, name)
+        args = [actor] if body is None else [actor, body]
+        return (await handle.execute_update(update, args=args)).state
+
+    await act("convene", ADMIN)
+    await act("record_attendance", member(SECRETARY), _attendance([PRESIDENT, SECRETARY, *MEMBERS]))
+    await act("open_session", member(PRESIDENT))
+    await act("open_item", member(SECRETARY), _opening(delta))
+    await act("decide_item", member(SECRETARY), _decision(delta, "labelled", 5))
+    closed = await act("close_session", member(PRESIDENT))
+    assert closed.pv is not None and closed.pv.number == 1
+
+    publish = f"/calls/{call_id}/publish_results"
+    early = await service.post(publish, role="admin", json={"confirme": True})
+    assert early.status_code == 409
+    assert "1 attendent la signature du procès-verbal de leur séance" in early.json()["detail"]
+
+    # A member who is not a signatory cannot sign; a scan deposited signs it.
+    message = await refused(handle.execute_update, SessionWorkflow.sign_pv, member(MEMBERS[0]))
+    assert "Seuls le président et le secrétaire" in message
+    scan = service.storage.keep_document(b"%PDF-1.7 scan du PV signe")
+    signed = await act("deposit_signed_pv", ADMIN, ScanDeposit(sha256=scan))
+    assert signed.stage == SessionStage.SIGNED
+    assert [(s.function, s.scan) for s in signed.pvs[0].signatures] == [
+        ("président", True),
+        ("secrétaire", True),
+    ]
+
+    # A correction is a new PV naming the one it corrects; the first stays as it was.
+    corrected = await act("correct_pv", ADMIN, PvCorrection(reason="Coquille dans un nom."))
+    assert corrected.stage == SessionStage.CLOSED
+    assert [(p.number, p.corrects) for p in corrected.pvs] == [(1, None), (2, 1)]
+    assert corrected.pvs[0].signed_sha256 == scan
+    again = await service.post(publish, role="admin", json={"confirme": True})
+    assert again.status_code == 409
+    await act("deposit_signed_pv", ADMIN, ScanDeposit(sha256=scan))
+    await ok(await service.post(publish, role="admin", json={"confirme": True}))
