@@ -19,7 +19,6 @@ same on every run with the pinned version, so workflows may count with it.
 """
 
 from datetime import date, datetime, timedelta
-from functools import cache
 
 from holidays.countries.morocco import Morocco
 
@@ -29,13 +28,10 @@ LAST_YEAR = 2076  # the last year in which the package knows all four Islamic ho
 MAX_DAYS = 365
 
 
-@cache
-def _holidays(year: int) -> frozenset[date]:
-    # language pinned: otherwise the package picks its names from the environment's locale
-    return frozenset(Morocco(years=year, language="fr"))
-
-
-_holidays(FIRST_YEAR)  # loads the names now, so that no call reads a file
+# Every year's holidays, computed once at import (80 ms): building a year later would call
+# gettext and the locale, which a workflow's sandbox refuses. The language is pinned, otherwise
+# the package picks its names from the environment's locale.
+HOLIDAYS = frozenset(Morocco(years=range(FIRST_YEAR, LAST_YEAR + 1), language="fr"))
 
 
 def is_working_day(day: date) -> bool:
@@ -44,7 +40,7 @@ def is_working_day(day: date) -> bool:
         raise TypeError("un jour, pas un instant : passer local(instant).date()")
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise ValueError(f"jours ouvrés connus de {FIRST_YEAR} à {LAST_YEAR} seulement")
-    return day.weekday() < 5 and day not in _holidays(day.year)
+    return day.weekday() < 5 and day not in HOLIDAYS
 
 
 def working_days_after(moment: datetime, days: int) -> datetime:

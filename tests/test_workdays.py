@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain import workdays
 from domain.clock import FIRST_YEAR, RABAT, local
 from domain.workdays import LAST_YEAR, is_working_day, working_days_after
 
@@ -139,7 +138,6 @@ def test_counting_reads_no_file_and_opens_no_socket() -> None:
         if recording[0] and event.split(".")[0] in {"open", "socket", "urllib", "subprocess"}:
             seen.append(f"{event} {args[:1]}")
 
-    workdays._holidays.cache_clear()
     sys.addaudithook(hook)  # audit hooks stay for the process: `recording` turns it off
     try:
         working_days_after(rabat(date(2031, 12, 1)), 200)
