@@ -73,6 +73,7 @@ def build_worker(
             sessions.build_pack,
             sessions.build_pv,
             sessions.sign_pv,
+            sessions.compile_redress_dossier,
         ],
         # Projection writes are blocking SQL: they run in threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=16),

@@ -4,12 +4,14 @@ told they are on its agenda, and each decision sent to its file's workflow, whic
 through its usual transition (one writer per case)."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -31,6 +33,11 @@ from domain.stages import Action, ApplicationStage, Role, SessionStage
 from projection.storage import Storage
 from projection.tables import ApplicationRow, CommitteeSessionRow, SessionItemRow, UserRow
 
+# Building a document takes a second or two of CPU: a regular activity, retried, on any worker.
+DOCUMENT = dict(
+    start_to_close_timeout=timedelta(minutes=5),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+)
 ON_AGENDA = "on_agenda"  # workflows.application.ON_AGENDA (not imported: no workflow code here)
 # The application's transition for each outcome a session may decide.
 DECIDES = {APPLICATION[a].target: a for a in (Action.LABEL, Action.PUT_ON_RESERVE, Action.REJECT)}
@@ -183,3 +190,13 @@ class Sessions:
             type=NOT_ALLOWED,
             non_retryable=True,
         )
+
+    @activity.defn
+    def compile_redress_dossier(self, application_id: str) -> str:
+        built = build_pdf(
+            "sample.html",
+            {"paragraphs": [application_id], "rows": []},
+            title="Dossier de recours",
+            created=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        return self.storage.keep_document(built.content)

@@ -391,6 +391,15 @@ APPLICATION: dict[Action, Transition] = {
             FormField(name="reason", label="Motif du recours", kind=F.TEXTAREA, required=True),
         ),
     ),
+    # The redress's dossier, built from the recorded history (activities.redress) as soon as
+    # the request is recorded, so the committee reads the case as it stood.
+    Action.COMPILE_REDRESS_DOSSIER: Transition(
+        sources=from_(A.REVIEW_REQUESTED),
+        target=None,
+        roles=CLOCK,
+        command="Constituer le dossier de recours",
+        event="Dossier de recours constitué",
+    ),
     Action.UPHOLD_REJECTION: Transition(
         sources=from_(A.REVIEW_REQUESTED),
         target=A.REJECTION_FINAL,

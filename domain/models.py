@@ -123,7 +123,9 @@ class CallRules(Input):
     consensus_spread: float = Field(
         default=1.0, ge=0, le=5, description="Écart entre évaluateurs qui appelle une discussion."
     )
-    redress_days: int = Field(default=30, ge=1, le=120, description="Délai de recours après rejet.")
+    redress_days: int = Field(
+        default=30, ge=1, le=120, description="Délai de recours après rejet, en jours ouvrés."
+    )
     report_lead_days: int = Field(
         default=30, ge=1, le=180, description="Rapport annuel demandé N jours avant l'anniversaire."
     )
@@ -345,6 +347,7 @@ class Redress(FromNotice):
     requested_at: Moment | None = None
     reason: str | None = None
     answer: str | None = None
+    dossier: str | None = None  # the redress dossier's SHA-256 (storage keeps it by it)
 
 
 SHA256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", max_length=64)]

@@ -98,6 +98,7 @@ class Action(StrEnum):
     NOTICE_SENT = "notice_sent"
     NOTICE_UNDELIVERED = "notice_undelivered"
     REQUEST_REVIEW = "request_review"
+    COMPILE_REDRESS_DOSSIER = "compile_redress_dossier"
     UPHOLD_REJECTION = "uphold_rejection"
     ORDER_RE_EVALUATION = "order_re_evaluation"
     FINALIZE_REJECTION = "finalize_rejection"

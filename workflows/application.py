@@ -8,6 +8,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
     from activities.prechecks import Prechecks
+    from activities.sessions import DOCUMENT, Sessions
     from domain import notices
     from domain.bodies import (
         CommitteeDecision,
@@ -91,6 +92,8 @@ class ApplicationWorkflow(Case[ApplicationState]):
                 await self._evaluation_clock()
             elif self._result_to_announce():
                 await self._clock(Action.NOTIFY_RESULT, self._announce_result)
+            elif stage == ApplicationStage.REVIEW_REQUESTED and self._dossier_missing():
+                await self._clock(Action.COMPILE_REDRESS_DOSSIER, self._compile_dossier)
             elif stage == ApplicationStage.REJECTED and self.state.redress:
                 if not await self._counted(self.state.redress):
                     await workflow.wait_condition(lambda: self.state.stage != stage)
@@ -429,6 +432,16 @@ class ApplicationWorkflow(Case[ApplicationState]):
             and decision is not None
             and decision.published_at is None
         )
+
+    def _dossier_missing(self) -> bool:
+        return self.state.redress is not None and self.state.redress.dossier is None
+
+    async def _compile_dossier(self) -> Notify | None:
+        assert self.state.redress is not None
+        self.state.redress.dossier = await workflow.execute_activity_method(
+            Sessions.compile_redress_dossier, self.state.id, **DOCUMENT
+        )
+        return None
 
     def _redress_due(self) -> datetime:
         assert self.state.redress is not None and self.state.redress.due_at is not None

@@ -12,7 +12,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.sessions import AgendaQuery, AgendaSignal, DecisionOrder, Sessions, SignOrder
+    from activities.sessions import (
+        DOCUMENT,
+        AgendaQuery,
+        AgendaSignal,
+        DecisionOrder,
+        Sessions,
+        SignOrder,
+    )
     from domain.bodies import SessionDecision
     from domain.models import Actor
     from domain.session import (
@@ -39,11 +46,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.transitions import Case, step, transition
 
 S = SessionStage
-# Building a document takes a second or two of CPU: a regular activity, retried, on any worker.
-DOCUMENT = dict(
-    start_to_close_timeout=timedelta(minutes=5),
-    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-)
 # Another workflow's update (a file recording its decision) answers within seconds; a refusal
 # is final.
 ORDER = dict(
