@@ -24,7 +24,7 @@ from domain.session import (
 )
 from domain.stages import Role, SessionStage
 from projection.tables import OutboxRow, SessionItemRow
-from tests.conftest import Service
+from tests.conftest import Service, eventually
 from tests.test_evaluation import DRISS, EVE, NADIA, NAMES, eligible_applications, ok, score
 from workflows.session import SessionWorkflow
 
@@ -223,8 +223,8 @@ async def test_results_wait_for_the_pv_signed_and_a_signed_pv_is_corrected_by_a_
     skipping: Service,
 ) -> None:
     service = skipping
-    call_id, files = await scored_files(service, {"Cluster Delta": 4})
-    (delta,) = files.values()
+    call_id, files = await scored_files(service, {"Cluster Delta": 4, "Cluster Epsilon": 1})
+    delta, epsilon = files.values()
     handle = await start_session(service, call_id)
 
     async def act(name: str, actor: Actor, body: object = None) -> SessionState:
@@ -237,13 +237,17 @@ async def test_results_wait_for_the_pv_signed_and_a_signed_pv_is_corrected_by_a_
     await act("open_session", member(PRESIDENT))
     await act("open_item", member(SECRETARY), _opening(delta))
     await act("decide_item", member(SECRETARY), _decision(delta, "labelled", 5))
+    await act("open_item", member(SECRETARY), _opening(epsilon))
+    await act(
+        "decide_item", member(SECRETARY), _decision(epsilon, "rejected", 5, codes=["criteres"])
+    )
     closed = await act("close_session", member(PRESIDENT))
     assert closed.pv is not None and closed.pv.number == 1
 
     publish = f"/calls/{call_id}/publish_results"
     early = await service.post(publish, role="admin", json={"confirme": True})
     assert early.status_code == 409
-    assert "1 attendent la signature du procès-verbal de leur séance" in early.json()["detail"]
+    assert "2 attendent la signature du procès-verbal de leur séance" in early.json()["detail"]
 
     # A member who is not a signatory cannot sign; a scan deposited signs it.
     message = await refused(handle.execute_update, SessionWorkflow.sign_pv, member(MEMBERS[0]))
@@ -265,3 +269,23 @@ async def test_results_wait_for_the_pv_signed_and_a_signed_pv_is_corrected_by_a_
     assert again.status_code == 409
     await act("deposit_signed_pv", ADMIN, ScanDeposit(sha256=scan))
     await ok(await service.post(publish, role="admin", json={"confirme": True}))
+
+    # The rejected file asks for a review: its dossier is compiled by the clock.
+    async def announced() -> bool:
+        case = (await service.get(f"/applications/{epsilon}")).json()
+        return bool(case["redress"] and case["redress"]["due_at"])
+
+    await service.env.sleep(timedelta(minutes=1))
+    await eventually(announced, what="the rejection announced")
+    await ok(
+        await service.post(
+            f"/applications/{epsilon}/request_review", json={"reason": "Notes contestées."}
+        ),
+        "review_requested",
+    )
+
+    async def compiled() -> bool:
+        audit = (await service.get(f"/applications/{epsilon}")).json()["audit"]
+        return audit[-1]["action"] == "compile_redress_dossier"
+
+    await eventually(compiled, what="the redress dossier")
