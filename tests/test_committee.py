@@ -188,8 +188,9 @@ async def test_a_decision_is_revised_until_the_results_are_published(skipping: S
     still = (await service.get(f"/applications/{beta}", role="committee")).json()
     assert still["stage"] == "rejected"
 
-    # The redress window closes by itself: nothing left to fire once this test's worker is gone.
-    await service.env.sleep(timedelta(days=31))
+    # The redress window (30 working days) closes by itself: nothing left to fire once this
+    # test's worker is gone.
+    await service.env.sleep(timedelta(days=50))
 
     async def final() -> bool:
         case = await service.get(f"/applications/{beta}")
