@@ -72,6 +72,15 @@ class Settings:
     mail_programme: str = field(
         default_factory=lambda: os.environ.get("MAIL_PROGRAMME", "programme@localhost")
     )
+    # The PV's signatories' keys (activities.minutes.Keystore): one PKCS#12 file per account,
+    # named after it (« Amina Berrada » → amina-berrada.p12), opened with SIGNING_PASSPHRASE
+    # (empty: none). Without its key, a signatory deposits the PV signed on paper, scanned.
+    signing_keys_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("SIGNING_KEYS_DIR", DATA_DIR / "signing"))
+    )
+    signing_passphrase: str = field(
+        default_factory=lambda: os.environ.get("SIGNING_PASSPHRASE", "")
+    )
     # The service's address as people reach it, for the links mail carries (a staff invitation):
     # never taken from a request's Host header, which a client chooses.
     public_url: str = field(
