@@ -29,8 +29,15 @@ from activities.sessions import SignOrder
 from activities.signing import Signatory, sign, signer_from_pkcs12
 from domain.clock import local
 from domain.ids import session_workflow_id
-from domain.models import NOT_ALLOWED, ApplicationState, AuditEvent, CallSpec
-from domain.notices import decimal, long_day, mad, sentence
+from domain.models import (
+    NOT_ALLOWED,
+    ApplicationState,
+    Assignment,
+    AuditEvent,
+    CallSpec,
+    Grid,
+)
+from domain.notices import decimal, long_day, mad, result_marks, sentence
 from domain.search import folded
 from domain.session import AgendaItem, Function, SessionState
 from domain.stages import Action, ApplicationStage
@@ -219,6 +226,51 @@ def build_pv(
 
 
 # --- the meeting pack -------------------------------------------------------------------------
+def grid_marks(state: ApplicationState, grid: Grid) -> dict[str, Any]:
+    """The grid's criteria (weight, threshold) with the file's means against them, the weighted
+    score against the overall threshold and the spread between evaluators, ready to print."""
+    scored = result_marks(state, grid)
+    result = state.evaluation.result if state.evaluation else None
+    return {
+        "criteria": [
+            {
+                "label": m["label"],
+                "weight": f"{c.weight:g}".replace(".", ","),
+                "threshold": decimal(m["threshold"]),
+                "mean": "—" if m["mark"] is None else decimal(m["mark"]),
+                "met": m["met"],
+            }
+            for c, m in zip(grid.criteria, scored["marks"], strict=True)
+        ],
+        "overall": "—" if scored["overall"] is None else decimal(scored["overall"]),
+        "overall_threshold": decimal(scored["overall_threshold"]),
+        "overall_met": scored["overall_met"],
+        "spread": decimal(result.spread) if result else "—",
+    }
+
+
+def sheet_marks(assignment: Assignment, state: ApplicationState, grid: Grid) -> dict[str, Any]:
+    """An evaluator's grid: their weighted score, each criterion's mark and comment."""
+    result = state.evaluation.result if state.evaluation else None
+    labels = {c.code: c.label for c in grid.criteria}
+    sheet = assignment.sheet
+    return {
+        "name": assignment.evaluator,
+        "score": decimal(result.evaluator_scores[assignment.evaluator])
+        if result and assignment.evaluator in result.evaluator_scores
+        else "—",
+        "scores": [
+            {
+                "label": labels.get(s.criterion, s.criterion),
+                "score": decimal(s.score),
+                "comment": s.comment,
+            }
+            for s in (sheet.scores if sheet else [])
+        ],
+        "comment": sheet.comment or "" if sheet else "",
+    }
+
+
 def file_brief(item: AgendaItem, state: ApplicationState, spec: CallSpec) -> dict[str, Any]:
     """One file as the members read it before the session: the applicant, the marks per
     criterion and per evaluator with their comments, the thresholds, spread and consensus."""
@@ -237,45 +289,10 @@ def file_brief(item: AgendaItem, state: ApplicationState, spec: CallSpec) -> dic
         "support_years": state.data.support_years,
         "members": [m.name for m in state.data.members],
         "contact": state.data.contact,
-        "criteria": [
-            {
-                "label": c.label,
-                "weight": f"{c.weight:g}".replace(".", ","),
-                "threshold": decimal(c.threshold),
-                "mean": decimal(result.criterion_means[c.code])
-                if result and c.code in result.criterion_means
-                else "—",
-                "met": result is not None and c.code not in result.failed_criteria,
-            }
-            for c in grid.criteria
-        ],
-        "overall": decimal(result.weighted_score) if result else "—",
-        "overall_threshold": decimal(grid.overall_threshold),
-        "overall_met": result is not None and result.weighted_score >= grid.overall_threshold,
-        "spread": decimal(result.spread) if result else "—",
+        **grid_marks(state, grid),
         "consensus_spread": decimal(spec.consensus_spread),
         "consensus_needed": bool(result and result.consensus_needed),
-        "evaluators": [
-            {
-                "name": a.evaluator,
-                "score": decimal(result.evaluator_scores[a.evaluator])
-                if result and a.evaluator in result.evaluator_scores
-                else "—",
-                "scores": [
-                    {
-                        "label": next(
-                            (c.label for c in grid.criteria if c.code == s.criterion), s.criterion
-                        ),
-                        "score": decimal(s.score),
-                        "comment": s.comment,
-                    }
-                    for s in a.sheet.scores
-                ],
-                "comment": a.sheet.comment or "",
-            }
-            for a in sheets
-            if a.sheet is not None
-        ],
+        "evaluators": [sheet_marks(a, state, grid) for a in sheets],
         "likely": [f"{c.member} : {c.why}" for c in item.likely],
     }
 
