@@ -12,8 +12,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.cases import Cases
 from activities.mail import Mail, Relay
+from activities.minutes import Keystore, Minutes
 from activities.prechecks import Prechecks
 from activities.records import Records
+from activities.redress import RedressDossiers
 from activities.sessions import Sessions
 from observability import configure_logging, metrics_runtime
 from projection.database import make_engine, migrate
@@ -40,16 +42,19 @@ def build_worker(
     sandboxed: bool = True,
     relay: Relay | None = None,
     storage: Storage | None = None,
+    settings: Settings | None = None,
 ) -> Worker:
-    """`relay`: where notices are sent (the environment's SMTP_* by default); `storage`: where
-    the documents the service builds are kept (the environment's DOCUMENTS_URL by default)."""
-    if storage is None:
-        settings = Settings()
-        storage = Storage(settings.documents_url, **storage_options(settings))
+    """`relay`: where notices are sent, `storage`: where the documents the service builds are
+    kept; by default, as `settings` (the environment's) say, as they do for the signing keys."""
+    settings = settings or Settings()
+    storage = storage or Storage(settings.documents_url, **storage_options(settings))
     records = Records(engine)
     cases = Cases(client, task_queue)
-    mail = Mail(engine, relay or Relay.from_settings(Settings()), storage)
-    sessions = Sessions(engine, client, storage)
+    mail = Mail(engine, relay or Relay.from_settings(settings), storage)
+    sessions = Sessions(engine, client)
+    keys = Keystore(settings.signing_keys_dir, settings.signing_passphrase)
+    minutes = Minutes(engine, storage, keys)
+    dossiers = RedressDossiers(engine, storage)
     return Worker(
         client,
         task_queue=task_queue,
@@ -70,10 +75,10 @@ def build_worker(
             sessions.agenda,
             sessions.tell_agenda,
             sessions.decide,
-            sessions.build_pack,
-            sessions.build_pv,
-            sessions.sign_pv,
-            sessions.compile_redress_dossier,
+            minutes.build_pack,
+            minutes.build_pv,
+            minutes.sign_pv,
+            dossiers.build_redress_dossier,
         ],
         # Projection writes are blocking SQL: they run in threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=16),

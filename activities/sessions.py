@@ -4,7 +4,7 @@ told they are on its agenda, and each decision sent to its file's workflow, whic
 through its usual transition (one writer per case)."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -15,7 +15,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.pdf import build_pdf
 from domain.bodies import SessionDecision
 from domain.ids import application_workflow_id
 from domain.lifecycle import APPLICATION
@@ -26,11 +25,9 @@ from domain.session import (
     AgendaItem,
     Function,
     SessionSpec,
-    SessionState,
     likely_conflicts,
 )
 from domain.stages import Action, ApplicationStage, Role, SessionStage
-from projection.storage import Storage
 from projection.tables import ApplicationRow, CommitteeSessionRow, SessionItemRow, UserRow
 
 # Building a document takes a second or two of CPU: a regular activity, retried, on any worker.
@@ -70,10 +67,9 @@ class DecisionOrder(BaseModel):
 
 
 class Sessions:
-    def __init__(self, engine: Engine, client: Client, storage: Storage) -> None:
+    def __init__(self, engine: Engine, client: Client) -> None:
         self.engine = engine
         self.client = client
-        self.storage = storage
 
     @activity.defn
     def agenda(self, query: AgendaQuery) -> list[AgendaItem]:
@@ -157,46 +153,3 @@ class Sessions:
             raise ApplicationError(
                 f"Le dossier refuse la décision : {message}", type=NOT_ALLOWED, non_retryable=True
             ) from None
-
-    # Provisional documents (the real pack and PV land with activities.minutes).
-    @activity.defn
-    def build_pack(self, state: SessionState) -> str:
-        rows = [(i.cluster_name, i.score) for i in state.agenda]
-        built = build_pdf(
-            "sample.html",
-            {"paragraphs": [], "rows": rows},
-            title=f"Dossier de séance — {state.spec.title}",
-            created=state.convened_at or state.updated_at,
-        )
-        return self.storage.keep_document(built.content)
-
-    @activity.defn
-    def build_pv(self, state: SessionState) -> str:
-        pv = state.pv
-        assert pv is not None
-        rows = [(i.cluster_name, i.decision.outcome if i.decision else "") for i in state.agenda]
-        built = build_pdf(
-            "sample.html",
-            {"paragraphs": [], "rows": rows},
-            title=f"Procès-verbal n° {pv.number} — {state.spec.title}",
-            created=pv.built_at,
-        )
-        return self.storage.keep_document(built.content)
-
-    @activity.defn
-    def sign_pv(self, order: SignOrder) -> str:
-        raise ApplicationError(
-            f"Aucune clé de signature pour {order.name} : déposez le PV signé scanné.",
-            type=NOT_ALLOWED,
-            non_retryable=True,
-        )
-
-    @activity.defn
-    def compile_redress_dossier(self, application_id: str) -> str:
-        built = build_pdf(
-            "sample.html",
-            {"paragraphs": [application_id], "rows": []},
-            title="Dossier de recours",
-            created=datetime(2026, 1, 1, tzinfo=UTC),
-        )
-        return self.storage.keep_document(built.content)

@@ -270,7 +270,13 @@ async def running_service(
     app = create_app(settings, client=env.client, engine=engine)
     async with app.router.lifespan_context(app):
         worker = build_worker(
-            env.client, engine, task_queue, sandboxed, relay or mail_relay(), app.state.storage
+            env.client,
+            engine,
+            task_queue,
+            sandboxed,
+            relay or mail_relay(),
+            app.state.storage,
+            settings,
         )
         async with worker:
             transport = httpx.ASGITransport(app=app)

@@ -10,7 +10,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
     from activities.prechecks import Prechecks
-    from activities.sessions import DOCUMENT, Sessions
+    from activities.redress import RedressDossiers
+    from activities.sessions import DOCUMENT
     from domain import notices
     from domain.lifecycle import DECISIONS
     from domain.models import (
@@ -60,7 +61,7 @@ class ApplicationClock(Case[ApplicationState]):
     async def _compile_dossier(self) -> Notify | None:
         assert self.state.redress is not None
         self.state.redress.dossier = await workflow.execute_activity_method(
-            Sessions.compile_redress_dossier, self.state.id, **DOCUMENT
+            RedressDossiers.build_redress_dossier, self.state.id, **DOCUMENT
         )
         return None
 

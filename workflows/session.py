@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.minutes import Minutes
     from activities.sessions import (
         DOCUMENT,
         AgendaQuery,
@@ -224,7 +225,7 @@ class SessionWorkflow(Case[SessionState]):
         self.state.agenda = agenda
         self.state.convened_at = workflow.now()
         await self._tell([i.application_id for i in agenda], self.state.id)
-        self.state.pack = await self._document(Sessions.build_pack, self.state)
+        self.state.pack = await self._document(Minutes.build_pack, self.state)
         return await self.commit(
             actor,
             Action.CONVENE,
@@ -360,7 +361,7 @@ class SessionWorkflow(Case[SessionState]):
         pv = self.state.pv
         assert pv is not None
         signed = await workflow.execute_activity_method(
-            Sessions.sign_pv,
+            Minutes.sign_pv,
             SignOrder(sha256=pv.signed_sha256 or pv.sha256, name=actor.name, function=function),
             **DOCUMENT,
         )
@@ -413,7 +414,7 @@ class SessionWorkflow(Case[SessionState]):
             correction=correction,
         )
         self.state.pvs.append(pv)
-        built = await self._document(Sessions.build_pv, self.state)
+        built = await self._document(Minutes.build_pv, self.state)
         pv.sha256 = built.sha256
         return pv
 
