@@ -14,7 +14,7 @@ from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -23,11 +23,22 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.clock import due_after
-from domain.notices import CONSOLE, DUE, EVALUATOR, MAILBOX, PROGRAMME, due_text
+from domain.notices import (
+    CONSOLE,
+    DUE,
+    EVALUATOR,
+    MAILBOX,
+    PROGRAMME,
+    due_text,
+    result_published,
+)
+from domain.workdays import response_due
 from projection.storage import Storage
 from projection.tables import OutboxRow, UserRow
 from settings import Settings
+
+if TYPE_CHECKING:
+    from activities.letters import Letter
 
 NOTICE_REFUSED = "NoticeRefused"  # the error type the workflows do not retry
 OUTBOX = OutboxRow.__table__
@@ -110,11 +121,14 @@ def unbuildable(subject: str, address: str, error: Exception) -> str:
     return f"Courrier impossible à composer : {type(error).__name__} : {error}"[:500]
 
 
-def written_in(body: str, relay: Relay, sent: datetime, due_days: int | None) -> str:
+def written_in(
+    body: str, relay: Relay, sent: datetime, due_days: int | None, due_working: bool
+) -> str:
     """The notice's text with what only its sending knows: the end of a response time that
-    runs from now, the console's public address, the programme's mailbox."""
+    runs from now (as the workflow counts it: domain.workdays.response_due), the console's
+    public address, the programme's mailbox."""
     if due_days is not None:
-        body = body.replace(DUE, due_text(due_after(sent, due_days)))
+        body = body.replace(DUE, due_text(response_due(sent, due_days, due_working)))
     return body.replace(CONSOLE, relay.console).replace(MAILBOX, relay.programme)
 
 
@@ -171,16 +185,41 @@ class Mail:
         # The engine's clock, as the workflow's: a response time counted from here ends on the
         # date the workflow counts too (and the time-skipping tests skip both).
         sent = activity.info().started_time
-        body = written_in(row.body, self.relay, sent, row.due_days)
+        body = written_in(row.body, self.relay, sent, row.due_days, row.due_working)
+        letter = self._letter(row, sent)
+        attached: dict[str, str] = {}
+        if letter:  # storage keeps a letter under its hash: the row refers to it by the hash
+            attached = {"attachment": letter.pdf.sha256, "attachment_sha256": letter.pdf.sha256}
         try:
-            self._send(self._message(row, address, body))
+            self._send(self._message(row, address, body, letter))
         except Refused as error:
             self._refused(key, error)
         except (OSError, smtplib.SMTPException) as error:
             self._record(key, last_error=f"{type(error).__name__}: {error}"[:500])
             raise
-        self._record(key, status="sent", sent_at=sent, address=address, last_error=None, body=body)
+        self._record(
+            key,
+            status="sent",
+            sent_at=sent,
+            address=address,
+            last_error=None,
+            body=body,
+            **attached,
+        )
         return sent
+
+    def _letter(self, row: OutboxRow, sent: datetime) -> "Letter | None":
+        """The result's letter (activities.letters), kept before it leaves: whatever was sent is
+        kept with the dossier, and a retry the same day builds and keeps the same bytes."""
+        if row.kind != result_published.__name__:
+            return None
+        # Imported here: the API sends its invitations through this module, without WeasyPrint.
+        from activities.letters import result_letter
+
+        with Session(self.engine) as db:
+            letter = result_letter(db, row.key, sent)
+        self.storage.keep_document(letter.pdf.content)
+        return letter
 
     def _refused(self, key: str, error: Refused) -> NoReturn:
         self._record(key, status="failed", last_error=str(error))
@@ -219,11 +258,20 @@ class Mail:
             raise Refused(f"Adresse invalide : « {recipient} ».")
         return recipient
 
-    def _message(self, row: OutboxRow, address: str, body: str) -> EmailMessage:
+    def _message(
+        self, row: OutboxRow, address: str, body: str, letter: "Letter | None" = None
+    ) -> EmailMessage:
         """The message, or Refused if the email library will not compose it (a header holding
         a line break, a character it cannot encode): no attempt would ever do better."""
         try:
             message = self._compose(row, address, body)
+            if letter:
+                message.add_attachment(
+                    letter.pdf.content,
+                    maintype="application",
+                    subtype="pdf",
+                    filename=letter.filename,
+                )
             message.as_bytes()  # what sending it would write, headers checked once more
         except (ValueError, TypeError, MessageError) as error:
             raise Refused(unbuildable(row.subject, address, error)) from None

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
 from jinja2 import Environment, StrictUndefined
 
@@ -61,6 +62,29 @@ def mad(value: float) -> str:
 
 def day(moment: datetime) -> str:
     return f"{local(moment):%d/%m/%Y}"
+
+
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def long_day(moment: datetime) -> str:
+    """The day in Rabat as a letter writes it: « 4 décembre 2026 », « 1er juillet 2027 »."""
+    moment = local(moment)
+    first = "1er" if moment.day == 1 else str(moment.day)
+    return f"{first} {MONTHS[moment.month - 1]} {moment.year}"
 
 
 # A block tag's line leaves no blank line behind: a paragraph stays whole around an {% if %}.
@@ -150,10 +174,22 @@ def _application(state: ApplicationState) -> dict[str, object]:
     }
 
 
-def _to(state: ApplicationState, kind: str, due_days: int | None = None, **facts: object):
-    """The applicant's notice of `kind`."""
+def _to(
+    state: ApplicationState,
+    kind: str,
+    counted: FromNotice | None = None,
+    **facts: object,
+) -> list[Notification]:
+    """The applicant's notice of `kind`; `counted`: a response time that runs from its sending."""
     text = words(kind, **_application(state), **facts)
-    return [Notification(recipient=state.data.contact.email, due_days=due_days, **text)]
+    return [
+        Notification(
+            recipient=state.data.contact.email,
+            due_days=counted.days if counted else None,
+            due_working=counted.working_days if counted else False,
+            **text,
+        )
+    ]
 
 
 @notice
@@ -171,7 +207,7 @@ def complements_requested(state: ApplicationState) -> list[Notification]:
     return _to(
         state,
         "complements_requested",
-        request.days,
+        request,
         items=request.items,
         note=note,
         due=_due(request),
@@ -232,33 +268,61 @@ def evaluators_short(state: ApplicationState, missing: int) -> list[Notification
     return [Notification(recipient=PROGRAMME, **text)]
 
 
+class Mark(TypedDict):
+    label: str
+    mark: float | None
+    threshold: float
+    met: bool
+
+
+class Marks(TypedDict):
+    marks: list[Mark]
+    overall: float | None
+    overall_threshold: float
+    overall_met: bool
+
+
+def result_marks(state: ApplicationState, grid: Grid) -> Marks:
+    """The evaluation's result against the call's grid, as the result's notice and its letter
+    (activities.letters) state it: each criterion's mean against its threshold, the weighted
+    score against the overall one (None when the case was never scored)."""
+    result = state.evaluation.result if state.evaluation else None
+    marks = [
+        Mark(
+            label=c.label,
+            mark=result.criterion_means.get(c.code) if result else None,
+            threshold=c.threshold,
+            met=result is not None and c.code not in result.failed_criteria,
+        )
+        for c in grid.criteria
+    ]
+    return {
+        "marks": marks,
+        "overall": result.weighted_score if result else None,
+        "overall_threshold": grid.overall_threshold,
+        "overall_met": result is not None and result.weighted_score >= grid.overall_threshold,
+    }
+
+
+def letter_filename(reference: str) -> str:
+    """The result letter's name, as the e-mail attaches it and the API serves it."""
+    return f"courrier-resultat-{reference}.pdf"
+
+
 @notice
 def result_published(state: ApplicationState, grid: Grid) -> list[Notification]:
     """Résultat de l'appel"""
     decision, redress = state.decision, state.redress
     assert decision
-    result = state.evaluation.result if state.evaluation else None
-    marks = [
-        {
-            "label": c.label,
-            "mark": result.criterion_means.get(c.code) if result else None,
-            "threshold": c.threshold,
-            "met": result is not None and c.code not in result.failed_criteria,
-        }
-        for c in grid.criteria
-    ]
     return _to(
         state,
         "result_published",
-        redress.days if redress else None,
+        redress,
         outcome=decision.outcome,
         reason=sentence(decision.reason),
         redress=redress is not None,
         due=_due(redress) if redress else "",
-        marks=marks,
-        overall=result.weighted_score if result else None,
-        overall_threshold=grid.overall_threshold,
-        overall_met=result is not None and result.weighted_score >= grid.overall_threshold,
+        **result_marks(state, grid),
     )
 
 

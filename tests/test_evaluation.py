@@ -377,10 +377,12 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
 
     await eventually(window_counted, what="the redress window")
     window = (await service.get(f"/applications/{delta}")).json()["redress"]["due_at"]
-    assert f"réexamen de cette décision jusqu'au {due_text(datetime.fromisoformat(window))}" in (
-        " ".join(rejection.split())
-    )
-    await service.env.sleep(timedelta(days=31))
+    due = datetime.fromisoformat(window)
+    assert f"réexamen de cette décision jusqu'au {due_text(due)}" in " ".join(rejection.split())
+    # Counted in Morocco's working days, as the notice said it: past 30 calendar days.
+    now = await service.env.get_current_time()
+    assert due - now > timedelta(days=31)
+    await service.env.sleep(due - now + timedelta(days=1))
 
     async def final() -> bool:
         return (await service.get(f"/applications/{delta}")).json()["stage"] == "rejection_final"

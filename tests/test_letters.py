@@ -40,6 +40,7 @@ from domain.models import (
 )
 from domain.stages import ApplicationStage, CallStage, ClusterStage
 from domain.support import ClusterState, ContractTerms, KPIs, Probation, SupportYear
+from domain.workdays import working_days_after
 from projection.tables import ApplicationRow, CallRow, ClusterRow, OutboxRow, UserRow
 from tests.conftest import (
     APPLICATION,
@@ -262,7 +263,9 @@ def every_notice() -> Iterator[tuple[str, Notification]]:
 
 def test_no_letter_says_a_word_twice_nor_elides_wrongly() -> None:
     for kind, notification in every_notice():
-        sent = written_in(notification.body, RELAY, NOW, notification.due_days)
+        sent = written_in(
+            notification.body, RELAY, NOW, notification.due_days, notification.due_working
+        )
         for text in (notification.subject, sent):
             for what, pattern in WRONG.items():
                 assert not pattern.search(text), (kind, what, pattern.search(text), text)
@@ -281,7 +284,9 @@ def test_each_letter_names_the_call_and_the_cluster_and_keeps_the_note_inside() 
 def test_what_a_rejection_a_probation_and_an_evaluator_read() -> None:
     letters: dict[str, list[str]] = {}
     for kind, notification in every_notice():
-        sent = written_in(notification.body, RELAY, NOW, notification.due_days)
+        sent = written_in(
+            notification.body, RELAY, NOW, notification.due_days, notification.due_working
+        )
         letters.setdefault(kind, []).append(f"{notification.subject}\n{sent}")
     rejection = letters["result_published"][0]
     assert "« Liste d'attente : enveloppe 2027 limitée. »" in rejection
@@ -289,6 +294,8 @@ def test_what_a_rejection_a_probation_and_an_evaluator_read() -> None:
     assert "– Innovation collaborative et plan R&D : 2,00 / 5 (seuil 2,50) — seuil non" in rejection
     assert "– Note globale pondérée : 2,67 / 5 (seuil 3,00) — seuil non atteint" in rejection
     assert "écrivez à programme@clusters.ma en exposant vos motifs" in rejection
+    # The redress runs 30 working days of Morocco from the sending, as the workflow counts it.
+    assert f"jusqu'au {notices.due_text(working_days_after(NOW, 30))} (heure" in rejection
     assert "Notes obtenues" not in "".join(letters["result_published"][1:])
     probation = letters["support_decided"][0]
     assert "sous probation pour l'année 2" in probation
