@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from api.routes.letters import letter_response, letters_of
 from console.files import files_of
 from console.forms import members_text
 from console.mail import messages_of
@@ -43,6 +44,16 @@ def application(request: Request, case_id: str, actor: Signed, db: Db) -> Respon
         return back("/console/candidatures", "erreur", str(error.detail))
 
 
+@router.get("/candidatures/{case_id}/courriers/{sha256}.pdf", name="console_letter")
+def letter(request: Request, case_id: str, sha256: str, actor: Signed, db: Db) -> Response:
+    """A result letter under the console's session, as the API serves it (the case page links
+    each one the applicant was sent)."""
+    try:
+        return letter_response(request, db, case_id, sha256, actor)
+    except HTTPException as error:
+        return back(f"/console/candidatures/{case_id}", "erreur", str(error.detail))
+
+
 def application_page(
     request: Request, case_id: str, actor: Actor, db: Db, **form: Any
 ) -> HTMLResponse:
@@ -62,6 +73,7 @@ def application_page(
         grid=call.spec.grid,
         sectors=call.spec.sectors,
         files=files_of(Kind.APPLICATION, db, case_id, actor),
+        letters=letters_of(db, request.app.state.storage, case_id),
         answer_files=[f for f in case.files if asked and f.uploaded_at >= asked],
         messages=messages,
         answers=[a for a in actions if A.REVIEW_REQUESTED in TRANSITIONS[a].sources],

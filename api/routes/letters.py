@@ -1,0 +1,114 @@
+"""A case's result letters (activities.letters), as the result's e-mail carried them: the list,
+and each letter's PDF, for whoever may read the case's files (web.files). A letter is found
+through the outbox row that sent it, never by its hash alone: another case's letter is unknown
+here. The console's case page links them through its own session (console.applications)."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from domain.ids import Kind, application_workflow_id
+from domain.models import Actor
+from domain.notices import letter_filename
+from domain.stages import ApplicationStage
+from projection.storage import Storage
+from projection.tables import AuditRow, OutboxRow
+from web.applications import APPLICATIONS
+from web.deps import Anyone, ApplicationId, Db
+from web.files import FILE_HEADERS, FILES
+
+router = APIRouter(prefix=APPLICATIONS.prefix, tags=["candidatures"])
+Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 du courrier")]
+
+
+class ResultLetter(BaseModel):
+    """One result letter sent to the applicant."""
+
+    sent_at: datetime
+    outcome: ApplicationStage  # the decision the letter told
+    sha256: str
+    size: int
+    url: str
+
+
+def letters_of(db: Session, storage: Storage, case_id: str) -> list[ResultLetter]:
+    """The case's letters, oldest first (a re-evaluation after a redress sends another)."""
+    case = application_workflow_id(case_id)
+    rows = db.exec(
+        select(OutboxRow)
+        .where(
+            col(OutboxRow.key).startswith(f"{case}:"),
+            col(OutboxRow.attachment_sha256).is_not(None),
+        )
+        .order_by(col(OutboxRow.sent_at), col(OutboxRow.id))
+    ).all()
+    # A notice's key is « {workflow}:{seq}:{n} »: the transition that wrote it, whose stage is
+    # the outcome the letter told.
+    seqs = {row.key: int(row.key.split(":")[1]) for row in rows}
+    stages = dict(
+        db.exec(
+            select(AuditRow.seq, AuditRow.to_stage).where(
+                AuditRow.workflow_id == case, col(AuditRow.seq).in_(set(seqs.values()))
+            )
+        ).all()
+    )
+    letters = []
+    for row in rows:
+        assert row.attachment_sha256 and row.sent_at  # recorded together when sent
+        letters.append(
+            ResultLetter(
+                sent_at=row.sent_at,
+                outcome=ApplicationStage(stages[seqs[row.key]]),
+                sha256=row.attachment_sha256,
+                size=storage.fs.size(storage.path(row.attachment_sha256)),
+                url=f"{APPLICATIONS.prefix}/{case_id}/letters/{row.attachment_sha256}.pdf",
+            )
+        )
+    return letters
+
+
+def case_letters(request: Request, db: Session, case_id: str, actor: Actor) -> list[ResultLetter]:
+    FILES[Kind.APPLICATION].readable(db, case_id, actor)
+    return letters_of(db, request.app.state.storage, case_id)
+
+
+def letter_response(
+    request: Request, db: Session, case_id: str, sha256: str, actor: Actor
+) -> Response:
+    """The letter's PDF, if one of the case's result e-mails carried it; else 404."""
+    letter = next(
+        (x for x in case_letters(request, db, case_id, actor) if x.sha256 == sha256), None
+    )
+    if letter is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Courrier inconnu pour ce dossier.")
+    storage: Storage = request.app.state.storage
+    return storage.response(
+        sha256, letter.size, "application/pdf", letter_filename(case_id), request, FILE_HEADERS
+    )
+
+
+@router.get(
+    "/{case_id}/letters",
+    response_model=list[ResultLetter],
+    summary="Les courriers de résultat envoyés (PDF joints au courriel)",
+)
+def application_letters(
+    case_id: ApplicationId, request: Request, actor: Anyone, db: Db
+) -> list[ResultLetter]:
+    return case_letters(request, db, case_id, actor)
+
+
+@router.get(
+    "/{case_id}/letters/{sha256}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="Un courrier de résultat (PDF/A)",
+)
+def application_letter(
+    case_id: ApplicationId, sha256: Sha256, request: Request, actor: Anyone, db: Db
+) -> Response:
+    return letter_response(request, db, case_id, sha256, actor)
