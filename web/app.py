@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.routes import applications, calls, clusters, deadlines, documents, evaluations
+from api.routes import letters as result_letters
 from console import views as console
 from console.pages import SESSION_COOKIE
 from console.security import PageHeaders
@@ -110,6 +111,7 @@ def create_app(
     )
     for module in (calls, applications, documents, evaluations, clusters, deadlines, console):
         app.include_router(module.router)
+    app.include_router(result_letters.router)  # a case's result letters (PDF)
     # Wrong tokens and sign-ins counted by this process (web.attempts: in memory, per replica).
     app.state.attempts = Attempts()
 
