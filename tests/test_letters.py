@@ -38,7 +38,9 @@ from domain.models import (
     Notification,
     Redress,
 )
-from domain.stages import ApplicationStage, CallStage, ClusterStage
+from domain.session import AgendaItem, Function, SessionMember, SessionSpec, SessionState
+from domain.session_notices import session_convened
+from domain.stages import ApplicationStage, CallStage, ClusterStage, SessionStage
 from domain.support import ClusterState, ContractTerms, KPIs, Probation, SupportYear
 from domain.workdays import working_days_after
 from projection.tables import ApplicationRow, CallRow, ClusterRow, OutboxRow, UserRow
@@ -159,6 +161,35 @@ def cluster(stage: ClusterStage, name: str = "Technopôle du Souss", **year: obj
     )
 
 
+def convened_session() -> SessionState:
+    """A session convened with two files on its agenda, one of them not marked."""
+    members = [
+        SessionMember(name="Karim Comité", function=Function.PRESIDENT),
+        SessionMember(name="Salma Comité", function=Function.SECRETARY),
+        SessionMember(name="Hassan Comité"),
+    ]
+    spec = SessionSpec(
+        title="Comité de pilotage — séance de juin",
+        call_ids=["2027-0a1b2c3d4e5f"],
+        meets_at=NOW + timedelta(days=10),
+        place="Rabat, salle du conseil",
+        members=members,
+    )
+    agenda = [
+        AgendaItem(
+            application_id=f"{n:012x}",
+            call_id=spec.call_ids[0],
+            cluster_name=name,
+            rank=n,
+            score=score,
+        )
+        for n, (name, score) in enumerate([("Aéropôle", 3.85), ("Cluster TIC n° 8", None)], 1)
+    ]
+    return SessionState(
+        id="5e55a0c1", stage=SessionStage.CONVENED, spec=spec, agenda=agenda, updated_at=NOW
+    )
+
+
 def every_notice() -> Iterator[tuple[str, Notification]]:
     """Each kind of notice, in each of its variants, as a workflow writes it."""
     A, C = ApplicationStage, ClusterStage
@@ -252,6 +283,7 @@ def every_notice() -> Iterator[tuple[str, Notification]]:
             notices.support_decided(cluster(C.ACTIVE, "Cluster Textile du Nord")),
             *(notices.support_decided(cluster(s)) for s in (C.SUSPENDED, C.TERMINATED, C.ENDED)),
         ],
+        "session_convened": [session_convened(convened_session())],
     }
     assert set(made) == set(notices.KINDS), "a kind of notice has no case here"
     for kind, variants in made.items():
