@@ -19,7 +19,8 @@ from domain.models import (
     Evaluation,
     EvaluationResult,
 )
-from domain.stages import Action, ApplicationStage, CallStage, ClusterStage, Role
+from domain.session import LikelyConflict, PvSignature, SessionSpec
+from domain.stages import Action, ApplicationStage, CallStage, ClusterStage, Role, SessionStage
 from domain.support import ContractTerms, SupportYear
 
 T = TypeVar("T")
@@ -213,9 +214,119 @@ class SupportTotals(BaseModel):
     total: float
 
 
+# --- the committee's sessions (domain.session) -----------------------------------------------
+class SessionSummary(BaseModel):
+    """A session in a list."""
+
+    id: str
+    title: str
+    stage: SessionStage
+    meets_at: Moment
+    call_ids: list[str]
+    decided: int = Field(description="Dossiers de l'ordre du jour décidés.")
+    pending: int = Field(description="Dossiers de l'ordre du jour restant à décider.")
+    updated_at: Moment
+
+
+class QuorumView(BaseModel):
+    voting_present: int = Field(description="Membres votants présents (et sans conflit).")
+    needed: int = Field(description="Membres votants présents qu'il faut.")
+    reached: bool
+
+
+class ItemDecisionView(BaseModel):
+    outcome: ApplicationStage
+    amounts: list[float] = Field(description="Montants accordés par année (MAD).")
+    votes_for: int
+    votes_against: int
+    abstentions: int
+    voters: list[str] = Field(description="Membres votants présents et sans conflit.")
+    decided_at: Moment
+    decided_by: str
+
+
+class AgendaItemView(BaseModel):
+    application_id: str
+    call_id: str
+    cluster_name: str
+    rank: int
+    score: float | None = Field(description="Note globale pondérée des évaluateurs.")
+    consensus: bool | None = Field(description="Les évaluateurs s'accordent (écart faible).")
+    likely: list[LikelyConflict] = Field(description="Conflits d'intérêts probables signalés.")
+    added_at: Moment | None = Field(description="Ajouté après la convocation.")
+    removed_at: Moment | None
+    removed_reason: str | None
+    opened_at: Moment | None
+    withdrawn: list[str] = Field(description="Membres retirés pour conflit d'intérêts.")
+    decision: ItemDecisionView | None
+    pending: bool = Field(description="Ni décidé ni retiré de l'ordre du jour.")
+    quorum: QuorumView = Field(
+        description="Sur ce dossier : ses votants (les voix exprimées en font le compte)."
+    )
+
+
+class AgendaEntry(AgendaItemView):
+    """An agenda item with its decision's texts, read from the session's audit trail."""
+
+    motivation: str | None = Field(description="Motivation communiquée au candidat.")
+    internal_note: str | None = Field(
+        description="Note interne du comité : pour le comité et l'administration seuls."
+    )
+
+
+class StoredPdf(BaseModel):
+    sha256: str
+    built_at: Moment
+    url: str
+
+
+class PvView(BaseModel):
+    """One version of the PV: signed, it never changes; a correction is a new version."""
+
+    number: int
+    sha256: str = Field(description="SHA-256 du PV tel qu'établi, avant signature.")
+    signed_sha256: str | None = Field(description="SHA-256 du PV signé (ou du scan déposé).")
+    built_at: Moment
+    corrects: int | None = Field(description="Numéro du PV que celui-ci rectifie.")
+    correction: str | None
+    signatures: list[PvSignature]
+    signed: bool = Field(description="Signé par le président et le secrétaire.")
+    url: str = Field(description="Le PDF : signé s'il l'est, sinon tel qu'établi.")
+
+
+class SessionView(BaseModel):
+    id: str
+    stage: SessionStage
+    spec: SessionSpec
+    agenda: list[AgendaItemView]
+    current: str | None = Field(description="Dossier ouvert, en attente de sa décision.")
+    present: list[str] = Field(description="Membres pointés présents.")
+    quorum: QuorumView
+    pack: StoredPdf | None = Field(description="Dossier de séance (établi à la convocation).")
+    pvs: list[PvView]
+    convened_at: Moment | None
+    opened_at: Moment | None
+    closed_at: Moment | None
+    updated_at: Moment
+    allowed_actions: list[Action] = Field(description="Ce que le lecteur peut faire à présent.")
+
+    def item(self, application_id: str) -> AgendaItemView | None:
+        return next((i for i in self.agenda if i.application_id == application_id), None)
+
+    @property
+    def pv(self) -> PvView | None:
+        return self.pvs[-1] if self.pvs else None
+
+
+class SessionDetail(SessionView):
+    agenda: list[AgendaEntry]  # type: ignore[assignment]
+    audit: list[AuditEntry]
+
+
 # What an update's answer is shown as, per kind of case.
 VIEWS: dict[Kind, type[BaseModel]] = {
     Kind.CALL: CallView,
     Kind.APPLICATION: ApplicationView,
     Kind.CLUSTER: ClusterView,
+    Kind.SESSION: SessionView,
 }

@@ -8,14 +8,26 @@ from pydantic import BaseModel
 
 from domain.lifecycle import DECISIONS, TRANSITIONS, allowed_actions
 from domain.models import Actor, ApplicationState, AuditEvent, CallState
+from domain.session import SIGNATORIES, SessionState
 from domain.stages import Action, ApplicationStage, CallStage, Role
 from domain.support import ClusterState
-from projection.views import ApplicationView, AuditEntry, CallView, ClusterView
+from projection.views import (
+    AgendaEntry,
+    ApplicationView,
+    AuditEntry,
+    CallView,
+    ClusterView,
+    SessionDetail,
+    SessionView,
+)
 
 # Who reads every evaluator's sheet, comments and scores; the others read their own, if any.
 SCORE_READERS = frozenset({Role.ADMIN, Role.COMMITTEE})
 # Events whose payload is an evaluator's sheet, or the scores of all of them.
 SCORE_EVENTS = frozenset({Action.SUBMIT_SCORES, Action.COMPLETE_EVALUATION})
+# Who reads the committee's internal note on a decision (never an applicant).
+NOTE_READERS = frozenset({Role.ADMIN, Role.COMMITTEE})
+NOTE = "internal_note"
 # Keys of a payload that are the workflow's bookkeeping, for no reader (a notice's outbox key).
 INTERNAL_KEYS = frozenset({"notice", "seq", "workflow_id", "run_id", "update_id", "request"})
 
@@ -69,12 +81,86 @@ def cluster_view(state: ClusterState) -> ClusterView:
     )
 
 
-def view_of(state: CallState | ApplicationState | ClusterState, actor: Actor) -> BaseModel:
+def session_actions(state: SessionState, actor: Actor) -> list[Action]:
+    """What `actor` may do in the session now: its stage's actions for their role; a committee
+    account only in a session it sits in, and the PV's signature only for a signatory who has
+    not signed it yet (the workflow refuses the others: workflows.session)."""
+    member = state.spec.member(actor.name)
+    if actor.role == Role.COMMITTEE and member is None:
+        return []
+    pv = state.pv
+    unsigned = (
+        member is not None
+        and member.function in SIGNATORIES
+        and pv is not None
+        and not pv.signed_by(member.function)
+    )
+    return [a for a in allowed_actions(state.stage, actor.role) if a != Action.SIGN_PV or unsigned]
+
+
+def quorum_view(state: SessionState, withdrawn: list[str] | None = None) -> dict:
+    """The voting members present (less those `withdrawn` from an item) against the quorum."""
+    present, needed = state.quorum(withdrawn or [])
+    return {"voting_present": present, "needed": needed, "reached": present >= needed}
+
+
+def session_view(state: SessionState, actor: Actor) -> SessionView:
+    base = f"/sessions/{state.id}"
+    pack = state.pack
+    return SessionView.model_validate(
+        state.model_dump()
+        | {
+            "agenda": [
+                item.model_dump()
+                | {"pending": item.pending, "quorum": quorum_view(state, item.withdrawn)}
+                for item in state.agenda
+            ],
+            "quorum": quorum_view(state),
+            "pack": pack.model_dump() | {"url": f"{base}/pack.pdf"} if pack else None,
+            "pvs": [
+                pv.model_dump()
+                | {"signed": pv.complete, "url": f"{base}/pv.pdf?number={pv.number}"}
+                for pv in state.pvs
+            ],
+            "allowed_actions": session_actions(state, actor),
+        }
+    )
+
+
+def session_detail(
+    state: SessionState,
+    texts: dict[str, tuple[str | None, str | None]],
+    events: list[AuditEvent],
+    actor: Actor,
+) -> SessionDetail:
+    """The session with each decision's texts (`texts`: motivation and internal note per file)
+    and its timeline, as `actor` may read them: the internal note for NOTE_READERS alone."""
+    view = session_view(state, actor)
+    notes = actor.role in NOTE_READERS
+    agenda = []
+    for item in view.agenda:
+        motivation, note = texts.get(item.application_id, (None, None))
+        entry = item.model_dump() | {"motivation": motivation, NOTE: note if notes else None}
+        agenda.append(AgendaEntry.model_validate(entry))
+    audit = timeline(events)
+    if not notes:
+        audit = [
+            e.model_copy(update={"payload": {k: v for k, v in e.payload.items() if k != NOTE}})
+            for e in audit
+        ]
+    return SessionDetail.model_validate(view.model_dump() | {"agenda": agenda, "audit": audit})
+
+
+def view_of(
+    state: CallState | ApplicationState | ClusterState | SessionState, actor: Actor
+) -> BaseModel:
     """A case's state as `actor` may see it."""
     if isinstance(state, CallState):
         return call_view(state)
     if isinstance(state, ClusterState):
         return cluster_view(state)
+    if isinstance(state, SessionState):
+        return session_view(state, actor)
     return seen_by(application_view(state), actor)
 
 

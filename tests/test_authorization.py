@@ -55,11 +55,14 @@ READERS = frozenset({ADMIN, OPERATOR, COMMITTEE})
 PUBLISHERS = frozenset({ADMIN, COMMITTEE})
 ONLY_EVALUATOR = frozenset({EVALUATOR})
 ONLY_COMMITTEE = frozenset({COMMITTEE})
+SITTING = frozenset({ADMIN, COMMITTEE})  # a committee session's readers and members
 
 DEPOSITS = {
     ("POST", "/applications/{case_id}/documents"),
     ("POST", "/clusters/{case_id}/documents"),
 }
+SCAN = ("POST", "/sessions/{case_id}/deposit_signed_pv")  # a signed PV, scanned
+MULTIPART = DEPOSITS | {SCAN}
 A_FILE = {"file": ("statuts.pdf", b"%PDF-1.4\n" + b"0" * 64, "application/pdf")}
 API: dict[tuple[str, str], frozenset[str] | None] = {
     # service and documentation
@@ -132,6 +135,25 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/clusters/{case_id}"): READERS,
     ("GET", "/clusters/{case_id}/kpis"): READERS,
     ("GET", "/deadlines"): READERS,
+    # committee sessions: the programme's managers prepare them, the committee sits (the
+    # workflow then lets a committee account act in its own sessions only)
+    ("POST", "/sessions"): ONLY_ADMIN,
+    ("PUT", "/sessions/{case_id}"): ONLY_ADMIN,
+    ("POST", "/sessions/{case_id}/convene"): ONLY_ADMIN,
+    ("POST", "/sessions/{case_id}/record_attendance"): SITTING,
+    ("POST", "/sessions/{case_id}/open_session"): SITTING,
+    ("POST", "/sessions/{case_id}/add_item"): SITTING,
+    ("POST", "/sessions/{case_id}/remove_item"): SITTING,
+    ("POST", "/sessions/{case_id}/open_item"): SITTING,
+    ("POST", "/sessions/{case_id}/decide_item"): SITTING,
+    ("POST", "/sessions/{case_id}/close_session"): SITTING,
+    ("POST", "/sessions/{case_id}/sign_pv"): SITTING,
+    ("POST", "/sessions/{case_id}/correct_pv"): ONLY_ADMIN,
+    SCAN: ONLY_ADMIN,
+    ("GET", "/sessions"): SITTING,
+    ("GET", "/sessions/{case_id}"): SITTING,
+    ("GET", "/sessions/{case_id}/pv.pdf"): SITTING,
+    ("GET", "/sessions/{case_id}/pack.pdf"): SITTING,
 }
 # The console grants what the API grants: evaluators see their own evaluations and nothing else
 # of other cases (README, « Console »), hence no cluster pages for them.
@@ -186,7 +208,8 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/utilisateurs"): ONLY_ADMIN,
     ("POST", "/console/utilisateurs"): ONLY_ADMIN,
 }
-# One console route takes every action; each action allows the roles its API route allows.
+# One console route takes every action of the kinds of case it names (a session's have pages
+# of their own); each action allows the roles its API route allows.
 CONSOLE_ACTION = ("POST", "/console/{resource}/{case_id}/actions/{action}")
 RESOURCES_FR = {"calls": "appels", "applications": "candidatures", "clusters": "clusters"}
 CONSOLE_ACTIONS = {
@@ -194,8 +217,9 @@ CONSOLE_ACTIONS = {
     for (method, path), roles in API.items()
     if method == "POST"
     and len(parts := path.split("/")) == 4
+    and parts[1] in RESOURCES_FR
     and parts[2] == "{case_id}"
-    and (method, path) not in DEPOSITS
+    and (method, path) not in MULTIPART
 }
 # Route-level access, then case-level: an evaluator sees only the files assigned to them, so an
 # unassigned case is refused (the positive side is in test_evaluator_sees_only_assigned_cases).
@@ -236,6 +260,7 @@ SHEET = {
     ]
 }
 KPIS = {"rd_projects": 2, "patents": 1, "startups": 1, "rd_jobs": 5, "trainings": 3}
+ITEM = {"application_id": CASE_ID}  # a file on a session's agenda
 # Bodies valid enough to pass validation: an allowed role then reaches the (missing) case, so the
 # 403 a refused role gets with the same body is the role check and not a payload error.
 BODIES: dict[str, dict] = {
@@ -276,8 +301,45 @@ BODIES: dict[str, dict] = {
     "suspend": REASON,
     "resume": {"note": "Reprise"},
     "terminate": REASON,
+    "record_attendance": {"present": ["Karim Comité"]},
+    "add_item": {**ITEM, "reason": "Dossier oublié à la convocation"},
+    "remove_item": {**ITEM, "reason": "Dossier retiré par son porteur"},
+    "open_item": ITEM,
+    "decide_item": {
+        **ITEM,
+        "outcome": "labelled",
+        "votes_for": 3,
+        "reason_codes": ["seuils_atteints"],
+    },
+    "correct_pv": REASON,
 }
-NO_BODY = {"publish", "start_evaluation", "publish_results", "archive"}
+NO_BODY = {
+    "publish",
+    "start_evaluation",
+    "publish_results",
+    "archive",
+    "convene",
+    "open_session",
+    "close_session",
+    "sign_pv",
+}
+SPEC_PATHS = ("/sessions", "/sessions/{case_id}")  # a session's spec: new, or revised
+
+
+def session_spec(call_id: str) -> dict:
+    """A session's spec whose members are the tests' committee accounts (the API checks them)
+    and whose call is `call_id` (an unknown one is refused, 422, before the session is made)."""
+    return {
+        "title": "Séance de test des autorisations",
+        "call_ids": [call_id],
+        "meets_at": "2027-12-01T10:00",
+        "members": [
+            {"name": "Karim Comité", "function": "président"},
+            {"name": "Salma Comité", "function": "secrétaire"},
+        ],
+    }
+
+
 # The console validates the registration form before the role: a complete one reaches the check.
 REGISTRATION_FORM = {
     "cluster_name": "Cluster Aéronautique du Nord",
@@ -315,9 +377,12 @@ def concrete(path: str) -> str:
     )
 
 
-def body_for(method: str, path: str) -> dict | None:
+def body_for(method: str, path: str, call_id: str = CALL_ID) -> dict | None:
+    """`call_id`: the call a new session names (a real one for a session to be made)."""
     if method not in ("POST", "PUT"):
         return None
+    if path in SPEC_PATHS:
+        return session_spec(call_id)
     name = "/calls" if path in ("/calls", "/calls/{call_id}") else path.rsplit("/", 1)[-1]
     if name in NO_BODY:
         return None
@@ -419,14 +484,15 @@ API_ROUTES = sorted(API)
 
 
 async def api_request(
-    http: httpx.AsyncClient, route: tuple[str, str], headers: dict
+    http: httpx.AsyncClient, route: tuple[str, str], headers: dict, call_id: str = CALL_ID
 ) -> httpx.Response:
     method, path = route
-    if route in DEPOSITS:  # a file, as multipart
+    if route in MULTIPART:  # a file, as multipart
         return await http.post(
             concrete(path), files=A_FILE, data={"kind": "autre"}, headers=headers
         )
-    return await http.request(method, concrete(path), json=body_for(method, path), headers=headers)
+    body = body_for(method, path, call_id)
+    return await http.request(method, concrete(path), json=body, headers=headers)
 
 
 @pytest.mark.parametrize("route", API_ROUTES, ids=" ".join)
@@ -443,8 +509,10 @@ async def test_api_strangers_get_401(service: Service, route: tuple[str, str]) -
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", API_ROUTES, ids=" ".join)
-async def test_api_roles(service: Service, route: tuple[str, str], role: str) -> None:
-    response = await api_request(service.http, route, auth(role))
+async def test_api_roles(
+    service: Service, live: dict[str, str], route: tuple[str, str], role: str
+) -> None:
+    response = await api_request(service.http, route, auth(role), live["appels"])
     allowed = API[route]
     if allowed is not None and (role not in allowed or (route, role) in ASSIGNED_ONLY):
         assert response.status_code == 403, response.text

@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 
 from api.routes import applications, calls, clusters, deadlines, documents, evaluations
 from api.routes import letters as result_letters
+from api.routes import sessions as committee_sessions
 from console import views as console
 from console.pages import SESSION_COOKIE
 from console.security import PageHeaders
@@ -112,6 +113,7 @@ def create_app(
     for module in (calls, applications, documents, evaluations, clusters, deadlines, console):
         app.include_router(module.router)
     app.include_router(result_letters.router)  # a case's result letters (PDF)
+    app.include_router(committee_sessions.router)  # the committee's sessions, their PV and pack
     # Wrong tokens and sign-ins counted by this process (web.attempts: in memory, per replica).
     app.state.attempts = Attempts()
 

@@ -31,11 +31,13 @@ UNKNOWN = {
     Kind.CALL: "Appel à projets inconnu.",
     Kind.APPLICATION: "Candidature inconnue.",
     Kind.CLUSTER: "Cluster inconnu.",
+    Kind.SESSION: "Séance du comité inconnue.",
 }
 CLOSED = {
     Kind.CALL: "Cet appel est clos.",
     Kind.APPLICATION: "Ce dossier est clos.",
     Kind.CLUSTER: "Ce dossier de soutien est clos.",
+    Kind.SESSION: "Cette séance est terminée.",
 }
 
 
