@@ -18,6 +18,10 @@ MEMBER_TYPES_FR = {
 }
 MEMBER_TYPE_LABELS = {kind: label for label, kind in MEMBER_TYPES_FR.items()}
 CONTACT_PARTS = ("name", "email", "phone")  # a CONTACT input's parts: « contact.email », …
+# The kinds whose value is one text, as typed or chosen (a select, radios, a hidden input)…
+AS_TYPED = ("text", "textarea", "date", "file", "sector", "assigned", "item", "outcome")
+# … and those of a box each: the values ticked.
+TICKED = ("evaluators", "files", "present", "reason_codes")
 
 
 class FormError(ValueError):
@@ -79,7 +83,7 @@ def payload(
     body: dict = {}
     for f in fields:
         raw = with_preset(f, str(form.get(f.name) or "").strip(), form, presets or {})
-        if f.kind in ("text", "textarea", "date", "file", "sector", "assigned") and raw:
+        if f.kind in AS_TYPED and raw:
             body[f.name] = raw
         elif f.kind == "lines" and (raw or f.required):
             body[f.name] = _lines(raw)
@@ -91,7 +95,7 @@ def payload(
             body[f.name] = f.name in form
         elif f.kind == "choice" and raw in ("true", "false"):  # none: « obligatoire »
             body[f.name] = raw == "true"
-        elif f.kind in ("evaluators", "files"):
+        elif f.kind in TICKED:
             body[f.name] = [str(v) for v in form.getlist(f.name)]
         elif f.kind == "kpis":  # one left empty: not declared (a target's default, zero)
             typed = {code: str(form.get(f"{f.name}.{code}") or "").strip() for code in KPI_LABELS}

@@ -15,6 +15,8 @@ from console import (  # noqa: F401 (each module adds its routes to the router)
     lists,
     mail,
     session,
+    sessions,
+    sitting,
     users,
 )
 from console.actions import RESOURCES

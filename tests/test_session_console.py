@@ -1,0 +1,363 @@
+"""The committee session in the console: every kind of form input the lifecycle table declares
+is drawn and read (a new kind without either fails here), and a whole session through the pages
+as its members use them, on the time-skipping server: prepared, convened, attendance pointed,
+opened, an item opened with a withdrawal and decided, the next item, closed; each page in
+French, each refused form shown again as typed, each form refused from another site."""
+
+import re
+
+import httpx
+import pytest
+from markupsafe import escape
+from starlette.datastructures import FormData
+
+import console.views  # noqa: F401 (the templates' globals: the session's choices, the presets)
+from console.forms import payload
+from console.pages import templates
+from domain.lifecycle import TRANSITIONS
+from domain.models import DEFAULT_GRID, MemberType
+from domain.session import REASON_CODES
+from domain.table import F, FormField
+from tests.conftest import PDF_BYTES, Service
+from tests.test_authorization import console_message
+from tests.test_session_workflow import MEMBERS, PRESIDENT, SECRETARY, scored_files, start_session
+
+FORMS = templates.env.from_string(
+    '{% from "_actions.html" import action_forms with context %}'
+    "{{ action_forms('seances', 'abc', actions, 'k', evaluators, grid, files, sectors, assigned,"
+    " members=members, items=items, item=item) }}"
+)
+CRITERION = DEFAULT_GRID.criteria[0].code
+
+
+def _tags(html: str, name: str) -> list[str]:
+    """The inputs, selects and text areas named `name`."""
+    return re.findall(rf'<(?:input|select|textarea)\b[^>]*\bname="{re.escape(name)}"[^>]*>', html)
+
+
+# How each kind is drawn: the control its field's name is on, and what that control must be.
+DRAWN = {
+    F.TEXT: lambda f: (f.name, 'type="text"'),
+    F.TEXTAREA: lambda f: (f.name, "<textarea"),
+    F.LINES: lambda f: (f.name, "<textarea"),
+    F.DATE: lambda f: (f.name, 'type="date"'),
+    F.NUMBER: lambda f: (f.name, 'inputmode="decimal"'),
+    F.CHECKBOX: lambda f: (f.name, 'type="checkbox"'),
+    F.CHOICE: lambda f: (f.name, 'type="radio"'),
+    F.SECTOR: lambda f: (f.name, "<select"),
+    F.AMOUNTS: lambda f: (f.name, "<textarea"),
+    F.KPIS: lambda f: (f"{f.name}.patents", 'type="number"'),
+    F.EVALUATORS: lambda f: (f.name, 'value="Eve Évaluatrice"'),
+    F.ASSIGNED: lambda f: (f.name, "<select"),
+    F.GRID: lambda f: (f"score.{CRITERION}", "<select"),
+    F.FILE: lambda f: (f.name, "<select"),
+    F.FILES: lambda f: (f.name, 'value="d1"'),
+    F.CONFIRM: lambda f: (f.name, "required"),
+    F.MEMBERS: lambda f: (f.name, "<textarea"),
+    F.CONTACT: lambda f: (f"{f.name}.email", 'type="email"'),
+    F.ITEM: lambda f: (f.name, "<select"),  # a choice on the session's page…
+    F.PRESENT: lambda f: (f.name, 'value="Salma Comité"'),
+    F.OUTCOME: lambda f: (f.name, 'value="reserve"'),
+    F.REASON_CODES: lambda f: (f.name, 'value="note_globale"'),
+}
+
+
+def _drawn(action: str, item: str | None = None) -> str:
+    return FORMS.render(
+        actions=[action],
+        evaluators=["Eve Évaluatrice"],
+        grid=DEFAULT_GRID,
+        files=[{"id": "d1", "kind": "autre", "filename": "a.pdf", "uploaded_at": None}],
+        sectors=["textile"],
+        assigned=["Eve Évaluatrice"],
+        members=[("Karim Comité", "président"), ("Salma Comité", "secrétaire")],
+        items=[("a1", "1. Cluster Alpha")],
+        item=item,
+        filled={},
+        errors={},
+    )
+
+
+def test_every_kind_of_input_the_table_declares_is_drawn_as_its_kind() -> None:
+    assert set(DRAWN) == set(F), "a kind of input without its drawing: add it to _actions.html"
+    for action, row in TRANSITIONS.items():
+        html = _drawn(action)
+        for f in row.fields:
+            name, mark = DRAWN[f.kind](f)
+            assert any(mark in tag for tag in _tags(html, name)), (action, f.name, f.kind)
+    # On an item's own page, its item is the page's: a hidden input, no choice.
+    html = _drawn("decide_item", item="a1")
+    assert _tags(html, "application_id") == [
+        '<input type="hidden" name="application_id" value="a1">'
+    ]
+    for code, sentence in REASON_CODES.items():
+        assert f'value="{code}"> {escape(sentence)}' in html
+    assert "liste d&#39;attente" in html and "labellisée" in html and "rejetée" in html
+
+
+# How each kind is read: what the form sends for a field « x », and what the body holds.
+MISSING = object()
+READ = {
+    F.TEXT: ([("x", " abc ")], "abc"),
+    F.TEXTAREA: ([("x", "Deux\nlignes")], "Deux\nlignes"),
+    F.LINES: ([("x", "a\n\n b ")], ["a", "b"]),
+    F.DATE: ([("x", "2027-01-04")], "2027-01-04"),
+    F.NUMBER: ([("x", "1 000,5")], 1000.5),
+    F.CHECKBOX: ([("x", "on")], True),
+    F.CHOICE: ([("x", "false")], False),
+    F.SECTOR: ([("x", "textile")], "textile"),
+    F.AMOUNTS: ([("x", "1 200 000\n900000")], [1_200_000.0, 900_000.0]),
+    F.KPIS: ([("x.patents", "2")], {"patents": 2}),
+    F.EVALUATORS: ([("x", "Eve"), ("x", "Driss")], ["Eve", "Driss"]),
+    F.ASSIGNED: ([("x", "Eve")], "Eve"),
+    F.GRID: ([(f"score.{c.code}", "3,5") for c in DEFAULT_GRID.criteria], MISSING),
+    F.FILE: ([("x", "d1")], "d1"),
+    F.FILES: ([("x", "d1"), ("x", "d2")], ["d1", "d2"]),
+    F.CONFIRM: ([("x", "on")], MISSING),  # never part of the body
+    F.MEMBERS: ([("x", "Aero SA ; entreprise")], [{"name": "Aero SA", "type": MemberType.COMPANY}]),
+    F.CONTACT: (
+        [("x.name", "Salma"), ("x.email", "s@c.ma")],
+        {"name": "Salma", "email": "s@c.ma", "phone": None},
+    ),
+    F.ITEM: ([("x", "a1")], "a1"),
+    F.PRESENT: ([("x", "Karim Comité"), ("x", "Salma Comité")], ["Karim Comité", "Salma Comité"]),
+    F.OUTCOME: ([("x", "reserve")], "reserve"),
+    F.REASON_CODES: ([("x", "criteres"), ("x", "enveloppe")], ["criteres", "enveloppe"]),
+}
+
+
+@pytest.mark.parametrize("kind", list(F))
+def test_every_kind_of_input_is_read(kind: F) -> None:
+    assert set(READ) == set(F), "a kind of input without its reading: add it to console.forms"
+    sent, expected = READ[kind]
+    body = payload((FormField(name="x", label="X", kind=kind),), FormData(sent), DEFAULT_GRID)
+    if kind == F.GRID:
+        assert [s["score"] for s in body["x"]] == [3.5] * len(DEFAULT_GRID.criteria)
+    else:
+        assert body.get("x", MISSING) == expected
+
+
+# --- a whole session through the console --------------------------------------------------------
+CLUSTER_MEMBER = "Aero Parts SA"  # one of every test application's members (conftest)
+EVIL = {"Origin": "https://evil.example"}
+
+
+def key_of(page: httpx.Response, form_id: str) -> str:
+    """The key the form `form_id` carries on the page (a browser sends it back)."""
+    form = re.search(rf'<form\b[^>]*id="{form_id}".*?</form>', page.text, re.S)
+    assert form, f"no form {form_id} on {page.request.url}"
+    key = re.search(r'name="cle" value="([^"]+)"', form.group(0))
+    assert key
+    return key.group(1)
+
+
+async def submit(
+    browser: httpx.AsyncClient, page_path: str, action: str, data: dict, to: str | None = None
+) -> httpx.Response:
+    """The action's form on the page, filled with `data` and sent as the page sends it."""
+    page = await browser.get(page_path)
+    assert page.status_code == 200, page.text
+    assert f'id="form-{action}"' in page.text, (action, page_path)
+    return await browser.post(
+        f"{to or page_path}/{action}", data={"cle": key_of(page, f"form-{action}"), **data}
+    )
+
+
+def moved(answer: httpx.Response, to: str, says: str) -> None:
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == to
+    message = console_message(answer)
+    assert message and message["kind"] == "succes" and says in message["lines"][0], message
+
+
+def refused_with(answer: httpx.Response, code: int, says: str) -> str:
+    assert answer.status_code == code, answer.text[:2000]
+    message = console_message(answer)
+    assert message and any(says in line for line in message["lines"]), message
+    return answer.text
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_session_sat_through_the_console(skipping: Service) -> None:
+    service = skipping
+    call_id, files = await scored_files(service, {"Cluster Alpha": 5, "Cluster Beta": 3})
+    alpha, beta = files.values()
+    members = [
+        {"name": PRESIDENT, "function": "président"},
+        {"name": SECRETARY, "function": "secrétaire"},
+        {"name": MEMBERS[0], "organisation": CLUSTER_MEMBER},  # a likely conflict on each file
+        {"name": MEMBERS[1]},
+        {"name": MEMBERS[2]},
+    ]
+    handle = await start_session(service, call_id, members=members)
+    session_id = handle.id.removeprefix("session-")
+    here = f"/console/seances/{session_id}"
+    admin = await service.signed_in("t-admin")
+    karim = await service.signed_in("t-committee")  # the president
+    salma = await service.signed_in("t-committee2")  # the secretary
+    hassan = await service.signed_in("t-committee3")
+    operator = await service.signed_in("t-operator")
+
+    # The list: for the committee and the managers; only a manager prepares a session.
+    listed = await admin.get("/console/seances")
+    assert listed.status_code == 200
+    assert "Comité de pilotage — séance 1" in listed.text and "séance en préparation" in listed.text
+    assert 'href="/console/seances/nouvelle"' in listed.text
+    assert '<a href="/console/seances" aria-current="page">Séances</a>' in listed.text
+    seen = await karim.get("/console/seances")
+    assert seen.status_code == 200 and "Préparer une séance" not in seen.text
+    assert (await operator.get("/console/seances")).status_code == 403
+    assert ">Séances</a>" not in (await operator.get("/console/appels")).text
+    prepare = await karim.get("/console/seances/nouvelle")
+    assert prepare.status_code == 303
+    assert "Seul un gestionnaire" in console_message(prepare)["lines"][0]
+
+    # The draft revised through its form: refused, it comes back as typed, each error beside
+    # its field; accepted, the page shows it.
+    edit = await admin.get(f"{here}/modifier")
+    assert edit.status_code == 200 and 'value="Comité de pilotage — séance 1"' in edit.text
+    form = {
+        "cle": key_of(edit, "form-seance"),
+        "title": "Comité de pilotage — séance de printemps",
+        "call_ids": [call_id],
+        "meets_at": "2027-04-15T10:00",
+        "place": "Rabat, salle du conseil",
+        "quorum_percent": "50",
+        "membre": [PRESIDENT, SECRETARY, *MEMBERS],
+        f"fonction.{PRESIDENT}": "président",
+        f"fonction.{SECRETARY}": "membre",  # no secretary
+        f"organisation.{MEMBERS[0]}": CLUSTER_MEMBER,
+        **{f"votant.{n}": "on" for n in (PRESIDENT, SECRETARY, *MEMBERS)},
+    }
+    wrong = await admin.post(f"{here}/modifier", data=form)
+    page = refused_with(wrong, 422, "un(e) seul(e) secrétaire")
+    assert (
+        'id="members-erreur"' in page and 'value="Comité de pilotage — séance de printemps"' in page
+    )
+    assert f'value="{CLUSTER_MEMBER}"' in page  # nothing typed is lost
+    revised = await admin.post(
+        f"{here}/modifier", data=form | {f"fonction.{SECRETARY}": "secrétaire"}
+    )
+    moved(revised, here, "Séance enregistrée")
+    page = await admin.get(here)
+    assert (
+        "Comité de pilotage — séance de printemps" in page.text
+        and "Rabat, salle du conseil" in page.text
+    )
+    assert "0 présent(s) sur 5 votant(s), il en faut 3" in page.text
+
+    # Forged: from another site, or with a malformed key; the convocation wants its box ticked.
+    forged = await admin.post(f"{here}/convene", data={"confirme": "on"}, headers=EVIL)
+    assert forged.status_code == 403 and "intersites" in forged.text
+    malformed = await admin.post(f"{here}/convene", data={"cle": "a b", "confirme": "on"})
+    refused_with(malformed, 422, "malformée")
+    unconfirmed = await submit(admin, here, "convene", {})
+    refused_with(unconfirmed, 422, "cochez la confirmation")
+    moved(
+        await submit(admin, here, "convene", {"confirme": "on"}),
+        here,
+        "Convoquer les membres : fait",
+    )
+    page = (await admin.get(here)).text
+    assert "séance convoquée" in page and "Cluster Alpha" in page and "Cluster Beta" in page
+    assert page.index("Cluster Alpha") < page.index("Cluster Beta")  # best first
+    assert "1 conflit(s) probable(s)" in page
+    pack = await admin.get(f"{here}/dossier-de-seance.pdf")
+    assert pack.status_code == 200 and pack.headers["content-type"] == "application/pdf"
+
+    # Attendance: the quorum is told, and refused until it is reached.
+    two = {"present": [PRESIDENT, SECRETARY]}
+    moved(await submit(salma, here, "record_attendance", two), here, "Pointer les présents : fait")
+    page = await salma.get(here)
+    assert "2 présent(s) sur 5 votant(s), il en faut 3" in page.text
+    assert f'name="present" value="{PRESIDENT}" checked' in page.text  # prefilled
+    early = await submit(salma, here, "open_session", {})
+    refused_with(early, 409, "Quorum non atteint : 2 membre(s) votant(s) présent(s), il en faut 3")
+    four = {"present": [PRESIDENT, SECRETARY, MEMBERS[0], MEMBERS[1]]}
+    moved(await submit(salma, here, "record_attendance", four), here, "fait")
+    moved(await submit(karim, here, "open_session", {}), here, "Ouvrir la séance : fait")
+
+    # Alpha: its evidence, its likely conflict and why; refused until the member withdraws or
+    # declares none; opened with the withdrawal, its quorum counted without him.
+    item = f"{here}/dossiers/{alpha}"
+    page = await salma.get(item)
+    assert page.status_code == 200
+    for seen_text in (
+        "Conflit(s) probable(s) signalé(s)",
+        f"{MEMBERS[0]} — membre du projet : {CLUSTER_MEMBER}",
+        "Membres du cluster",
+        "Notes par critère et par évaluateur",
+        "Appréciations de",
+        f'href="/console/candidatures/{alpha}"',
+        "Cluster Beta →",
+    ):
+        assert seen_text in page.text, seen_text
+    unclear = await submit(salma, item, "open_item", {})
+    refused_with(unclear, 422, f"Conflit probable signalé pour {MEMBERS[0]}")
+    withdrawn = await submit(salma, item, "open_item", {"withdrawn": [MEMBERS[0]]})
+    moved(withdrawn, item, "Ouvrir le dossier : fait")
+    page = await salma.get(item)
+    assert "3 votant(s) présent(s) et sans conflit, il en faut 3" in page.text
+    assert f"retrait(s) : {MEMBERS[0]}" in page.text
+
+    # Decided: a miscount is refused, the form as typed; then the next file comes up.
+    decision = {
+        "outcome": "labelled",
+        "amounts": "1 200 000\n1 000 000",
+        "votes_for": "2",
+        "reason_codes": ["seuils_atteints", "qualite_rd"],
+        "reason": "Un programme de R&D remarquable.",
+        "internal_note": "Unanimité après discussion.",
+    }
+    miscounted = await submit(salma, item, "decide_item", decision)
+    page = refused_with(miscounted, 422, "2 voix exprimées")
+    assert "Un programme de R&amp;D remarquable." in page and 'value="qualite_rd" checked' in page
+    decided = await submit(salma, item, "decide_item", decision | {"votes_for": "3"})
+    moved(decided, f"{here}/dossiers/{beta}", "Décision enregistrée : dossier suivant")
+    page = (await admin.get(item)).text
+    assert "labellisée" in page and "3 pour, 0 contre, 0 abstention(s)" in page
+    assert (
+        "Le dossier atteint les seuils de la grille" in page
+        and "Unanimité après discussion." in page
+    )
+    assert "1\u202f200\u202f000 MAD" in page
+
+    # Beta: the flagged member declares no conflict; rejected, the session's last file.
+    beta_item = f"{here}/dossiers/{beta}"
+    moved(await submit(salma, beta_item, "open_item", {"flags_cleared": "on"}), beta_item, "fait")
+    rejected = {
+        "outcome": "rejected",
+        "votes_for": "3",
+        "votes_against": "1",
+        "reason_codes": ["note_globale"],
+    }
+    moved(
+        await submit(salma, beta_item, "decide_item", rejected),
+        here,
+        "tous les dossiers sont décidés",
+    )
+
+    # Closed: the PV to sign, by the president and the secretary only; a scan deposited.
+    moved(await submit(karim, here, "close_session", {"confirme": "on"}), here, "fait")
+    page = (await admin.get(here)).text
+    assert "PV à signer" in page and "Procès-verbal n° 1" in page and "à signer" in page
+    assert "1 décidé(s)" not in page
+    pv = await admin.get(f"{here}/pv/1.pdf")
+    assert pv.status_code == 200 and pv.headers["content-type"] == "application/pdf"
+    assert 'id="form-sign_pv"' in (await karim.get(here)).text
+    assert 'id="form-sign_pv"' not in (await hassan.get(here)).text
+    assert 'id="form-sign_pv"' not in (await admin.get(here)).text
+    scan = await admin.post(
+        f"{here}/pv-signe",
+        files={"file": ("pv-signe.pdf", PDF_BYTES, "application/pdf")},
+        data={"cle": "scan"},
+    )
+    moved(scan, here, "PV signé déposé")
+    page = (await admin.get(here)).text
+    assert "PV signé" in page and f"scan signé déposé par {PRESIDENT} (président)" in page
+    for event in ("Séance modifiée", "Membres convoqués", "Décision du comité", "Séance close"):
+        assert event in page, event
+    listed = (await admin.get("/console/seances")).text
+    assert "2 décidé(s), 0 à examiner" in listed
+    for browser in (admin, karim, salma, hassan, operator):
+        await browser.aclose()
