@@ -3,13 +3,21 @@ workflow's updates (the API's own tests go through HTTP): convened with its agen
 its members called, the quorum missing then reached, a member withdrawing from a file, three
 outcomes recorded by the files' own workflows, the session closed with its PV."""
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
 
+from activities.minutes import key_filename
+from activities.signing import verify
 from domain.ids import session_workflow_id
 from domain.models import Actor
 from domain.session import (
@@ -24,8 +32,9 @@ from domain.session import (
 )
 from domain.stages import Role, SessionStage
 from projection.tables import OutboxRow, SessionItemRow
-from tests.conftest import Service, eventually
+from tests.conftest import Service, end_cases, eventually, running_service
 from tests.test_evaluation import DRISS, EVE, NADIA, NAMES, eligible_applications, ok, score
+from tests.test_signing import Authority
 from workflows.session import SessionWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -289,3 +298,69 @@ async def test_results_wait_for_the_pv_signed_and_a_signed_pv_is_corrected_by_a_
         return audit[-1]["action"] == "compile_redress_dossier"
 
     await eventually(compiled, what="the redress dossier")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def signing(
+    skipping_env: WorkflowEnvironment, any_engine: Engine, tmp_path: Path
+) -> AsyncIterator[tuple[Service, Authority]]:
+    """A service whose president and secretary have their signing keys, from a throw-away
+    certificate authority."""
+    authority = Authority("Autorité de certification du programme (essai)")
+    folder = tmp_path / "signing"
+    folder.mkdir()
+    for name in (PRESIDENT, SECRETARY):
+        (folder / key_filename(name)).write_bytes(authority.pkcs12(name, b"essai"))
+    async with running_service(
+        skipping_env, any_engine, signing_keys_dir=folder, signing_passphrase="essai"
+    ) as service:
+        yield service, authority
+        await end_cases(service)
+
+
+async def test_the_pv_is_signed_by_the_president_and_the_secretary_before_any_result_goes(
+    signing: tuple[Service, Authority],
+) -> None:
+    service, authority = signing
+    call_id, files = await scored_files(service, {"Cluster Zeta": 4})
+    (zeta,) = files.values()
+    handle = await start_session(service, call_id)
+
+    async def act(name: str, actor: Actor, body: object = None) -> SessionState:
+        update = getattr(SessionWorkflow, name)
+        args = [actor] if body is None else [actor, body]
+        return (await handle.execute_update(update, args=args)).state
+
+    await act("convene", ADMIN)
+    await act("record_attendance", member(SECRETARY), _attendance([PRESIDENT, SECRETARY, *MEMBERS]))
+    await act("open_session", member(PRESIDENT))
+    await act("open_item", member(SECRETARY), _opening(zeta))
+    await act("decide_item", member(SECRETARY), _decision(zeta, "labelled", 5, amounts=[9e5]))
+    await act("close_session", member(PRESIDENT))
+
+    once = await act("sign_pv", member(PRESIDENT))
+    assert once.stage == SessionStage.CLOSED  # the secretary's signature still missing
+    message = await refused(handle.execute_update, SessionWorkflow.sign_pv, member(PRESIDENT))
+    assert "a déjà signé" in message
+    publish = f"/calls/{call_id}/publish_results"
+    assert (await service.post(publish, role="admin", json={"confirme": True})).status_code == 409
+
+    signed = await act("sign_pv", member(SECRETARY))
+    assert signed.stage == SessionStage.SIGNED
+    pv = signed.pvs[0]
+    assert pv.signed_sha256 and pv.signed_sha256 != pv.sha256
+    content = service.storage.content(pv.signed_sha256)
+    found = await asyncio.to_thread(verify, content, [authority.root])  # it runs a loop of its own
+    assert [(s.function, s.signer) for s in found] == [
+        ("président", PRESIDENT),
+        ("secrétaire", SECRETARY),
+    ]
+    assert content.startswith(service.storage.content(pv.sha256))  # the PV as built, unchanged
+    await ok(await service.post(publish, role="admin", json={"confirme": True}))
+    await service.env.sleep(timedelta(minutes=1))
+
+    async def announced() -> bool:  # its cluster's case started: nothing left half-done
+        case = (await service.get(f"/applications/{zeta}")).json()
+        return case["decision"]["published_at"] is not None
+
+    await eventually(announced, what="the result announced")

@@ -10,7 +10,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
     from activities.prechecks import Prechecks
-    from activities.redress import RedressDossiers
     from activities.sessions import DOCUMENT
     from domain import notices
     from domain.lifecycle import DECISIONS
@@ -60,8 +59,9 @@ class ApplicationClock(Case[ApplicationState]):
 
     async def _compile_dossier(self) -> Notify | None:
         assert self.state.redress is not None
-        self.state.redress.dossier = await workflow.execute_activity_method(
-            RedressDossiers.build_redress_dossier, self.state.id, **DOCUMENT
+        # activities.redress, named (not imported: the API need not load WeasyPrint).
+        self.state.redress.dossier = await workflow.execute_activity(
+            "build_redress_dossier", self.state.id, result_type=str, **DOCUMENT
         )
         return None
 

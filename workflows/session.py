@@ -12,7 +12,6 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.minutes import Minutes
     from activities.sessions import (
         DOCUMENT,
         AgendaQuery,
@@ -225,7 +224,7 @@ class SessionWorkflow(Case[SessionState]):
         self.state.agenda = agenda
         self.state.convened_at = workflow.now()
         await self._tell([i.application_id for i in agenda], self.state.id)
-        self.state.pack = await self._document(Minutes.build_pack, self.state)
+        self.state.pack = await self._document("build_pack", self.state)
         return await self.commit(
             actor,
             Action.CONVENE,
@@ -360,9 +359,10 @@ class SessionWorkflow(Case[SessionState]):
         function = self._signatory(actor)
         pv = self.state.pv
         assert pv is not None
-        signed = await workflow.execute_activity_method(
-            Minutes.sign_pv,
+        signed = await workflow.execute_activity(
+            "sign_pv",
             SignOrder(sha256=pv.signed_sha256 or pv.sha256, name=actor.name, function=function),
+            result_type=str,
             **DOCUMENT,
         )
         pv.signed_sha256 = signed
@@ -414,12 +414,14 @@ class SessionWorkflow(Case[SessionState]):
             correction=correction,
         )
         self.state.pvs.append(pv)
-        built = await self._document(Minutes.build_pv, self.state)
+        built = await self._document("build_pv", self.state)
         pv.sha256 = built.sha256
         return pv
 
-    async def _document(self, activity, state: SessionState) -> StoredDocument:  # noqa: ANN001
-        sha256 = await workflow.execute_activity_method(activity, state, **DOCUMENT)
+    async def _document(self, activity: str, state: SessionState) -> StoredDocument:
+        """A document of activities.minutes (named, not imported: the API, which imports this
+        workflow, need not load WeasyPrint and pyHanko), kept by its SHA-256."""
+        sha256 = await workflow.execute_activity(activity, state, result_type=str, **DOCUMENT)
         return StoredDocument(sha256=sha256, built_at=workflow.now())
 
     async def _tell(self, application_ids: list[str], session_id: str | None) -> None:
