@@ -58,10 +58,6 @@ def moment(value: datetime) -> str:
     return f"{long_day(value)} à {local(value):%H:%M}"
 
 
-def hour(value: datetime) -> str:
-    return f"{local(value):%H:%M}"
-
-
 def names(people: Iterable[str]) -> str:
     return ", ".join(people)
 
