@@ -356,7 +356,7 @@ async def evaluation(s: Scenario) -> Recorded:
     await s.update(reviewed, App.request_review, OPERATOR, bodies.ReviewRequest(reason="Erreur"))
     answer = bodies.ReviewAnswer(answer="Accordé")
     await s.update(reviewed, App.order_re_evaluation, COMMITTEE, answer)
-    await s.sleep(timedelta(days=31))
+    await s.sleep(timedelta(days=50))  # the redress window: 30 working days
     await final.result()
     await labelled.result()
     return {
