@@ -18,7 +18,7 @@ from domain.search import folded
 from domain.stages import ApplicationStage, SessionStage
 
 CaseId = Annotated[str, Field(pattern=r"^[0-9a-f]{1,32}$", max_length=32)]
-CallRef = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9a-f]{1,32}$", max_length=37)]
+CallRef = Annotated[str, Field(pattern=r"^([0-9]{4}-)?[0-9a-f]{1,32}$", max_length=37)]
 MAX_SESSION_MEMBERS = 30
 MAX_AGENDA = 200  # files on one session's agenda
 MAX_YEARS = 10  # amounts granted per year of support

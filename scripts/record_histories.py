@@ -68,9 +68,14 @@ from temporalio.worker import (  # noqa: E402
 )
 
 from activities.mailcatcher import Catcher, relay_to, start_catcher  # noqa: E402
-from domain import bodies, models  # noqa: E402
-from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id  # noqa: E402
-from domain.stages import CallStage, Role  # noqa: E402
+from domain import bodies, models, session  # noqa: E402
+from domain.ids import (  # noqa: E402
+    application_workflow_id,
+    call_workflow_id,
+    cluster_workflow_id,
+    session_workflow_id,
+)
+from domain.stages import CallStage, Role, SessionStage  # noqa: E402
 from domain.support import (  # noqa: E402
     REPORT_FILES,
     AnnualReport,
@@ -81,12 +86,14 @@ from domain.support import (  # noqa: E402
     ReportedKPIs,
 )
 from projection.database import make_engine, migrate  # noqa: E402
+from projection.storage import Storage  # noqa: E402
 from settings import bundled_binary  # noqa: E402
 from web.identity import add_user  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.application import ApplicationWorkflow as App  # noqa: E402
 from workflows.call import CallWorkflow  # noqa: E402
 from workflows.cluster import ClusterWorkflow as Cluster  # noqa: E402
+from workflows.session import SessionWorkflow as Sitting  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
 # The recordings' clock starts here (a Monday, 09:00 in Rabat); moving it changes every file.
@@ -415,7 +422,71 @@ async def support(s: Scenario) -> Recorded:
     return {"support-first-year": first_year, "support-last-year": latest}
 
 
-SCENARIOS: list[Run] = [eligibility, evaluation, support]
+SECRETARY = models.Actor(name="Salma", role=Role.COMMITTEE)
+MEMBERS = [COMMITTEE, SECRETARY, models.Actor(name="Hassan", role=Role.COMMITTEE)]
+
+
+async def committee(s: Scenario) -> Recorded:
+    """A session decides a call's three files: convened (its pack built), the quorum reached,
+    a member withdrawing, three outcomes, the PV built, a signed scan deposited."""
+    call = await s.open_call("committee", evaluators_per_application=1)
+    apps = await s.register(call, 3, files=tuple(models.DEFAULT_DOCUMENTS))
+    await s.sleep(timedelta(days=19))
+    eve = EVALUATORS[0]
+    for app, mark in zip(apps, (4.5, 3.5, 2), strict=True):
+        await s.update(app, App.mark_eligible, OPERATOR, bodies.EligibleDecision())
+        await s.update(
+            app, App.assign_evaluators, ADMIN, bodies.EvaluatorAssignment(evaluators=[eve.name])
+        )
+        await s.update(app, App.declare_interest, eve, bodies.InterestDeclaration(conflict=False))
+        await s.update(app, App.submit_scores, eve, sheet(mark))
+    await s.update(call, CallWorkflow.start_evaluation, ADMIN)
+    now = await s.now()
+    spec = session.SessionSpec(
+        title="Séance",
+        call_ids=[call.id.removeprefix("call-")],
+        meets_at=now + timedelta(days=7),
+        members=[
+            session.SessionMember(name=m.name, function=f)
+            for m, f in zip(MEMBERS, session.Function, strict=True)
+        ],
+    )
+    state = session.SessionState(
+        id=fixed_id("session:committee")[:12], stage=SessionStage.DRAFT, spec=spec, updated_at=now
+    )
+    sitting = await s.client.start_workflow(
+        Sitting.run,
+        session.SessionStart(state=state),
+        id=session_workflow_id(state.id),
+        task_queue=QUEUE,
+    )
+    s.cases.append(sitting.id)
+    await s.update(sitting, Sitting.create_session, ADMIN)
+    await s.update(sitting, Sitting.convene, ADMIN)
+    present = session.Attendance(present=[m.name for m in MEMBERS])
+    await s.update(sitting, Sitting.record_attendance, SECRETARY, present)
+    await s.update(sitting, Sitting.open_session, SECRETARY)
+    for app, outcome in zip(apps, session.OUTCOMES, strict=True):
+        application_id = app.id.removeprefix("application-")
+        withdrawn = ["Hassan"] if outcome == models.ApplicationStage.RESERVE else []
+        opening = session.ItemOpening(application_id=application_id, withdrawn=withdrawn)
+        await s.update(sitting, Sitting.open_item, SECRETARY, opening)
+        decision = session.ItemDecision(
+            application_id=application_id,
+            outcome=outcome,
+            votes_for=3 - len(withdrawn),
+            reason_codes=["seuils_atteints"],
+        )
+        await s.update(sitting, Sitting.decide_item, SECRETARY, decision)
+    await s.update(sitting, Sitting.close_session, COMMITTEE)
+    scan = session.ScanDeposit(sha256=hashlib.sha256(b"PV signe").hexdigest())
+    await s.update(sitting, Sitting.deposit_signed_pv, ADMIN, scan)
+    await s.update(call, CallWorkflow.publish_results, ADMIN)
+    await s.sleep(timedelta(days=1))
+    return {"committee-call": call, "session": sitting, "session-labelled": apps[0]}
+
+
+SCENARIOS: list[Run] = [eligibility, evaluation, support, committee]
 
 
 # --- normalisation of the saved history ---------------------------------------------------
@@ -524,12 +595,15 @@ async def record_one(run: Run, out: Path, tag: str) -> list[Path]:
     engine = make_engine(f"sqlite:///{folder.name}/projection.db")
     migrate(engine)
     with Session(engine) as db:  # the evaluators' notices go to their accounts' addresses
-        for evaluator in EVALUATORS:
-            add_user(db, evaluator.name, evaluator.role, f"{evaluator.name.lower()}@evaluation.ma")
+        for person in EVALUATORS + MEMBERS:
+            add_user(db, person.name, person.role, f"{person.name.lower()}@programme.ma")
     catcher = start_catcher(Catcher())  # the notices are delivered, as in production
     written = []
     try:
-        async with env, build_worker(env.client, engine, QUEUE, relay=relay_to(catcher)):
+        storage = Storage(f"{folder.name}/documents")  # the letters and the session's PDFs
+        async with env, build_worker(
+            env.client, engine, QUEUE, relay=relay_to(catcher), storage=storage
+        ):
             now = await env.get_current_time()
             if now >= START:
                 raise SystemExit(f"START ({START}) has passed: move it on (every file changes)")
