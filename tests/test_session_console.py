@@ -4,11 +4,14 @@ as its members use them, on the time-skipping server: prepared, convened, attend
 opened, an item opened with a withdrawal and decided, the next item, closed; each page in
 French, each refused form shown again as typed, each form refused from another site."""
 
+import html
 import re
+from functools import partial
 
 import httpx
 import pytest
 from markupsafe import escape
+from playwright.async_api import Page, expect
 from starlette.datastructures import FormData
 
 import console.views  # noqa: F401 (the templates' globals: the session's choices, the presets)
@@ -18,8 +21,13 @@ from domain.lifecycle import TRANSITIONS
 from domain.models import DEFAULT_GRID, MemberType
 from domain.session import REASON_CODES
 from domain.table import F, FormField
-from tests.conftest import PDF_BYTES, Service
+from tests.conftest import APPLICATION, PDF_BYTES, Service, auth, eventually
+from tests.test_accessibility import BLOCKING, RUN_AXE, axe_or_skip, signed_in
+from tests.test_api import open_call as open_call_api
 from tests.test_authorization import console_message
+from tests.test_call_of_60 import OUT_OF_VIEW
+from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip, open_call
+from tests.test_evaluation import DRISS, EVE, NAMES, sheet
 from tests.test_session_workflow import MEMBERS, PRESIDENT, SECRETARY, scored_files, start_session
 
 FORMS = templates.env.from_string(
@@ -30,9 +38,9 @@ FORMS = templates.env.from_string(
 CRITERION = DEFAULT_GRID.criteria[0].code
 
 
-def _tags(html: str, name: str) -> list[str]:
+def _tags(page: str, name: str) -> list[str]:
     """The inputs, selects and text areas named `name`."""
-    return re.findall(rf'<(?:input|select|textarea)\b[^>]*\bname="{re.escape(name)}"[^>]*>', html)
+    return re.findall(rf'<(?:input|select|textarea)\b[^>]*\bname="{re.escape(name)}"[^>]*>', page)
 
 
 # How each kind is drawn: the control its field's name is on, and what that control must be.
@@ -81,18 +89,18 @@ def _drawn(action: str, item: str | None = None) -> str:
 def test_every_kind_of_input_the_table_declares_is_drawn_as_its_kind() -> None:
     assert set(DRAWN) == set(F), "a kind of input without its drawing: add it to _actions.html"
     for action, row in TRANSITIONS.items():
-        html = _drawn(action)
+        drawn = _drawn(action)
         for f in row.fields:
             name, mark = DRAWN[f.kind](f)
-            assert any(mark in tag for tag in _tags(html, name)), (action, f.name, f.kind)
+            assert any(mark in tag for tag in _tags(drawn, name)), (action, f.name, f.kind)
     # On an item's own page, its item is the page's: a hidden input, no choice.
-    html = _drawn("decide_item", item="a1")
-    assert _tags(html, "application_id") == [
+    drawn = _drawn("decide_item", item="a1")
+    assert _tags(drawn, "application_id") == [
         '<input type="hidden" name="application_id" value="a1">'
     ]
     for code, sentence in REASON_CODES.items():
-        assert f'value="{code}"> {escape(sentence)}' in html
-    assert "liste d&#39;attente" in html and "labellisée" in html and "rejetée" in html
+        assert f'value="{code}"> {escape(sentence)}' in drawn
+    assert "liste d&#39;attente" in drawn and "labellisée" in drawn and "rejetée" in drawn
 
 
 # How each kind is read: what the form sends for a field « x », and what the body holds.
@@ -276,6 +284,7 @@ async def test_a_session_sat_through_the_console(skipping: Service) -> None:
     four = {"present": [PRESIDENT, SECRETARY, MEMBERS[0], MEMBERS[1]]}
     moved(await submit(salma, here, "record_attendance", four), here, "fait")
     moved(await submit(karim, here, "open_session", {}), here, "Ouvrir la séance : fait")
+    assert "Examiner le dossier suivant : 1. Cluster Alpha" in (await karim.get(here)).text
 
     # Alpha: its evidence, its likely conflict and why; refused until the member withdraws or
     # declares none; opened with the withdrawal, its quorum counted without him.
@@ -299,6 +308,8 @@ async def test_a_session_sat_through_the_console(skipping: Service) -> None:
     page = await salma.get(item)
     assert "3 votant(s) présent(s) et sans conflit, il en faut 3" in page.text
     assert f"retrait(s) : {MEMBERS[0]}" in page.text
+    assert f"{CLUSTER_MEMBER} (s'est retiré(e))" in html.unescape(page.text)
+    assert "Reprendre le dossier en cours : 1. Cluster Alpha" in (await salma.get(here)).text
 
     # Decided: a miscount is refused, the form as typed; then the next file comes up.
     decision = {
@@ -360,4 +371,185 @@ async def test_a_session_sat_through_the_console(skipping: Service) -> None:
     listed = (await admin.get("/console/seances")).text
     assert "2 décidé(s), 0 à examiner" in listed
     for browser in (admin, karim, salma, hassan, operator):
+        await browser.aclose()
+
+
+# --- in Chromium, at a laptop's width and a phone's ---------------------------------------------
+async def scored_on_site(api: httpx.AsyncClient, marks: dict[str, int]) -> str:
+    """A call whose files are evaluated by Eve and Driss (each marked `marks[name]` throughout),
+    on the dev server in real time: its deadline passes in three seconds."""
+    call_id = await open_call(
+        api, "Appel à projets — séance du comité", seconds=3, evaluators_per_application=2
+    )
+    ids = []
+    for name in marks:
+        body = APPLICATION | {"cluster_name": name}
+        made = await api.post(f"/calls/{call_id}/applications", headers=auth("operator"), json=body)
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+
+    async def at(case: str, stage: str) -> bool:
+        return (await api.get(f"/applications/{case}", headers=auth("admin"))).json()[
+            "stage"
+        ] == stage
+
+    for case in ids:
+        await eventually(partial(at, case, "eligibility_review"), timeout=30, what="the deadline")
+        assert (
+            await api.post(f"/applications/{case}/mark_eligible", headers=auth("operator"))
+        ).status_code == 200
+    assert (
+        await api.post(f"/calls/{call_id}/start_evaluation", headers=auth("admin"))
+    ).status_code == 200
+    for case, mark in zip(ids, marks.values(), strict=True):
+        assigned = await api.post(
+            f"/applications/{case}/assign_evaluators",
+            headers=auth("admin"),
+            json={"evaluators": [NAMES[EVE], NAMES[DRISS]]},
+        )
+        assert assigned.status_code == 200, assigned.text
+        for role in (EVE, DRISS):
+            path = f"/applications/{case}"
+            declared = await api.post(
+                f"{path}/declare_interest", headers=auth(role), json={"conflict": False}
+            )
+            assert declared.status_code == 200, declared.text
+            marked = (mark,) * len(DEFAULT_GRID.criteria)
+            scored = await api.post(
+                f"{path}/submit_scores", headers=auth(role), json=sheet(*marked)
+            )
+            assert scored.status_code == 200, scored.text
+        await eventually(partial(at, case, "scored"), what="the evaluation complete")
+    return call_id
+
+
+async def in_view(page: Page, name: str) -> list[str]:
+    """The page at 1366 and 390 px, kept as screenshots; what it hides or scrolls sideways, and
+    axe-core's serious or critical violations."""
+    problems = []
+    await page.add_script_tag(path=str(axe_or_skip()))
+    for width, height in ((1366, 900), (390, 844)):
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.screenshot(path=str(ARTIFACTS / f"seance-{name}-{width}.png"), full_page=True)
+        problems += [f"{name} à {width} px : {line}" for line in await page.evaluate(OUT_OF_VIEW)]
+        problems += [
+            f"{name} à {width} px : [{v['impact']}] {v['id']} — {v['help']} {v['nodes']}"
+            for v in await page.evaluate(RUN_AXE)
+            if v["impact"] in BLOCKING
+        ]
+    await page.set_viewport_size({"width": 1366, "height": 900})
+    return problems
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_session_prepared_and_sat_in_chromium_at_1366_and_390_px(site: str) -> None:
+    executable = browser_or_skip()
+    from playwright.async_api import async_playwright
+
+    async with httpx.AsyncClient(base_url=site) as api:
+        call_id = await scored_on_site(api, {"Cluster Alpha": 4, "Cluster Beta": 2})
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
+        admin = await signed_in(browser, site, "admin", 1366)  # axe's script: CSP bypassed
+        await admin.goto(f"{site}/console/seances")
+        await admin.get_by_role("link", name="Préparer une séance").click()
+        problems += await in_view(admin, "preparer")
+
+        # Prepared through its form: a call chosen, four members, a president, a secretary.
+        await admin.get_by_label("Intitulé").fill("Comité de pilotage — séance d'automne")
+        await admin.get_by_label("Date et heure (heure de Rabat)").fill("2027-10-14T10:00")
+        await admin.get_by_label("Appel à projets — séance du comité").check()
+        for name in (PRESIDENT, SECRETARY, MEMBERS[0], MEMBERS[1]):
+            await admin.get_by_role("checkbox", name=name, exact=True).check()
+        await admin.get_by_label(f"Fonction de {PRESIDENT}").select_option("président")
+        await admin.get_by_label(f"Fonction de {SECRETARY}").select_option("secrétaire")
+        await admin.get_by_label(f"Organisme de {MEMBERS[0]}").fill(CLUSTER_MEMBER)
+        await admin.get_by_role("button", name="Préparer la séance").click()
+        await expect(
+            admin.get_by_role("heading", name="Comité de pilotage — séance d'automne")
+        ).to_be_visible()
+        await expect(admin.locator("#quorum")).to_contain_text(
+            "0 présent(s) sur 4 votant(s), il en faut 3"
+        )
+
+        form = admin.locator("#form-convene")
+        await form.get_by_label("Je confirme").check()
+        await form.get_by_role("button", name="Convoquer les membres").click()
+        form = admin.locator("#form-record_attendance")
+        for name in (PRESIDENT, SECRETARY, MEMBERS[0]):
+            await form.get_by_label(name).check()
+        await form.get_by_role("button", name="Pointer les présents").click()
+        await expect(admin.locator("#quorum")).to_contain_text("3 présent(s) sur 4 votant(s)")
+        await admin.locator("#form-open_session").get_by_role("button").click()
+        await expect(admin.locator("#etape")).to_have_text("séance ouverte")
+        problems += await in_view(admin, "seance")
+
+        # The first file: its likely conflict cleared, then its decision; the next comes up.
+        await admin.get_by_role("link", name="Cluster Alpha").first.click()
+        await expect(admin.locator("#conflits")).to_contain_text(CLUSTER_MEMBER)
+        problems += await in_view(admin, "dossier-declarations")
+        form = admin.locator("#form-open_item")
+        await form.get_by_label("déclarent n'en avoir aucun").check()
+        await form.get_by_role("button", name="Ouvrir le dossier").click()
+        problems += await in_view(admin, "dossier-decision")
+        form = admin.locator("#form-decide_item")
+        await form.get_by_label("labellisée").check()
+        await form.get_by_label("Voix pour").fill("3")
+        await form.get_by_label(REASON_CODES["seuils_atteints"]).check()
+        await form.get_by_role("button", name="Enregistrer la décision").click()
+        await expect(admin.get_by_role("heading", name=re.compile("Cluster Beta"))).to_be_visible()
+        await expect(admin.get_by_role("status")).to_contain_text("dossier suivant")
+        await admin.get_by_role("link", name=re.compile("Cluster Alpha")).click()
+        problems += await in_view(admin, "dossier-decide")
+        await admin.goto(f"{site}/console/seances")
+        problems += await in_view(admin, "liste")
+        await browser.close()
+    assert call_id and not problems, problems
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_session_prepared_through_its_form(dev: Service) -> None:
+    """Update-with-start (the dev server): a refused form comes back as typed with each error
+    beside its field; only the accounts that may sit are offered, only a manager prepares."""
+    call_id = await open_call_api(dev)
+    admin = await dev.signed_in("t-admin")
+    karim = await dev.signed_in("t-committee")
+    page = await admin.get("/console/seances/nouvelle")
+    assert page.status_code == 200 and "Préparer une séance" in page.text
+    assert f'name="membre" value="{PRESIDENT}"' in page.text
+    assert "Eve Évaluatrice" not in page.text and "Omar Opérateur" not in page.text
+    form = {
+        "cle": key_of(page, "form-seance"),
+        "title": "Séance extraordinaire",
+        "call_ids": [call_id],
+        "meets_at": "2027-06-03T09:30",
+        "quorum_percent": "cent",
+        "membre": [PRESIDENT, SECRETARY, MEMBERS[0]],
+        f"fonction.{PRESIDENT}": "président",
+        f"organisation.{MEMBERS[0]}": "Université Alpha",
+        **{f"votant.{n}": "on" for n in (PRESIDENT, SECRETARY, MEMBERS[0])},
+    }
+    wrong = await admin.post("/console/seances/nouvelle", data=form)
+    page = refused_with(wrong, 422, "Quorum")
+    assert 'id="quorum_percent-erreur"' in page and 'value="cent"' in page
+    assert 'value="Séance extraordinaire"' in page and 'value="Université Alpha"' in page
+    forged = await admin.post(
+        "/console/seances/nouvelle", data=form | {"membre": ["Eve Évaluatrice"]}
+    )
+    refused_with(forged, 422, "pas un compte actif du comité")
+    no_secretary = await admin.post(
+        "/console/seances/nouvelle", data=form | {"quorum_percent": "50"}
+    )
+    refused_with(no_secretary, 422, "un(e) seul(e) secrétaire")
+    fixed = form | {"quorum_percent": "50", f"fonction.{SECRETARY}": "secrétaire"}
+    refused_role = await karim.post("/console/seances/nouvelle", data=fixed)
+    assert "Seul un gestionnaire" in console_message(refused_role)["lines"][0]
+    made = await admin.post("/console/seances/nouvelle", data=fixed)
+    assert made.status_code == 303, made.text
+    session_page = await admin.get(made.headers["location"])
+    assert session_page.status_code == 200 and "Séance extraordinaire" in session_page.text
+    assert "03/06/2027 à 09:30" in session_page.text  # Rabat time, as typed
+    for browser in (admin, karim):
         await browser.aclose()
