@@ -366,6 +366,7 @@ async def test_a_session_sat_through_the_console(skipping: Service) -> None:
     moved(scan, here, "PV signé déposé")
     page = (await admin.get(here)).text
     assert "PV signé" in page and f"scan signé déposé par {PRESIDENT} (président)" in page
+    assert 'id="form-correct_pv"' in page and 'id="form-deposit_signed_pv"' not in page
     for event in ("Séance modifiée", "Membres convoqués", "Décision du comité", "Séance close"):
         assert event in page, event
     listed = (await admin.get("/console/seances")).text
