@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
-from api.routes.letters import letter_response, letters_of
+from api.routes.letters import letter_response, letters_of, redress_dossier_response
 from console.files import files_of
 from console.forms import members_text
 from console.mail import messages_of
@@ -50,6 +50,16 @@ def letter(request: Request, case_id: str, sha256: str, actor: Signed, db: Db) -
     each one the applicant was sent)."""
     try:
         return letter_response(request, db, case_id, sha256, actor)
+    except HTTPException as error:
+        return back(f"/console/candidatures/{case_id}", "erreur", str(error.detail))
+
+
+@router.get("/candidatures/{case_id}/dossier-de-recours.pdf", name="console_redress_dossier")
+def redress_dossier(request: Request, case_id: str, actor: Signed, db: Db) -> Response:
+    """The redress dossier under the console's session, as the API serves it (the case page
+    links it once the clock has built it)."""
+    try:
+        return redress_dossier_response(request, db, case_id, actor)
     except HTTPException as error:
         return back(f"/console/candidatures/{case_id}", "erreur", str(error.detail))
 

@@ -67,6 +67,10 @@ class RedressView(BaseModel):
     answer: str | None = None
     due_at: Moment | None = Field(description="Fin du délai de recours.")
     undelivered: bool
+    dossier_url: str | None = Field(
+        default=None,
+        description="Le dossier de recours (PDF), une fois constitué ; pas pour un évaluateur.",
+    )
 
 
 class ApplicationView(BaseModel):

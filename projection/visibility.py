@@ -28,6 +28,8 @@ SCORE_EVENTS = frozenset({Action.SUBMIT_SCORES, Action.COMPLETE_EVALUATION})
 # Who reads the committee's internal note on a decision (never an applicant).
 NOTE_READERS = frozenset({Role.ADMIN, Role.COMMITTEE})
 NOTE = "internal_note"
+# Who reads a redress dossier: it names the evaluators and holds their marks and comments.
+DOSSIER_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.COMMITTEE})
 # Keys of a payload that are the workflow's bookkeeping, for no reader (a notice's outbox key).
 INTERNAL_KEYS = frozenset({"notice", "seq", "workflow_id", "run_id", "update_id", "request"})
 
@@ -61,12 +63,22 @@ def application_view(
     return ApplicationView.model_validate(
         state.model_dump()
         | {
+            "redress": redress_view(state),
             "deadline": deadline or state.deadline,
             "due_at": due,
             "allowed_actions": application_actions(state, results_out),
             "overdue": waits_on_complements and due is not None and due < datetime.now(UTC),
         }
     )
+
+
+def redress_view(state: ApplicationState) -> dict | None:
+    """The case's redress, its dossier as the address that serves it once built."""
+    redress = state.redress
+    if redress is None:
+        return None
+    url = f"/applications/{state.id}/redress-dossier.pdf" if redress.dossier else None
+    return redress.model_dump() | {"dossier_url": url}
 
 
 def cluster_view(state: ClusterState) -> ClusterView:
@@ -167,7 +179,8 @@ def view_of(
 def seen_by(view: ApplicationView, actor: Actor) -> ApplicationView:
     """What a role may see of a case. Admin and committee: everything. An operator: no score
     sheet nor any evaluator's own score. An evaluator: the file and their own sheet; neither
-    the others' scores nor the result; no decision before the results are published."""
+    the others' scores nor the result, nor the redress dossier; no decision before the
+    results are published."""
     if actor.role in SCORE_READERS:
         return view
     changes: dict = {}
@@ -195,6 +208,8 @@ def seen_by(view: ApplicationView, actor: Actor) -> ApplicationView:
         elif own and not own.conflict and not own.submitted_at:
             step = Action.SUBMIT_SCORES
         changes["allowed_actions"] = [a for a in view.allowed_actions if a == step]
+    if view.redress is not None and actor.role not in DOSSIER_READERS:
+        changes["redress"] = view.redress.model_copy(update={"dossier_url": None})
     decision = view.decision
     if actor.role == Role.EVALUATOR and not (decision and decision.published_at):
         changes["decision"] = None

@@ -1,7 +1,9 @@
 """A case's result letters (activities.letters), as the result's e-mail carried them: the list,
 and each letter's PDF, for whoever may read the case's files (web.files). A letter is found
 through the outbox row that sent it, never by its hash alone: another case's letter is unknown
-here. The console's case page links them through its own session (console.applications)."""
+here. A redress request's dossier (activities.redress) too, for the programme and the committee
+alone: it names the evaluators and holds their comments. The console's case page links them
+through its own session (console.applications)."""
 
 from datetime import datetime
 from typing import Annotated
@@ -15,14 +17,18 @@ from domain.ids import Kind, application_workflow_id
 from domain.models import Actor
 from domain.notices import letter_filename
 from domain.stages import ApplicationStage
+from projection import queries
 from projection.storage import Storage
 from projection.tables import AuditRow, OutboxRow
+from projection.visibility import DOSSIER_READERS
 from web.applications import APPLICATIONS
 from web.deps import Anyone, ApplicationId, Db
 from web.files import FILE_HEADERS, FILES
 
 router = APIRouter(prefix=APPLICATIONS.prefix, tags=["candidatures"])
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 du courrier")]
+NO_DOSSIER = "Le dossier de recours n'est pas encore constitué."
+NOT_FOR_YOU = "Le dossier de recours est réservé à la gestion du programme et au comité."
 
 
 class ResultLetter(BaseModel):
@@ -91,6 +97,20 @@ def letter_response(
     )
 
 
+def redress_dossier_response(request: Request, db: Session, case_id: str, actor: Actor) -> Response:
+    """The case's redress dossier as the clock built it (its SHA-256 kept by the case's
+    redress); 404 until then."""
+    if actor.role not in DOSSIER_READERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_FOR_YOU)
+    redress = queries.application_state(APPLICATIONS.row(db, case_id)).redress
+    if redress is None or redress.dossier is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NO_DOSSIER)
+    storage: Storage = request.app.state.storage
+    size = storage.fs.size(storage.path(redress.dossier))
+    name = f"dossier-de-recours-{case_id}.pdf"
+    return storage.response(redress.dossier, size, "application/pdf", name, request, FILE_HEADERS)
+
+
 @router.get(
     "/{case_id}/letters",
     response_model=list[ResultLetter],
@@ -112,3 +132,15 @@ def application_letter(
     case_id: ApplicationId, sha256: Sha256, request: Request, actor: Anyone, db: Db
 ) -> Response:
     return letter_response(request, db, case_id, sha256, actor)
+
+
+@router.get(
+    "/{case_id}/redress-dossier.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="Le dossier de recours (PDF/A), pour le programme et le comité",
+)
+def application_redress_dossier(
+    case_id: ApplicationId, request: Request, actor: Anyone, db: Db
+) -> Response:
+    return redress_dossier_response(request, db, case_id, actor)
