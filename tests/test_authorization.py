@@ -21,11 +21,13 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from temporalio.testing import WorkflowEnvironment
 
+from console.sessions import ITEM_ACTIONS as CONSOLE_ITEM_ACTIONS
 from console.views import RESOURCES  # what the console's action route dispatches
 from domain.models import DEFAULT_GRID
 from projection.database import make_engine, migrate
 from tests.conftest import (
     APPLICATION,
+    PDF_BYTES,
     Service,
     auth,
     deposit,
@@ -36,6 +38,7 @@ from tests.conftest import (
 from tests.test_api import open_call
 from tests.test_clusters import labelled_cluster
 from web.app import app as service_app
+from web.sessions import SESSIONS  # what the console's session routes dispatch
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -107,6 +110,10 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/applications.csv"): READERS,
     ("GET", "/applications.xlsx"): READERS,
     ("GET", "/applications/{application_id}"): ALL,  # an evaluator: assigned cases only
+    ("GET", "/applications/{case_id}/letters"): ALL,  # as the case's files
+    ("GET", "/applications/{case_id}/letters/{sha256}.pdf"): ALL,
+    # it names the evaluators and holds their comments
+    ("GET", "/applications/{case_id}/redress-dossier.pdf"): READERS,
     ("GET", "/evaluations"): frozenset({ADMIN, EVALUATOR, COMMITTEE}),
     # documents: an evaluator reads those of the cases assigned to them, once declared
     **dict.fromkeys(DEPOSITS, DESK),
@@ -177,6 +184,8 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/console/appels/{call_id}/decisions"): ONLY_COMMITTEE,
     ("GET", "/console/candidatures"): ALL,  # an evaluator: their own evaluations
     ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
+    ("GET", "/console/candidatures/{case_id}/courriers/{sha256}.pdf"): ALL,
+    ("GET", "/console/candidatures/{case_id}/dossier-de-recours.pdf"): READERS,
     ("GET", "/console/candidatures.csv"): READERS,
     ("GET", "/console/candidatures.xlsx"): READERS,
     ("POST", "/console/candidatures/lot"): DESK,  # each action then by its own roles
@@ -207,6 +216,17 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/courriers.xlsx"): DESK,
     ("GET", "/console/utilisateurs"): ONLY_ADMIN,
     ("POST", "/console/utilisateurs"): ONLY_ADMIN,
+    # committee sessions: read by those who sit, prepared by the programme's managers
+    ("GET", "/console/seances"): SITTING,
+    ("GET", "/console/seances/nouvelle"): ONLY_ADMIN,
+    ("POST", "/console/seances/nouvelle"): ONLY_ADMIN,
+    ("GET", "/console/seances/{session_id}"): SITTING,
+    ("GET", "/console/seances/{session_id}/modifier"): ONLY_ADMIN,
+    ("POST", "/console/seances/{session_id}/modifier"): ONLY_ADMIN,
+    ("GET", "/console/seances/{session_id}/dossiers/{application_id}"): SITTING,
+    ("GET", "/console/seances/{session_id}/pv/{number}.pdf"): SITTING,
+    ("GET", "/console/seances/{session_id}/dossier-de-seance.pdf"): SITTING,
+    ("POST", "/console/seances/{session_id}/pv-signe"): ONLY_ADMIN,  # as the API's SCAN
 }
 # One console route takes every action of the kinds of case it names (a session's have pages
 # of their own); each action allows the roles its API route allows.
@@ -221,13 +241,32 @@ CONSOLE_ACTIONS = {
     and parts[2] == "{case_id}"
     and (method, path) not in MULTIPART
 }
+# A session's actions each have the roles of their API route: an agenda item's are sent from
+# that item's page, the others from the session's.
+SESSION_ACTION = ("POST", "/console/seances/{session_id}/{action}")
+ITEM_ACTION = ("POST", "/console/seances/{session_id}/dossiers/{application_id}/{action}")
+ITEM_ACTIONS = {"open_item", "decide_item"}
+SESSION_ACTIONS = {
+    (
+        "POST",
+        (ITEM_ACTION if name in ITEM_ACTIONS else SESSION_ACTION)[1].replace("{action}", name),
+    ): roles
+    for (method, path), roles in API.items()
+    if method == "POST"
+    and path.startswith("/sessions/{case_id}/")
+    and (method, path) not in MULTIPART
+    for name in [path.rsplit("/", 1)[1]]
+}
 # Route-level access, then case-level: an evaluator sees only the files assigned to them, so an
 # unassigned case is refused (the positive side is in test_evaluator_sees_only_assigned_cases).
 ASSIGNED_ONLY = {
     (("GET", "/applications/{application_id}"), EVALUATOR),
+    (("GET", "/applications/{case_id}/letters"), EVALUATOR),
+    (("GET", "/applications/{case_id}/letters/{sha256}.pdf"), EVALUATOR),
     (("GET", "/applications/{case_id}/documents"), EVALUATOR),
     (("GET", "/applications/{case_id}/documents.zip"), EVALUATOR),
     (("GET", "/console/candidatures/{case_id}"), EVALUATOR),
+    (("GET", "/console/candidatures/{case_id}/courriers/{sha256}.pdf"), EVALUATOR),
     (("GET", "/console/candidatures/{case_id}/documents.zip"), EVALUATOR),
     (("GET", "/console/documents/{document_id}"), EVALUATOR),
     (("GET", "/console/evaluer/{case_id}"), EVALUATOR),
@@ -374,6 +413,7 @@ def concrete(path: str) -> str:
         .replace("{application_id}", CASE_ID)
         .replace("{case_id}", case)
         .replace("{document_id}", "0" * 32)
+        .replace("{sha256}", "0" * 64)
     )
 
 
@@ -432,7 +472,8 @@ async def service(
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def live(service: Service) -> dict[str, str]:
-    """Real cases for the console's pages, where a made-up id would be a 404 for every role."""
+    """Real cases for the console's pages, where a made-up id would be a 404 for every role:
+    an open call, a labelled cluster, and a file decided in a session (decided_in_session)."""
     now = utcnow()
     spec = {
         **BODIES["/calls"],
@@ -443,17 +484,85 @@ async def live(service: Service) -> dict[str, str]:
     assert created.status_code == 201, created.text
     call_id = created.json()["id"]
     assert (await service.post(f"/calls/{call_id}/publish", role=ADMIN)).status_code == 200
+    cluster_id = await labelled_cluster(service)
+    return {"appels": call_id, "clusters": cluster_id, **await decided_in_session(service)}
+
+
+async def decided_in_session(service: Service) -> dict[str, str]:
+    """A file with everything a case serves: a document deposited before its call's deadline
+    (seconds away), its marks by Nadia (neither by Eve, the matrix's evaluator, who stays
+    unassigned, nor by those whose work lists a test below reads), its rejection in a session convened (its pack), closed (its PV) and signed (a
+    scan), its result letter sent, its review requested and its redress dossier built."""
+    call_id = await open_call(
+        service,
+        title="Appel à projets : séance des autorisations",
+        deadline=(utcnow() + timedelta(seconds=3)).isoformat(),
+        evaluators_per_application=1,
+    )
     registered = await service.post(f"/calls/{call_id}/applications", json=APPLICATION)
     assert registered.status_code == 201, registered.text
-    cluster_id = await labelled_cluster(service)
-    application_id = registered.json()["id"]
-    filed = await deposit(service, f"/applications/{application_id}", "autre")
+    case = registered.json()["id"]
+    path = f"/applications/{case}"
+    filed = await deposit(service, path, "autre")
     assert filed.status_code == 201, filed.text
+
+    async def in_review() -> bool:
+        return (await service.get(path)).json()["stage"] == "eligibility_review"
+
+    await eventually(in_review, what="the call's deadline")
+    for step, role, body in (
+        (f"{path}/mark_eligible", OPERATOR, BODIES["mark_eligible"]),
+        (f"/calls/{call_id}/start_evaluation", ADMIN, None),
+        (f"{path}/assign_evaluators", ADMIN, {"evaluators": [NADIA_NAME]}),
+        (f"{path}/declare_interest", NADIA, {"conflict": False}),
+        (f"{path}/submit_scores", NADIA, SHEET),
+    ):
+        done = await service.post(step, role=role, json=body)
+        assert done.status_code == 200, (step, done.text)
+
+    made = await service.post("/sessions", role=ADMIN, json=session_spec(call_id))
+    assert made.status_code == 201, made.text
+    session_id = made.json()["id"]
+    item = {"application_id": case}
+    rejection = {**item, "outcome": "rejected", "votes_for": 2, "reason_codes": ["note_globale"]}
+    present = {"present": [m["name"] for m in session_spec(call_id)["members"]]}
+    for action, role, body in (
+        ("convene", ADMIN, None),
+        ("record_attendance", COMMITTEE, present),
+        ("open_session", COMMITTEE, None),
+        ("open_item", COMMITTEE, item),
+        ("decide_item", COMMITTEE, rejection),
+        ("close_session", COMMITTEE, None),
+    ):
+        done = await service.post(f"/sessions/{session_id}/{action}", role=role, json=body)
+        assert done.status_code == 200, (action, done.text)
+    scan = {"file": ("pv-signe.pdf", PDF_BYTES, "application/pdf")}
+    signed = await service.http.post(
+        f"/sessions/{session_id}/deposit_signed_pv", files=scan, headers=auth(ADMIN)
+    )
+    assert signed.status_code == 200, signed.text
+    published = await service.post(
+        f"/calls/{call_id}/publish_results", role=ADMIN, json={"confirme": True}
+    )
+    assert published.status_code == 200, published.text
+
+    async def announced() -> bool:  # the letter sent, the redress window counted from it
+        redress = (await service.get(path)).json()["redress"]
+        return bool(redress and redress["due_at"])
+
+    async def built() -> bool:
+        return (await service.get(path)).json()["redress"]["dossier_url"] is not None
+
+    await eventually(announced, what="the rejection's letter sent")
+    letters = (await service.get(f"{path}/letters")).json()
+    requested = await service.post(f"{path}/request_review", json=BODIES["request_review"])
+    assert requested.status_code == 200, requested.text
+    await eventually(built, what="the redress dossier")
     return {
-        "appels": call_id,
-        "candidatures": application_id,
-        "clusters": cluster_id,
+        "candidatures": case,
         "document": filed.json()["id"],
+        "seances": session_id,
+        "courrier": letters[0]["sha256"],
     }
 
 
@@ -467,7 +576,7 @@ async def signed_in(service: Service) -> AsyncIterator[dict[str, httpx.AsyncClie
 
 
 async def test_every_route_is_in_a_table() -> None:
-    known = API.keys() | CONSOLE.keys() | {CONSOLE_ACTION}
+    known = API.keys() | CONSOLE.keys() | {CONSOLE_ACTION, SESSION_ACTION, ITEM_ACTION}
     routes = app_routes(service_app)
     assert not sorted(routes - known), f"routes without expected access: {sorted(routes - known)}"
     assert not sorted(known - routes), f"table entries for no route: {sorted(known - routes)}"
@@ -477,6 +586,14 @@ async def test_every_console_action_is_in_the_table() -> None:
     dispatched = {(fr, action) for fr, kind in RESOURCES.items() for action in kind.actions}
     tabled = {(path.split("/")[2], path.rsplit("/", 1)[1]) for _, path in CONSOLE_ACTIONS}
     assert dispatched == tabled
+
+
+async def test_every_session_action_is_in_the_table() -> None:
+    """Each action the session's console routes take, tabled under the route its form is sent
+    to: an agenda item's under the item's page."""
+    taken = {(action.value, action in CONSOLE_ITEM_ACTIONS) for action in SESSIONS.actions}
+    tabled = {(path.rsplit("/", 1)[1], "/dossiers/" in path) for _, path in SESSION_ACTIONS}
+    assert taken == tabled
 
 
 # --- the JSON API ---------------------------------------------------------------------------------
@@ -538,7 +655,7 @@ async def test_api_roles_are_checked_before_the_payload(service: Service) -> Non
 # --- the console ----------------------------------------------------------------------------------
 CONSOLE_ROUTES = [
     pytest.param(route, allowed, id=" ".join(route))
-    for route, allowed in sorted({**CONSOLE, **CONSOLE_ACTIONS}.items())
+    for route, allowed in sorted({**CONSOLE, **CONSOLE_ACTIONS, **SESSION_ACTIONS}.items())
 ]
 SIGNED_IN_ROUTES = [param for param in CONSOLE_ROUTES if param.values[1] is not PUBLIC]
 
@@ -548,9 +665,21 @@ def console_path(path: str, ids: dict[str, str] | None) -> str:
     resource = path.split("/")[2] if path.startswith("/console/") else ""
     path = path.replace("{call_id}", "{case_id}").replace("{secret}", "0" * 43)
     if ids is None:
-        return path.replace("{case_id}", CALL_ID if resource == "appels" else CASE_ID)
-    document = path.replace("{document_id}", ids["document"])
-    return document.replace("{case_id}", ids.get(resource, CASE_ID))
+        made_up = CALL_ID if resource == "appels" else CASE_ID
+        for name in ("{case_id}", "{session_id}", "{application_id}"):
+            path = path.replace(name, made_up)
+        return path
+    real = {
+        "{case_id}": ids.get(resource, CASE_ID),
+        "{document_id}": ids["document"],
+        "{session_id}": ids["seances"],
+        "{application_id}": ids["candidatures"],  # on the session's agenda
+        "{sha256}": ids["courrier"],
+        "{number}": "1",  # the session's PV
+    }
+    for name, value in real.items():
+        path = path.replace(name, value)
+    return path
 
 
 async def console_request(
@@ -602,8 +731,13 @@ async def test_console_roles(
 
 
 # --- evaluators: their own cases only -------------------------------------------------------------
-EVE, DRISS, YOUSSEF = "evaluator", "evaluator2", "evaluator4"  # token names in conftest.TOKENS
-EVE_NAME, DRISS_NAME = "Eve Évaluatrice", "Driss Évaluateur"
+EVE, DRISS, NADIA, YOUSSEF = (
+    "evaluator",
+    "evaluator2",
+    "evaluator3",
+    "evaluator4",
+)  # conftest.TOKENS
+EVE_NAME, DRISS_NAME, NADIA_NAME = "Eve Évaluatrice", "Driss Évaluateur", "Nadia Évaluatrice"
 SECRET_NAME = "Cluster Confidentiel du Souss"  # appears only where the case may be seen
 
 
