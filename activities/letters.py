@@ -17,17 +17,13 @@ from domain.clock import RABAT, local
 from domain.ids import application_workflow_id
 from domain.models import ApplicationState, CallSpec
 from domain.notices import decimal, letter_filename, long_day, mad, result_marks, sentence
+from domain.session import OUTCOME_WORDS
 from domain.stages import ApplicationStage
 from domain.workdays import response_due
 from projection.queries import application_state, call_state
 from projection.tables import ApplicationRow, CallRow
 
 TEMPLATE = "letter.html"
-OUTCOMES = {
-    ApplicationStage.LABELLED: "dossier labellisé",
-    ApplicationStage.RESERVE: "dossier inscrit en liste d'attente",
-    ApplicationStage.REJECTED: "dossier non retenu",
-}
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ def build_result_letter(
         "contact": state.data.contact,
         "reference": reference,
         "outcome": decision.outcome.value,
-        "outcome_text": OUTCOMES.get(decision.outcome, decision.outcome.value),
+        "outcome_text": OUTCOME_WORDS.get(decision.outcome, decision.outcome.value),
         "reason": sentence(decision.reason),
         "marks": [
             {

@@ -39,17 +39,12 @@ from domain.models import (
 )
 from domain.notices import decimal, long_day, mad, result_marks, sentence
 from domain.search import folded
-from domain.session import AgendaItem, Function, SessionState
-from domain.stages import Action, ApplicationStage
+from domain.session import OUTCOME_WORDS, AgendaItem, Function, SessionState
+from domain.stages import Action
 from projection.queries import application_state, audit_trail, call_state
 from projection.storage import Storage
 from projection.tables import ApplicationRow, CallRow
 
-OUTCOME_WORDS = {
-    ApplicationStage.LABELLED: "labellisé",
-    ApplicationStage.RESERVE: "liste d'attente",
-    ApplicationStage.REJECTED: "rejeté",
-}
 KEY_SUFFIX = ".p12"
 
 

@@ -18,7 +18,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.minutes import (
-    OUTCOME_WORDS,
     call_specs,
     grid_marks,
     item_minutes,
@@ -29,7 +28,7 @@ from activities.pdf import BuiltPdf, build_pdf
 from domain.ids import Kind, session_workflow_id
 from domain.models import NOT_ALLOWED, ApplicationState, Assignment, AuditEvent, CallSpec
 from domain.notices import decimal, sentence
-from domain.session import SessionState
+from domain.session import OUTCOME_WORDS, SessionState
 from projection.queries import application_state, audit_trail, downloads
 from projection.storage import Storage
 from projection.tables import ApplicationRow, CommitteeSessionRow

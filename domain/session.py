@@ -34,8 +34,13 @@ class Function(StrEnum):
 # Who signs the PV, in the order of its signatures.
 SIGNATORIES = (Function.PRESIDENT, Function.SECRETARY)
 
-# What a session may decide for a file, and the application's transition that records it.
-OUTCOMES = (ApplicationStage.LABELLED, ApplicationStage.RESERVE, ApplicationStage.REJECTED)
+# What a session may decide for a file, and how the PV and the letters word it.
+OUTCOME_WORDS = {
+    ApplicationStage.LABELLED: "dossier labellisé",
+    ApplicationStage.RESERVE: "dossier inscrit en liste d'attente",
+    ApplicationStage.REJECTED: "dossier non retenu",
+}
+OUTCOMES = tuple(OUTCOME_WORDS)
 
 # The public motivation's usual sentences, chosen by code; free text may follow them.
 REASON_CODES: dict[str, str] = {

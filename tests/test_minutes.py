@@ -462,7 +462,7 @@ def test_the_pv_states_the_sitting_and_every_decision_without_the_internal_note(
         "Se retire pour conflit d'intérêts, sans prendre part au quorum ni au vote : Karim Comité."
         in part
     )
-    assert "Décision labellisé" in part
+    assert "Décision dossier labellisé" in part
     assert "pour : 3 — contre : 0 — abstentions : 0" in part
     assert "Votants Amina Berrada, Youssef Alaoui, Salma Comité" in part
     for year, amount in enumerate((1_500_000, 1_200_000, 900_000), 1):
@@ -472,10 +472,10 @@ def test_the_pv_states_the_sitting_and_every_decision_without_the_internal_note(
     part = text[souss:fes]
     assert "Aucun membre ne se retire pour conflit d'intérêts." in part
     assert "levé par la déclaration d'absence de conflit du membre : Salma Comité" in part
-    assert "Décision liste d'attente" in part and "pour : 3 — contre : 1 — abstentions : 0" in part
+    assert "Décision dossier inscrit en liste d'attente" in part and "pour : 3 — contre : 1 — abstentions : 0" in part
     assert "Montants" not in part
     part = text[fes:dakhla]
-    assert "Décision rejeté" in part and "pour : 3 — contre : 0 — abstentions : 1" in part
+    assert "Décision dossier non retenu" in part and "pour : 3 — contre : 0 — abstentions : 1" in part
     assert f"« {MOTIVES[FES.id]} »" in part
     # The agenda's changes after convening, and the file taken off it with its reason.
     assert (

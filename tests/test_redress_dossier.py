@@ -145,7 +145,7 @@ def test_the_dossier_tells_the_history_of_the_rejected_file(rejected, storage) -
     assert f"{PRESIDENT} (président) le 7 avril 2027" in text
     assert f"{SECRETARY} (secrétaire) le 8 avril 2027" in text
     assert "3. Cluster Textile de Fès (réf. c3). Aucun membre ne se retire" in text
-    assert "Décision rejeté (6 avril 2027 à 11:40)" in text
+    assert "Décision dossier non retenu (6 avril 2027 à 11:40)" in text
     assert "pour : 3 — contre : 0 — abstentions : 1" in text
     assert f"« {MOTIVES[FES.id]} »" in text
     assert INTERNAL not in text and "Note interne" not in text
