@@ -28,8 +28,9 @@ SCORE_EVENTS = frozenset({Action.SUBMIT_SCORES, Action.COMPLETE_EVALUATION})
 # Who reads the committee's internal note on a decision (never an applicant).
 NOTE_READERS = frozenset({Role.ADMIN, Role.COMMITTEE})
 NOTE = "internal_note"
-# Who reads a redress dossier: it names the evaluators and holds their marks and comments.
-DOSSIER_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.COMMITTEE})
+# Who reads a redress dossier: it names the evaluators and holds their marks and comments, which
+# only the score sheets' readers see.
+DOSSIER_READERS = SCORE_READERS
 # Keys of a payload that are the workflow's bookkeeping, for no reader (a notice's outbox key).
 INTERNAL_KEYS = frozenset({"notice", "seq", "workflow_id", "run_id", "update_id", "request"})
 

@@ -113,7 +113,7 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/applications/{case_id}/letters"): ALL,  # as the case's files
     ("GET", "/applications/{case_id}/letters/{sha256}.pdf"): ALL,
     # it names the evaluators and holds their comments
-    ("GET", "/applications/{case_id}/redress-dossier.pdf"): READERS,
+    ("GET", "/applications/{case_id}/redress-dossier.pdf"): PUBLISHERS,
     ("GET", "/evaluations"): frozenset({ADMIN, EVALUATOR, COMMITTEE}),
     # documents: an evaluator reads those of the cases assigned to them, once declared
     **dict.fromkeys(DEPOSITS, DESK),
@@ -185,7 +185,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/console/candidatures"): ALL,  # an evaluator: their own evaluations
     ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
     ("GET", "/console/candidatures/{case_id}/courriers/{sha256}.pdf"): ALL,
-    ("GET", "/console/candidatures/{case_id}/dossier-de-recours.pdf"): READERS,
+    ("GET", "/console/candidatures/{case_id}/dossier-de-recours.pdf"): PUBLISHERS,
     ("GET", "/console/candidatures.csv"): READERS,
     ("GET", "/console/candidatures.xlsx"): READERS,
     ("POST", "/console/candidatures/lot"): DESK,  # each action then by its own roles
@@ -551,7 +551,7 @@ async def decided_in_session(service: Service) -> dict[str, str]:
         return bool(redress and redress["due_at"])
 
     async def built() -> bool:
-        return (await service.get(path)).json()["redress"]["dossier_url"] is not None
+        return (await service.get(path, role=ADMIN)).json()["redress"]["dossier_url"] is not None
 
     await eventually(announced, what="the rejection's letter sent")
     letters = (await service.get(f"{path}/letters")).json()

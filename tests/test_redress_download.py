@@ -82,7 +82,7 @@ async def test_the_redress_dossier_is_downloaded_by_the_programme_and_the_commit
         kept = service.storage.content(redress.dossier)
 
         # The API: the case names it for its readers, and serves the bytes storage keeps.
-        for role in ("admin", "operator", "committee"):
+        for role in ("admin", "committee"):
             view = (await service.get(f"/applications/{case}", role=role)).json()
             assert view["redress"]["dossier_url"] == url
             served = await service.get(url, role=role)
@@ -111,6 +111,11 @@ async def test_the_redress_dossier_is_downloaded_by_the_programme_and_the_commit
             assert f"{NAMES[role]} — note pondérée {marked}" in text
             criterion = DEFAULT_GRID.criteria[0].label
             assert f"{criterion} {marked} Appréciation sur {criterion}" in text
+
+        # Never to an operator, who reads no evaluator's comment anywhere else.
+        assert (await service.get(url, role="operator")).status_code == 403
+        view = (await service.get(f"/applications/{case}", role="operator")).json()
+        assert view["redress"]["dossier_url"] is None
 
         # Never to an evaluator, though she marked the file and reads its page.
         view = (await service.get(f"/applications/{case}", role=EVE)).json()
