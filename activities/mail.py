@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.ids import Kind
 from domain.notices import (
     CONSOLE,
     DUE,
@@ -32,15 +33,18 @@ from domain.notices import (
     due_text,
     result_published,
 )
+from domain.session import SessionState
+from domain.session_notices import session_convened
 from domain.workdays import response_due
 from projection.storage import Storage
-from projection.tables import OutboxRow, UserRow
+from projection.tables import CommitteeSessionRow, OutboxRow, UserRow
 from settings import Settings
 
 if TYPE_CHECKING:
     from activities.letters import Letter
 
 NOTICE_REFUSED = "NoticeRefused"  # the error type the workflows do not retry
+PACK_FILENAME = "dossier-de-seance.pdf"  # a convocation's attachment
 OUTBOX = OutboxRow.__table__
 # Every message in one layout, as text and as HTML (Jinja2 escapes the HTML one's values).
 TEMPLATES = Environment(
@@ -212,8 +216,11 @@ class Mail:
         return sent
 
     def _letter(self, row: OutboxRow, sent: datetime) -> "Letter | None":
-        """The result's letter (activities.letters), kept before it leaves: whatever was sent is
-        kept with the dossier, and a retry the same day builds and keeps the same bytes."""
+        """The document a notice carries. A result's letter (activities.letters), kept before it
+        leaves: whatever was sent is kept with the dossier, and a retry the same day builds and
+        keeps the same bytes. A convocation's meeting pack, as its session built it."""
+        if row.kind == session_convened.__name__:
+            return self._pack(row)
         if row.kind != result_published.__name__:
             return None
         # Imported here: the API sends its invitations through this module, without WeasyPrint.
@@ -223,6 +230,19 @@ class Mail:
             letter = result_letter(db, row.key, sent)
         self.storage.keep_document(letter.pdf.content)
         return letter
+
+    def _pack(self, row: OutboxRow) -> "Letter | None":
+        from activities.letters import Letter
+        from activities.pdf import BuiltPdf
+
+        session_id = row.key.split(":", 1)[0].removeprefix(f"{Kind.SESSION}-")
+        with Session(self.engine) as db:
+            found = db.get(CommitteeSessionRow, session_id)
+        pack = SessionState.model_validate(found.state).pack if found else None
+        if pack is None:
+            return None
+        content = self.storage.content(pack.sha256)
+        return Letter(filename=PACK_FILENAME, pdf=BuiltPdf(content=content, sha256=pack.sha256))
 
     def _refused(self, key: str, error: Refused) -> NoReturn:
         self._record(key, status="failed", last_error=str(error))

@@ -221,8 +221,12 @@ async def sit(run: Run) -> None:
     assert [i["application_id"] for i in run.agenda if i["likely"]] == [run.ids[CONFLICTED]]
     text = await asyncio.to_thread(pdf_text, pack.content)
     assert SESSION in text and NAME[CONFLICTED] in text and ORGANISATION in text
-    for name in everyone:  # each member called, with the agenda
-        called = text_of(await received(run.staff[name], "Convocation", SESSION))
+    for name in everyone:  # each member called, with the agenda and the pack attached
+        message = await received(run.staff[name], "Convocation", SESSION)
+        attached = list(message.iter_attachments())
+        assert [p.get_filename() for p in attached] == ["dossier-de-seance.pdf"]
+        assert attached[0].get_content() == pack.content
+        called = text_of(message)
         assert f"Ordre du jour : {COUNT} dossier(s), par rang de classement." in called
         first, last = run.agenda[0], run.agenda[-1]
         for rank, item in ((1, first), (COUNT, last)):
