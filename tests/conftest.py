@@ -20,7 +20,8 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session, select
-from temporalio.client import Client
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -297,8 +298,21 @@ async def end_cases(service: Service) -> None:
         ids += [cluster_workflow_id(i) for i in db.exec(select(ClusterRow.id))]
         ids += [session_workflow_id(i) for i in db.exec(select(CommitteeSessionRow.id))]
     for workflow_id in ids:
+        handle = service.client.get_workflow_handle(workflow_id)
         with contextlib.suppress(RPCError):  # already ended
-            await service.client.get_workflow_handle(workflow_id).terminate("fin du test")
+            await _attempts_done(handle)
+            await handle.terminate("fin du test")
+
+
+async def _attempts_done(handle: WorkflowHandle, seconds: float = 10) -> None:
+    """Wait (in real time, a while at most) until no activity of the case is running: an attempt
+    that answers once its case is terminated and its worker gone (a document being built) breaks
+    the time-skipping server for every later test."""
+    for _ in range(int(seconds / 0.05)):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if not any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in pending):
+            return
+        await asyncio.sleep(0.05)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
