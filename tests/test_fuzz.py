@@ -63,6 +63,7 @@ def path_ids(operation: APIOperation, ids: dict[str, str]) -> dict[str, str]:
         "application_id": ids["application"],
         "case_id": case,
         "document_id": "0" * 32,  # none deposited: a 404, never a 5xx
+        "sha256": "0" * 64,  # no letter sent: a 404 too
     }
     names = [p.name for p in operation.path_parameters]
     return {name: known[name] for name in names}
