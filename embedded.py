@@ -163,7 +163,14 @@ async def main() -> None:
         server = Server(uvicorn.Config(app, host=LOOPBACK, port=api_port))
         relay, mail = mail_relay(settings)
         app.state.relay = relay  # the console's own mail (staff invitations) to the same catcher
-        worker = build_worker(client, engine, settings.task_queue, settings.workflow_sandbox, relay)
+        worker = build_worker(
+            client,
+            engine,
+            settings.task_queue,
+            settings.workflow_sandbox,
+            relay,
+            settings=settings,  # the same documents folder as the API's, the signing keys
+        )
         async with worker:
             server.banner = (
                 f"\nService prêt.\n"

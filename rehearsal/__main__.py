@@ -57,9 +57,9 @@ async def rehearse(
     queue = f"rehearsal-{uuid.uuid4().hex}"
     catcher = start_catcher(Catcher())  # the notices, sent as in production
     relay = relay_to(catcher)
-    async with build_worker(env.client, engine, queue, relay=relay):
+    storage = Storage(f"{scratch}/documents")  # the driver's deposits, the worker's documents
+    async with build_worker(env.client, engine, queue, relay=relay, storage=storage):
         clock = Clock(now=env.get_current_time, sleep=env.sleep)
-        storage = Storage(f"{scratch}/documents")
         driver = Driver(env.client, engine, queue, clock, storage, progress)
         now = await env.get_current_time()
         offset = now + timedelta(minutes=5) - scenario.call.opens_at  # replayed from today

@@ -472,7 +472,9 @@ async def site(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    async with build_worker(dev_env.client, engine, task_queue, relay=mail_relay()):
+    async with build_worker(
+        dev_env.client, engine, task_queue, relay=mail_relay(), settings=settings
+    ):
         serving = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.05)
