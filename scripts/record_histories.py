@@ -601,8 +601,9 @@ async def record_one(run: Run, out: Path, tag: str) -> list[Path]:
     written = []
     try:
         storage = Storage(f"{folder.name}/documents")  # the letters and the session's PDFs
-        async with env, build_worker(
-            env.client, engine, QUEUE, relay=relay_to(catcher), storage=storage
+        async with (
+            env,
+            build_worker(env.client, engine, QUEUE, relay=relay_to(catcher), storage=storage),
         ):
             now = await env.get_current_time()
             if now >= START:

@@ -472,10 +472,15 @@ def test_the_pv_states_the_sitting_and_every_decision_without_the_internal_note(
     part = text[souss:fes]
     assert "Aucun membre ne se retire pour conflit d'intérêts." in part
     assert "levé par la déclaration d'absence de conflit du membre : Salma Comité" in part
-    assert "Décision dossier inscrit en liste d'attente" in part and "pour : 3 — contre : 1 — abstentions : 0" in part
+    assert (
+        "Décision dossier inscrit en liste d'attente" in part
+        and "pour : 3 — contre : 1 — abstentions : 0" in part
+    )
     assert "Montants" not in part
     part = text[fes:dakhla]
-    assert "Décision dossier non retenu" in part and "pour : 3 — contre : 0 — abstentions : 1" in part
+    assert (
+        "Décision dossier non retenu" in part and "pour : 3 — contre : 0 — abstentions : 1" in part
+    )
     assert f"« {MOTIVES[FES.id]} »" in part
     # The agenda's changes after convening, and the file taken off it with its reason.
     assert (
