@@ -5,7 +5,7 @@ outcomes recorded by the files' own workflows, the session closed with its PV.""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,6 +93,17 @@ async def start_session(service: Service, call_id: str, **changes: object) -> Wo
     return handle
 
 
+def acting(handle: WorkflowHandle) -> Callable[..., Awaitable[SessionState]]:
+    """The session's update `name` by `actor` (with its body), answering its new state."""
+
+    async def act(name: str, actor: Actor, body: object = None) -> SessionState:
+        update = getattr(SessionWorkflow, name)
+        args = [actor] if body is None else [actor, body]
+        return (await handle.execute_update(update, args=args)).state
+
+    return act
+
+
 async def refused(update, *args: object, **kw: object) -> str:  # noqa: ANN001
     with pytest.raises(WorkflowUpdateFailedError) as error:
         await update(*args, **kw)
@@ -109,11 +120,7 @@ async def test_a_session_decides_three_files_with_quorum_and_a_withdrawal(
     alpha, beta, gamma = files.values()
     # A member of the session belongs to one of Beta's member organisations: flagged.
     handle = await start_session(service, call_id)
-
-    async def act(name: str, actor: Actor, body: object = None) -> SessionState:
-        update = getattr(SessionWorkflow, name)
-        args = [actor] if body is None else [actor, body]
-        return (await handle.execute_update(update, args=args)).state
+    act = acting(handle)
 
     convened = await act("convene", ADMIN)
     assert convened.stage == SessionStage.CONVENED
@@ -235,11 +242,7 @@ async def test_results_wait_for_the_pv_signed_and_a_signed_pv_is_corrected_by_a_
     call_id, files = await scored_files(service, {"Cluster Delta": 4, "Cluster Epsilon": 1})
     delta, epsilon = files.values()
     handle = await start_session(service, call_id)
-
-    async def act(name: str, actor: Actor, body: object = None) -> SessionState:
-        update = getattr(SessionWorkflow, name)
-        args = [actor] if body is None else [actor, body]
-        return (await handle.execute_update(update, args=args)).state
+    act = acting(handle)
 
     await act("convene", ADMIN)
     await act("record_attendance", member(SECRETARY), _attendance([PRESIDENT, SECRETARY, *MEMBERS]))
@@ -325,11 +328,7 @@ async def test_the_pv_is_signed_by_the_president_and_the_secretary_before_any_re
     call_id, files = await scored_files(service, {"Cluster Zeta": 4})
     (zeta,) = files.values()
     handle = await start_session(service, call_id)
-
-    async def act(name: str, actor: Actor, body: object = None) -> SessionState:
-        update = getattr(SessionWorkflow, name)
-        args = [actor] if body is None else [actor, body]
-        return (await handle.execute_update(update, args=args)).state
+    act = acting(handle)
 
     await act("convene", ADMIN)
     await act("record_attendance", member(SECRETARY), _attendance([PRESIDENT, SECRETARY, *MEMBERS]))

@@ -50,14 +50,8 @@ class CallWorkflow(Case[CallState]):
 
     @workflow.run
     async def run(self, start: CallStart) -> None:
-        if self.state.seq == 0:
-            # Started without its create update (a client that died mid-request): keep nothing.
-            try:
-                await workflow.wait_condition(
-                    lambda: self.state.seq > 0, timeout=timedelta(hours=1)
-                )
-            except TimeoutError:
-                return
+        if not await self.created():
+            return
         while self.state.stage != CallStage.ARCHIVED:
             if self._should_continue_as_new():
                 await self.settled()

@@ -62,14 +62,8 @@ class SessionWorkflow(Case[SessionState]):
 
     @workflow.run
     async def run(self, start: SessionStart) -> None:
-        if self.state.seq == 0:
-            # Started without its create update (a client that died mid-request): keep nothing.
-            try:
-                await workflow.wait_condition(
-                    lambda: self.state.seq > 0, timeout=timedelta(hours=1)
-                )
-            except TimeoutError:
-                return
+        if not await self.created():
+            return
         # A session has no clock of its own: it waits for its members, and starts anew when
         # its history grows long (an agenda of 200 files is 400 transitions and more).
         await workflow.wait_condition(lambda: workflow.info().is_continue_as_new_suggested())

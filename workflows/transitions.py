@@ -174,6 +174,17 @@ class Case(Generic[CaseState]):
             key = self.notice_key(seq, position)
             self.sending[key] = asyncio.create_task(deliver(key, self.notice_days))
 
+    async def created(self) -> bool:
+        """Whether the case exists: a workflow started without its create update (a client that
+        died mid-request) waits an hour for it, then keeps nothing."""
+        if self.state.seq:
+            return True
+        try:
+            await workflow.wait_condition(lambda: self.state.seq > 0, timeout=timedelta(hours=1))
+        except TimeoutError:
+            return False
+        return True
+
     async def settled(self) -> None:
         """Before completing or continuing as new: no update still running, no notice still
         being sent."""
