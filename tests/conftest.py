@@ -297,18 +297,20 @@ async def end_cases(service: Service) -> None:
         ids += [application_workflow_id(i) for i in db.exec(select(ApplicationRow.id))]
         ids += [cluster_workflow_id(i) for i in db.exec(select(ClusterRow.id))]
         ids += [session_workflow_id(i) for i in db.exec(select(CommitteeSessionRow.id))]
+    deadline = asyncio.get_running_loop().time() + 120  # real time, for all the cases
     for workflow_id in ids:
         handle = service.client.get_workflow_handle(workflow_id)
         with contextlib.suppress(RPCError):  # already ended
-            await _attempts_done(handle)
+            await _attempts_done(handle, deadline)
             await handle.terminate("fin du test")
 
 
-async def _attempts_done(handle: WorkflowHandle, seconds: float = 10) -> None:
-    """Wait (in real time, a while at most) until no activity of the case is running: an attempt
-    that answers once its case is terminated and its worker gone (a document being built) breaks
-    the time-skipping server for every later test."""
-    for _ in range(int(seconds / 0.05)):
+async def _attempts_done(handle: WorkflowHandle, deadline: float) -> None:
+    """Wait (in real time, until `deadline` at most) until no activity of the case is running:
+    an attempt that answers once its case is terminated and its worker gone (a document being
+    built, a letter being sent) breaks the time-skipping server for every later test."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:
         pending = (await handle.describe()).raw_description.pending_activities
         if not any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in pending):
             return

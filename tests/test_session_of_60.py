@@ -339,6 +339,15 @@ async def letters(run: Run, signed_at: datetime) -> None:
         "reserve": RESULT["Liste d'attente"],
         "rejected": RESULT["Rejeter"],
     }
+
+    async def all_sent() -> bool:  # 60 letters built and sent: a while on a loaded machine
+        with Session(run.service.engine) as db:
+            sent = select(OutboxRow).where(
+                OutboxRow.kind == "result_published", OutboxRow.status == "sent"
+            )
+            return len(db.exec(sent).all()) == COUNT
+
+    await eventually(all_sent, timeout=300, what=f"the {COUNT} letters sent")
     messages = {
         case: await received(CONTACT[n], case, words[outcome_of(rank_of[case])])
         for n, case in enumerate(ids)

@@ -14,12 +14,13 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.minutes import key_filename
 from activities.signing import verify
 from domain.ids import session_workflow_id
-from domain.models import Actor
+from domain.models import NOT_ALLOWED, Actor
 from domain.session import (
     Attendance,
     ItemDecision,
@@ -264,6 +265,14 @@ async def test_results_wait_for_the_pv_signed_and_a_signed_pv_is_corrected_by_a_
     # A member who is not a signatory cannot sign; a scan deposited signs it.
     message = await refused(handle.execute_update, SessionWorkflow.sign_pv, member(MEMBERS[0]))
     assert "Seuls le président et le secrétaire" in message
+    # Without a signing key, the signature is refused in French, the scan's way shown.
+    with pytest.raises(WorkflowUpdateFailedError) as no_key:
+        await handle.execute_update(SessionWorkflow.sign_pv, member(PRESIDENT))
+    assert isinstance(no_key.value.cause, ApplicationError)
+    assert no_key.value.cause.type == NOT_ALLOWED
+    assert no_key.value.cause.message.startswith(
+        f"Aucune clé de signature pour {PRESIDENT} : déposez le PV signé scanné"
+    )
     scan = service.storage.keep_document(b"%PDF-1.7 scan du PV signe")
     signed = await act("deposit_signed_pv", ADMIN, ScanDeposit(sha256=scan))
     assert signed.stage == SessionStage.SIGNED
