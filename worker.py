@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.cases import Cases
 from activities.mail import Mail, Relay
 from activities.minutes import Keystore, Minutes
+from activities.money import Money
 from activities.prechecks import Prechecks
 from activities.records import Records
 from activities.redress import RedressDossiers
@@ -55,6 +56,7 @@ def build_worker(
     keys = Keystore(settings.signing_keys_dir, settings.signing_passphrase)
     minutes = Minutes(engine, storage, keys)
     dossiers = RedressDossiers(engine, storage)
+    money = Money(engine)
     return Worker(
         client,
         task_queue=task_queue,
@@ -70,6 +72,10 @@ def build_worker(
             cases.start_application,
             cases.start_cluster,
             cases.fan_out,
+            cases.tell,
+            money.set_envelopes,
+            money.moves,
+            money.next_in_reserve,
             mail.deliver_notice,
             mail.give_up_notice,
             sessions.agenda,

@@ -8,7 +8,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.ids import application_workflow_id, cluster_workflow_id
-from domain.models import ApplicationStart, ClusterStart, Fanout
+from domain.models import ApplicationStart, ClusterStart, Fanout, Told
 
 APPLICATION_WORKFLOW = "ApplicationWorkflow"
 CLUSTER_WORKFLOW = "ClusterWorkflow"
@@ -44,6 +44,16 @@ class Cases:
             )
         except WorkflowAlreadyStartedError:
             pass
+
+    @activity.defn
+    async def tell(self, told: Told) -> None:
+        """One signal with a text (a case's id) to one workflow; one already finished (an
+        archived call) has nothing to be told."""
+        try:
+            await self.client.get_workflow_handle(told.workflow_id).signal(told.signal, told.arg)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
 
     @activity.defn
     async def fan_out(self, fanout: Fanout) -> None:

@@ -16,9 +16,10 @@ from activities.pdf import BuiltPdf, build_pdf
 from domain.clock import RABAT, local
 from domain.ids import application_workflow_id
 from domain.models import ApplicationState, CallSpec
-from domain.notices import decimal, letter_filename, long_day, mad, result_marks, sentence
+from domain.money import mad
+from domain.notices import decimal, letter_filename, long_day, result_marks, sentence
 from domain.session import OUTCOME_WORDS
-from domain.stages import ApplicationStage
+from domain.stages import STAGES, ApplicationStage
 from domain.workdays import response_due
 from projection.queries import application_state, call_state
 from projection.tables import ApplicationRow, CallRow
@@ -56,7 +57,7 @@ def build_result_letter(
         "contact": state.data.contact,
         "reference": reference,
         "outcome": decision.outcome.value,
-        "outcome_text": OUTCOME_WORDS.get(decision.outcome, decision.outcome.value),
+        "outcome_text": OUTCOME_WORDS.get(decision.outcome, STAGES[decision.outcome].public),
         "reason": sentence(decision.reason),
         "marks": [
             {

@@ -37,7 +37,8 @@ from domain.models import (
     CallSpec,
     Grid,
 )
-from domain.notices import decimal, long_day, mad, result_marks, sentence
+from domain.money import mad
+from domain.notices import decimal, long_day, result_marks, sentence
 from domain.search import folded
 from domain.session import OUTCOME_WORDS, AgendaItem, Function, SessionState
 from domain.stages import Action

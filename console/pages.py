@@ -26,6 +26,7 @@ from domain.support import KPI_LABELS, REPORT_FILES
 from projection import listings
 from web import identity
 from web.errors import ApiError
+from web.tokens import PERSON_ROLES
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -36,7 +37,9 @@ ROLE_LABELS = {
     "operator": "opérateur",
     "evaluator": "évaluateur",
     "committee": "comité",
+    "finance": "service financier",
 }
+assert set(ROLE_LABELS) == set(PERSON_ROLES), "every role a person holds has its French label"
 
 
 def typed_value(values: dict[str, list[str]], name: str, default: str = "") -> str:

@@ -19,6 +19,7 @@ from domain.fields import (
     text_list,
 )
 from domain.models import Input
+from domain.money import MAX_YEARS, check_amounts
 
 
 class DeadlineExtension(Input):
@@ -107,6 +108,19 @@ class CommitteeDecision(Input):
     internal_note: LongText | None = Field(
         default=None, description="Note interne du comité, jamais communiquée au candidat."
     )
+    amounts: list[float] = Field(
+        default_factory=list,
+        max_length=MAX_YEARS,
+        description="Soutien accordé par année de convention, en MAD (labellisation).",
+    )
+    amounts_reason: LongText | None = Field(
+        default=None, description="Pourquoi accorder plus que le montant demandé."
+    )
+
+    @model_validator(mode="after")
+    def _amounts_bounded(self) -> "CommitteeDecision":
+        check_amounts(self.amounts)
+        return self
 
 
 class SessionDecision(CommitteeDecision):
@@ -114,7 +128,6 @@ class SessionDecision(CommitteeDecision):
     face: the faces' body is CommitteeDecision, which refuses these fields)."""
 
     session_id: str = Field(pattern=r"^[0-9a-f]{1,32}$", max_length=32)
-    amounts: list[float] = Field(default_factory=list, max_length=10)
 
 
 class ReviewRequest(Input):

@@ -1,6 +1,7 @@
 """The cluster support case's part of the lifecycle table (domain.lifecycle): from the contract
 to each year's report and renewal, suspension, termination and the end of support."""
 
+from domain.money_lifecycle import CLUSTER_MONEY
 from domain.stages import Action, K
 from domain.support import (
     REPORT_FILES,
@@ -176,4 +177,5 @@ CLUSTER: dict[Action, Transition] = {
         command="Achever",
         event="Fin du soutien",
     ),
+    **CLUSTER_MONEY,
 }

@@ -5,7 +5,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 from domain.clock import local, to_utc
 
@@ -82,3 +90,9 @@ def text_list(max_items: int) -> Any:
 
 
 TextList = text_list(MAX_ITEMS)
+
+
+class Input(BaseModel):
+    """Client-supplied payloads: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")

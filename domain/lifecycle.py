@@ -27,6 +27,7 @@ from domain.cluster_lifecycle import CLUSTER
 from domain.declarations import check_bounds, check_table, inputs
 from domain.ids import Kind
 from domain.models import Amendment, CallSpec, Input, ScoreSheet
+from domain.money_lifecycle import APPLICATION_MONEY, CALL_MONEY
 from domain.session_lifecycle import SESSION
 from domain.stages import (
     A,
@@ -159,6 +160,7 @@ CALL: dict[Action, Transition] = {
         event="Appel archivé",
         fields=(CONFIRM,),
     ),
+    **CALL_MONEY,
 }
 
 # The committee decides a scored case, and may revise its decision until the results are
@@ -353,7 +355,20 @@ APPLICATION: dict[Action, Transition] = {
         command="Labelliser",
         event="Labellisée",
         body=CommitteeDecision,
-        fields=(PUBLIC_REASON, INTERNAL_NOTE),
+        fields=(
+            PUBLIC_REASON,
+            FormField(
+                name="amounts",
+                label="Soutien accordé par année, en MAD (une ligne par année)",
+                kind=F.AMOUNTS,
+            ),
+            FormField(
+                name="amounts_reason",
+                label="Motif d'un montant supérieur à la demande",
+                kind=F.TEXTAREA,
+            ),
+            INTERNAL_NOTE,
+        ),
     ),
     Action.PUT_ON_RESERVE: Transition(
         sources=DECIDING,
@@ -440,6 +455,7 @@ APPLICATION: dict[Action, Transition] = {
         command="Clore le recours",
         event="Rejet définitif",
     ),
+    **APPLICATION_MONEY,
 }
 
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -21,6 +20,7 @@ from domain.fields import (
     NOTICE_DAYS,
     DocumentId,
     Email,
+    Input,  # noqa: F401 (its historical home: imported from here)
     LongText,
     Moment,
     Phone,
@@ -28,15 +28,10 @@ from domain.fields import (
     TextList,
     distinct,
 )
+from domain.money import Budget
 from domain.stages import STAGES, Action, ApplicationStage, CallStage, Due, Role
 
 S = TypeVar("S")
-
-
-class Input(BaseModel):
-    """Client-supplied payloads: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Actor(BaseModel):
@@ -126,6 +121,12 @@ class CallRules(Input):
     redress_days: int = Field(
         default=30, ge=1, le=120, description="Délai de recours après rejet, en jours ouvrés."
     )
+    contract_days: int = Field(
+        default=90,
+        ge=1,
+        le=365,
+        description="Délai de signature de la convention après la labellisation, en jours.",
+    )
     report_lead_days: int = Field(
         default=30, ge=1, le=180, description="Rapport annuel demandé N jours avant l'anniversaire."
     )
@@ -180,6 +181,11 @@ class CallState(BaseModel):
     id: str
     stage: CallStage
     spec: CallSpec
+    budget: Budget | None = None  # the envelope per budget year (domain.money)
+    promotions: list[str] = Field(default_factory=list)  # reserve files proposed, in turn
+    freed: list[str] = Field(default_factory=list)  # laureates lost whose funds came back
+    freed_handled: int = 0  # of those, how many have had their proposal
+    reserve_closed: bool = False
     seq: int = 0  # 0 until the create update has been recorded
     updated_at: Moment
 
@@ -224,6 +230,17 @@ class ApplicationInput(Input):
         pattern=r"^[0-9a-f]{1,32}$",
         description="Cluster déjà soutenu (id de son dossier de soutien) : lie la candidature à son historique.",
     )
+    requested_amounts: list[float] = Field(
+        default_factory=list,
+        max_length=30,
+        description="Soutien demandé par année de convention, en MAD.",
+    )
+
+    @model_validator(mode="after")
+    def _amounts_bounded(self) -> "ApplicationInput":
+        if any(a < 0 or a > 1e10 for a in self.requested_amounts):
+            raise ValueError("les montants vont de 0 à 10 milliards de MAD")
+        return self
 
 
 class Amendment(Input):
@@ -236,6 +253,7 @@ class Amendment(Input):
     existing_cluster: bool | None = None
     support_years: int | None = Field(default=None, ge=0, le=60)
     contact: Contact | None = None
+    requested_amounts: list[float] | None = Field(default=None, max_length=30)
     previous_cluster_id: str | None = Field(
         default=None, max_length=32, pattern=r"^[0-9a-f]{1,32}$"
     )
@@ -472,6 +490,16 @@ class ClusterStart(BaseModel):
     report_lead_days: int = 30
     report_reminder_days: list[int] = Field(default_factory=lambda: [14, 3])
     previous_cluster_id: str | None = None  # the support case of its earlier labelling, if any
+    granted: list[float] = Field(default_factory=list)  # per contract year (MAD)
+    contract_due: Moment | None = None  # unsigned by then, the laureate's funds return
+
+
+class Told(BaseModel):
+    """A signal with a text (a case's id) sent to one workflow."""
+
+    workflow_id: str
+    signal: str
+    arg: str
 
 
 class Fanout(BaseModel):

@@ -14,6 +14,7 @@ from jinja2 import Environment, StrictUndefined
 from domain.bodies import DigestItem
 from domain.clock import local
 from domain.models import ApplicationState, CallState, FromNotice, Grid, Notification
+from domain.money import mad
 from domain.stages import ApplicationStage, ClusterStage
 from domain.support import ClusterState
 
@@ -53,11 +54,6 @@ def upper_first(text: str) -> str:
 def decimal(value: float) -> str:
     """A mark as French writes it: « 2,85 »."""
     return f"{value:.2f}".replace(".", ",")
-
-
-def mad(value: float) -> str:
-    """An amount in dirhams, thousands apart (narrow no-break spaces): « 1 200 000 MAD »."""
-    return f"{value:,.0f}".replace(",", "\u202f") + " MAD"
 
 
 def day(moment: datetime) -> str:

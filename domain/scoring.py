@@ -1,14 +1,26 @@
 """Grid scoring and ranking: pure arithmetic on the call's grid of criteria."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from statistics import fmean
+from typing import Protocol
 
 from domain.models import EvaluationResult, Grid, ScoreSheet
 
 TIE_BREAK = (
-    "score pondéré décroissant, puis moyennes des critères dans l'ordre de la grille, "
-    "puis date d'enregistrement la plus ancienne"
+    "score pondéré décroissant, puis moyennes des critères dans l'ordre configuré "
+    "(à défaut, celui de la grille), puis date d'enregistrement la plus ancienne"
 )
+
+
+class Scored(Protocol):
+    """What ranking needs of a result: an EvaluationResult, or an allocation's candidate."""
+
+    @property
+    def weighted_score(self) -> float: ...
+
+    @property
+    def criterion_means(self) -> Mapping[str, float]: ...
 
 
 def sheet_errors(grid: Grid, sheet: ScoreSheet) -> list[str]:
@@ -47,9 +59,21 @@ def evaluate(
     )
 
 
-def rank_key(grid: Grid, result: EvaluationResult, registered_at: datetime) -> tuple:
+def tie_break_order(grid: Grid, order: list[str] | None = None) -> list[str]:
+    """The grid's criterion codes, those named in `order` first (in that order); codes the
+    grid does not know are ignored, those not named follow in the grid's order."""
+    codes = [c.code for c in grid.criteria]
+    named = [code for code in dict.fromkeys(order or []) if code in codes]
+    return named + [code for code in codes if code not in named]
+
+
+def rank_key(
+    grid: Grid, result: Scored, registered_at: datetime, order: list[str] | None = None
+) -> tuple:
+    """Weighted score descending, then the criteria means descending in `order` (the call's
+    tie-break; None or empty: the grid's order), then the earliest deposit."""
     return (
         -result.weighted_score,
-        *(-result.criterion_means[c.code] for c in grid.criteria),
+        *(-result.criterion_means[code] for code in tie_break_order(grid, order)),
         registered_at,
     )

@@ -252,6 +252,9 @@ class ItemDecision(Input):
     ] = Field(default_factory=list)
     reason: LongText | None = None
     internal_note: LongText | None = None
+    amounts_reason: LongText | None = Field(
+        default=None, description="Pourquoi accorder plus que le montant demandé."
+    )
 
     @model_validator(mode="after")
     def _motivated(self) -> "ItemDecision":

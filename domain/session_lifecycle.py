@@ -109,6 +109,11 @@ SESSION: dict[Action, Transition] = {
             ITEM,
             FormField(name="outcome", label="Décision", kind=F.OUTCOME, required=True),
             FormField(name="amounts", label="Montants accordés par année (MAD)", kind=F.AMOUNTS),
+            FormField(
+                name="amounts_reason",
+                label="Motif d'un montant supérieur à la demande",
+                kind=F.TEXTAREA,
+            ),
             FormField(name="votes_for", label="Voix pour", kind=F.NUMBER, required=True),
             FormField(name="votes_against", label="Voix contre", kind=F.NUMBER),
             FormField(name="abstentions", label="Abstentions", kind=F.NUMBER),

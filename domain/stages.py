@@ -10,6 +10,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
     EVALUATOR = "evaluator"
     COMMITTEE = "committee"
+    FINANCE = "finance"  # releases and pays the tranches (domain.money)
     SYSTEM = "system"  # the clock; never held by a token
 
 
@@ -37,6 +38,7 @@ class ApplicationStage(StrEnum):
     REJECTED = "rejected"
     REVIEW_REQUESTED = "review_requested"
     REJECTION_FINAL = "rejection_final"
+    NOT_RETAINED = "not_retained"  # left on the reserve list when it expired: funds ran out
 
 
 class ClusterStage(StrEnum):
@@ -73,6 +75,9 @@ class Action(StrEnum):
     ANNOUNCE_ASSIGNMENTS = "announce_assignments"
     PUBLISH_RESULTS = "publish_results"
     ARCHIVE = "archive"
+    SET_BUDGET = "set_budget"
+    PROPOSE_PROMOTION = "propose_promotion"
+    CLOSE_RESERVE = "close_reserve"
     # application
     REGISTER = "register"
     AMEND = "amend"
@@ -102,6 +107,8 @@ class Action(StrEnum):
     UPHOLD_REJECTION = "uphold_rejection"
     ORDER_RE_EVALUATION = "order_re_evaluation"
     FINALIZE_REJECTION = "finalize_rejection"
+    PROMOTE = "promote"
+    EXPIRE_RESERVE = "expire_reserve"
     # cluster support
     OPEN_CASE = "open_case"
     SIGN_CONTRACT = "sign_contract"
@@ -117,6 +124,13 @@ class Action(StrEnum):
     RESUME = "resume"
     TERMINATE = "terminate"
     END_SUPPORT = "end_support"
+    RENOUNCE = "renounce"
+    LAPSE_CONTRACT = "lapse_contract"
+    REFUSE_REPORT = "refuse_report"
+    APPROVE_CONDITION = "approve_condition"
+    RELEASE_TRANCHE = "release_tranche"
+    PAY_TRANCHE = "pay_tranche"
+    REJECT_PAYMENT = "reject_payment"
     # committee session
     CREATE_SESSION = "create_session"
     REVISE_SESSION = "revise_session"
@@ -368,6 +382,17 @@ STAGES: dict[Stage, StageRecord] = {
     A.REJECTION_FINAL: _record(
         "rejet définitif",
         "candidature non retenue",
+        X,
+        P.NOBODY,
+        due=None,
+        step=Step.EVALUATED,
+        decided=True,
+        final=True,
+        todo=None,
+    ),
+    A.NOT_RETAINED: _record(
+        "non retenue (fonds insuffisants)",
+        "candidature non retenue — fonds insuffisants",
         X,
         P.NOBODY,
         due=None,

@@ -7,6 +7,14 @@ from pydantic import BaseModel, Field, create_model, model_validator
 from domain.clock import RABAT
 from domain.fields import DocumentId, LongText, Moment
 from domain.models import AuditEvent, ClusterStart, DocumentRef, Input, Notification
+from domain.money import (
+    MAX_TRANCHES,
+    Tranche,
+    TrancheSpec,
+    check_amounts,
+    check_schedule,
+    default_schedule,
+)
 from domain.stages import STAGES, ClusterStage, Due
 
 Amount = float  # Moroccan dirhams (MAD)
@@ -50,11 +58,17 @@ class ContractTerms(Input):
         description="Soutien prévu par année, en MAD (dégressif permis).",
     )
     kpi_targets: KPIs
+    schedule: list[TrancheSpec] = Field(
+        default_factory=default_schedule,
+        min_length=1,
+        max_length=MAX_TRANCHES,
+        description="Les tranches de chaque année (pourcentage, montant fixe ou solde).",
+    )
 
     @model_validator(mode="after")
     def _amounts_positive(self) -> "ContractTerms":
-        if any(a < 0 or a > 1e10 for a in self.planned_amounts):
-            raise ValueError("les montants vont de 0 à 10 milliards de MAD")
+        check_amounts(self.planned_amounts)
+        check_schedule(self.schedule)
         return self
 
 
@@ -118,6 +132,8 @@ class SupportYear(BaseModel):
     report_received_at: Moment | None = None
     decision: str | None = None
     probation: Probation | None = None
+    report_refused: str | None = None  # why the last report was refused (a new one is awaited)
+    tranches: list[Tranche] = Field(default_factory=list)
 
 
 class ClusterState(BaseModel):

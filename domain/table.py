@@ -35,6 +35,7 @@ class F(StrEnum):
     PRESENT = "present"  # some of a session's members: a box each
     OUTCOME = "outcome"  # a session's decision on a file: labelled, reserve or rejected
     REASON_CODES = "reason_codes"  # the motivation's usual sentences (domain.session): a box each
+    TRANCHE = "tranche"  # one of a cluster's tranches (domain.money)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +76,7 @@ DESK = frozenset({Role.ADMIN, Role.OPERATOR})
 EVALUATORS = frozenset({Role.EVALUATOR})
 COMMITTEE = frozenset({Role.COMMITTEE})
 PUBLISHERS = frozenset({Role.ADMIN, Role.COMMITTEE})
+FINANCE = frozenset({Role.FINANCE})
 CLOCK = frozenset({Role.SYSTEM})
 
 

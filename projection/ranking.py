@@ -25,7 +25,9 @@ from projection.views import (
 
 def call_ranking(db: Session, call: CallRow) -> Ranking:
     """Scored applications by the grid's rule; those below a threshold are listed apart."""
-    grid = call_state(call).spec.grid
+    state = call_state(call)
+    grid = state.spec.grid
+    order = state.budget.tie_break if state.budget else None
     rows = db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call.id))
     states = [application_state(r) for r in rows]
     step = {s.id: STAGES[s.stage].step for s in states}
@@ -33,7 +35,7 @@ def call_ranking(db: Session, call: CallRow) -> Ranking:
         s for s in states if s.evaluation and s.evaluation.result and step[s.id] >= Step.EVALUATED
     ]
     waiting = [s for s in states if step[s.id] == Step.ELIGIBLE]
-    scored.sort(key=lambda s: rank_key(grid, s.evaluation.result, s.registered_at))  # type: ignore[union-attr]
+    scored.sort(key=lambda s: rank_key(grid, s.evaluation.result, s.registered_at, order))  # type: ignore[union-attr]
 
     def entry(state: ApplicationState, rank: int | None) -> RankedEntry:
         assert state.evaluation and state.evaluation.result

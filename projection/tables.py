@@ -283,3 +283,31 @@ class InvitationRow(SQLModel, table=True):
     send_error: str | None = None  # the last attempt's failure, said to the admin
     used_at: datetime | None = utc_column(nullable=True)
     revoked_at: datetime | None = utc_column(nullable=True)  # replaced, or the user deactivated
+
+
+# --- money (projection.ledger, activities.money; guarded by triggers: migration 0008) ----------
+class EnvelopeRow(SQLModel, table=True):
+    """A call's envelope for one budget year (domain.money.Budget), as its activity writes it."""
+
+    __tablename__ = "budget_envelopes"
+
+    call_id: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    amount: float
+
+
+class LedgerRow(SQLModel, table=True):
+    """One movement of money, appended once and never changed (the database refuses it)."""
+
+    __tablename__ = "ledger"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)  # the order's key, kind and budget year
+    call_id: str = Field(index=True)
+    case_id: str = Field(index=True)
+    budget_year: int
+    kind: str  # a domain.money.Movement
+    amount: float  # > 0
+    actor: str
+    basis: str
+    at: datetime = utc_column()

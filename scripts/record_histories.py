@@ -75,6 +75,7 @@ from domain.ids import (  # noqa: E402
     cluster_workflow_id,
     session_workflow_id,
 )
+from domain.money import BudgetChange, PaymentRecord, Promotion, Release  # noqa: E402
 from domain.stages import CallStage, Role, SessionStage  # noqa: E402
 from domain.support import (  # noqa: E402
     REPORT_FILES,
@@ -82,6 +83,7 @@ from domain.support import (  # noqa: E402
     ContractTerms,
     KPIs,
     ProbationRenewal,
+    Reason,
     Renewal,
     ReportedKPIs,
 )
@@ -486,7 +488,47 @@ async def committee(s: Scenario) -> Recorded:
     return {"committee-call": call, "session": sitting, "session-labelled": apps[0]}
 
 
-SCENARIOS: list[Run] = [eligibility, evaluation, support, committee]
+FINANCE = [models.Actor(name=n, role=Role.FINANCE) for n in ("Fatima", "Rachid")]
+
+
+async def money(s: Scenario) -> Recorded:
+    """A call's budget funds one of two files: the laureate withdraws, the call proposes the
+    reserve file, the admin retains it; its contract signed, its first tranche released by
+    one person and paid by another."""
+    call = await s.open_call("money", evaluators_per_application=1)
+    laureate, reserve = apps = await s.register(call, 2, files=tuple(models.DEFAULT_DOCUMENTS))
+    budget = BudgetChange(first_year=START.year + 1, envelopes=[1e6, 1e6])
+    await s.update(call, CallWorkflow.set_budget, ADMIN, budget)
+    await s.sleep(timedelta(days=19))
+    eve = EVALUATORS[0]
+    for app, mark in zip(apps, (4.5, 4), strict=True):
+        await s.update(app, App.mark_eligible, OPERATOR, bodies.EligibleDecision())
+        await s.update(
+            app, App.assign_evaluators, ADMIN, bodies.EvaluatorAssignment(evaluators=[eve.name])
+        )
+        await s.update(app, App.declare_interest, eve, bodies.InterestDeclaration(conflict=False))
+        await s.update(app, App.submit_scores, eve, sheet(mark))
+    await s.update(call, CallWorkflow.start_evaluation, ADMIN)
+    granted = bodies.CommitteeDecision(reason="Retenu", amounts=[1e6, 8e5])
+    await s.update(laureate, App.label, COMMITTEE, granted)
+    waiting = bodies.CommitteeDecision(reason="En attente", amounts=[9e5, 9e5])
+    await s.update(reserve, App.put_on_reserve, COMMITTEE, waiting)
+    await s.update(call, CallWorkflow.publish_results, ADMIN)
+    lost = s.client.get_workflow_handle(cluster_workflow_id(laureate.id.split("-", 1)[1]))
+    await s.update(lost, Cluster.renounce, ADMIN, Reason(reason="Le bureau renonce"))
+    await s.update(reserve, App.promote, ADMIN, Promotion(amounts=[9e5, 9e5], reason="Retenu"))
+    cluster = s.client.get_workflow_handle(cluster_workflow_id(reserve.id.split("-", 1)[1]))
+    now = await s.now()
+    terms = ContractTerms(start_at=now, planned_amounts=[9e5, 9e5], kpi_targets=KPIs())
+    await s.update(cluster, Cluster.sign_contract, ADMIN, terms)
+    release = Release(tranche="1-1", budget_line="2.1.3", commitment_number="ENG-1")
+    await s.update(cluster, Cluster.release_tranche, FINANCE[0], release)
+    paid = PaymentRecord(tranche="1-1", payment_order="OP-1", bank_reference="VIR-1")
+    await s.update(cluster, Cluster.pay_tranche, FINANCE[1], paid)
+    return {"money-call": call, "money-promoted": reserve, "money-tranches": cluster}
+
+
+SCENARIOS: list[Run] = [eligibility, evaluation, support, committee, money]
 
 
 # --- normalisation of the saved history ---------------------------------------------------

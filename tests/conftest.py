@@ -72,6 +72,9 @@ TOKENS = {
         "committee3": "committee:Hassan Comité",
         "committee4": "committee:Leila Comité",
         "committee5": "committee:Youssef Comité",
+        # The finance office: one releases a tranche, another pays it.
+        "finance": "finance:Fatima Finances",
+        "finance2": "finance:Rachid Finances",
     }.items()
 }
 ADMIN = Actor(name="Amina Admin", role=Role.ADMIN)

@@ -62,7 +62,12 @@ async def test_a_dozen_years_of_support_with_bounded_history(skipping: Service) 
     cluster_id = await labelled_cluster(skipping)
     case = (await skipping.get(f"/clusters/{cluster_id}")).json()
     assert case["stage"] == "awaiting_contract"
-    assert case["allowed_actions"] == ["sign_contract", "add_cluster_document", "terminate"]
+    assert case["allowed_actions"] == [
+        "sign_contract",
+        "add_cluster_document",
+        "terminate",
+        "renounce",
+    ]
     now = await skipping.env.get_current_time()
     too_many = await skipping.post(
         f"/clusters/{cluster_id}/sign_contract",

@@ -78,7 +78,11 @@ def test_prechecks_name_what_is_wrong() -> None:
 
 
 def test_allowed_actions_follow_the_stage_and_exclude_the_clock() -> None:
-    assert allowed_actions(CallStage.OPEN) == ["extend_deadline", "register_application"]
+    assert allowed_actions(CallStage.OPEN) == [
+        "extend_deadline",
+        "register_application",
+        "set_budget",
+    ]
     assert allowed_actions(ApplicationStage.RECEIVED) == ["amend", "add_document", "withdraw"]
     assert allowed_actions(ApplicationStage.COMPLEMENTS_REQUESTED) == [
         "add_document",

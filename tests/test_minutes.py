@@ -38,7 +38,7 @@ from domain.models import (
     Evaluation,
     ScoreSheet,
 )
-from domain.notices import mad
+from domain.money import mad
 from domain.scoring import evaluate
 from domain.session import (
     AgendaItem,

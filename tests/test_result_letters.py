@@ -21,7 +21,8 @@ from sqlmodel import Session, select
 from activities.letters import build_result_letter
 from domain.clock import at_deadline_time, local
 from domain.models import DEFAULT_GRID, CallSpec, Decision, Redress
-from domain.notices import due_text, long_day, mad, sentence
+from domain.money import mad
+from domain.notices import due_text, long_day, sentence
 from domain.stages import ApplicationStage as A
 from domain.workdays import is_working_day, working_days_after
 from projection.queries import application_state, call_state

@@ -23,7 +23,8 @@ from sqlmodel import Session, col, select
 from activities.signing import verify
 from domain.clock import local
 from domain.models import DEFAULT_GRID
-from domain.notices import decimal, long_day, mad, sentence
+from domain.money import mad
+from domain.notices import decimal, long_day, sentence
 from domain.session import motivation
 from domain.workdays import response_due
 from projection.queries import application_state

@@ -16,13 +16,14 @@ from domain.stages import Role
 MIN_LENGTH = 32
 # How to make one (README, « Rôles et jetons »).
 MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-PERSON_ROLES = [Role.ADMIN, Role.OPERATOR, Role.EVALUATOR, Role.COMMITTEE]
+PERSON_ROLES = [Role.ADMIN, Role.OPERATOR, Role.EVALUATOR, Role.COMMITTEE, Role.FINANCE]
 # The embedded run's first people, one per role, named as a person would be in the trail.
 FIRST_PEOPLE = {
     Role.ADMIN: "Gestionnaire du programme",
     Role.OPERATOR: "Opérateur du programme",
     Role.EVALUATOR: "Évaluateur du programme",
     Role.COMMITTEE: "Comité de pilotage",
+    Role.FINANCE: "Service financier",
 }
 
 

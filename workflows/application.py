@@ -36,10 +36,12 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         ScoreSheet,
     )
+    from domain.money import CENT, Movement, Promotion
     from domain.scoring import evaluate, sheet_errors
     from domain.stages import Action, ApplicationStage
     from workflows.application_clock import ApplicationClock
     from workflows.files import check_room, held, reference
+    from workflows.money import move, per_year
     from workflows.refusals import forbidden, invalid, not_allowed
     from workflows.transitions import sleep_until, transition
 
@@ -47,6 +49,7 @@ CLOSE_SUBMISSIONS = "close_submissions"
 DEADLINE_EXTENDED = "deadline_extended"
 RESULTS_PUBLISHED = "results_published"
 ON_AGENDA = "on_agenda"
+RESERVE_EXPIRED = "reserve_expired"
 NO_REDRESS = "Aucune demande de réexamen dans le délai : rejet définitif"
 
 
@@ -59,6 +62,7 @@ class ApplicationWorkflow(ApplicationClock):
         self.notice_days = start.rules.notice_days
         self.closing = False
         self.published = False
+        self.reserve_expired = False
 
     @workflow.run
     async def run(self, start: ApplicationStart) -> ApplicationStage:
@@ -79,6 +83,8 @@ class ApplicationWorkflow(ApplicationClock):
                 await self._evaluation_clock()
             elif self._result_to_announce():
                 await self._clock(Action.NOTIFY_RESULT, self._announce_result)
+            elif stage == ApplicationStage.RESERVE and self.reserve_expired:
+                await self._clock(Action.EXPIRE_RESERVE, self._expire_reserve)
             elif stage == ApplicationStage.REVIEW_REQUESTED and self._dossier_missing():
                 await self._clock(Action.COMPILE_REDRESS_DOSSIER, self._compile_dossier)
             elif stage == ApplicationStage.REJECTED and self.state.redress:
@@ -88,7 +94,11 @@ class ApplicationWorkflow(ApplicationClock):
                     await self._clock(Action.FINALIZE_REJECTION, reason=NO_REDRESS)
             else:
                 await workflow.wait_condition(
-                    lambda: self.state.stage != stage or self._result_to_announce()
+                    lambda: (
+                        self.state.stage != stage
+                        or self._result_to_announce()
+                        or self.reserve_expired
+                    )
                 )
         await self.settled()
         return self.state.stage
@@ -107,6 +117,11 @@ class ApplicationWorkflow(ApplicationClock):
         """A committee session put this file on its agenda (None: took it off): from then on
         the committee decides it in that session only."""
         self.state.session_id = session_id
+
+    @workflow.signal(name=RESERVE_EXPIRED)
+    def reserve_expired_(self, _: datetime | None = None) -> None:
+        """The call's reserve list is closed: a file still on it is not retained."""
+        self.reserve_expired = True
 
     @workflow.signal(name=DEADLINE_EXTENDED)
     def deadline_extended(self, deadline: datetime | None) -> None:
@@ -172,6 +187,40 @@ class ApplicationWorkflow(ApplicationClock):
                 "Ce dossier est à l'ordre du jour d'une séance du comité : il y est décidé.",
                 self.state.stage,
             )
+
+    def _check_grant(self, actor: Actor, body: CommitteeDecision | SessionDecision) -> None:
+        """A label's amounts: within the years of support, and above what was asked only
+        with a reason."""
+        self._check_revisable(actor, body)
+        self._check_amounts(body.amounts, body.amounts_reason)
+
+    def _check_amounts(self, amounts: list[float], reason: str | None) -> None:
+        if len(amounts) > self.rules.max_support_years:
+            raise invalid(
+                f"Au plus {self.rules.max_support_years} montants annuels : "
+                "durée maximale de soutien."
+            )
+        asked = self.state.data.requested_amounts
+        over = [
+            str(year)
+            for year, amount in enumerate(amounts, start=1)
+            if asked and amount > (asked[year - 1] if year <= len(asked) else 0) + CENT
+        ]
+        if over and not reason:
+            raise invalid(
+                f"Montant accordé supérieur à la demande (année {', '.join(over)}) : "
+                "indiquez le motif."
+            )
+
+    def _check_promotion(self, actor: Actor, body: Promotion) -> None:
+        decision = self.state.decision
+        if not self.published and (decision is None or decision.published_at is None):
+            raise not_allowed(
+                "La liste d'attente sert une fois les résultats publiés : "
+                "d'ici là, le comité décide du dossier.",
+                self.state.stage,
+            )
+        self._check_amounts(body.amounts, body.reason)
 
     def _check_declaration(self, actor: Actor, _: InterestDeclaration) -> None:
         if self._assignment(actor).declared_at:
@@ -337,7 +386,7 @@ class ApplicationWorkflow(ApplicationClock):
         return state
 
     # --- committee -----------------------------------------------------------------------
-    @transition(Action.LABEL, _check_revisable)
+    @transition(Action.LABEL, _check_grant)
     async def label(
         self, actor: Actor, body: CommitteeDecision | SessionDecision
     ) -> ApplicationState:
@@ -354,6 +403,28 @@ class ApplicationWorkflow(ApplicationClock):
         self, actor: Actor, body: CommitteeDecision | SessionDecision
     ) -> ApplicationState:
         return await self._decide(Action.REJECT, actor, body)
+
+    @transition(Action.PROMOTE, _check_promotion)
+    async def promote(self, actor: Actor, body: Promotion) -> ApplicationState:
+        """A reserve file retained on funds that came back: its result is announced anew (the
+        letter, the support case), as a decision's is at publication."""
+        await move(
+            self,
+            actor,
+            self.state.call_id,
+            "liste d'attente",
+            (Movement.RESERVED, per_year(body.amounts)),
+        )
+        self.state.decision = Decision(
+            outcome=ApplicationStage.LABELLED,
+            reason=body.reason,
+            decided_by=actor.name,
+            decided_at=workflow.now(),
+            amounts=body.amounts,
+        )
+        return await self.commit(
+            actor, Action.PROMOTE, reason=body.reason, payload={"amounts": body.amounts}
+        )
 
     @transition(Action.REQUEST_REVIEW, _check_review_request)
     async def request_review(self, actor: Actor, body: ReviewRequest) -> ApplicationState:
@@ -387,19 +458,32 @@ class ApplicationWorkflow(ApplicationClock):
         target = APPLICATION[action].target
         assert isinstance(target, ApplicationStage)
         previous = self.state.decision
+        # A reserve file keeps the amounts it would get; only a label reserves them.
+        amounts = (
+            body.amounts if target in (ApplicationStage.LABELLED, ApplicationStage.RESERVE) else []
+        )
+        labelled = previous is not None and previous.outcome == ApplicationStage.LABELLED
+        # The funds follow the decision: a revised label gives its reservation back first.
+        moves = [(Movement.CANCELLED, None)] if labelled and previous.amounts else []
+        if amounts and target == ApplicationStage.LABELLED:
+            moves.append((Movement.RESERVED, per_year(amounts)))
+        if moves:
+            await move(self, actor, self.state.call_id, f"décision : {target.value}", *moves)
         self.state.decision = Decision(
             outcome=target,
             reason=body.reason,
             internal_note=body.internal_note,
             decided_by=actor.name,
             decided_at=workflow.now(),
+            amounts=amounts,
         )
         # A revision says in the audit trail what it revised; the internal note stays in it.
         payload: dict = {"internal_note": body.internal_note} if body.internal_note else {}
+        if amounts:
+            payload |= {"amounts": amounts, "amounts_reason": body.amounts_reason}
         if isinstance(body, SessionDecision):
             self.state.decision.session_id = body.session_id
-            self.state.decision.amounts = body.amounts
-            payload |= {"session_id": body.session_id, "amounts": body.amounts}
+            payload |= {"session_id": body.session_id}
         if previous is not None:
             payload["revises"] = previous.outcome
         return await self.commit(actor, action, reason=body.reason, payload=payload)

@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.prechecks import Prechecks
     from activities.sessions import DOCUMENT
     from domain import notices
+    from domain.allocation import INSUFFICIENT_FUNDS
     from domain.lifecycle import DECISIONS
     from domain.models import (
         CLOCK,
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         CallRules,
         CheckItem,
         ClusterStart,
+        Decision,
         FromNotice,
         Notification,
         Redress,
@@ -40,9 +42,11 @@ class ApplicationClock(Case[ApplicationState]):
 
     def _finished(self) -> bool:
         stage, decision = self.state.stage, self.state.decision
-        settled = stage in (ApplicationStage.LABELLED, ApplicationStage.RESERVE)
+        # A reserve file waits, once announced, for funds to come back or its list to close.
         return stage in FINAL_APPLICATION_STAGES or (
-            settled and decision is not None and decision.published_at is not None
+            stage == ApplicationStage.LABELLED
+            and decision is not None
+            and decision.published_at is not None
         )
 
     def _result_to_announce(self) -> bool:
@@ -141,8 +145,22 @@ class ApplicationClock(Case[ApplicationState]):
                     report_lead_days=self.rules.report_lead_days,
                     report_reminder_days=self.rules.report_reminder_days,
                     previous_cluster_id=self.state.data.previous_cluster_id,
+                    granted=decision.amounts,
+                    contract_due=now + timedelta(days=self.rules.contract_days),
                 ),
             )
+        return lambda state: notices.result_published(state, self.rules.grid)
+
+    async def _expire_reserve(self) -> Notify | None:
+        """The reserve list closed with the file still on it: not retained, and told so."""
+        self.state.reason = INSUFFICIENT_FUNDS
+        self.state.decision = Decision(
+            outcome=ApplicationStage.NOT_RETAINED,
+            reason=INSUFFICIENT_FUNDS,
+            decided_by=CLOCK.name,
+            decided_at=workflow.now(),
+            published_at=workflow.now(),
+        )
         return lambda state: notices.result_published(state, self.rules.grid)
 
     def _complements_due(self) -> datetime:

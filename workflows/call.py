@@ -1,12 +1,14 @@
 """CallWorkflow `call-{id}`: a call for projects, from draft through closure to its results."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Cases
+    from activities.money import Money
     from activities.records import Records
     from domain import notices
     from domain.bodies import AssignmentDigest, DeadlineExtension
@@ -23,8 +25,14 @@ with workflow.unsafe.imports_passed_through():
         Fanout,
         Registration,
     )
+    from domain.money import BudgetChange
     from domain.stages import Action, ApplicationStage, CallStage
-    from workflows.application import CLOSE_SUBMISSIONS, DEADLINE_EXTENDED, RESULTS_PUBLISHED
+    from workflows.application import (
+        CLOSE_SUBMISSIONS,
+        DEADLINE_EXTENDED,
+        RESERVE_EXPIRED,
+        RESULTS_PUBLISHED,
+    )
     from workflows.refusals import invalid, not_allowed
     from workflows.transitions import (
         Case,
@@ -35,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         transition,
     )
 
+FUNDS_FREED = "funds_freed"
 FANOUT_CHUNK = 1000
 FANOUT = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(minutes=1))
 
@@ -64,6 +73,8 @@ class CallWorkflow(Case[CallState]):
             elif stage == CallStage.OPEN:
                 if await sleep_until(lambda: self.state.spec.deadline, still):
                     await self._close()
+            elif stage == CallStage.RESULTS_PUBLISHED:
+                await self._reserve_clock(still)
             else:
                 await workflow.wait_condition(lambda: not still())
         await self.settled()
@@ -161,7 +172,87 @@ class CallWorkflow(Case[CallState]):
 
     @transition(Action.ARCHIVE)
     async def archive(self, actor: Actor) -> CallState:
-        return await self.commit(actor, Action.ARCHIVE)
+        """Archived, the call keeps no reserve list: the files still on it are told."""
+        closing = not self.state.reserve_closed
+        self.state.reserve_closed = True
+        state = await self.commit(actor, Action.ARCHIVE)
+        if closing:
+            await self._fan_out(self.registered, RESERVE_EXPIRED, None)
+        return state
+
+    # --- money -----------------------------------------------------------------------------
+    def _check_budget(self, actor: Actor, body: BudgetChange) -> None:
+        if self.state.budget is not None and not body.reason:
+            raise invalid("Le budget est déjà fixé : indiquez le motif du changement.")
+        codes = {c.code for c in self.state.spec.grid.criteria}
+        if unknown := [c for c in body.tie_break if c not in codes]:
+            raise invalid(f"Critère(s) inconnu(s) de la grille : {', '.join(unknown)}.")
+
+    @transition(Action.SET_BUDGET, _check_budget)
+    async def set_budget(self, actor: Actor, body: BudgetChange) -> CallState:
+        """The envelopes are written first (refused below what is already reserved)."""
+        budget = body.budget()
+        await self.asked(Money.set_envelopes, self.state.id, budget)
+        previous = self.state.budget
+        self.state.budget = budget
+        payload = budget.model_dump(mode="json")
+        if previous is not None:
+            payload["previous"] = previous.model_dump(mode="json")
+        return await self.commit(actor, Action.SET_BUDGET, reason=body.reason, payload=payload)
+
+    @workflow.signal(name=FUNDS_FREED)
+    def funds_freed(self, case_id: str) -> None:
+        """A laureate's funds came back (withdrawn, contract refused or unsigned): the next
+        reserve file that fits is proposed. Told twice, nothing more happens."""
+        if case_id not in self.state.freed:
+            self.state.freed.append(case_id)
+
+    def _freed_waiting(self) -> bool:
+        return self.state.freed_handled < len(self.state.freed)
+
+    def _reserve_until(self) -> datetime | None:
+        budget = self.state.budget
+        if budget is None or self.state.reserve_closed:
+            return None
+        return budget.reserve_until
+
+    async def _reserve_clock(self, still: Callable[[], bool]) -> None:
+        """After the results: a proposal for each laureate lost, then the list's closing."""
+        if self._freed_waiting():
+            await self._propose()
+            return
+        until = self._reserve_until()
+        waiting = lambda: still() and not self._freed_waiting() and self._reserve_until() == until  # noqa: E731
+        if until is None:
+            await workflow.wait_condition(lambda: not waiting())
+        elif await sleep_until(lambda: until, waiting):
+            await self._close_reserve()
+
+    async def _propose(self) -> None:
+        async with self.lock:
+            freed_by = self.state.freed[self.state.freed_handled]
+            self.state.freed_handled += 1
+            proposal = await step(Money.next_in_reserve, self.state.id, self.state.promotions)
+            if proposal is None or not may(self.state.stage, Action.PROPOSE_PROMOTION):
+                return
+            self.state.promotions.append(proposal.application_id)
+            await self.commit(
+                CLOCK,
+                Action.PROPOSE_PROMOTION,
+                payload={
+                    "application_id": proposal.application_id,
+                    "amounts": proposal.amounts,
+                    "freed_by": freed_by,
+                },
+            )
+
+    async def _close_reserve(self) -> None:
+        async with self.lock:
+            if self.state.reserve_closed or not may(self.state.stage, Action.CLOSE_RESERVE):
+                return
+            self.state.reserve_closed = True
+            await self.commit(CLOCK, Action.CLOSE_RESERVE)
+        await self._fan_out(self.registered, RESERVE_EXPIRED, None)
 
     # --- registration of applications ----------------------------------------------------
     # Not under the lock: registrations run side by side (each writes its own case).

@@ -9,9 +9,22 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.cases import Cases
     from domain import notices
     from domain.fields import MAX_CASE_BYTES
-    from domain.models import CLOCK, Actor, ClusterStart, Deposit
+    from domain.ids import call_workflow_id
+    from domain.models import CLOCK, Actor, ClusterStart, Deposit, Told
+    from domain.money import (
+        ConditionApproval,
+        Movement,
+        Payment,
+        PaymentFailure,
+        PaymentRecord,
+        Release,
+        Tranche,
+        TrancheStatus,
+        split,
+    )
     from domain.stages import FINAL_CLUSTER_STAGES, Action, ClusterStage
     from domain.support import (
         REPORT_FILES,
@@ -26,9 +39,18 @@ with workflow.unsafe.imports_passed_through():
         SupportYear,
         add_years,
     )
+    from domain.tranches import conditions_for, refresh, suspend_for_report
     from workflows.files import check_room, held, reference
-    from workflows.refusals import invalid, not_allowed
-    from workflows.transitions import Case, may, sleep_until, transition
+    from workflows.money import move, per_year
+    from workflows.refusals import forbidden, invalid, not_allowed
+    from workflows.transitions import Case, may, sleep_until, step, transition
+
+FUNDS_FREED = "funds_freed"  # workflows.call.FUNDS_FREED (not imported: no cycle of workflows)
+UNSIGNED = "Convention non signée dans le délai"
+SEPARATION = (
+    "Séparation des tâches : la personne qui a ordonnancé une tranche ne peut pas "
+    "en enregistrer le paiement."
+)
 
 MAX_REACHED = "Durée maximale de soutien atteinte"
 
@@ -54,8 +76,12 @@ class ClusterWorkflow(Case[ClusterState]):
                 await self.settled()
                 workflow.continue_as_new(args=[start, self.state])
             stage = self.state.stage
+            due = self.state.origin.contract_due
             if stage == ClusterStage.AWAITING_CONTRACT:
-                await workflow.wait_condition(lambda: self.state.stage != stage)
+                if due is None:
+                    await workflow.wait_condition(lambda: self.state.stage != stage)
+                elif await sleep_until(lambda: due, lambda: self.state.stage == stage):
+                    await self._clock(Action.LAPSE_CONTRACT)
                 continue
             alarm = self._alarm()
             if await sleep_until(
@@ -76,6 +102,17 @@ class ClusterWorkflow(Case[ClusterState]):
             raise invalid(f"Au plus {years} montants annuels : durée maximale de soutien.")
         if add_years(terms.start_at, years) <= workflow.now():
             raise invalid("Cette convention serait déjà échue : vérifiez la date de début.")
+        granted = self.state.origin.granted
+        for year, amount in enumerate(terms.planned_amounts, start=1):
+            if granted and amount > (granted[year - 1] if year <= len(granted) else 0) + 0.005:
+                raise invalid(
+                    f"Année {year} : {amount:,.0f} MAD prévus, au-delà du soutien accordé "
+                    "par le comité.".replace(",", "\u202f")
+                )
+            try:
+                split(terms.schedule, amount)
+            except ValueError as error:
+                raise invalid(f"Année {year} : {error}.") from None
 
     def _check_deposit(self, actor: Actor, body: Deposit) -> None:
         """So many bytes per support year begun, as an application has for its dossier."""
@@ -97,6 +134,45 @@ class ClusterWorkflow(Case[ClusterState]):
                 self.state.stage,
             )
 
+    def _tranche(self, ref: str) -> Tranche:
+        for year in self.state.years:
+            for tranche in year.tranches:
+                if tranche.id == ref:
+                    return tranche
+        raise invalid(f"Tranche « {ref} » inconnue de ce dossier.")
+
+    def _check_condition(self, actor: Actor, body: ConditionApproval) -> None:
+        tranche = self._tranche(body.tranche)
+        if not any(c.kind == "manual" and c.met_at is None for c in tranche.conditions):
+            raise invalid(f"La tranche {tranche.id} n'attend aucune approbation du gestionnaire.")
+
+    def _check_release(self, actor: Actor, body: Release) -> None:
+        tranche = self._tranche(body.tranche)
+        if tranche.status != TrancheStatus.ELIGIBLE:
+            missing = [c.describe() for c in tranche.conditions if c.met_at is None]
+            why = f" ; conditions à remplir : {', '.join(missing)}" if missing else ""
+            raise not_allowed(
+                f"La tranche {tranche.id} n'est pas exigible ({tranche.status.value}){why}.",
+                self.state.stage,
+            )
+
+    def _check_payment(self, actor: Actor, body: PaymentRecord) -> None:
+        tranche = self._tranche(body.tranche)
+        if tranche.status not in (TrancheStatus.RELEASED, TrancheStatus.FAILED):
+            raise not_allowed(
+                f"La tranche {tranche.id} n'est pas ordonnancée ({tranche.status.value}).",
+                self.state.stage,
+            )
+        if tranche.released_by == actor.name:
+            raise forbidden(SEPARATION)
+
+    def _check_failure(self, actor: Actor, body: PaymentFailure) -> None:
+        tranche = self._tranche(body.tranche)
+        if tranche.status != TrancheStatus.RELEASED:
+            raise not_allowed(
+                f"La tranche {tranche.id} n'a pas d'ordre de paiement en cours.", self.state.stage
+            )
+
     def _check_probation(self, actor: Actor, body: ProbationRenewal) -> None:
         self._check_renewal(actor, body)
         if body.review_at <= workflow.now():
@@ -105,9 +181,19 @@ class ClusterWorkflow(Case[ClusterState]):
     # --- programme manager and operator -------------------------------------------------------
     @transition(Action.SIGN_CONTRACT, _check_contract)
     async def sign_contract(self, actor: Actor, terms: ContractTerms) -> ClusterState:
+        # The contract commits its years; what the committee granted beyond them is given back.
+        await move(
+            self,
+            actor,
+            self.state.origin.call_id,
+            "convention signée",
+            (Movement.COMMITTED, per_year(terms.planned_amounts)),
+            (Movement.CANCELLED, None),
+        )
         self.state.contract = terms
         self.state.years = [self._new_year(1, terms.planned_amounts[0])]
         self.year = 1
+        refresh(self.state, actor.name, workflow.now())
         return await self.commit(actor, Action.SIGN_CONTRACT, payload=terms.model_dump(mode="json"))
 
     @transition(Action.ADD_CLUSTER_DOCUMENT, _check_deposit)
@@ -115,6 +201,7 @@ class ClusterWorkflow(Case[ClusterState]):
         """A file's reference (its bytes are in storage): the audit trail keeps it with its hash."""
         ref = reference(actor, body)
         self.state.files.append(ref)
+        refresh(self.state, actor.name, workflow.now())
         return await self.commit(
             actor, Action.ADD_CLUSTER_DOCUMENT, payload=ref.model_dump(mode="json")
         )
@@ -155,10 +242,117 @@ class ClusterWorkflow(Case[ClusterState]):
 
     @transition(Action.TERMINATE)
     async def terminate(self, actor: Actor, body: Reason) -> ClusterState:
+        """Before its contract, the laureate is refused it; after, its support stops: either
+        way its money not yet released goes back to the envelope."""
         self.state.reason = body.reason
+        await self._give_back(actor, "résiliation")
         return await self.commit(
             actor, Action.TERMINATE, reason=body.reason, notify=notices.support_decided
         )
+
+    @transition(Action.RENOUNCE)
+    async def renounce(self, actor: Actor, body: Reason) -> ClusterState:
+        self.state.reason = body.reason
+        await self._give_back(actor, "désistement")
+        return await self.commit(
+            actor, Action.RENOUNCE, reason=body.reason, notify=notices.support_decided
+        )
+
+    @transition(Action.REFUSE_REPORT)
+    async def refuse_report(self, actor: Actor, body: Reason) -> ClusterState:
+        """A new report is awaited; the tranches that wait on this one are suspended."""
+        year = self._current()
+        year.report_refused = body.reason
+        year.report = None
+        year.report_received_at = None
+        suspend_for_report(self.state, year.year, body.reason)
+        return await self.commit(
+            actor, Action.REFUSE_REPORT, reason=body.reason, notify=notices.support_decided
+        )
+
+    # --- tranches (finance) ------------------------------------------------------------------
+    @transition(Action.APPROVE_CONDITION, _check_condition)
+    async def approve_condition(self, actor: Actor, body: ConditionApproval) -> ClusterState:
+        tranche = self._tranche(body.tranche)
+        for condition in tranche.conditions:
+            if condition.kind == "manual" and condition.met_at is None:
+                condition.met_at, condition.met_by = workflow.now(), actor.name
+        refresh(self.state, actor.name, workflow.now())
+        return await self.commit(
+            actor, Action.APPROVE_CONDITION, reason=body.note, payload={"tranche": tranche.id}
+        )
+
+    @transition(Action.RELEASE_TRANCHE, _check_release)
+    async def release_tranche(self, actor: Actor, body: Release) -> ClusterState:
+        tranche = self._tranche(body.tranche)
+        await move(
+            self,
+            actor,
+            self.state.origin.call_id,
+            f"tranche {tranche.id}",
+            (Movement.RELEASED, {tranche.year: tranche.amount}),
+        )
+        tranche.status = TrancheStatus.RELEASED
+        tranche.budget_line, tranche.commitment_number = body.budget_line, body.commitment_number
+        tranche.released_at, tranche.released_by = workflow.now(), actor.name
+        return await self.commit(
+            actor, Action.RELEASE_TRANCHE, payload=body.model_dump() | {"amount": tranche.amount}
+        )
+
+    @transition(Action.PAY_TRANCHE, _check_payment)
+    async def pay_tranche(self, actor: Actor, body: PaymentRecord) -> ClusterState:
+        """Paid by another person than the one who released it; a payment issued again after
+        a rejection names the order it replaces."""
+        tranche = self._tranche(body.tranche)
+        await move(
+            self,
+            actor,
+            self.state.origin.call_id,
+            f"tranche {tranche.id}",
+            (Movement.PAID, {tranche.year: tranche.amount}),
+        )
+        replaces = tranche.payments[-1].payment_order if tranche.payments else None
+        tranche.payments.append(
+            Payment(
+                payment_order=body.payment_order,
+                bank_reference=body.bank_reference,
+                paid_at=workflow.now(),
+                paid_by=actor.name,
+                replaces=replaces,
+            )
+        )
+        tranche.status = TrancheStatus.PAID
+        payload = body.model_dump() | {"amount": tranche.amount, "replaces": replaces}
+        return await self.commit(actor, Action.PAY_TRANCHE, payload=payload)
+
+    @transition(Action.REJECT_PAYMENT, _check_failure)
+    async def reject_payment(self, actor: Actor, body: PaymentFailure) -> ClusterState:
+        tranche = self._tranche(body.tranche)
+        tranche.payments.append(Payment(payment_order=body.payment_order, failed=body.reason))
+        tranche.status = TrancheStatus.FAILED
+        return await self.commit(
+            actor, Action.REJECT_PAYMENT, reason=body.reason, payload=body.model_dump()
+        )
+
+    async def _give_back(self, actor: Actor, basis: str) -> None:
+        """Money not released goes back to the envelope: a reservation before the contract
+        (and the call proposes the next reserve file), the rest of the commitment after."""
+        if self.state.contract is None:
+            await move(self, actor, self.state.origin.call_id, basis, (Movement.CANCELLED, None))
+            await step(
+                Cases.tell,
+                Told(
+                    workflow_id=call_workflow_id(self.state.origin.call_id),
+                    signal=FUNDS_FREED,
+                    arg=self.state.id,
+                ),
+            )
+            return
+        await move(self, actor, self.state.origin.call_id, basis, (Movement.RETURNED, None))
+        for year in self.state.years:
+            for tranche in year.tranches:
+                if tranche.status not in (TrancheStatus.RELEASED, TrancheStatus.PAID):
+                    tranche.status = TrancheStatus.CANCELLED
 
     # --- years and the clock --------------------------------------------------------------------
     def _year(self) -> int:
@@ -170,13 +364,28 @@ class ClusterWorkflow(Case[ClusterState]):
 
     def _new_year(self, number: int, amount: float) -> SupportYear:
         assert self.state.contract is not None
-        start = self.state.contract.start_at
+        contract = self.state.contract
+        amounts = split(contract.schedule, amount)
         return SupportYear(
             year=number,
-            starts_at=add_years(start, number - 1),
-            ends_at=add_years(start, number),
+            starts_at=add_years(contract.start_at, number - 1),
+            ends_at=add_years(contract.start_at, number),
             amount=amount,
-            kpi_targets=self.state.contract.kpi_targets,
+            kpi_targets=contract.kpi_targets,
+            tranches=[
+                Tranche(
+                    id=f"{number}-{position}",
+                    year=number,
+                    number=position,
+                    label=spec.label,
+                    amount=share,
+                    conditions=conditions_for(spec, number),
+                    status=TrancheStatus.COMMITTED,
+                )
+                for position, (spec, share) in enumerate(
+                    zip(contract.schedule, amounts, strict=True), start=1
+                )
+            ],
         )
 
     async def _renew(
@@ -187,9 +396,11 @@ class ClusterWorkflow(Case[ClusterState]):
         number = self._year() + 1
         amount = body.amount if body.amount is not None else planned[min(number, len(planned)) - 1]
         self._current().decision = action
+        self._current().report_refused = None
         following = self._new_year(number, amount)
         following.probation = probation
         self.state.years.append(following)
+        refresh(self.state, actor.name, workflow.now())
         return await self.commit(
             actor,
             action,
@@ -224,8 +435,13 @@ class ClusterWorkflow(Case[ClusterState]):
         async with self.lock:
             if not may(self.state.stage, action):
                 return
-            year = self._current()
             now = workflow.now()
+            if action == Action.LAPSE_CONTRACT:
+                self.state.reason = UNSIGNED
+                await self._give_back(CLOCK, UNSIGNED)
+                await self.commit(CLOCK, action, reason=UNSIGNED, notify=notices.support_decided)
+                return
+            year = self._current()
             if action == Action.REQUEST_REPORT:
                 year.report_requested_at = now
                 notify = notices.report_requested
@@ -243,5 +459,6 @@ class ClusterWorkflow(Case[ClusterState]):
                 self.state.can_reapply = True
                 self.state.reason = MAX_REACHED
                 year.overdue = year.overdue or self.state.stage == ClusterStage.REPORT_REQUESTED
+                await self._give_back(CLOCK, MAX_REACHED)
                 notify = notices.support_decided
             await self.commit(CLOCK, action, notify=notify)

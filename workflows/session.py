@@ -7,11 +7,9 @@ here. The documents (the meeting pack, the PV and its signatures) are built by a
 the recorded state; the workflow keeps their SHA-256 alone."""
 
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.sessions import (
@@ -23,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
         SignOrder,
     )
     from domain.bodies import SessionDecision
-    from domain.models import NOT_ALLOWED, Actor
+    from domain.models import Actor
     from domain.session import (
         SIGNATORIES,
         AgendaItem,
@@ -300,7 +298,7 @@ class SessionWorkflow(Case[SessionState]):
         item = self._item(body.application_id)
         seq = self.state.seq + 1
         motivation = body.motivation
-        await self._asked(
+        await self.asked(
             Sessions.decide,
             DecisionOrder(
                 application_id=item.application_id,
@@ -312,6 +310,7 @@ class SessionWorkflow(Case[SessionState]):
                     internal_note=body.internal_note,
                     session_id=self.state.id,
                     amounts=body.amounts,
+                    amounts_reason=body.amounts_reason,
                 ),
             ),
             **ORDER,
@@ -355,7 +354,7 @@ class SessionWorkflow(Case[SessionState]):
         function = self._signatory(actor)
         pv = self.state.pv
         assert pv is not None
-        signed = await self._asked(
+        signed = await self.asked(
             "sign_pv",
             SignOrder(sha256=pv.signed_sha256 or pv.sha256, name=actor.name, function=function),
             result_type=str,
@@ -419,17 +418,6 @@ class SessionWorkflow(Case[SessionState]):
         workflow, need not load WeasyPrint and pyHanko), kept by its SHA-256."""
         sha256 = await workflow.execute_activity(activity, state, result_type=str, **DOCUMENT)
         return StoredDocument(sha256=sha256, built_at=workflow.now())
-
-    async def _asked(self, activity: Any, *args: Any, **options: Any) -> Any:
-        """An activity's answer; its refusal (a file refusing the decision, a signatory without
-        a key) is this update's, told as it was (an activity's failure would be a 500)."""
-        try:
-            return await workflow.execute_activity(activity, *args, **options)
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED:
-                raise not_allowed(cause.message, self.state.stage) from None
-            raise
 
     async def _tell(self, application_ids: list[str], session_id: str | None) -> None:
         await step(

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities.mail import NOTICE_REFUSED, Mail
@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.fields import NOTICE_DAYS
     from domain.lifecycle import table_for
     from domain.models import (
+        NOT_ALLOWED,
         Actor,
         Answer,
         ApplicationRecord,
@@ -32,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.session import SessionRecord, SessionState
     from domain.stages import Action, Stage
     from domain.support import ClusterRecord, ClusterState
-    from workflows.refusals import guard
+    from workflows.refusals import guard, not_allowed
 
 CaseState = TypeVar("CaseState", CallState, ApplicationState, ClusterState, SessionState)
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
@@ -173,6 +174,24 @@ class Case(Generic[CaseState]):
         for position in range(count):
             key = self.notice_key(seq, position)
             self.sending[key] = asyncio.create_task(deliver(key, self.notice_days))
+
+    async def asked(self, activity: Any, *args: Any, **options: Any) -> Any:
+        """An activity's answer (without options: a local step); its refusal (a guard of the
+        ledger, a file refusing a decision) is this update's 409, told as it was, where an
+        activity's failure would be a 500."""
+        try:
+            if options:
+                return await workflow.execute_activity(activity, *args, **options)
+            return await step(activity, *args)
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED:
+                raise not_allowed(cause.message, self.state.stage) from None
+            raise
+
+    def next_key(self) -> str:
+        """A key naming the transition about to be recorded (its activities' writes use it)."""
+        return f"{workflow.info().workflow_id}/{self.state.seq + 1}"
 
     async def created(self) -> bool:
         """Whether the case exists: a workflow started without its create update (a client that
