@@ -37,7 +37,7 @@ from projection import queries
 from projection.exports import FileFormat
 from projection.ranking import call_ranking
 from web.calls import CALLS, call_detail, ranking_file, register, revise, start_call
-from web.deps import Db
+from web.deps import BUDGET_READERS, Db
 from web.errors import ApiError, french
 
 # The spec form, shared by a new call and a draft's revision: its name in `as_typed`, the
@@ -273,6 +273,8 @@ def call_page(request: Request, case_id: str, actor: Actor, db: Db, **form: Any)
         actor,
         call=detail,
         ranking=ranking,
+        # its envelopes, the allocation proposal, its reserve list (console.money)
+        budget_page=f"/console/appels/{case_id}/budget" if actor.role in BUDGET_READERS else None,
         can_register=can_register,
         member_types=list(MEMBER_TYPES_FR),
         revisable=revisable,

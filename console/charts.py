@@ -188,9 +188,28 @@ def support_chart(by_year: Mapping[int, float]) -> Markup:
     return _chart(title, [Group(rows)], "Aucun soutien accordé pour l'instant.")
 
 
+def forecast_chart(needs: Iterable[Any]) -> Markup:
+    """Per budget year, what the running contracts plan and is not paid yet, and what the
+    scenario expects of it (`needs`: items with `year`, `planned`, `expected`)."""
+    rows = tuple(
+        Row(
+            str(n.year),
+            (
+                Bar(n.planned, f"prévu {formats.amount(n.planned)}", GREEN_LIGHT, GREEN),
+                Bar(n.expected, f"attendu {formats.amount(n.expected)}"),
+            ),
+        )
+        for n in needs
+        if n.planned or n.expected
+    )
+    title = "Besoins des conventions en cours par année budgétaire : prévu et attendu"
+    return _chart(title, [Group(rows)] if rows else [], "Aucune convention en cours à payer.")
+
+
 # The template functions this module gives the console's pages.
 CHARTS: dict[str, Callable[..., Any]] = {
     "funnel": funnel,
     "kpi_chart": kpi_chart,
     "support_chart": support_chart,
+    "forecast_chart": forecast_chart,
 }

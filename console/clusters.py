@@ -1,4 +1,5 @@
-"""Labelled clusters: their list and exports, each support case's page."""
+"""Labelled clusters: their list and exports, each support case's page with its tranches and
+the tranche actions the viewer's role may take."""
 
 from collections.abc import Callable
 from typing import Any
@@ -10,18 +11,56 @@ from console.files import files_of
 from console.mail import messages_of
 from console.pages import (
     Signed,
+    actions_for,
     known_sort,
     no_evaluator,
     render,
     router,
+    templates,
 )
 from domain.ids import Kind, cluster_workflow_id
 from domain.models import Actor
+from domain.money import TRANCHE_LABELS, TrancheStatus, mad
+from domain.stages import Action
+from domain.support import SupportYear
+from domain.tranches import TAKES
 from projection import listings, queries
 from projection.exports import FileFormat, Table, table_response
 from projection.views import Paging
 from web.clusters import cluster_detail
 from web.deps import Db
+
+T = TrancheStatus
+# The badge of a tranche's status: green once it may move or has, amber while it waits, red
+# when it is stopped (console/templates/cluster.html).
+TRANCHE_TONES = {
+    T.PLANNED: "attente",
+    T.COMMITTED: "attente",
+    T.ELIGIBLE: "",
+    T.RELEASED: "",
+    T.PAID: "",
+    T.SUSPENDED: "retard",
+    T.CANCELLED: "retard",
+    T.FAILED: "retard",
+}
+templates.env.globals |= {"TRANCHE_LABELS": TRANCHE_LABELS, "TRANCHE_TONES": TRANCHE_TONES}
+
+
+def tranche_choices(years: list[SupportYear], actor: Actor) -> dict[str, list[tuple[str, str]]]:
+    """Per tranche action, the (id, label) of each tranche it can take now; the payment of a
+    tranche this person released is listed with the reason it will be refused."""
+    choices: dict[str, list[tuple[str, str]]] = {}
+    for action, takes in TAKES.items():
+        choices[action.value] = []
+        for tranche in (t for year in years for t in year.tranches if takes(t)):
+            text = (
+                f"{tranche.id} · {tranche.label} · {mad(tranche.amount)} · "
+                f"{TRANCHE_LABELS[tranche.status]}"
+            )
+            if action == Action.PAY_TRANCHE and tranche.released_by == actor.name:
+                text += " — ordonnancée par vous : une autre personne enregistre le paiement"
+            choices[action.value].append((tranche.id, text))
+    return choices
 
 
 @router.get("/clusters", response_class=HTMLResponse)
@@ -70,4 +109,17 @@ def cluster_page(request: Request, case_id: str, actor: Actor, db: Db, **form: A
     case = cluster_detail(db, case_id)
     files = files_of(Kind.CLUSTER, db, case_id, actor)
     messages = messages_of(db, actor, cluster_workflow_id(case_id))
-    return render(request, "cluster.html", actor, case=case, files=files, messages=messages, **form)
+    allowed = actions_for(actor, case)
+    choices = tranche_choices(case.years, actor)
+    return render(
+        request,
+        "cluster.html",
+        actor,
+        case=case,
+        files=files,
+        messages=messages,
+        other_actions=[a for a in allowed if a not in TAKES],
+        tranche_actions=[a for a in allowed if a in TAKES and choices[a.value]],
+        tranche_choices=choices,
+        **form,
+    )

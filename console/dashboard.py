@@ -3,12 +3,13 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
 
 from console import formats
 from console.pages import (
     Signed,
+    case_readers_only,
     render,
     router,
 )
@@ -166,8 +167,7 @@ def awaiting(db: Db, role: str) -> list[dict[str, Any]]:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, actor: Signed, db: Db) -> Response:
-    if actor.role == Role.EVALUATOR:  # an evaluator sees their own cases, nothing else
-        return RedirectResponse("/console/candidatures", status_code=status.HTTP_303_SEE_OTHER)
+    case_readers_only(actor)  # an evaluator sees their own cases, finance its own page
     late_reports = queries.list_clusters(
         db, stage=ClusterStage.REPORT_OVERDUE, paging=Paging(1, 200)
     )

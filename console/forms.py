@@ -19,7 +19,17 @@ MEMBER_TYPES_FR = {
 MEMBER_TYPE_LABELS = {kind: label for label, kind in MEMBER_TYPES_FR.items()}
 CONTACT_PARTS = ("name", "email", "phone")  # a CONTACT input's parts: « contact.email », …
 # The kinds whose value is one text, as typed or chosen (a select, radios, a hidden input)…
-AS_TYPED = ("text", "textarea", "date", "file", "sector", "assigned", "item", "outcome")
+AS_TYPED = (
+    "text",
+    "textarea",
+    "date",
+    "file",
+    "sector",
+    "assigned",
+    "item",
+    "outcome",
+    "tranche",
+)
 # … and those of a box each: the values ticked.
 TICKED = ("evaluators", "files", "present", "reason_codes")
 

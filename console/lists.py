@@ -22,9 +22,9 @@ from console.pages import (
     ROLE_LABELS,
     Signed,
     as_typed,
+    case_readers_only,
     form_key,
     known_sort,
-    no_evaluator,
     refusal,
     refused_page,
     render,
@@ -172,7 +172,7 @@ def applications_page(
 @router.get("/candidatures.xlsx")
 def applications_export(fmt: FileFormat, actor: Signed, db: Db, filters: ListQuery) -> Response:
     """The list as filtered and sorted on screen, every page of it, as the API exports it."""
-    no_evaluator(actor)
+    case_readers_only(actor)
     table = listings.applications_table(
         db,
         actor,

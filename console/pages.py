@@ -234,3 +234,11 @@ def no_evaluator(actor: Any) -> None:
         raise HTTPException(
             status.HTTP_303_SEE_OTHER, headers={"Location": "/console/candidatures"}
         )
+
+
+def case_readers_only(actor: Any) -> None:
+    """Every case of the programme is for those who read them all: an evaluator is sent to
+    their own list, the finance office to its page."""
+    no_evaluator(actor)
+    if actor.role == Role.FINANCE:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/console/finances"})

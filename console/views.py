@@ -14,6 +14,7 @@ from console import (  # noqa: F401 (each module adds its routes to the router)
     files,
     lists,
     mail,
+    money,
     session,
     sessions,
     sitting,

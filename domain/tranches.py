@@ -2,19 +2,37 @@
 schedule, met as the case records what they wait for, and suspended when a report is refused.
 Pure functions of the cluster's state (domain.support), so the workflow stays deterministic."""
 
+from collections.abc import Callable
 from datetime import datetime
 
+from domain.cluster_lifecycle import CLUSTER
 from domain.money import (
     Condition,
     ConditionKind,
+    Tranche,
     TrancheSpec,
     TrancheStatus,
 )
 from domain.stages import Action
 from domain.support import ClusterState
+from domain.table import F
 
 APPROVING = (Action.RENEW, Action.RENEW_ON_PROBATION)  # a renewal approves the year's report
 OPEN = (TrancheStatus.PLANNED, TrancheStatus.COMMITTED, TrancheStatus.ELIGIBLE)
+T = TrancheStatus
+# The tranches each action that names one can take now: the workflow refuses the others, the
+# console offers only these.
+TAKES: dict[Action, Callable[[Tranche], bool]] = {
+    Action.APPROVE_CONDITION: lambda t: any(
+        c.kind == ConditionKind.MANUAL and c.met_at is None for c in t.conditions
+    ),
+    Action.RELEASE_TRANCHE: lambda t: t.status == T.ELIGIBLE,
+    Action.PAY_TRANCHE: lambda t: t.status in (T.RELEASED, T.FAILED),
+    Action.REJECT_PAYMENT: lambda t: t.status == T.RELEASED,
+}
+assert set(TAKES) == {
+    action for action, row in CLUSTER.items() if any(f.kind == F.TRANCHE for f in row.fields)
+}, "every action that names a tranche says which tranches it takes"
 
 
 def conditions_for(spec: TrancheSpec, year: int) -> list[Condition]:

@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from domain.allocation import Rule
 from domain.fields import Moment
 from domain.ids import Kind
 from domain.models import (
@@ -19,9 +20,11 @@ from domain.models import (
     Evaluation,
     EvaluationResult,
 )
+from domain.money import Budget
 from domain.session import LikelyConflict, PvSignature, SessionSpec
 from domain.stages import Action, ApplicationStage, CallStage, ClusterStage, Role, SessionStage
 from domain.support import ContractTerms, SupportYear
+from projection.ledger import ProgrammeYear, YearBalance
 
 T = TypeVar("T")
 
@@ -43,6 +46,15 @@ class CallView(BaseModel):
     id: str
     stage: CallStage
     spec: CallSpec
+    budget: Budget | None = Field(
+        default=None, description="Enveloppe par année budgétaire (absente : argent non suivi)."
+    )
+    promotions: list[str] = Field(
+        default_factory=list,
+        description="Dossiers de la liste d'attente proposés, dans l'ordre, quand des fonds "
+        "se sont libérés.",
+    )
+    reserve_closed: bool = Field(default=False, description="Liste d'attente close.")
     updated_at: Moment
     allowed_actions: list[Action]
 
@@ -216,6 +228,77 @@ class SupportTotals(BaseModel):
         description="Soutien accordé par année civile de début (MAD)."
     )
     total: float
+
+
+# --- money (domain.money, projection.ledger) -------------------------------------------------
+class PlacedView(BaseModel):
+    """A file in the allocation proposal, or on a call's reserve list."""
+
+    application_id: str
+    cluster_name: str
+    stage: ApplicationStage
+    rank: int | None = Field(description="Rang parmi les dossiers proposés au-dessus des seuils.")
+    amounts: list[float] = Field(description="Montants par année de convention (MAD).")
+
+
+class Proposal(BaseModel):
+    """The ranking walked within what the envelopes have left: it changes nothing."""
+
+    rule: Rule
+    rule_label: str
+    available: dict[int, float] = Field(description="Disponible par année budgétaire, avant.")
+    laureates: list[PlacedView]
+    reserve: list[PlacedView] = Field(description="Liste d'attente proposée, dans l'ordre.")
+    insufficient: list[PlacedView] = Field(description="Non retenus — fonds insuffisants.")
+    below_threshold: list[PlacedView]
+    remaining: dict[int, float] = Field(description="Disponible par année, lauréats déduits.")
+
+
+class PromotionView(BaseModel):
+    """A reserve file the call proposed when a laureate's funds came back."""
+
+    application_id: str
+    cluster_name: str
+    stage: ApplicationStage
+    amounts: list[float] = Field(description="Montants proposés par année de convention (MAD).")
+    freed_by: str | None = Field(description="Le lauréat dont les fonds sont revenus.")
+    proposed_at: Moment
+    pending: bool = Field(description="Encore sur la liste d'attente : à retenir ou non.")
+
+
+class CallBudget(BaseModel):
+    call_id: str
+    budget: Budget | None
+    years: list[YearBalance] = Field(description="Soldes par année budgétaire (grand livre).")
+    proposal: Proposal | None = Field(description="Absente tant que le budget n'est pas fixé.")
+    reserve: list[PlacedView] = Field(
+        description="La liste d'attente, dans l'ordre du classement, avec les dossiers qui "
+        "l'ont quittée (retenus, non retenus)."
+    )
+    promotions: list[PromotionView]
+    reserve_closed: bool
+
+
+class ProgrammeYears(BaseModel):
+    years: list[ProgrammeYear] = Field(
+        description="Par année budgétaire : enveloppes et mouvements de tous les appels, et ce "
+        "que les conventions en cours prévoient et n'ont pas encore payé."
+    )
+
+
+class ForecastYear(BaseModel):
+    year: int
+    planned: float = Field(description="Prévu par les conventions et pas encore payé (MAD).")
+    expected: float = Field(description="Attendu selon le scénario (MAD).")
+
+
+class Forecast(BaseModel):
+    from_year: int
+    stop_share: float = Field(description="Part des clusters qui s'arrêtent chaque année.")
+    probation_share: float = Field(description="Part renouvelée sous probation chaque année.")
+    probation_cut: float = Field(description="Réduction du montant d'une année sous probation.")
+    contracts: int = Field(description="Conventions en cours prises en compte.")
+    needs: list[ForecastYear]
 
 
 # --- the committee's sessions (domain.session) -----------------------------------------------

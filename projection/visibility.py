@@ -31,14 +31,21 @@ NOTE = "internal_note"
 # Who reads a redress dossier: it names the evaluators and holds their marks and comments, which
 # only the score sheets' readers see.
 DOSSIER_READERS = SCORE_READERS
+# Who reads a call's money (its envelopes, the reserve files it proposed): staff, not evaluators,
+# who see only the files assigned to them.
+MONEY_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.COMMITTEE, Role.FINANCE})
 # Keys of a payload that are the workflow's bookkeeping, for no reader (a notice's outbox key).
 INTERNAL_KEYS = frozenset({"notice", "seq", "workflow_id", "run_id", "update_id", "request"})
 
 
-def call_view(state: CallState) -> CallView:
-    return CallView.model_validate(
+def call_view(state: CallState, actor: Actor | None = None) -> CallView:
+    """The call; for `actor` outside MONEY_READERS, without its money (None: staff's view)."""
+    view = CallView.model_validate(
         state.model_dump() | {"allowed_actions": allowed_actions(state.stage)}
     )
+    if actor is not None and actor.role not in MONEY_READERS:
+        view = view.model_copy(update={"budget": None, "promotions": []})
+    return view
 
 
 def application_actions(state: ApplicationState, results_out: bool = False) -> list[Action]:
@@ -169,7 +176,7 @@ def view_of(
 ) -> BaseModel:
     """A case's state as `actor` may see it."""
     if isinstance(state, CallState):
-        return call_view(state)
+        return call_view(state, actor)
     if isinstance(state, ClusterState):
         return cluster_view(state)
     if isinstance(state, SessionState):

@@ -47,7 +47,8 @@ CALL_ID = "2026-0000deadbeef"
 CASE_ID = "0000deadbeef"
 
 ADMIN, OPERATOR, EVALUATOR, COMMITTEE = "admin", "operator", "evaluator", "committee"
-ROLES = (ADMIN, OPERATOR, EVALUATOR, COMMITTEE)
+FINANCE = "finance"  # the finance office: releases and pays the tranches
+ROLES = (ADMIN, OPERATOR, EVALUATOR, COMMITTEE, FINANCE)
 TOKEN_COOKIE = "console_session"
 PUBLIC = None  # no sign-in needed
 
@@ -59,6 +60,10 @@ PUBLISHERS = frozenset({ADMIN, COMMITTEE})
 ONLY_EVALUATOR = frozenset({EVALUATOR})
 ONLY_COMMITTEE = frozenset({COMMITTEE})
 SITTING = frozenset({ADMIN, COMMITTEE})  # a committee session's readers and members
+ONLY_FINANCE = frozenset({FINANCE})
+BUDGET = frozenset({ADMIN, COMMITTEE, FINANCE})  # a call's budget, the programme's years
+LEDGER = frozenset({ADMIN, FINANCE})  # the ledger's rows
+CLUSTER_READERS = READERS | {FINANCE}  # the support cases: finance pays their tranches
 
 DEPOSITS = {
     ("POST", "/applications/{case_id}/documents"),
@@ -82,6 +87,7 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/calls/{case_id}/start_evaluation"): ONLY_ADMIN,
     ("POST", "/calls/{case_id}/publish_results"): PUBLISHERS,
     ("POST", "/calls/{case_id}/archive"): ONLY_ADMIN,
+    ("POST", "/calls/{case_id}/set_budget"): ONLY_ADMIN,
     ("POST", "/calls/{call_id}/applications"): DESK,
     ("GET", "/calls"): ALL,
     ("GET", "/calls/{call_id}"): ALL,
@@ -89,6 +95,15 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/calls/{call_id}/ranking"): PUBLISHERS,
     ("GET", "/calls/{call_id}/ranking.csv"): PUBLISHERS,
     ("GET", "/calls/{call_id}/ranking.xlsx"): PUBLISHERS,
+    # the money: a call's budget and proposal, the ledger, the programme's years and forecast
+    ("GET", "/calls/{call_id}/budget"): BUDGET,
+    ("GET", "/calls/{call_id}/ledger.csv"): LEDGER,
+    ("GET", "/calls/{call_id}/ledger.xlsx"): LEDGER,
+    ("GET", "/finance/ledger.csv"): LEDGER,
+    ("GET", "/finance/ledger.xlsx"): LEDGER,
+    ("GET", "/finance/years"): BUDGET,
+    ("GET", "/finance/forecast"): BUDGET,
+    ("GET", "/finance/forecast.xlsx"): BUDGET,
     # applications
     ("POST", "/applications/{case_id}/amend"): DESK,
     ("POST", "/applications/{case_id}/withdraw"): DESK,
@@ -106,6 +121,7 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/applications/{case_id}/request_review"): DESK,
     ("POST", "/applications/{case_id}/uphold_rejection"): ONLY_COMMITTEE,
     ("POST", "/applications/{case_id}/order_re_evaluation"): ONLY_COMMITTEE,
+    ("POST", "/applications/{case_id}/promote"): ONLY_ADMIN,  # a reserve file, funds freed
     ("GET", "/applications"): READERS,
     ("GET", "/applications.csv"): READERS,
     ("GET", "/applications.xlsx"): READERS,
@@ -130,17 +146,24 @@ API: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/clusters/{case_id}/suspend"): ONLY_ADMIN,
     ("POST", "/clusters/{case_id}/resume"): ONLY_ADMIN,
     ("POST", "/clusters/{case_id}/terminate"): ONLY_ADMIN,
-    ("GET", "/clusters"): READERS,
-    ("GET", "/clusters.csv"): READERS,
-    ("GET", "/clusters.xlsx"): READERS,
-    ("GET", "/clusters/support.csv"): READERS,
-    ("GET", "/clusters/support.xlsx"): READERS,
-    ("GET", "/clusters/kpis.csv"): READERS,
-    ("GET", "/clusters/kpis.xlsx"): READERS,
-    ("GET", "/clusters/overdue"): READERS,
-    ("GET", "/clusters/support"): READERS,
-    ("GET", "/clusters/{case_id}"): READERS,
-    ("GET", "/clusters/{case_id}/kpis"): READERS,
+    ("POST", "/clusters/{case_id}/renounce"): ONLY_ADMIN,
+    ("POST", "/clusters/{case_id}/refuse_report"): ONLY_ADMIN,
+    ("POST", "/clusters/{case_id}/approve_condition"): ONLY_ADMIN,
+    # the tranches: released by one finance officer, paid by another (the workflow checks it)
+    ("POST", "/clusters/{case_id}/release_tranche"): ONLY_FINANCE,
+    ("POST", "/clusters/{case_id}/pay_tranche"): ONLY_FINANCE,
+    ("POST", "/clusters/{case_id}/reject_payment"): ONLY_FINANCE,
+    ("GET", "/clusters"): CLUSTER_READERS,
+    ("GET", "/clusters.csv"): CLUSTER_READERS,
+    ("GET", "/clusters.xlsx"): CLUSTER_READERS,
+    ("GET", "/clusters/support.csv"): CLUSTER_READERS,
+    ("GET", "/clusters/support.xlsx"): CLUSTER_READERS,
+    ("GET", "/clusters/kpis.csv"): CLUSTER_READERS,
+    ("GET", "/clusters/kpis.xlsx"): CLUSTER_READERS,
+    ("GET", "/clusters/overdue"): CLUSTER_READERS,
+    ("GET", "/clusters/support"): CLUSTER_READERS,
+    ("GET", "/clusters/{case_id}"): CLUSTER_READERS,
+    ("GET", "/clusters/{case_id}/kpis"): CLUSTER_READERS,
     ("GET", "/deadlines"): READERS,
     # committee sessions: the programme's managers prepare them, the committee sits (the
     # workflow then lets a committee account act in its own sessions only)
@@ -181,6 +204,16 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/console/appels/{case_id}/candidatures"): DESK,
     ("POST", "/console/appels/{case_id}/modifier"): ONLY_ADMIN,
     ("GET", "/console/appels/{call_id}/decisions"): PUBLISHERS,  # the admin reads, never decides
+    # a call's money (console.money): its page and forms, its ledger; the programme's finances
+    ("GET", "/console/appels/{case_id}/budget"): BUDGET,
+    ("POST", "/console/appels/{case_id}/budget/set_budget"): ONLY_ADMIN,
+    ("POST", "/console/appels/{case_id}/budget/{application_id}/promote"): ONLY_ADMIN,
+    ("GET", "/console/appels/{case_id}/grand-livre.csv"): LEDGER,
+    ("GET", "/console/appels/{case_id}/grand-livre.xlsx"): LEDGER,
+    ("GET", "/console/finances"): BUDGET,
+    ("GET", "/console/finances/prevision.xlsx"): BUDGET,
+    ("GET", "/console/finances/grand-livre.csv"): LEDGER,
+    ("GET", "/console/finances/grand-livre.xlsx"): LEDGER,
     ("POST", "/console/appels/{call_id}/decisions"): ONLY_COMMITTEE,
     ("GET", "/console/candidatures"): ALL,  # an evaluator: their own evaluations
     ("GET", "/console/candidatures/{case_id}"): ALL,  # an evaluator: assigned cases only
@@ -197,14 +230,14 @@ CONSOLE: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/console/evaluer/{case_id}/declaration"): ONLY_EVALUATOR,
     ("POST", "/console/evaluer/{case_id}/brouillon"): ONLY_EVALUATOR,
     ("POST", "/console/evaluer/{case_id}/grille"): ONLY_EVALUATOR,
-    ("GET", "/console/clusters"): READERS,
-    ("GET", "/console/clusters.csv"): READERS,
-    ("GET", "/console/clusters.xlsx"): READERS,
-    ("GET", "/console/clusters/soutien.csv"): READERS,
-    ("GET", "/console/clusters/soutien.xlsx"): READERS,
-    ("GET", "/console/clusters/indicateurs.csv"): READERS,
-    ("GET", "/console/clusters/indicateurs.xlsx"): READERS,
-    ("GET", "/console/clusters/{case_id}"): READERS,
+    ("GET", "/console/clusters"): CLUSTER_READERS,
+    ("GET", "/console/clusters.csv"): CLUSTER_READERS,
+    ("GET", "/console/clusters.xlsx"): CLUSTER_READERS,
+    ("GET", "/console/clusters/soutien.csv"): CLUSTER_READERS,
+    ("GET", "/console/clusters/soutien.xlsx"): CLUSTER_READERS,
+    ("GET", "/console/clusters/indicateurs.csv"): CLUSTER_READERS,
+    ("GET", "/console/clusters/indicateurs.xlsx"): CLUSTER_READERS,
+    ("GET", "/console/clusters/{case_id}"): CLUSTER_READERS,
     # files, as in the API: an evaluator reads those of the cases assigned to them, once declared
     ("POST", "/console/candidatures/{case_id}/documents"): DESK,
     ("POST", "/console/clusters/{case_id}/documents"): DESK,
@@ -351,6 +384,14 @@ BODIES: dict[str, dict] = {
         "reason_codes": ["seuils_atteints"],
     },
     "correct_pv": REASON,
+    "set_budget": {"first_year": 2027, "envelopes": [1e6, 8e5]},
+    "promote": {"amounts": [1e6, 8e5], "reason": "Un lauréat s'est désisté."},
+    "renounce": REASON,
+    "refuse_report": REASON,
+    "approve_condition": {"tranche": "1-1"},
+    "release_tranche": {"tranche": "1-1", "budget_line": "Chap. 2.1.3", "commitment_number": "E-1"},
+    "pay_tranche": {"tranche": "1-1", "payment_order": "OP-1", "bank_reference": "VIR-1"},
+    "reject_payment": {"tranche": "1-1", "payment_order": "OP-1", "reason": "Compte clôturé"},
 }
 NO_BODY = {
     "publish",

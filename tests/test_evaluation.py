@@ -49,10 +49,10 @@ async def ok(response, stage: str | None = None) -> dict:
 
 
 async def eligible_applications(
-    service: Service, names: list[str], **data: dict
+    service: Service, names: list[str], rules: dict | None = None, **data: dict
 ) -> tuple[str, list[str]]:
-    """`data`: more fields of the application of that name."""
-    call_id = await service.new_call()
+    """`data`: more fields of the application of that name; `rules`: the call's own."""
+    call_id = await service.new_call(**(rules or {}))
     await ok(await service.post(f"/calls/{call_id}/publish", role="admin"))
     ids = []
     for name in names:

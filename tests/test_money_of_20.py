@@ -78,11 +78,11 @@ async def test_a_call_of_20_funded_within_its_envelope(skipping: Service) -> Non
     answer = await service.get(
         f"/calls/{call_id}/budget", role="committee", params={"regle": "strict"}
     )
-    if answer.status_code != 404:  # TODO(lead): remove once the route lands
-        proposal = answer.json()["proposal"]
-        assert [p["application_id"] for p in proposal["laureates"]] == ids[:FUNDED]
-        assert [p["application_id"] for p in proposal["reserve"]] == ids[FUNDED : FUNDED + RESERVE]
-        assert [p["application_id"] for p in proposal["insufficient"]] == ids[FUNDED + RESERVE :]
+    proposal = answer.json()["proposal"]
+    assert [p["application_id"] for p in proposal["laureates"]] == ids[:FUNDED]
+    assert [p["application_id"] for p in proposal["reserve"]] == ids[FUNDED : FUNDED + RESERVE]
+    assert [p["application_id"] for p in proposal["insufficient"]] == ids[FUNDED + RESERVE :]
+    assert proposal["remaining"] == {str(first_year): 0.0, str(first_year + 1): 0.0}
     assert balances(service, call_id)[first_year]["engaged"] == 0  # a proposal changes nothing
 
     # The committee decides as proposed: each label reserves its amounts.
@@ -162,9 +162,7 @@ async def test_a_call_of_20_funded_within_its_envelope(skipping: Service) -> Non
     # The signal told again changes nothing: still one proposal.
     await service.client.get_workflow_handle(f"call-{call_id}").signal("funds_freed", lost)
     await service.env.sleep(timedelta(seconds=5))
-    assert (await service.get(f"/calls/{call_id}", role="admin")).json()["promotions"] == [
-        promoted
-    ]
+    assert (await service.get(f"/calls/{call_id}", role="admin")).json()["promotions"] == [promoted]
     # Another reserve file cannot take those funds twice.
     other = ids[FUNDED + 1]
     await ok(
@@ -211,7 +209,9 @@ async def test_a_call_of_20_funded_within_its_envelope(skipping: Service) -> Non
         f"/clusters/{cluster}/release_tranche", role="finance", json=release | {"tranche": "1-2"}
     )
     assert not_yet.status_code == 409 and "rapport annuel approuvé" in not_yet.json()["detail"]
-    await ok(await service.post(f"/clusters/{cluster}/release_tranche", role="finance", json=release))
+    await ok(
+        await service.post(f"/clusters/{cluster}/release_tranche", role="finance", json=release)
+    )
     payment = {"tranche": "1-1", "payment_order": "OP-2027-117", "bank_reference": "VIR-88120"}
     same = await service.post(f"/clusters/{cluster}/pay_tranche", role="finance", json=payment)
     assert same.status_code == 403 and "Séparation des tâches" in same.json()["detail"]

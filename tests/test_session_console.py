@@ -67,6 +67,7 @@ DRAWN = {
     F.PRESENT: lambda f: (f.name, 'value="Salma Comité"'),
     F.OUTCOME: lambda f: (f.name, 'value="reserve"'),
     F.REASON_CODES: lambda f: (f.name, 'value="note_globale"'),
+    F.TRANCHE: lambda f: (f.name, "<select"),
 }
 
 
@@ -131,6 +132,7 @@ READ = {
     F.PRESENT: ([("x", "Karim Comité"), ("x", "Salma Comité")], ["Karim Comité", "Salma Comité"]),
     F.OUTCOME: ([("x", "reserve")], "reserve"),
     F.REASON_CODES: ([("x", "criteres"), ("x", "enveloppe")], ["criteres", "enveloppe"]),
+    F.TRANCHE: ([("x", "1-1")], "1-1"),
 }
 
 

@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 
 from api.routes import applications, calls, clusters, deadlines, documents, evaluations
 from api.routes import letters as result_letters
+from api.routes import money as programme_money
 from api.routes import sessions as committee_sessions
 from console import views as console
 from console.pages import SESSION_COOKIE
@@ -114,6 +115,8 @@ def create_app(
         app.include_router(module.router)
     app.include_router(result_letters.router)  # a case's result letters (PDF)
     app.include_router(committee_sessions.router)  # the committee's sessions, their PV and pack
+    for money_router in programme_money.routers:  # a call's budget, the ledger, the forecast
+        app.include_router(money_router)
     # Wrong tokens and sign-ins counted by this process (web.attempts: in memory, per replica).
     app.state.attempts = Attempts()
 

@@ -125,7 +125,7 @@ def call_detail(db: Db, call_id: str, actor: Actor) -> CallDetail:
     """The call, its applications per stage as `actor` may see them, and its audit trail."""
     state = queries.call_state(CALLS.row(db, call_id))
     return CallDetail(
-        **visibility.call_view(state).model_dump(),
+        **visibility.call_view(state, actor).model_dump(),
         counts=visibility.counts_seen_by(queries.counts_by_stage(db, call_id), state, actor),
         audit=visibility.timeline(queries.audit_trail(db, call_workflow_id(call_id))),
     )

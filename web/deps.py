@@ -128,6 +128,15 @@ Desk = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATOR))]
 READERS = (Role.ADMIN, Role.OPERATOR, Role.COMMITTEE)  # every case of the programme
 Reader = Annotated[Actor, Depends(require(*READERS))]
 Ranking = Annotated[Actor, Depends(require(Role.ADMIN, Role.COMMITTEE))]
+# The money (domain.money): a call's budget and the programme's years are read by those who
+# decide on it and by the finance office; the ledger's rows by the managers and finance alone.
+BUDGET_READERS = (Role.ADMIN, Role.COMMITTEE, Role.FINANCE)
+BudgetReader = Annotated[Actor, Depends(require(*BUDGET_READERS))]
+LEDGER_READERS = (Role.ADMIN, Role.FINANCE)
+LedgerReader = Annotated[Actor, Depends(require(*LEDGER_READERS))]
+# The support cases, for those who pay their tranches too.
+CLUSTER_READERS = (*READERS, Role.FINANCE)
+ClusterReader = Annotated[Actor, Depends(require(*CLUSTER_READERS))]
 Anyone = Annotated[Actor, Depends(current_actor)]
 
 # Identifiers as the API makes them; anything else is a 422 before Temporal is asked.

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         SupportYear,
         add_years,
     )
-    from domain.tranches import conditions_for, refresh, suspend_for_report
+    from domain.tranches import TAKES, conditions_for, refresh, suspend_for_report
     from workflows.files import check_room, held, reference
     from workflows.money import move, per_year
     from workflows.refusals import forbidden, invalid, not_allowed
@@ -143,12 +143,12 @@ class ClusterWorkflow(Case[ClusterState]):
 
     def _check_condition(self, actor: Actor, body: ConditionApproval) -> None:
         tranche = self._tranche(body.tranche)
-        if not any(c.kind == "manual" and c.met_at is None for c in tranche.conditions):
+        if not TAKES[Action.APPROVE_CONDITION](tranche):
             raise invalid(f"La tranche {tranche.id} n'attend aucune approbation du gestionnaire.")
 
     def _check_release(self, actor: Actor, body: Release) -> None:
         tranche = self._tranche(body.tranche)
-        if tranche.status != TrancheStatus.ELIGIBLE:
+        if not TAKES[Action.RELEASE_TRANCHE](tranche):
             missing = [c.describe() for c in tranche.conditions if c.met_at is None]
             why = f" ; conditions à remplir : {', '.join(missing)}" if missing else ""
             raise not_allowed(
@@ -158,7 +158,7 @@ class ClusterWorkflow(Case[ClusterState]):
 
     def _check_payment(self, actor: Actor, body: PaymentRecord) -> None:
         tranche = self._tranche(body.tranche)
-        if tranche.status not in (TrancheStatus.RELEASED, TrancheStatus.FAILED):
+        if not TAKES[Action.PAY_TRANCHE](tranche):
             raise not_allowed(
                 f"La tranche {tranche.id} n'est pas ordonnancée ({tranche.status.value}).",
                 self.state.stage,
@@ -168,7 +168,7 @@ class ClusterWorkflow(Case[ClusterState]):
 
     def _check_failure(self, actor: Actor, body: PaymentFailure) -> None:
         tranche = self._tranche(body.tranche)
-        if tranche.status != TrancheStatus.RELEASED:
+        if not TAKES[Action.REJECT_PAYMENT](tranche):
             raise not_allowed(
                 f"La tranche {tranche.id} n'a pas d'ordre de paiement en cours.", self.state.stage
             )

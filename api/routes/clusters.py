@@ -11,7 +11,7 @@ from projection import listings, queries
 from projection.exports import FILE_RESPONSES, FileFormat, table_response
 from projection.views import ClusterDetail, ClusterView, KpiLine, Page, SupportTotals
 from web.clusters import CLUSTERS, cluster_detail
-from web.deps import Db, PageQuery, Reader, sort_query
+from web.deps import ClusterReader, Db, PageQuery, sort_query
 
 router = APIRouter(prefix=CLUSTERS.prefix, tags=["clusters labellisés"])
 ClusterId = Annotated[
@@ -37,7 +37,7 @@ Sort = sort_query(queries.CLUSTER_SORTS)
 
 @router.get("", response_model=Page[ClusterView])
 def list_clusters(
-    _: Reader, db: Db, paging: PageQuery, filters: Filters, sort: Sort = None
+    _: ClusterReader, db: Db, paging: PageQuery, filters: Filters, sort: Sort = None
 ) -> Page[ClusterView]:
     return queries.list_clusters(db, paging=paging, sort=sort, **filters)
 
@@ -46,26 +46,26 @@ def list_clusters(
 @router.get(".csv", response_class=Response, responses=FILE_RESPONSES["csv"])
 @router.get(".xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
 def export_clusters(
-    fmt: FileFormat, _: Reader, db: Db, filters: Filters, sort: Sort = None
+    fmt: FileFormat, _: ClusterReader, db: Db, filters: Filters, sort: Sort = None
 ) -> Response:
     """Every cluster the filters match (not one page), in the list's order, as a spreadsheet."""
     return table_response(listings.clusters_table(db, sort, **filters), fmt)
 
 
 @router.get("/overdue", response_model=Page[ClusterView])
-def overdue_reports(_: Reader, db: Db, paging: PageQuery) -> Page[ClusterView]:
+def overdue_reports(_: ClusterReader, db: Db, paging: PageQuery) -> Page[ClusterView]:
     return queries.list_clusters(db, stage=ClusterStage.REPORT_OVERDUE, paging=paging)
 
 
 @router.get("/support", response_model=SupportTotals)
-def support_paid(_: Reader, db: Db) -> SupportTotals:
+def support_paid(_: ClusterReader, db: Db) -> SupportTotals:
     return queries.support_totals(db)
 
 
 # Before « /{case_id} », which would take « support.csv » for an id (and refuse it).
 @router.get("/support.csv", response_class=Response, responses=FILE_RESPONSES["csv"])
 @router.get("/support.xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
-def export_support(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
+def export_support(fmt: FileFormat, _: ClusterReader, db: Db, filters: Filters) -> Response:
     """The support granted, one line per cluster and support year, for the clusters the
     filters match."""
     return table_response(listings.support_table(db, **filters), fmt)
@@ -73,16 +73,16 @@ def export_support(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Resp
 
 @router.get("/kpis.csv", response_class=Response, responses=FILE_RESPONSES["csv"])
 @router.get("/kpis.xlsx", response_class=Response, responses=FILE_RESPONSES["xlsx"])
-def export_kpis(fmt: FileFormat, _: Reader, db: Db, filters: Filters) -> Response:
+def export_kpis(fmt: FileFormat, _: ClusterReader, db: Db, filters: Filters) -> Response:
     """Each indicator's target and actual, per cluster the filters match and support year."""
     return table_response(listings.kpis_table(db, **filters), fmt)
 
 
 @router.get("/{case_id}", response_model=ClusterDetail)
-def get_cluster(case_id: ClusterId, _: Reader, db: Db) -> ClusterDetail:
+def get_cluster(case_id: ClusterId, _: ClusterReader, db: Db) -> ClusterDetail:
     return cluster_detail(db, case_id)
 
 
 @router.get("/{case_id}/kpis", response_model=list[KpiLine])
-def kpis(case_id: ClusterId, _: Reader, db: Db) -> list[KpiLine]:
+def kpis(case_id: ClusterId, _: ClusterReader, db: Db) -> list[KpiLine]:
     return queries.kpi_table(queries.cluster_state(CLUSTERS.row(db, case_id)))
