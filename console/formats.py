@@ -4,6 +4,7 @@ charts' too."""
 from datetime import UTC, datetime
 
 from domain.clock import local
+from domain.money import mad
 from domain.stages import STAGES, Tone
 from domain.support import add_years
 
@@ -16,7 +17,7 @@ def date(value: datetime | str | None, with_time: bool = True) -> str:
 
 
 def amount(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}".replace(",", "\u202f") + " MAD"
+    return "—" if value is None else mad(value)
 
 
 def score(value: float | None) -> str:

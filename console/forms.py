@@ -54,6 +54,11 @@ def _number(text: str, label: str, field: str) -> float:
         raise FormError(f"{label} : nombre attendu (« {text} »).", field) from None
 
 
+def amounts(text: str, label: str, field: str) -> list[float]:
+    """Amounts typed one per line (« 1 200 000 », « 1200000,50 »)."""
+    return [_number(line, label, field) for line in _lines(text)]
+
+
 def unconfirmed(fields: tuple[FormField, ...], form: FormData) -> bool:
     """A destructive action whose confirmation box was left unticked."""
     return any(f.kind == "confirm" and f.name not in form for f in fields)
@@ -99,8 +104,8 @@ def payload(
             body[f.name] = _lines(raw)
         elif f.kind == "number" and raw:
             body[f.name] = _number(raw, f.label, f.name)
-        elif f.kind == "amounts":
-            body[f.name] = [_number(line, f.label, f.name) for line in _lines(raw)]
+        elif f.kind == "amounts" and (raw or f.required):  # left empty: left out (kept)
+            body[f.name] = amounts(raw, f.label, f.name)
         elif f.kind == "checkbox":
             body[f.name] = f.name in form
         elif f.kind == "choice" and raw in ("true", "false"):  # none: « obligatoire »
@@ -175,6 +180,9 @@ def application_payload(form: FormData) -> dict:
     }
     if previous := str(form.get("previous_cluster_id") or "").strip():
         body["previous_cluster_id"] = previous
+    if asked := str(form.get("requested_amounts") or "").strip():
+        label = "Soutien demandé par année"
+        body["requested_amounts"] = amounts(asked, label, "requested_amounts")
     return body
 
 

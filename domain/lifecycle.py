@@ -193,6 +193,11 @@ APPLICATION: dict[Action, Transition] = {
             FormField(name="support_years", label="Années de soutien déjà reçues", kind=F.NUMBER),
             FormField(name="contact", label="Contact", kind=F.CONTACT),
             FormField(name="previous_cluster_id", label="Référence du cluster précédent"),
+            FormField(
+                name="requested_amounts",
+                label="Soutien demandé par année, en MAD (une ligne par année)",
+                kind=F.AMOUNTS,
+            ),
         ),
     ),
     Action.ADD_DOCUMENT: deposit(from_(A.RECEIVED, A.COMPLEMENTS_REQUESTED)),
