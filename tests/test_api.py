@@ -70,7 +70,7 @@ async def test_call_created_through_api_closes_at_its_deadline_by_itself(dev: Se
     call_id = await open_call(dev, deadline=deadline.isoformat())
     case = (await dev.get(f"/calls/{call_id}")).json()
     assert case["stage"] == "open"
-    assert case["allowed_actions"] == ["extend_deadline", "register_application"]
+    assert case["allowed_actions"] == ["extend_deadline", "register_application", "set_budget"]
     application = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
     await deposit_all(dev, application.json()["id"])
     assert application.status_code == 201
@@ -193,7 +193,7 @@ async def test_transition_not_allowed_is_409_with_stage_and_actions(dev: Service
         "detail": "Action « Publier l'appel » impossible à l'étape « ouvert ».",
         "code": "NotAllowed",
         "stage": "open",
-        "allowed_actions": ["extend_deadline", "register_application"],
+        "allowed_actions": ["extend_deadline", "register_application", "set_budget"],
     }
     registered = await dev.post(f"/calls/{call_id}/applications", json=APPLICATION)
     early = await dev.post(f"/applications/{registered.json()['id']}/mark_eligible")
