@@ -7,6 +7,7 @@ same applicants and prints the outcomes side by side.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -15,23 +16,31 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mailcatcher import Catcher, relay_to, start_catcher
+from domain.forecast import Scenario as Shares
+from domain.ids import application_workflow_id, call_workflow_id, cluster_workflow_id
 from domain.models import CallSpec
 from domain.stages import Role
 from projection.database import make_engine, migrate
 from projection.storage import Storage
+from projection.tables import ApplicationRow, CallRow, ClusterRow
 from rehearsal.driver import Clock, Driver, generate
-from rehearsal.report import Report, collect, render, table, write
+from rehearsal.report import Outlook, Report, collect, render, table, write
 from rehearsal.scenario import Scenario, ScenarioError, load
 from settings import bundled_binary
 from web.identity import add_user
 from worker import build_worker
 
 PHASES = 9
+STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+FORECAST_YEARS = 3  # at least: the years after the contracts show their needs falling
 
 
 class Progress:
@@ -73,7 +82,13 @@ async def rehearse(
         )
         rng = random.Random(scenario.seed)
         call_id = await driver.open_call(spec)
-        ids = await driver.register(call_id, generate(scenario, rng))
+        applicants = generate(scenario, rng)
+        s = scenario.support
+        asked = [a.data.requested_amounts for a in applicants]
+        first_year = s.first_year or part.year
+        if envelopes := s.envelopes(asked, scenario.committee.labelled):
+            await driver.set_budget(call_id, first_year, envelopes)
+        ids = await driver.register(call_id, applicants)
         await driver.close(call_id, ids)
         await driver.review(
             call_id,
@@ -89,20 +104,47 @@ async def rehearse(
         published = await clock.now()
         await clock.sleep(timedelta(days=spec.redress_days + 1))
         await driver.snapshot(call_id, "fin des délais de recours")
-        s = scenario.support
         await driver.support(
             winners,
             published + timedelta(days=30),
             s.years,
-            s.amount,
-            s.decrease,
+            s.requested() or [s.amount],
             s.late_reports,
             rng,
+            s.stopped,
+            s.probation,
+            s.probation_cut,
         )
         await driver.snapshot(call_id, f"{s.years} année(s) de soutien")
         await driver.notices_sent()
+        await end_cases(env, engine)
     catcher.stop()
-    return collect(engine, call_id, driver.snapshots, offset, scenario.name, variant)
+    # The year the rehearsal ends in: its last contract year begun (the first, with none).
+    outlook = Outlook(
+        from_year=first_year + max(s.years, 1) - 1,
+        years=max(len(s.requested()) - max(s.years, 1) + 1, FORECAST_YEARS),
+        scenario=Shares(s.stopped, s.probation, s.probation_cut),
+    )
+    return collect(engine, call_id, driver.snapshots, offset, scenario.name, variant, outlook)
+
+
+async def end_cases(env: WorkflowEnvironment, engine: Engine) -> None:
+    """The run's cases end with it, once no activity of theirs runs: left running without a
+    worker, a timer of theirs (a support's end, years later) would fire during the next run on
+    the same server, with nobody to take its task, and stop the skipping of time."""
+    with Session(engine) as db:
+        ids = [call_workflow_id(i) for i in db.exec(select(CallRow.id))]
+        ids += [application_workflow_id(i) for i in db.exec(select(ApplicationRow.id))]
+        ids += [cluster_workflow_id(i) for i in db.exec(select(ClusterRow.id))]
+    for workflow_id in ids:
+        handle = env.client.get_workflow_handle(workflow_id)
+        with contextlib.suppress(RPCError):  # already ended
+            for _ in range(1200):  # a minute at most, in real time
+                pending = (await handle.describe()).raw_description.pending_activities
+                if not any(a.state == STARTED for a in pending):
+                    break
+                await asyncio.sleep(0.05)
+            await handle.terminate("fin de la répétition")
 
 
 async def main(arguments: list[str] | None = None) -> int:

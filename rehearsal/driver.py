@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowHandle
 
+from domain.allocation import INSUFFICIENT_FUNDS
 from domain.bodies import (
     CommitteeDecision,
     ComplementsAsk,
@@ -36,6 +37,7 @@ from domain.models import (
     Registration,
     ScoreSheet,
 )
+from domain.money import BudgetChange, PaymentRecord, Release, TrancheStatus, fits
 from domain.rules import missing_documents
 from domain.stages import ApplicationStage, CallStage, ClusterStage, Role
 from domain.support import (
@@ -43,11 +45,14 @@ from domain.support import (
     AnnualReport,
     ContractTerms,
     KPIs,
+    ProbationRenewal,
+    Reason,
     Renewal,
     ReportedKPIs,
     add_years,
 )
 from projection import queries
+from projection.ledger import call_balances
 from projection.ranking import call_ranking
 from projection.storage import Storage
 from projection.tables import ApplicationRow, CallRow, ClusterRow, OutboxRow
@@ -61,6 +66,11 @@ from workflows.cluster import ClusterWorkflow as Cluster
 ADMIN = Actor(name="Gestionnaire du programme", role=Role.ADMIN)
 OPERATOR = Actor(name="Opérateur", role=Role.OPERATOR)
 COMMITTEE = Actor(name="Comité de pilotage", role=Role.COMMITTEE)
+# The finance office: one person releases a tranche, another records its payment.
+RELEASER = Actor(name="Ordonnateur du programme", role=Role.FINANCE)
+PAYER = Actor(name="Comptable payeur", role=Role.FINANCE)
+STOPPED = "Objectifs du contrat-programme non atteints : soutien arrêté à la revue annuelle."
+ON_PROBATION = "Indicateurs en retard sur les objectifs : plan de redressement à présenter."
 A = ApplicationStage
 
 
@@ -114,9 +124,10 @@ class Driver:
         with Session(self.engine) as db:
             return list(db.exec(select(ApplicationRow).where(ApplicationRow.call_id == call_id)))
 
-    async def update(self, handle: WorkflowHandle, update: Any, *args: Any) -> None:
-        """A transition as the API sends it (its workflow writes its record to SQL)."""
-        await send(
+    async def update(self, handle: WorkflowHandle, update: Any, *args: Any) -> Any:
+        """A transition as the API sends it (its workflow writes its record to SQL); the case's
+        new state."""
+        return await send(
             lambda id_: handle.execute_update(update, args=list(args), id=id_),
             args[0],
             update.__name__,
@@ -181,6 +192,22 @@ class Driver:
         await self.update(handle, CallWorkflow.create, ADMIN)
         await self.update(handle, CallWorkflow.publish, ADMIN)
         return call_id
+
+    async def set_budget(self, call_id: str, first_year: int, envelopes: list[float]) -> None:
+        """The call's envelope per budget year, set by the admin as the API's set_budget does."""
+        call = self.client.get_workflow_handle(call_workflow_id(call_id))
+        budget = BudgetChange(first_year=first_year, envelopes=envelopes)
+        await self.update(call, CallWorkflow.set_budget, ADMIN, budget)
+
+    def fits(self, call_id: str, amounts: list[float]) -> bool:
+        """Whether `amounts` (per contract year) fit what is left of the call's envelopes, as
+        the ledger tells it; a call without a budget does not count its money."""
+        budget = queries.call_state(self.call_row(call_id)).budget
+        if budget is None:
+            return True
+        with Session(self.engine) as db:
+            left = {b.year: b.available for b in call_balances(db, call_id)}
+        return fits(amounts, {y: a for y, a in left.items() if a is not None}, budget.first_year)
 
     async def register(self, call_id: str, applicants: list[Applicant]) -> list[str]:
         """Each application registered, then its files deposited."""
@@ -300,23 +327,37 @@ class Driver:
         )
 
     async def decide(self, call_id: str, labelled: int, reserve: int) -> list[str]:
-        """The committee follows the ranking: the first labelled, the next on reserve, others rejected."""
+        """The committee follows the ranking within the funds: the first `labelled` whose
+        requested amounts fit what is left of the envelopes are labelled with them (the first
+        that does not fit ends the funding, as the strict rule does), the next `reserve` go on
+        the reserve list (« fonds insuffisants » once the funding ended), the others are
+        rejected."""
         with Session(self.engine) as db:
             ranking = call_ranking(db, self.call_row(call_id))
-        winners = []
+        winners: list[str] = []
+        waiting, funded = 0, True
         for entry in ranking.ranked + ranking.below_threshold:
             handle = self.app(entry.application_id)
-            if entry.rank and entry.rank <= labelled:
+            asked = self._asked(entry.application_id)
+            if entry.rank and funded:
+                funded = self.fits(call_id, asked)
+            if entry.rank and funded and len(winners) < labelled:
                 update, reason = App.label, f"Rang {entry.rank} du classement"
                 winners.append(entry.application_id)
-            elif entry.rank and entry.rank <= labelled + reserve:
+            elif entry.rank and waiting < reserve:
                 update, reason = App.put_on_reserve, f"Rang {entry.rank} : liste d'attente"
+                reason += "" if funded else " (fonds insuffisants)"
+                waiting += 1
+            elif entry.rank and not funded:
+                update, reason = App.reject, f"Rang {entry.rank} : {INSUFFICIENT_FUNDS.lower()}"
             else:
                 update, reason = (
                     App.reject,
                     "Sous les seuils" if not entry.rank else f"Rang {entry.rank}",
                 )
-            await self.update(handle, update, COMMITTEE, CommitteeDecision(reason=reason))
+            amounts = asked if update in (App.label, App.put_on_reserve) else []
+            decision = CommitteeDecision(reason=reason, amounts=amounts)
+            await self.update(handle, update, COMMITTEE, decision)
         call = self.client.get_workflow_handle(call_workflow_id(call_id))
         await self.update(call, CallWorkflow.publish_results, COMMITTEE)
         await self.settle(
@@ -325,6 +366,12 @@ class Driver:
         )
         await self.snapshot(call_id, "résultats publiés")
         return winners
+
+    def _asked(self, application_id: str) -> list[float]:
+        with Session(self.engine) as db:
+            row = db.get(ApplicationRow, application_id)
+            assert row is not None
+            return list(queries.application_state(row).data.requested_amounts)
 
     def _clusters(self, ids: list[str]) -> list[ClusterRow]:
         with Session(self.engine) as db:
@@ -345,60 +392,131 @@ class Driver:
             terms = ContractTerms(start_at=start, planned_amounts=amounts, kpi_targets=targets)
             await self.update(handle, Cluster.sign_contract, ADMIN, terms)
 
+    # --- the tranches (finance) -------------------------------------------------------------
+    async def release(self, cluster_id: str, tranche: str, by: Actor = RELEASER) -> None:
+        handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
+        year = (await self.clock.now()).year
+        body = Release(
+            tranche=tranche,
+            budget_line="Chap. 2.1.3 — appui aux clusters",
+            commitment_number=f"ENG-{year}-{cluster_id[:6]}-{tranche}",
+        )
+        await self.update(handle, Cluster.release_tranche, by, body)
+
+    async def pay(self, cluster_id: str, tranche: str, by: Actor = PAYER) -> None:
+        handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
+        year = (await self.clock.now()).year
+        body = PaymentRecord(
+            tranche=tranche,
+            payment_order=f"OP-{year}-{cluster_id[:6]}-{tranche}",
+            bank_reference=f"VIR-{uuid.uuid4().hex[:8].upper()}",
+        )
+        await self.update(handle, Cluster.pay_tranche, by, body)
+
+    def eligible(self, cluster_id: str) -> list[str]:
+        """The tranches of a cluster that may be released now."""
+        state = queries.cluster_state(self._clusters([cluster_id])[0])
+        return [t.id for y in state.years for t in y.tranches if t.status == TrancheStatus.ELIGIBLE]
+
+    async def pay_due(self, cluster_ids: list[str]) -> None:
+        """The finance office at work: each eligible tranche released, then paid by another."""
+        for cluster_id in cluster_ids:
+            for tranche in self.eligible(cluster_id):
+                await self.release(cluster_id, tranche)
+                await self.pay(cluster_id, tranche)
+
+    # --- the years of support -----------------------------------------------------------------
     async def support(
         self,
         cluster_ids: list[str],
         start: datetime,
         years: int,
-        amount: float,
-        decrease: float,
+        amounts: list[float],
         late: float,
         rng: random.Random,
+        stopped: float = 0.0,
+        probation: float = 0.0,
+        cut: float = 0.0,
     ) -> None:
-        """Contracts signed, then each year a report (some late) and a renewal, by the calendar."""
-        amounts = [max(0.0, amount - decrease * y) for y in range(years)]
-        await self.sign_contracts(cluster_ids, start, amounts or [amount])
+        """Contracts signed, then each year a report (some late) and its review, by the calendar:
+        a share of the clusters stopped, a share renewed on probation (its year's support cut),
+        the others renewed; the finance office pays each tranche as it falls due."""
+        await self.sign_contracts(cluster_ids, start, amounts)
+        running = list(cluster_ids)
+        await self.pay_due(running)
         for year in range(1, years + 1):
             anniversary = add_years(start, year)
             await self.clock.until(anniversary - timedelta(days=20))
-            late_ones = [c for c in cluster_ids if rng.random() < late]
-            on_time = [c for c in cluster_ids if c not in late_ones]
-            await self._reports(on_time, year, rng, years)
-            if late_ones:
-                await self.clock.until(anniversary + timedelta(days=10))
-                await self._reports(late_ones, year, rng, years)
+            late_ones = [c for c in running if rng.random() < late]
+            on_time = [c for c in running if c not in late_ones]
+            # The last year's reports stay under review: the rehearsal ends there.
+            review = year < years
+            for batch in (on_time, late_ones):
+                if batch and batch is late_ones:
+                    await self.clock.until(anniversary + timedelta(days=10))
+                for cluster_id in batch:
+                    await self._report(cluster_id, year, rng)
+                    planned = amounts[year] if year < len(amounts) else amounts[-1]
+                    if review and await self._review(
+                        cluster_id, planned, rng, stopped, probation, cut
+                    ):
+                        running.remove(cluster_id)
+                await self.pay_due([c for c in batch if c in running] if review else [])
 
-    async def _reports(self, ids: list[str], year: int, rng: random.Random, years: int) -> None:
-        for cluster_id in ids:
-            handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
-            await self.settle(
-                lambda cluster_id=cluster_id: (
-                    self._clusters([cluster_id])[0].stage
-                    in (ClusterStage.REPORT_REQUESTED, ClusterStage.REPORT_OVERDUE)
-                ),
-                "la demande de rapport",
+    async def _review(
+        self,
+        cluster_id: str,
+        planned: float,
+        rng: random.Random,
+        stopped: float,
+        probation: float,
+        cut: float,
+    ) -> bool:
+        """The year's report reviewed; True when the cluster's support is stopped."""
+        handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
+        draw = rng.random() if stopped or probation else 1.0  # no knob, no draw: same runs
+        if draw < stopped:
+            await self.update(handle, Cluster.terminate, ADMIN, Reason(reason=STOPPED))
+            return True
+        if draw < stopped + probation:
+            renewal = ProbationRenewal(
+                amount=round(planned * (1 - cut), 2),
+                conditions=ON_PROBATION,
+                review_at=await self.clock.now() + timedelta(days=120),
             )
-            actuals = ReportedKPIs(
-                rd_projects=rng.randint(2, 6),
-                patents=rng.randint(0, 2),
-                startups=rng.randint(0, 3),
-                rd_jobs=rng.randint(5, 15),
-                trainings=rng.randint(3, 9),
+            await self.update(handle, Cluster.renew_on_probation, ADMIN, renewal)
+            return False
+        await self.update(handle, Cluster.renew, ADMIN, Renewal())
+        return False
+
+    async def _report(self, cluster_id: str, year: int, rng: random.Random) -> None:
+        handle = self.client.get_workflow_handle(cluster_workflow_id(cluster_id))
+        await self.settle(
+            lambda: (
+                self._clusters([cluster_id])[0].stage
+                in (ClusterStage.REPORT_REQUESTED, ClusterStage.REPORT_OVERDUE)
+            ),
+            "la demande de rapport",
+        )
+        actuals = ReportedKPIs(
+            rd_projects=rng.randint(2, 6),
+            patents=rng.randint(0, 2),
+            startups=rng.randint(0, 3),
+            rd_jobs=rng.randint(5, 15),
+            trainings=rng.randint(3, 9),
+        )
+        files = {
+            name: await self.deposit(
+                handle, Cluster.add_cluster_document, kind, f"Année de soutien {year}"
             )
-            files = {
-                name: await self.deposit(
-                    handle, Cluster.add_cluster_document, kind, f"Année de soutien {year}"
-                )
-                for name, kind in REPORT_FILES.items()
-            }
-            report = AnnualReport(
-                **files,
-                kpi_actuals=actuals,
-                next_year_plan="Poursuite des projets collaboratifs.",
-            )
-            await self.update(handle, Cluster.record_report, OPERATOR, report)
-            if year < years:
-                await self.update(handle, Cluster.renew, ADMIN, Renewal())
+            for name, kind in REPORT_FILES.items()
+        }
+        report = AnnualReport(
+            **files,
+            kpi_actuals=actuals,
+            next_year_plan="Poursuite des projets collaboratifs.",
+        )
+        await self.update(handle, Cluster.record_report, OPERATOR, report)
 
 
 def generate(scenario: Scenario, rng: random.Random) -> list[Applicant]:
@@ -407,6 +525,7 @@ def generate(scenario: Scenario, rng: random.Random) -> list[Applicant]:
     part = scenario.applicants
     required = CallSpec.model_fields["required_documents"].default_factory()
     sectors, weights = list(part.sectors), list(part.sectors.values())
+    asked = scenario.support.requested()
     drawn = []
     for i in range(1, part.count + 1):
         sector = rng.choices(sectors, weights)[0]
@@ -422,6 +541,7 @@ def generate(scenario: Scenario, rng: random.Random) -> list[Applicant]:
             else {"name": f"Établissement {i}", "type": knowledge}
         )
         data = ApplicationInput(
+            requested_amounts=asked,
             cluster_name=f"Cluster {sector} n° {i}",
             sector=sector,
             members=members,
@@ -430,4 +550,8 @@ def generate(scenario: Scenario, rng: random.Random) -> list[Applicant]:
             contact={"name": f"Direction {i}", "email": f"contact{i}@cluster.ma"},
         )
         drawn.append(Applicant(data, documents))
-    return [Applicant(data, list(required)) for data in part.listed] + drawn
+    listed = [  # a written application that asks no amount asks the scenario's
+        d if d.requested_amounts else d.model_copy(update={"requested_amounts": asked})
+        for d in part.listed
+    ]
+    return [Applicant(data, list(required)) for data in listed] + drawn

@@ -1,5 +1,6 @@
-"""The rehearsal's report: timeline, stages over time, outcomes, ranking, support paid, and the
-messages its SMTP server received per kind of notice."""
+"""The rehearsal's report: timeline, stages over time, outcomes, ranking, support paid, the money
+per budget year as the ledger sums it with a forecast of the next years' needs, and the messages
+its SMTP server received per kind of notice."""
 
 import csv
 import json
@@ -11,15 +12,37 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from domain.clock import local
+from domain.forecast import Contract, forecast
+from domain.forecast import Scenario as Shares
 from domain.ids import call_workflow_id
 from domain.lifecycle import TRANSITIONS
-from domain.stages import STAGE_LABELS_FR, ApplicationStage
+from domain.stages import FINAL_CLUSTER_STAGES, STAGE_LABELS_FR, ApplicationStage
 from projection import queries
+from projection.ledger import call_balances, paid_by_case
 from projection.ranking import call_ranking
-from projection.tables import ApplicationRow, CallRow, OutboxRow, PaymentRow
+from projection.tables import ApplicationRow, CallRow, ClusterRow, OutboxRow, PaymentRow
 from rehearsal.driver import Snapshot
 
 MAIL_STATUS = {"sent": "envoyés", "pending": "en attente", "failed": "en échec"}
+# The money's columns: each a sum over the ledger (projection.ledger.YearBalance).
+YEAR, ENVELOPE, ENGAGED, COMMITTED = "année budgétaire", "enveloppe", "réservé net", "engagé net"
+RELEASED, PAID, AVAILABLE = "ordonnancé", "payé", "disponible"
+PLANNED, EXPECTED = "prévu", "attendu"
+NO_BUDGET = "\nBudget : aucun (aucun montant demandé ni support.envelope dans le scénario)\n"
+MONEY_LEGEND = (
+    "  réservé net : réservé − annulé − restitué (ce qui compte contre l'enveloppe) ; "
+    "engagé net : engagé − restitué ; disponible : enveloppe − réservé net.\n"
+)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """The forecast asked of the report: from which budget year, over how many, with which
+    shares of clusters stopped and renewed on probation (domain.forecast)."""
+
+    from_year: int
+    years: int
+    scenario: Shares
 
 
 @dataclass
@@ -31,7 +54,12 @@ class Report:
     outcomes: list[dict] = field(default_factory=list)
     ranking: list[dict] = field(default_factory=list)
     support: dict[str, float] = field(default_factory=dict)
+    money: list[dict] = field(default_factory=list)  # per budget year, from the ledger
+    forecast: list[dict] = field(default_factory=list)  # the next budget years' needs
+    shares: dict[str, float] = field(default_factory=dict)  # the forecast's scenario
     mail: list[dict] = field(default_factory=list)  # messages per kind of notice, by status
+    call_id: str = ""
+    database: str = ""  # the rehearsal's projection, kept for a look after the run
 
     def final_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -61,8 +89,14 @@ def collect(
     offset: timedelta,
     scenario: str,
     variant: str,
+    outlook: Outlook | None = None,
 ) -> Report:
-    report = Report(scenario=scenario, variant=variant)
+    report = Report(
+        scenario=scenario,
+        variant=variant,
+        call_id=call_id,
+        database=engine.url.render_as_string(hide_password=True),
+    )
     with Session(engine) as db:
         call = db.get(CallRow, call_id)
         assert call is not None
@@ -112,9 +146,63 @@ def collect(
         for starts_at, amount in db.exec(select(PaymentRow.starts_at, PaymentRow.amount)):
             year = str(local(starts_at - offset).year)
             report.support[year] = report.support.get(year, 0.0) + amount
+        report.money = money(db, call_id)
+        if outlook is not None and report.money:
+            report.forecast = needs(db, call, outlook)
+            report.shares = {
+                "arrêts par an": outlook.scenario.stop_share,
+                "probation par an": outlook.scenario.probation_share,
+                "réduction sous probation": outlook.scenario.probation_cut,
+            }
     report.support = dict(sorted(report.support.items()))
     report.mail = mail_counts(engine)
     return report
+
+
+def money(db: Session, call_id: str) -> list[dict]:
+    """The call's money per budget year, as the ledger sums it (empty: no budget)."""
+    return [
+        {
+            YEAR: b.year,
+            ENVELOPE: b.envelope,
+            ENGAGED: b.engaged,
+            COMMITTED: round(b.committed - b.returned, 2),
+            RELEASED: b.released,
+            PAID: b.paid,
+            AVAILABLE: b.available,
+        }
+        for b in call_balances(db, call_id)
+    ]
+
+
+def contracts(db: Session, call: CallRow) -> list[Contract]:
+    """The call's running contracts, each with what the ledger says is paid per contract year."""
+    budget = queries.call_state(call).budget
+    if budget is None:
+        return []
+    rows = db.exec(select(ClusterRow).where(ClusterRow.call_id == call.id))
+    states = [queries.cluster_state(r) for r in rows if r.stage not in FINAL_CLUSTER_STAGES]
+    running = [s for s in states if s.contract is not None]
+    paid = paid_by_case(db, [s.id for s in running])
+    return [
+        Contract(
+            cluster_id=s.id,
+            first_budget_year=budget.first_year,
+            amounts=tuple(s.contract.planned_amounts),
+            paid=tuple(
+                paid.get((s.id, budget.year_of(i)), 0.0)
+                for i in range(len(s.contract.planned_amounts))
+            ),
+        )
+        for s in running
+        if s.contract is not None
+    ]
+
+
+def needs(db: Session, call: CallRow, outlook: Outlook) -> list[dict]:
+    """The next budget years' needs, as planned and as expected under the scenario's shares."""
+    years = forecast(contracts(db, call), outlook.scenario, outlook.from_year, outlook.years)
+    return [{YEAR: y.year, PLANNED: y.planned, EXPECTED: y.expected} for y in years]
 
 
 def mail_counts(engine: Engine) -> list[dict]:
@@ -162,9 +250,20 @@ def render(report: Report) -> str:
             table(report.outcomes, "Où chaque candidature s'est arrêtée, et pourquoi"),
             table(report.ranking, "Classement"),
             table(support, "Soutien accordé par année"),
+            table(report.money, "Budget par année budgétaire (MAD, grand livre)") + MONEY_LEGEND
+            if report.money
+            else NO_BUDGET,
+            table(report.forecast, forecast_title(report.shares)) if report.money else "",
             table(report.mail, "Courriers par type (serveur SMTP de la répétition)"),
         ]
     )
+
+
+def forecast_title(shares: dict[str, float]) -> str:
+    told = ", ".join(
+        f"{name} {share:.0%}".replace("%", "\u202f%") for name, share in shares.items()
+    )
+    return f"Prévision des besoins (MAD ; {told})"
 
 
 def write(report: Report, folder: Path) -> None:
@@ -176,6 +275,8 @@ def write(report: Report, folder: Path) -> None:
         "candidatures": report.outcomes,
         "classement": report.ranking,
         "soutien": [{"année": y, "soutien": a} for y, a in report.support.items()],
+        "budget": report.money,
+        "prevision": report.forecast,
         "courriers": report.mail,
     }
     for name, rows in parts.items():

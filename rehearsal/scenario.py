@@ -78,10 +78,59 @@ class Committee(Strict):
 
 
 class Support(Strict):
-    years: int = Field(default=2, ge=0, le=30)
-    amount: float = Field(default=1_500_000, ge=0)
+    years: int = Field(default=2, ge=0, le=30, description="Années de soutien répétées.")
+    contract_years: int | None = Field(
+        default=None, ge=1, le=30, description="Années de la convention (par défaut : years)."
+    )
+    amount: float = Field(default=1_500_000, ge=0, description="Soutien demandé l'année 1 (MAD).")
     decrease: float = Field(default=100_000, ge=0, description="Dégressivité annuelle (MAD).")
     late_reports: Share = Field(default=0.2, ge=0, le=1)
+    first_year: int | None = Field(
+        default=None, ge=2000, le=2100, description="Première année budgétaire (défaut : l'appel)."
+    )
+    envelope: float | list[float] | None = Field(
+        default=None,
+        description="Enveloppe par année budgétaire (MAD) : une liste, ou un montant par année ; "
+        "par défaut, ce que demandent autant de dossiers que le comité en labellise.",
+    )
+    stopped: Share = Field(default=0, ge=0, le=1, description="Part arrêtée à chaque revue.")
+    probation: Share = Field(default=0, ge=0, le=1, description="Part mise sous probation.")
+    probation_cut: Share = Field(
+        default=0.2, ge=0, le=1, description="Réduction du soutien d'une année sous probation."
+    )
+
+    @field_validator("envelope")
+    @classmethod
+    def _envelope(cls, envelope: float | list[float] | None) -> float | list[float] | None:
+        amounts = envelope if isinstance(envelope, list) else [envelope or 0.0]
+        if not amounts or len(amounts) > 30 or any(not 0 <= a <= 1e10 for a in amounts):
+            raise ValueError("de 1 à 30 montants, de 0 à 10 milliards de MAD")
+        return envelope
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Support":
+        if self.contract_years is not None and self.contract_years < self.years:
+            raise ValueError("support.contract_years ne peut être inférieur à support.years")
+        if self.stopped + self.probation > 1:
+            raise ValueError("support.stopped + support.probation dépassent 100 %")
+        return self
+
+    def requested(self) -> list[float]:
+        """What each drawn applicant asks per contract year (dégressif), as its contract plans."""
+        years = self.contract_years if self.contract_years is not None else self.years
+        return [max(0.0, self.amount - self.decrease * y) for y in range(years)]
+
+    def envelopes(self, asked: list[list[float]], labelled: int) -> list[float]:
+        """The envelope per budget year: as stated (a single amount for every year asked),
+        else per year the `labelled` largest requests summed, so the committee's laureates fit
+        whichever they are."""
+        years = max((len(a) for a in asked), default=0)
+        if isinstance(self.envelope, list):
+            return list(self.envelope)
+        if self.envelope is not None:
+            return [self.envelope] * max(years, 1)
+        per_year = [sorted((a[y] for a in asked if y < len(a)), reverse=True) for y in range(years)]
+        return [round(sum(amounts[:labelled]), 2) for amounts in per_year]
 
 
 class Variant(Strict):
