@@ -19,7 +19,7 @@ from domain.fields import (
     text_list,
 )
 from domain.models import Input
-from domain.money import MAX_YEARS, check_amounts
+from domain.money import MAX_YEARS, Amount
 
 
 class DeadlineExtension(Input):
@@ -108,7 +108,7 @@ class CommitteeDecision(Input):
     internal_note: LongText | None = Field(
         default=None, description="Note interne du comité, jamais communiquée au candidat."
     )
-    amounts: list[float] = Field(
+    amounts: list[Amount] = Field(
         default_factory=list,
         max_length=MAX_YEARS,
         description="Soutien accordé par année de convention, en MAD (labellisation).",
@@ -116,11 +116,6 @@ class CommitteeDecision(Input):
     amounts_reason: LongText | None = Field(
         default=None, description="Pourquoi accorder plus que le montant demandé."
     )
-
-    @model_validator(mode="after")
-    def _amounts_bounded(self) -> "CommitteeDecision":
-        check_amounts(self.amounts)
-        return self
 
 
 class SessionDecision(CommitteeDecision):

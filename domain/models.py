@@ -28,7 +28,7 @@ from domain.fields import (
     TextList,
     distinct,
 )
-from domain.money import Budget
+from domain.money import MAX_YEARS, Amount, Budget
 from domain.stages import STAGES, Action, ApplicationStage, CallStage, Due, Role
 
 S = TypeVar("S")
@@ -230,17 +230,11 @@ class ApplicationInput(Input):
         pattern=r"^[0-9a-f]{1,32}$",
         description="Cluster déjà soutenu (id de son dossier de soutien) : lie la candidature à son historique.",
     )
-    requested_amounts: list[float] = Field(
+    requested_amounts: list[Amount] = Field(
         default_factory=list,
-        max_length=30,
+        max_length=MAX_YEARS,
         description="Soutien demandé par année de convention, en MAD.",
     )
-
-    @model_validator(mode="after")
-    def _amounts_bounded(self) -> "ApplicationInput":
-        if any(a < 0 or a > 1e10 for a in self.requested_amounts):
-            raise ValueError("les montants vont de 0 à 10 milliards de MAD")
-        return self
 
 
 class Amendment(Input):
@@ -253,7 +247,7 @@ class Amendment(Input):
     existing_cluster: bool | None = None
     support_years: int | None = Field(default=None, ge=0, le=60)
     contact: Contact | None = None
-    requested_amounts: list[float] | None = Field(default=None, max_length=30)
+    requested_amounts: list[Amount] | None = Field(default=None, max_length=MAX_YEARS)
     previous_cluster_id: str | None = Field(
         default=None, max_length=32, pattern=r"^[0-9a-f]{1,32}$"
     )

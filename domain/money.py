@@ -13,18 +13,14 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from domain.fields import Input, LongText, Moment, Text, TextList, text
 
-Amount = float  # Moroccan dirhams (MAD)
 MAX_AMOUNT = 1e10
+# Moroccan dirhams (MAD): never negative, never past ten billion, never NaN or infinite.
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 MAX_YEARS = 30  # a call's budget years, as its contracts' maximum years of support
 MAX_TRANCHES = 6  # per contract year
 Amounts = list[Amount]
 Reference = text(60)  # an accounting reference: budget line, commitment number, order, bank ref
 CENT = 0.005  # amounts are compared to the centime
-
-
-def check_amounts(amounts: list[float]) -> None:
-    if any(a < 0 or a > MAX_AMOUNT for a in amounts):
-        raise ValueError("les montants vont de 0 à 10 milliards de MAD")
 
 
 def mad(value: float) -> str:
@@ -55,11 +51,6 @@ class Budget(Input):
         default_factory=list,
         description="Ordre des critères qui départagent les ex aequo (vide : l'ordre de la grille).",
     )
-
-    @model_validator(mode="after")
-    def _bounded(self) -> "Budget":
-        check_amounts(self.envelopes)
-        return self
 
     @property
     def years(self) -> list[int]:
@@ -323,8 +314,3 @@ class Promotion(Input):
 
     amounts: Amounts = Field(min_length=1, max_length=MAX_YEARS)
     reason: LongText = Field(description="Motif communiqué au candidat.")
-
-    @model_validator(mode="after")
-    def _bounded(self) -> "Promotion":
-        check_amounts(self.amounts)
-        return self

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from domain.fields import MAX_ITEMS, LongText, Moment, Text, distinct
 from domain.models import SHA256, AuditEvent, Input, Notification
+from domain.money import Amount
 from domain.search import folded
 from domain.stages import ApplicationStage, SessionStage
 
@@ -22,7 +23,6 @@ CallRef = Annotated[str, Field(pattern=r"^([0-9]{4}-)?[0-9a-f]{1,32}$", max_leng
 MAX_SESSION_MEMBERS = 30
 MAX_AGENDA = 200  # files on one session's agenda
 MAX_YEARS = 10  # amounts granted per year of support
-Amount = Annotated[float, Field(ge=0, le=1e10)]  # Moroccan dirhams (MAD)
 
 
 class Function(StrEnum):

@@ -9,15 +9,13 @@ from domain.fields import DocumentId, LongText, Moment
 from domain.models import AuditEvent, ClusterStart, DocumentRef, Input, Notification
 from domain.money import (
     MAX_TRANCHES,
+    Amount,
     Tranche,
     TrancheSpec,
-    check_amounts,
     check_schedule,
     default_schedule,
 )
 from domain.stages import STAGES, ClusterStage, Due
-
-Amount = float  # Moroccan dirhams (MAD)
 
 
 class KPIs(Input):
@@ -67,7 +65,6 @@ class ContractTerms(Input):
 
     @model_validator(mode="after")
     def _amounts_positive(self) -> "ContractTerms":
-        check_amounts(self.planned_amounts)
         check_schedule(self.schedule)
         return self
 

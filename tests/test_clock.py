@@ -82,7 +82,7 @@ async def test_call_opens_and_closes_by_itself_and_deadline_extends_only_while_o
         "detail": "",
         "code": "NotAllowed",
         "stage": "closed",
-        "allowed_actions": ["start_evaluation"],
+        "allowed_actions": ["start_evaluation", "set_budget"],
     }
 
     audit = (await skipping.get(f"/calls/{call_id}")).json()["audit"]

@@ -407,3 +407,8 @@ async def from_eligible_to_published_results_and_redress(service: Service) -> No
     call_trail = [e["action"] for e in (await service.get(f"/calls/{call_id}")).json()["audit"]]
     assert call_trail[-2:] == ["start_evaluation", "publish_results"]
     await ok(await service.post(f"/calls/{call_id}/archive", role="admin"), "archived")
+    # Archived, the call keeps no reserve list: Beta is not retained and told, then done.
+    beta_case = service.client.get_workflow_handle(f"application-{beta}")
+    assert await beta_case.result() == "not_retained"
+    told = f"Appel à projets de test — candidature {beta} non retenue"
+    assert told in {str(m["Subject"]) for m in mails_to(APPLICATION["contact"]["email"])}

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from activities.money import Money, MoveOrder
 from domain.money import Budget, Movement
 from projection.ledger import case_balances
-from tests.conftest import Service, deposit
+from tests.conftest import Service, deposit, report
 from tests.test_clusters import TARGETS, labelled_cluster, stage_is
 from tests.test_evaluation import ok
 
@@ -124,3 +124,57 @@ async def test_a_schedule_of_its_own_and_a_payment_issued_again(skipping: Servic
     assert years[now.year].returned == YEARLY - 250_000
     assert years[now.year + 1].returned == YEARLY
     assert years[now.year].engaged == 250_000 and years[now.year + 1].engaged == 0
+
+
+async def test_a_renewal_s_cut_returns_to_the_envelope_and_more_needs_room(
+    skipping: Service,
+) -> None:
+    service = skipping
+    cluster_id = await labelled_cluster(service)
+    now = await service.env.get_current_time()
+    money = Money(service.engine)
+    money.set_envelopes(CALL, Budget(first_year=now.year, envelopes=[YEARLY, YEARLY]))
+    reserve = MoveOrder(
+        key="décision",
+        call_id=CALL,
+        case_id=cluster_id,
+        kind=Movement.RESERVED,
+        amounts={1: YEARLY, 2: YEARLY},
+        actor="Karim Comité",
+        basis="labellisation",
+    )
+    money.move(reserve)
+    contract = {
+        "start_at": (now + timedelta(days=1)).date().isoformat(),
+        "planned_amounts": [YEARLY, YEARLY],
+        "kpi_targets": TARGETS,
+    }
+    await ok(
+        await service.post(f"/clusters/{cluster_id}/sign_contract", role="admin", json=contract)
+    )
+    await service.env.sleep(timedelta(days=360))
+    await stage_is(service, cluster_id, "report_requested")
+    body = await report(service, cluster_id)
+    await ok(await service.post(f"/clusters/{cluster_id}/record_report", json=body))
+    # More than the contract committed, with the envelope spent: refused, nothing moves.
+    more = await service.post(
+        f"/clusters/{cluster_id}/renew", role="admin", json={"amount": YEARLY + 100_000}
+    )
+    assert more.status_code == 409 and "Fonds insuffisants sur l'enveloppe" in more.text
+    probation = {
+        "amount": 800_000,
+        "conditions": "Recruter un directeur.",
+        "review_at": (now + timedelta(days=500)).date().isoformat(),
+    }
+    await ok(
+        await service.post(
+            f"/clusters/{cluster_id}/renew_on_probation", role="admin", json=probation
+        ),
+        "active",
+    )
+    with Session(service.engine) as db:
+        years = {b.year: b for b in case_balances(db, cluster_id)}
+    assert years[now.year + 1].returned == YEARLY - 800_000
+    assert years[now.year + 1].engaged == 800_000
+    listed = await tranches(service, cluster_id)
+    assert sum(t["amount"] for t in listed.values() if t["year"] == 2) == 800_000

@@ -395,6 +395,20 @@ class ClusterWorkflow(Case[ClusterState]):
         planned = self.state.contract.planned_amounts
         number = self._year() + 1
         amount = body.amount if body.amount is not None else planned[min(number, len(planned)) - 1]
+        # The year's money follows the renewal: a cut returns to the envelope, more than the
+        # contract committed is reserved (within what the envelope has left) and committed.
+        committed = planned[number - 1] if number <= len(planned) else 0.0
+        if amount < committed:
+            moves = [(Movement.RETURNED, {number: committed - amount})]
+        elif amount > committed:
+            moves = [(Movement.RESERVED, {number: amount - committed})]
+            moves.append((Movement.COMMITTED, {number: amount - committed}))
+        else:
+            moves = []
+        if moves:
+            await move(
+                self, actor, self.state.origin.call_id, f"renouvellement, année {number}", *moves
+            )
         self._current().decision = action
         self._current().report_refused = None
         following = self._new_year(number, amount)
