@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -308,6 +309,15 @@ async def end_cases(service: Service) -> None:
             await handle.terminate("fin du test")
 
 
+def _running(activity: PendingActivityInfo) -> bool:
+    """Started, or about to be (scheduled for its first attempt: a worker may hold it already);
+    one waiting out a retry's backoff is not."""
+    state = activity.state
+    return state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED or (
+        state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED and activity.attempt <= 1
+    )
+
+
 async def _attempts_done(handle: WorkflowHandle, deadline: float) -> None:
     """Wait (in real time, until `deadline` at most) until no activity of the case is running:
     an attempt that answers once its case is terminated and its worker gone (a document being
@@ -315,7 +325,7 @@ async def _attempts_done(handle: WorkflowHandle, deadline: float) -> None:
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:
         pending = (await handle.describe()).raw_description.pending_activities
-        if not any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in pending):
+        if not any(_running(a) for a in pending):
             return
         await asyncio.sleep(0.05)
 
