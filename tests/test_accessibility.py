@@ -26,7 +26,9 @@ AXE = Path(__file__).resolve().parent / "a11y" / "node_modules" / "axe-core" / "
 VIEWPORTS = {1366: 900, 390: 844}  # a laptop, a phone
 BLOCKING = {"serious", "critical"}
 CONTENT = "contenu"  # the id of <main>, where the skip link leads
-TOKEN_OF = {role: secret(f"t-{role}") for role in ("admin", "operator", "committee", "evaluator")}
+TOKEN_OF = {
+    role: secret(f"t-{role}") for role in ("admin", "operator", "committee", "evaluator", "finance")
+}
 EVE = "Eve Évaluatrice"
 
 # What axe sees: each violation with its impact, its help text and the elements at fault.
@@ -201,6 +203,9 @@ def page_kinds(ids: dict[str, str]) -> list[PageKind]:
         PageKind("clusters", "admin", "/console/clusters"),
         PageKind("cluster", "admin", cluster + ids["labelled"]),
         PageKind("cluster-actif", "operator", cluster + ids["supported"]),
+        PageKind("budget", "admin", f"/console/appels/{ids['decided']}/budget"),
+        PageKind("finances", "finance", "/console/finances"),
+        PageKind("cluster-finances", "finance", cluster + ids["supported"]),
         PageKind("courriers", "admin", "/console/courriers"),
         PageKind("utilisateurs", "admin", "/console/utilisateurs"),
         PageKind("erreur-404", "admin", "/console/page-inexistante", 404),

@@ -120,3 +120,30 @@ def test_the_new_bodies_hold_their_bounds() -> None:
     ):
         with pytest.raises(ValidationError):
             refused()
+
+
+def test_the_money_s_bodies_hold_their_bounds() -> None:
+    """Amounts never negative, past ten billion, NaN or infinite; at most 30 budget years and
+    6 tranches; a tranche named « année-numéro »; an accounting reference of 60 characters."""
+    from domain.models import Amendment
+    from domain.money import MAX_TRANCHES, MAX_YEARS, BudgetChange, Release
+    from domain.support import ContractTerms
+
+    for bad in (-1, 1e10 + 1, float("nan"), float("inf")):
+        with pytest.raises(ValidationError):
+            Amendment(requested_amounts=[bad])
+    with pytest.raises(ValidationError):
+        BudgetChange(first_year=2027, envelopes=[1.0] * (MAX_YEARS + 1))
+    assert len(BudgetChange(first_year=2027, envelopes=[1.0] * MAX_YEARS).envelopes) == MAX_YEARS
+    schedule = [{"label": f"T{n}", "percent": 100 / (MAX_TRANCHES + 1)} for n in range(7)]
+    with pytest.raises(ValidationError):
+        ContractTerms(
+            start_at=datetime(2027, 1, 1, tzinfo=RABAT),
+            planned_amounts=[1.0],
+            kpi_targets={},
+            schedule=schedule,
+        )
+    with pytest.raises(ValidationError):
+        Release(tranche="1-1; drop", budget_line="2.1", commitment_number="E-1")
+    with pytest.raises(ValidationError):
+        Release(tranche="1-1", budget_line="x" * 61, commitment_number="E-1")
