@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import call_workflow_id
     from domain.models import CLOCK, Actor, ClusterStart, Deposit, Told
     from domain.money import (
+        CENT,
         ConditionApproval,
         Movement,
         Payment,
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         Release,
         Tranche,
         TrancheStatus,
+        mad,
         split,
     )
     from domain.stages import FINAL_CLUSTER_STAGES, Action, ClusterStage
@@ -104,10 +106,9 @@ class ClusterWorkflow(Case[ClusterState]):
             raise invalid("Cette convention serait déjà échue : vérifiez la date de début.")
         granted = self.state.origin.granted
         for year, amount in enumerate(terms.planned_amounts, start=1):
-            if granted and amount > (granted[year - 1] if year <= len(granted) else 0) + 0.005:
+            if granted and amount > (granted[year - 1] if year <= len(granted) else 0) + CENT:
                 raise invalid(
-                    f"Année {year} : {amount:,.0f} MAD prévus, au-delà du soutien accordé "
-                    "par le comité.".replace(",", "\u202f")
+                    f"Année {year} : {mad(amount)} prévus, au-delà du soutien accordé par le comité."
                 )
             try:
                 split(terms.schedule, amount)
