@@ -86,8 +86,11 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret(f't-{role}')}"}
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server per test module (it starts in a tenth of a second): the workflows a
+    module leaves behind (clusters' yearly timers, contracts' lapses) never slow another module's
+    clock, and a server that breaks fails one module, not the rest of the suite."""
     path = bundled_binary("temporal-test-server")
     converter = pydantic_data_converter
     async with await WorkflowEnvironment.start_time_skipping(
