@@ -16,7 +16,6 @@ from starlette.datastructures import FormData
 
 from console import formats
 from console.charts import CHARTS
-from console.security import same_origin
 from domain.declarations import max_length
 from domain.lifecycle import TRANSITIONS
 from domain.models import Actor
@@ -26,20 +25,25 @@ from domain.support import KPI_LABELS, REPORT_FILES
 from projection import listings
 from web import identity
 from web.errors import ApiError
+from web.security import same_origin
 from web.tokens import PERSON_ROLES
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(same_origin)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SESSION_COOKIE, MESSAGE_COOKIE = "console_session", "console_message"
 STATUSES = listings.DELIVERY_FR  # a notice's delivery
+# Who acted, in a trail or a refusal: the staff's roles, and the association in the portal.
 ROLE_LABELS = {
     "admin": "gestionnaire du programme",
     "operator": "opérateur",
     "evaluator": "évaluateur",
     "committee": "comité",
     "finance": "service financier",
+    "applicant": "candidat, via le portail",
 }
-assert set(ROLE_LABELS) == set(PERSON_ROLES), "every role a person holds has its French label"
+assert set(ROLE_LABELS) == set(Role) - {Role.SYSTEM}, "every role a person holds has its label"
+# The roles a staff account may be given (the users' page): never the applicant's.
+STAFF_ROLE_LABELS = {role: ROLE_LABELS[role] for role in PERSON_ROLES}
 
 
 def typed_value(values: dict[str, list[str]], name: str, default: str = "") -> str:
@@ -53,6 +57,7 @@ templates.env.globals |= {
     "TRANSITIONS": TRANSITIONS,
     "max_length": max_length,
     "ROLES": ROLE_LABELS,
+    "STAFF_ROLES": STAFF_ROLE_LABELS,
     "KPI_LABELS": KPI_LABELS,
     "REPORT_FILES": REPORT_FILES,
     "NOTICES": KINDS,

@@ -14,6 +14,7 @@ from domain.support import (
 )
 from domain.table import (
     AMOUNT,
+    APPLICANTS,
     CLOCK,
     CONFIRM,
     DESK,
@@ -87,7 +88,7 @@ CLUSTER: dict[Action, Transition] = {
     Action.RECORD_REPORT: Transition(
         sources=from_(K.REPORT_REQUESTED, K.REPORT_OVERDUE),
         target=K.UNDER_REVIEW,
-        roles=DESK,
+        roles=DESK | APPLICANTS,
         command="Enregistrer le rapport annuel",
         event="Rapport annuel reçu",
         body=AnnualReport,

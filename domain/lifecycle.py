@@ -42,6 +42,7 @@ from domain.stages import (
 )
 from domain.table import (
     ANSWER,
+    APPLICANTS,
     CLOCK,
     COMMITTEE,
     CONFIRM,
@@ -111,10 +112,11 @@ CALL: dict[Action, Transition] = {
             OPTIONAL_REASON,
         ),
     ),
+    # The desk registers a dossier brought in; the association deposits its own (the portal).
     Action.REGISTER_APPLICATION: Transition(
         sources=from_(C.OPEN),
         target=None,
-        roles=DESK,
+        roles=DESK | APPLICANTS,
         command="Enregistrer une candidature",
         event="Candidature enregistrée",
         route=False,
@@ -256,7 +258,7 @@ APPLICATION: dict[Action, Transition] = {
     Action.SUBMIT_COMPLEMENTS: Transition(
         sources=from_(A.COMPLEMENTS_REQUESTED),
         target=A.ELIGIBILITY_REVIEW,
-        roles=DESK,
+        roles=DESK | APPLICANTS,
         command="Enregistrer les compléments",
         event="Compléments reçus",
         body=ComplementsReply,
@@ -403,7 +405,7 @@ APPLICATION: dict[Action, Transition] = {
     Action.REQUEST_REVIEW: Transition(
         sources=from_(A.REJECTED),
         target=A.REVIEW_REQUESTED,
-        roles=DESK,
+        roles=DESK | APPLICANTS,
         command="Demander un réexamen",
         event="Réexamen demandé",
         body=ReviewRequest,

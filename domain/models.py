@@ -416,6 +416,9 @@ class ApplicationState(BaseModel):
 class Registration(BaseModel):
     application_id: str
     data: ApplicationInput
+    # The dossier's files, already in storage, deposited with it in the same update (the
+    # portal's deposit); none when the desk registers and deposits file by file.
+    files: list[Deposit] = Field(default_factory=list, max_length=40)
 
 
 class Answer(BaseModel, Generic[S]):

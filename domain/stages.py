@@ -11,6 +11,9 @@ class Role(StrEnum):
     EVALUATOR = "evaluator"
     COMMITTEE = "committee"
     FINANCE = "finance"  # releases and pays the tranches (domain.money)
+    # A person of an association acting in the applicants' portal (portal/): never holds an API
+    # token nor a console session (web.tokens.PERSON_ROLES leaves it out).
+    APPLICANT = "applicant"
     SYSTEM = "system"  # the clock; never held by a token
 
 
@@ -159,7 +162,7 @@ class Tone(StrEnum):
 
 
 class Party(StrEnum):
-    """Whom a stage waits on (the applicant has no role yet: the portal will give it one)."""
+    """Whom a stage waits on (the applicant acts in the portal as Role.APPLICANT)."""
 
     APPLICANT = "le porteur du projet"
     OPERATOR = "l'opérateur"

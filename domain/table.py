@@ -77,6 +77,8 @@ EVALUATORS = frozenset({Role.EVALUATOR})
 COMMITTEE = frozenset({Role.COMMITTEE})
 PUBLISHERS = frozenset({Role.ADMIN, Role.COMMITTEE})
 FINANCE = frozenset({Role.FINANCE})
+# The association itself, through the portal: on the rows it takes as the desk would for it.
+APPLICANTS = frozenset({Role.APPLICANT})
 CLOCK = frozenset({Role.SYSTEM})
 
 
@@ -85,11 +87,13 @@ def from_(*stages: Stage) -> frozenset[Stage]:
 
 
 def deposit(sources: frozenset[Stage]) -> Transition:
-    """A file deposited for a case: a route of its own, since the file is sent as multipart."""
+    """A file deposited for a case (an application's dossier, a cluster's reports), by the desk
+    or by the association in the portal: a route of its own, since the file is sent as
+    multipart."""
     return Transition(
         sources=sources,
         target=None,
-        roles=DESK,
+        roles=DESK | APPLICANTS,
         command="Déposer un document",
         event="Document déposé",
         body=Deposit,

@@ -16,6 +16,8 @@ from domain.stages import Role
 MIN_LENGTH = 32
 # How to make one (README, « Rôles et jetons »).
 MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+# The staff's roles: those a token, a console session or an account may carry. Neither the clock
+# (Role.SYSTEM) nor an association in the portal (Role.APPLICANT) is one.
 PERSON_ROLES = [Role.ADMIN, Role.OPERATOR, Role.EVALUATOR, Role.COMMITTEE, Role.FINANCE]
 # The embedded run's first people, one per role, named as a person would be in the trail.
 FIRST_PEOPLE = {
@@ -70,6 +72,11 @@ def load_tokens(spec: str, path: Path) -> dict[str, Actor]:
     }
     for token, actor in tokens.items():
         _long_enough(token, actor, str(path))
+        if actor.role not in PERSON_ROLES:
+            raise ValueError(
+                f"{path} : « {actor.name} » a le rôle « {actor.role} », qu'aucun jeton ne porte "
+                f"(rôles du personnel : {', '.join(PERSON_ROLES)})."
+            )
     return tokens
 
 

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         CallSpec,
         CallStart,
         CallState,
+        DocumentRef,
         Fanout,
         Registration,
     )
@@ -99,6 +100,11 @@ class CallWorkflow(Case[CallState]):
             raise not_allowed("La date limite de l'appel est passée.", self.state.stage)
         if registration.application_id in self.known:
             raise not_allowed("Cette candidature est déjà enregistrée.", self.state.stage)
+        ids = [f.id for f in registration.files]
+        if len(set(ids)) != len(ids):
+            raise invalid("Le même fichier figure deux fois dans le dossier.")
+        if sum(f.size for f in registration.files) > self.state.spec.max_application_bytes:
+            raise invalid("Le dossier dépasse la taille permise.")
 
     # --- programme manager transitions ---------------------------------------------------
     @transition(Action.CREATE, _check_create)
@@ -271,6 +277,10 @@ class CallWorkflow(Case[CallState]):
             data=registration.data,
             deadline=spec.deadline,
             registered_at=now,
+            files=[
+                DocumentRef(**deposit.model_dump(), uploaded_by=actor.name, uploaded_at=now)
+                for deposit in registration.files
+            ],
             seq=1,
             updated_at=now,
         )
@@ -285,7 +295,7 @@ class CallWorkflow(Case[CallState]):
                 1,
                 None,
                 application.stage,
-                payload={"call_id": self.state.id},
+                payload={"call_id": self.state.id, "files": len(application.files)},
                 workflow_id=application_workflow_id(application.id),
             )
             record = ApplicationRecord(
