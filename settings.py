@@ -81,6 +81,13 @@ class Settings:
     signing_passphrase: str = field(
         default_factory=lambda: os.environ.get("SIGNING_PASSPHRASE", "")
     )
+    # The service's Ed25519 key that signs the portal's deposit receipts (portal.receipt), made
+    # on first use; its public half is published at /portail/cle-publique.pem.
+    receipt_key_file: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("RECEIPT_KEY_FILE", DATA_DIR / "receipt-key.pem")
+        )
+    )
     # The service's address as people reach it, for the links mail carries (a staff invitation):
     # never taken from a request's Host header, which a client chooses.
     public_url: str = field(

@@ -11,7 +11,7 @@ so the system's font choices do not enter (DejaVu covers French and Arabic; only
 lacks would go to fontconfig's fallback); nothing is fetched but those files."""
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from weasyprint import CSS, HTML
+from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
@@ -106,6 +106,7 @@ def build_pdf(
     title: str,
     created: datetime,
     modified: datetime | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> BuiltPdf:
     """The document `template` (a file of pdf_templates extending base.html) filled with `context`,
     as PDF/A bytes and their SHA-256. `created` and `modified` come from the recorded history."""
@@ -119,5 +120,6 @@ def build_pdf(
         font_config=fonts,
         pdf_variant=PDF_VARIANT,
         pdf_identifier=identifier,
+        attachments=list(attachments),  # PDF/A-3 files of its own (a receipt's signed JSON)
     )
     return BuiltPdf(content=content, sha256=hashlib.sha256(content).hexdigest())

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
-from api.routes.letters import letter_response, letters_of, redress_dossier_response
+from api.routes.letters import letter_response, redress_dossier_response
 from console.files import files_of
 from console.forms import members_text
 from console.mail import messages_of
@@ -29,6 +29,7 @@ from web import identity
 from web.applications import application_detail
 from web.calls import CALLS
 from web.deps import Db
+from web.letters import letters_of
 
 templates.env.globals["PRESETS"] = PRESETS
 ITEM_LENGTH = 200  # a requested piece is one Text (domain.fields)

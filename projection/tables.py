@@ -311,3 +311,102 @@ class LedgerRow(SQLModel, table=True):
     actor: str
     basis: str
     at: datetime = utc_column()
+
+
+# --- the applicants' portal (portal/): its people, their associations, drafts and sign-ins -----
+class AssociationRow(SQLModel, table=True):
+    """An applicant association (the future cluster), as its people created it in the portal."""
+
+    __tablename__ = "associations"
+
+    id: str = Field(primary_key=True)
+    name: str
+    created_at: datetime = utc_column()
+
+
+class PersonRow(SQLModel, table=True):
+    """Someone who signs in to the portal by a link sent to their address."""
+
+    __tablename__ = "portal_people"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)  # lower-cased
+    name: str = ""  # asked at the first sign-in
+    language: str = "fr"  # the pages and e-mails they read: fr or ar
+    created_at: datetime = utc_column()
+
+
+class MembershipRow(SQLModel, table=True):
+    """A person's role in an association: representative, contributor or reader; or an invitation
+    not yet accepted (`joined_at` empty), which expires."""
+
+    __tablename__ = "portal_members"
+    __table_args__ = (UniqueConstraint("association_id", "email", name="uq_portal_member"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    association_id: str = Field(index=True, foreign_key="associations.id")
+    email: str = Field(index=True)
+    role: str
+    invited_by: str | None = None  # the representative who invited them
+    invited_at: datetime = utc_column()
+    expires_at: datetime | None = utc_column(nullable=True)  # an invitation's end
+    joined_at: datetime | None = utc_column(nullable=True)
+
+
+class SignInLinkRow(SQLModel, table=True):
+    """A sign-in link sent by e-mail: its secret's SHA-256, used once, for a quarter of an hour.
+    The rows of the last quarter count the links asked per address and per client."""
+
+    __tablename__ = "portal_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)
+    email: str = Field(index=True)
+    client: str = Field(index=True)
+    created_at: datetime = utc_column(index=True)
+    expires_at: datetime = utc_column()
+    used_at: datetime | None = utc_column(nullable=True)
+
+
+class PortalSessionRow(SQLModel, table=True):
+    __tablename__ = "portal_sessions"
+
+    digest: str = Field(primary_key=True)  # SHA-256 of the session id in the cookie
+    person_id: int = Field(index=True, foreign_key="portal_people.id")
+    expires_at: datetime = utc_column()
+
+
+class DraftRow(SQLModel, table=True):
+    """An association's dossier for a call, saved as it is written, until it is deposited (then
+    `application_id` names the case it became)."""
+
+    __tablename__ = "portal_drafts"
+    __table_args__ = (UniqueConstraint("association_id", "call_id", name="uq_portal_draft"),)
+
+    id: str = Field(primary_key=True)
+    association_id: str = Field(index=True, foreign_key="associations.id")
+    call_id: str = Field(index=True)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_by: str
+    updated_at: datetime = utc_column()
+    application_id: str | None = Field(default=None, unique=True)
+    deposited_at: datetime | None = utc_column(nullable=True)
+    receipt: str | None = None  # the signed receipt.json's SHA-256 (kept in storage by it)
+    receipt_pdf: str | None = None  # the same receipt as PDF
+
+
+class DraftFileRow(SQLModel, table=True):
+    """A file uploaded to a draft (the bytes in storage, held by `ref` until the deposit)."""
+
+    __tablename__ = "portal_draft_files"
+
+    id: str = Field(primary_key=True)
+    draft_id: str = Field(index=True, foreign_key="portal_drafts.id")
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    ref: str
+    uploaded_by: str
+    uploaded_at: datetime = utc_column()

@@ -273,16 +273,19 @@ async def running_service(
         task_queue=task_queue,
         api_tokens=",".join(TOKENS.values()),
         documents_url=settings.pop("documents_url", None) or tempfile.mkdtemp(prefix="documents-"),
+        receipt_key_file=Path(tempfile.mkdtemp(prefix="receipts-")) / "cle.pem",
         **settings,
     )
     app = create_app(settings, client=env.client, engine=engine)
+    relay = relay or mail_relay()
+    app.state.relay = relay  # the portal's own mail (sign-in links) to the same catcher
     async with app.router.lifespan_context(app):
         worker = build_worker(
             env.client,
             engine,
             task_queue,
             sandboxed,
-            relay or mail_relay(),
+            relay,
             app.state.storage,
             settings,
         )

@@ -616,8 +616,72 @@ async def signed_in(service: Service) -> AsyncIterator[dict[str, httpx.AsyncClie
         await session.aclose()
 
 
+# --- the applicants' portal: its people sign in by link; no staff token or session opens it ---
+PORTAL_ANYONE = {
+    ("GET", "/portail/connexion"),
+    ("POST", "/portail/connexion"),
+    ("GET", "/portail/lien/{secret}"),  # a made-up link is unknown: 404 (test_portal.py)
+    ("POST", "/portail/lien/{secret}"),
+    ("POST", "/portail/deconnexion"),
+    ("POST", "/portail/langue"),
+    ("GET", "/portail/portal.js"),
+    ("GET", "/portail/cle-publique.pem"),  # the receipts' public key: anyone checks a receipt
+}
+ASSOCIATION = "/portail/associations/{association_id}"
+CASE_PAGE = ASSOCIATION + "/dossiers/{application_id}"
+# Every other route needs a portal person's session, then their membership (test_portal.py).
+PORTAL_PEOPLE = {
+    ("GET", "/portail/"),
+    ("POST", "/portail/profil"),
+    ("POST", "/portail/associations"),
+    ("POST", "/portail/invitations/{association_id}"),
+    ("GET", ASSOCIATION),
+    ("POST", ASSOCIATION + "/membres"),
+    ("POST", ASSOCIATION + "/membres/retirer"),
+    ("GET", ASSOCIATION + "/appels/{call_id}"),
+    ("POST", ASSOCIATION + "/appels/{call_id}"),
+    ("POST", ASSOCIATION + "/appels/{call_id}/deposer"),
+    ("POST", ASSOCIATION + "/appels/{call_id}/fichiers"),
+    ("POST", ASSOCIATION + "/appels/{call_id}/fichiers/{file_id}/retirer"),
+    ("GET", CASE_PAGE),
+    ("GET", CASE_PAGE + "/courriers/{sha256}.pdf"),
+    ("GET", CASE_PAGE + "/recu.{fmt}"),
+    ("POST", CASE_PAGE + "/complements"),
+    ("POST", CASE_PAGE + "/complements/fichier"),
+    ("POST", CASE_PAGE + "/recours"),
+    ("POST", CASE_PAGE + "/rapport"),
+    ("POST", CASE_PAGE + "/rapport/fichier"),
+}
+
+
+def portal_path(path: str) -> str:
+    return (
+        concrete(path)
+        .replace("{association_id}", "a" * 16)
+        .replace("{file_id}", "0" * 32)
+        .replace("{fmt}", "json")
+        .replace("{secret}", "x" * 43)
+    )
+
+
+@pytest.mark.parametrize("route", sorted(PORTAL_PEOPLE))
+async def test_the_portal_is_closed_to_staff_tokens_and_console_sessions(
+    service: Service, signed_in: dict[str, httpx.AsyncClient], route: tuple[str, str]
+) -> None:
+    """An admin's bearer token or console session opens no portal page: sign in to the portal."""
+    method, path = route
+    for http, headers in ((signed_in[ADMIN], {}), (service.http, auth(ADMIN))):
+        if method == "GET":
+            response = await http.get(portal_path(path), headers=headers)
+        else:
+            response = await http.post(portal_path(path), data={}, headers=headers)
+        assert response.status_code == 303, (route, response.status_code)
+        assert response.headers["location"] == "/portail/connexion"
+
+
 async def test_every_route_is_in_a_table() -> None:
     known = API.keys() | CONSOLE.keys() | {CONSOLE_ACTION, SESSION_ACTION, ITEM_ACTION}
+    known |= PORTAL_ANYONE | PORTAL_PEOPLE
     routes = app_routes(service_app)
     assert not sorted(routes - known), f"routes without expected access: {sorted(routes - known)}"
     assert not sorted(known - routes), f"table entries for no route: {sorted(known - routes)}"

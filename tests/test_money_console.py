@@ -15,13 +15,13 @@ import pytest
 from openpyxl import load_workbook
 
 from console.money import REASON_NEEDED
-from console.security import CROSS_SITE
 from tests.conftest import Service
 from tests.test_clusters import TARGETS, stage_is
 from tests.test_committee import PANEL
 from tests.test_evaluation import DRISS, EVE, NADIA, eligible_applications, ok, score
 from tests.test_session_console import EVIL, moved, refused_with, submit
 from web.money import this_year
+from web.security import CROSS_SITE
 from workflows.cluster import SEPARATION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -23,7 +23,7 @@ from api.routes import money as programme_money
 from api.routes import sessions as committee_sessions
 from console import views as console
 from console.pages import SESSION_COOKIE
-from console.security import PageHeaders
+from portal import views as portal
 from projection.database import make_engine, migrate
 from projection.storage import Storage
 from settings import Settings, storage_options
@@ -31,7 +31,8 @@ from web import identity
 from web.attempts import Attempts
 from web.deps import bearer_caller, engine_client
 from web.errors import ENGINE_DOWN, ApiError, Problem, french
-from web.guard import CONTROL, DATABASE_DOWN, RequestGuard, Unavailable, excerpt
+from web.guard import CONTROL, DATABASE_DOWN, Face, RequestGuard, Unavailable, excerpt
+from web.security import PageHeaders
 from web.tokens import load_tokens, token_emails
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def create_app(
     )
     for module in (calls, applications, documents, evaluations, clusters, deadlines, console):
         app.include_router(module.router)
+    app.include_router(portal.router)  # the applicants' portal (/portail)
     app.include_router(result_letters.router)  # a case's result letters (PDF)
     app.include_router(committee_sessions.router)  # the committee's sessions, their PV and pack
     for money_router in programme_money.routers:  # a call's budget, the ledger, the forecast
@@ -124,17 +126,33 @@ def create_app(
     async def home() -> RedirectResponse:
         return RedirectResponse("/console/")
 
-    app.add_middleware(
-        RequestGuard, known=_known_caller, page=_console_page, session_cookie=SESSION_COOKIE
+    faces = (
+        Face(
+            prefix="/console/",
+            session_cookie=SESSION_COOKIE,
+            open_forms=frozenset({"/console/connexion", "/console/deconnexion"}),
+            open_prefixes=("/console/invitation/",),
+            page=_console_page,
+        ),
+        portal.FACE,
     )
+    app.add_middleware(RequestGuard, known=_known_caller, faces=faces)
     app.add_middleware(PageHeaders)
 
     def in_console(request: Request) -> bool:
         return request.url.path.startswith("/console")
 
+    def in_portal(request: Request) -> bool:
+        return request.url.path.startswith("/portail")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
-        """The console's refusals as French pages in its layout; the API's as JSON."""
+        """The console's refusals as French pages in its layout, the portal's in the person's
+        language; the API's as JSON."""
+        if in_portal(request) and error.status_code >= 400:
+            return await run_in_threadpool(
+                portal.error_page, request, error.status_code, error.detail
+            )
         if in_console(request) and error.status_code >= 400:
             return console.error_page(request, error.status_code, error.detail)
         return await http_exception_handler(request, error)
@@ -143,6 +161,8 @@ def create_app(
     async def _crash(request: Request, error: Exception) -> Response:
         """A failure nobody foresaw: logged whole, answered without its details."""
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if in_portal(request):
+            return await run_in_threadpool(portal.error_page, request, 500, "")
         if in_console(request):
             return console.error_page(request, 500, "")
         return JSONResponse({"detail": "Erreur interne : l'incident est journalisé."}, 500)
@@ -150,6 +170,8 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> Response:
         """Pydantic's errors, each quoting at most a short excerpt of what was sent."""
+        if in_portal(request):
+            return await run_in_threadpool(portal.error_page, request, 422, "")
         if in_console(request):
             return console.error_page(request, 422, "Adresse ou paramètre invalide.")
         details = [

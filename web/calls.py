@@ -18,6 +18,7 @@ from domain.models import (
     CallSpec,
     CallStart,
     CallState,
+    Deposit,
     Registration,
 )
 from domain.stages import Action, CallStage
@@ -96,15 +97,24 @@ async def revise(
 
 
 async def register(
-    request: Request, db: Db, call_id: str, data: ApplicationInput, actor: Actor, key: str | None
+    request: Request,
+    db: Db,
+    call_id: str,
+    data: ApplicationInput,
+    actor: Actor,
+    key: str | None,
+    files: list[Deposit] | None = None,
 ) -> ApplicationState:
-    """Admit an application through its call's workflow, which refuses it once closed."""
+    """Admit an application through its call's workflow, which refuses it once closed; `files`
+    (already in storage) are its dossier, deposited with it (the portal's deposit)."""
     if data.previous_cluster_id and db.get(ClusterRow, data.previous_cluster_id) is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"Cluster inconnu : {data.previous_cluster_id} (previous_cluster_id).",
         )
-    registration = Registration(application_id=_new_id(f"application:{call_id}", key), data=data)
+    registration = Registration(
+        application_id=_new_id(f"application:{call_id}", key), data=data, files=files or []
+    )
     workflow_id = call_workflow_id(call_id)
     client = await engine_client(request)
     handle = client.get_workflow_handle_for(CallWorkflow.run, workflow_id)

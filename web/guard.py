@@ -10,6 +10,7 @@ refusals are its French pages (`page`), the API's JSON.
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,14 +23,11 @@ from web.attempts import TooManyAttempts, too_many_tokens
 MAX_JSON_BYTES = 1024 * 1024  # far above any valid body (the largest registration: ~60 KB)
 # A file sent as multipart: the largest a call may allow (CallRules.max_file_bytes) and its form.
 MAX_UPLOAD_BYTES = 101 * 1024 * 1024
-# A console form anyone may post (the sign-in: a token; the sign-out: nothing), or any console
-# form posted without a session cookie (refused by its route anyway): read up to this, whatever
-# its kind (multipart included), so that a stranger cannot make the service read more.
+# A face's form anyone may post (a sign-in, a sign-out, a one-time link's button), or any form of
+# a face posted without its session cookie (refused by its route anyway): read up to this,
+# whatever its kind (multipart included), so that a stranger cannot make the service read more.
 OPEN_FORM_BYTES = 4 * 1024
-OPEN_FORMS = {"/console/connexion", "/console/deconnexion"}
-INVITATION = "/console/invitation/"  # a one-time link's own form, signed in or not
 WITH_BODY = {"POST", "PUT", "PATCH"}
-CONSOLE = "/console/"  # signed in by its session cookie, checked by its own routes
 EXCERPT = 80  # characters of a refused input quoted back
 DATABASE_DOWN = "Base de données indisponible ; réessayez dans un instant."
 # C0 controls and DEL: no path or query parameter of the service holds one (PostgreSQL refuses
@@ -37,8 +35,23 @@ DATABASE_DOWN = "Base de données indisponible ; réessayez dans un instant."
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CONTROL_TEXT = "caractère de contrôle interdit"
 CONSOLE_CONTROL = "Adresse ou paramètre invalide : il contient un caractère de contrôle."
-# The console's French page for a refusal: (scope, status, text) -> the page.
+# A face's own page for a refusal: (scope, status, text) -> the page.
 Page = Callable[[Scope, int, str], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face for people in a browser (the staff console, the applicants' portal): signed in by
+    its session cookie, checked by its own routes; its refusals are its pages."""
+
+    prefix: str  # "/console/"
+    session_cookie: str
+    open_forms: frozenset[str]  # paths anyone may post to
+    open_prefixes: tuple[str, ...]  # one-time links' own forms, signed in or not
+    page: Page
+
+    def holds(self, path: str) -> bool:
+        return path.startswith(self.prefix)
 
 
 class TooLarge(Exception):
@@ -73,25 +86,27 @@ def strict_json_error(body: bytes) -> str | None:
 
 class RequestGuard:
     """`known(scope)` tells whether the bearer token is a caller's (it raises TooManyAttempts
-    for an address past its budget of wrong tokens); `page(scope, status, text)` draws the
-    console's refusals; `session_cookie` names the console's session cookie."""
+    for an address past its budget of wrong tokens); `faces` are the browser faces, whose
+    requests carry a session cookie instead."""
 
     def __init__(
         self,
         app: ASGIApp,
         known: Callable[[Scope], Awaitable[bool]],
-        page: Page | None = None,
-        session_cookie: str = "console_session",
+        faces: tuple[Face, ...] = (),
     ) -> None:
         self.app = app
         self.known = known
-        self.page = page
-        self.session_cookie = session_cookie
+        self.faces = faces
+
+    def _face(self, scope: Scope) -> Face | None:
+        return next((face for face in self.faces if face.holds(scope["path"])), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        console = scope["path"].startswith(CONSOLE)
+        face = self._face(scope)
+        console = face is not None
         if problems := control_characters(scope):
             if console:
                 return await self._refuse(scope, receive, send, 422, CONSOLE_CONTROL)
@@ -120,7 +135,7 @@ class RequestGuard:
                 headers={"WWW-Authenticate": "Bearer"},
             )
             return await answer(scope, receive, send)
-        limit = OPEN_FORM_BYTES if console and self._open_form(scope) else MAX_JSON_BYTES
+        limit = OPEN_FORM_BYTES if face and self._open_form(face, scope) else MAX_JSON_BYTES
         if _is_multipart(scope) and limit == MAX_JSON_BYTES:
             # a file: streamed to its route, which counts what it stores
             declared = _declared_length(scope)
@@ -137,22 +152,23 @@ class RequestGuard:
             return await JSONResponse({"detail": reason}, status_code=422)(scope, receive, send)
         await self.app(scope, _replay(body, receive), send)
 
-    def _open_form(self, scope: Scope) -> bool:
-        """A console form anyone may post, or one posted without a session cookie."""
-        if scope["path"] in OPEN_FORMS or scope["path"].startswith(INVITATION):
+    @staticmethod
+    def _open_form(face: Face, scope: Scope) -> bool:
+        """A face's form anyone may post, or one posted without its session cookie."""
+        if scope["path"] in face.open_forms or scope["path"].startswith(face.open_prefixes):
             return True
         cookies: SimpleCookie = SimpleCookie()
         try:
             cookies.load(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
         except CookieError:
             return True
-        return not (self.session_cookie in cookies and cookies[self.session_cookie].value)
+        return not (face.session_cookie in cookies and cookies[face.session_cookie].value)
 
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, status_code: int, text: str
     ) -> None:
-        if self.page is not None and scope["path"].startswith(CONSOLE):
-            answer = await self.page(scope, status_code, text)
+        if face := self._face(scope):
+            answer = await face.page(scope, status_code, text)
         else:
             answer = JSONResponse({"detail": text}, status_code=status_code)
         await answer(scope, receive, send)

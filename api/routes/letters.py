@@ -5,76 +5,27 @@ here. A redress request's dossier (activities.redress) too, for the programme an
 alone: it names the evaluators and holds their comments. The console's case page links them
 through its own session (console.applications)."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import Response
-from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from domain.ids import Kind, application_workflow_id
+from domain.ids import Kind
 from domain.models import Actor
 from domain.notices import letter_filename
-from domain.stages import ApplicationStage
 from projection import queries
 from projection.storage import Storage
-from projection.tables import AuditRow, OutboxRow
 from projection.visibility import DOSSIER_READERS
 from web.applications import APPLICATIONS
 from web.deps import Anyone, ApplicationId, Db
 from web.files import FILE_HEADERS, FILES
+from web.letters import ResultLetter, letters_of
 
 router = APIRouter(prefix=APPLICATIONS.prefix, tags=["candidatures"])
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 du courrier")]
 NO_DOSSIER = "Le dossier de recours n'est pas encore constitué."
 NOT_FOR_YOU = "Le dossier de recours est réservé à la gestion du programme et au comité."
-
-
-class ResultLetter(BaseModel):
-    """One result letter sent to the applicant."""
-
-    sent_at: datetime
-    outcome: ApplicationStage  # the decision the letter told
-    sha256: str
-    size: int
-    url: str
-
-
-def letters_of(db: Session, storage: Storage, case_id: str) -> list[ResultLetter]:
-    """The case's letters, oldest first (a re-evaluation after a redress sends another)."""
-    case = application_workflow_id(case_id)
-    rows = db.exec(
-        select(OutboxRow)
-        .where(
-            col(OutboxRow.key).startswith(f"{case}:"),
-            col(OutboxRow.attachment_sha256).is_not(None),
-        )
-        .order_by(col(OutboxRow.sent_at), col(OutboxRow.id))
-    ).all()
-    # A notice's key is « {workflow}:{seq}:{n} »: the transition that wrote it, whose stage is
-    # the outcome the letter told.
-    seqs = {row.key: int(row.key.split(":")[1]) for row in rows}
-    stages = dict(
-        db.exec(
-            select(AuditRow.seq, AuditRow.to_stage).where(
-                AuditRow.workflow_id == case, col(AuditRow.seq).in_(set(seqs.values()))
-            )
-        ).all()
-    )
-    letters = []
-    for row in rows:
-        assert row.attachment_sha256 and row.sent_at  # recorded together when sent
-        letters.append(
-            ResultLetter(
-                sent_at=row.sent_at,
-                outcome=ApplicationStage(stages[seqs[row.key]]),
-                sha256=row.attachment_sha256,
-                size=storage.fs.size(storage.path(row.attachment_sha256)),
-                url=f"{APPLICATIONS.prefix}/{case_id}/letters/{row.attachment_sha256}.pdf",
-            )
-        )
-    return letters
 
 
 def case_letters(request: Request, db: Session, case_id: str, actor: Actor) -> list[ResultLetter]:

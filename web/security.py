@@ -1,6 +1,6 @@
-"""The console's defences: every form post comes from the console itself, and every page tells
-the browser not to frame it (a file: but in the console's own preview), sniff it, leak it in a
-referrer or keep it in a cache."""
+"""The browser faces' defences (the staff console, the applicants' portal): every form post comes
+from a page of the service itself, and every page tells the browser not to frame it (a file: but
+in the console's own preview), sniff it, leak it in a referrer or keep it in a cache."""
 
 from urllib.parse import urlsplit
 
@@ -16,6 +16,13 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # every page shows people's files or the operator's session
+}
+# The applicants' portal (portal/): the same, with its one script of its own (uploads' progress).
+PORTAL_HEADERS = PAGE_HEADERS | {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
 }
 # A file read under the console's session: shown in the case page's preview frame, nowhere else.
 FILE_HEADERS = PAGE_HEADERS | {
@@ -37,16 +44,19 @@ def same_origin(request: Request) -> None:
 
 
 class PageHeaders:
-    """Adds PAGE_HEADERS to every answer under /console/."""
+    """Adds PAGE_HEADERS to every answer under /console/, PORTAL_HEADERS under /portail/."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/console"):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith("/portail"):
+            chosen = PORTAL_HEADERS
+        elif path.startswith("/console"):
+            chosen = FILE_HEADERS if path.startswith("/console/documents/") else PAGE_HEADERS
+        else:
             return await self.app(scope, receive, send)
-
-        chosen = FILE_HEADERS if scope["path"].startswith("/console/documents/") else PAGE_HEADERS
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,0 +1,1 @@
+"""The applicants' portal: associations deposit their applications and get signed receipts."""
