@@ -481,21 +481,23 @@ APPLICATION = {
 async def site(
     dev_env: WorkflowEnvironment, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    """The whole service over real HTTP on a free port, as a browser needs it."""
+    """The whole service over real HTTP on a free port, as a browser needs it: its mail (the
+    portal's sign-in links too) to the tests' catcher, the links it carries to this address."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     task_queue = f"tq-{uuid.uuid4().hex}"
     settings = Settings(
         task_queue=task_queue,
         api_tokens=",".join(TOKENS.values()),
         documents_url=str(tmp_path_factory.mktemp("documents")),
+        receipt_key_file=tmp_path_factory.mktemp("receipts") / "cle.pem",
+        public_url=f"http://127.0.0.1:{port}",
     )
     app = create_app(settings, client=dev_env.client, engine=engine)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    app.state.relay = relay = mail_relay()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    async with build_worker(
-        dev_env.client, engine, task_queue, relay=mail_relay(), settings=settings
-    ):
+    async with build_worker(dev_env.client, engine, task_queue, relay=relay, settings=settings):
         serving = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.05)

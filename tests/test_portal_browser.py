@@ -10,9 +10,7 @@ Chromium and axe-core are found as by tests/test_accessibility.py: without them 
 or fail when REQUIRE_BROWSER=1."""
 
 import asyncio
-import socket
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,23 +18,18 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
-from temporalio.testing import WorkflowEnvironment
 
 from domain.models import DEFAULT_DOCUMENTS
 from portal.i18n import Texts
 from portal.receipt import verify
 from projection.tables import ApplicationRow, SignInLinkRow
-from settings import Settings
-from tests.conftest import PDF_BYTES, TOKENS, auth, eventually, mail_relay, mails_to
+from tests.conftest import PDF_BYTES, auth, eventually, mails_to
 from tests.test_accessibility import AXE, BLOCKING, RUN_AXE, VIEWPORTS, axe_or_skip
 from tests.test_console import ARTIFACTS, BROWSER_FLAGS, browser_or_skip
 from tests.test_portal import LINK, address, text_of
 from tests.test_portal_deadline import seconds
-from web.app import create_app
-from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 SHOTS = ARTIFACTS / "portal"
@@ -83,37 +76,9 @@ class Site(NamedTuple):
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def portal_site(
-    dev_env: WorkflowEnvironment, engine: Engine, tmp_path: Path
-) -> AsyncIterator[Site]:
-    """The service over real HTTP on a free port (as tests.conftest.site), with what the portal
-    needs besides: its mail to the tests' catcher, links to this address, a receipt key."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    task_queue = f"tq-{uuid.uuid4().hex}"
-    (tmp_path / "documents").mkdir()
-    settings = Settings(
-        task_queue=task_queue,
-        api_tokens=",".join(TOKENS.values()),
-        documents_url=str(tmp_path / "documents"),
-        receipt_key_file=tmp_path / "cle.pem",
-        public_url=url,
-    )
-    app = create_app(settings, client=dev_env.client, engine=engine)
-    relay = mail_relay()
-    app.state.relay = relay
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    async with build_worker(dev_env.client, engine, task_queue, relay=relay, settings=settings):
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        try:
-            yield Site(url, engine)
-        finally:
-            server.should_exit = True
-            await serving
+async def portal_site(site: str, engine: Engine) -> Site:
+    """The service over real HTTP (tests.conftest.site), with its database to read."""
+    return Site(site, engine)
 
 
 async def publish_call(site: Site, title: str, deadline: datetime) -> tuple[str, datetime]:
