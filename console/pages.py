@@ -1,7 +1,6 @@
 """What every console page shares: the router, the templates and their helpers, the signed-in
 person, messages, refused forms shown again as typed, and error pages."""
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from domain.notices import KINDS
 from domain.stages import STAGE_LABELS_FR, Action, Role
 from domain.support import KPI_LABELS, REPORT_FILES
 from projection import listings
-from web import identity
+from web import flash, identity
 from web.errors import ApiError
 from web.security import same_origin
 from web.tokens import PERSON_ROLES
@@ -85,23 +84,17 @@ def console_actor(request: Request) -> Actor:
 Signed = Annotated[Actor, Depends(console_actor)]
 
 
-def _message(request: Request) -> dict | None:
-    """The message left by the last form, if the cookie holds one (a malformed one is ignored)."""
-    try:
-        message = json.loads(request.cookies.get(MESSAGE_COOKIE) or "null")
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or not isinstance(message.get("lines"), list):
-        return None
-    return {"kind": str(message.get("kind")), "lines": [str(line) for line in message["lines"]]}
-
-
 def render(request: Request, template: str, actor: Any, **context: Any) -> HTMLResponse:
     """Render with the signed-in person, the pending message, and a fresh key for each form."""
     response = templates.TemplateResponse(
         request,
         template,
-        {"actor": actor, "message": _message(request), "key": uuid.uuid4().hex, **context},
+        {
+            "actor": actor,
+            "message": flash.left(request, MESSAGE_COOKIE),
+            "key": uuid.uuid4().hex,
+            **context,
+        },
     )
     response.delete_cookie(MESSAGE_COOKIE)
     return response
@@ -190,14 +183,7 @@ def error_page(request: Request, status_code: int, detail: object) -> HTMLRespon
 
 def back(to: str, kind: str, text: str | list[str]) -> RedirectResponse:
     response = RedirectResponse(to, status_code=status.HTTP_303_SEE_OTHER)
-    lines = [text] if isinstance(text, str) else text
-    response.set_cookie(
-        MESSAGE_COOKIE,
-        json.dumps({"kind": kind, "lines": lines}),
-        max_age=60,
-        httponly=True,
-        samesite="strict",
-    )
+    flash.leave(response, MESSAGE_COOKIE, kind, [text] if isinstance(text, str) else text, False)
     return response
 
 

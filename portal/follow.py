@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from domain.bodies import ComplementsReply, ReviewRequest
 from domain.ids import Kind
+from domain.models import Actor
 from domain.stages import Action, ApplicationStage
 from domain.support import KPI_LABELS, REPORT_FILES, AnnualReport
 from portal import stages
@@ -23,7 +24,7 @@ from portal.i18n import N_
 from portal.pages import PREFIX, Person, back, database, render, router
 from portal.receipts import _deposited
 from projection import queries
-from projection.tables import ApplicationRow, ClusterRow
+from projection.tables import ApplicationRow, ClusterRow, PersonRow
 from web.applications import APPLICATIONS
 from web.clusters import CLUSTERS
 from web.errors import ApiError
@@ -83,27 +84,32 @@ def case_page(
     )
 
 
-def _acting(db: Session, person, association_id: str, application_id: str):
+def _acting(db: Session, person: PersonRow, association_id: str, application_id: str) -> Actor:
     membership = member(db, person, association_id, *EDITORS)
     _deposited(db, association_id, application_id)
     return applicant(person, membership)
+
+
+async def _file(
+    request: Request, association_id: str, application_id: str, person: PersonRow, kind: Kind
+) -> Response:
+    """A file for the case (the application's complements, the cluster's yearly report): the
+    staff's deposit path, which the case accepts only while it waits for one."""
+    here = _case_path(association_id, application_id)
+    with database(request) as db:
+        actor = _acting(db, person, association_id, application_id)
+        try:
+            await deposit_upload(FILES[kind], request, application_id, actor, db, None)
+        except (ApiError, HTTPException) as error:
+            return back(request, here, "erreur", str(error.detail))
+    return back(request, here, "succes", N_("Fichier ajouté."))
 
 
 @router.post(CASE + "/complements/fichier")
 async def complement_file(
     request: Request, association_id: str, application_id: str, person: Person
 ) -> Response:
-    """A file in answer to the complements request (the case accepts it only then)."""
-    here = _case_path(association_id, application_id)
-    with database(request) as db:
-        actor = _acting(db, person, association_id, application_id)
-        try:
-            await deposit_upload(FILES[Kind.APPLICATION], request, application_id, actor, db, None)
-        except ApiError as error:
-            return back(request, here, "erreur", str(error.detail))
-        except HTTPException as error:
-            return back(request, here, "erreur", str(error.detail))
-    return back(request, here, "succes", N_("Fichier ajouté."))
+    return await _file(request, association_id, application_id, person, Kind.APPLICATION)
 
 
 async def _command(
@@ -222,15 +228,7 @@ assert set(KPI_NAMES) == set(KPI_LABELS) and set(REPORT_NAMES) == set(REPORT_FIL
 async def report_file(
     request: Request, association_id: str, application_id: str, person: Person
 ) -> Response:
-    """One of the yearly report's three files (the cluster's case accepts it while it runs)."""
-    here = _case_path(association_id, application_id)
-    with database(request) as db:
-        actor = _acting(db, person, association_id, application_id)
-        try:
-            await deposit_upload(FILES[Kind.CLUSTER], request, application_id, actor, db, None)
-        except (ApiError, HTTPException) as error:
-            return back(request, here, "erreur", str(error.detail))
-    return back(request, here, "succes", N_("Fichier ajouté."))
+    return await _file(request, association_id, application_id, person, Kind.CLUSTER)
 
 
 @router.post(CASE + "/rapport")

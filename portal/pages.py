@@ -6,8 +6,6 @@ page (Origin check), the session cookie is HttpOnly, SameSite=Strict and Secure 
 every page is sent with headers that forbid framing, sniffing and caching. Its one script
 (static/portal.js: uploads with progress) is its own, allowed by the page's policy."""
 
-import json
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -18,10 +16,10 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from domain.stages import STAGE_LABELS_FR
 from portal import accounts, i18n
 from portal.i18n import N_
 from projection.tables import PersonRow
+from web import flash
 from web.guard import Face
 from web.security import CROSS_SITE, same_origin
 
@@ -94,16 +92,6 @@ def signed_person(request: Request) -> PersonRow:
 Person = Annotated[PersonRow, Depends(signed_person)]
 
 
-def _message(request: Request) -> dict | None:
-    try:
-        message = json.loads(request.cookies.get(MESSAGE_COOKIE) or "null")
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or not isinstance(message.get("lines"), list):
-        return None
-    return {"kind": str(message.get("kind")), "lines": [str(line) for line in message["lines"]]}
-
-
 def render(
     request: Request, template: str, person: PersonRow | None, status_code: int = 200, **context
 ) -> HTMLResponse:
@@ -114,10 +102,7 @@ def render(
         lang,
         request=request,
         person=person,
-        message=_message(request),
-        key=uuid.uuid4().hex,
-        here=request.url.path,
-        STAGES=STAGE_LABELS_FR,
+        message=flash.left(request, MESSAGE_COOKIE),
         **context,
     )
     response = HTMLResponse(page, status_code=status_code)
@@ -133,14 +118,7 @@ def back(request: Request, to: str, kind: str, *lines: str, **values: Any) -> Re
         i18n.gettext(lang, line) % values if values else i18n.gettext(lang, line) for line in lines
     ]
     response = RedirectResponse(to, status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        MESSAGE_COOKIE,
-        json.dumps({"kind": kind, "lines": text}),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=60,
-    )
+    flash.leave(response, MESSAGE_COOKIE, kind, text, request.url.scheme == "https")
     return response
 
 
