@@ -13,15 +13,16 @@ from sqlmodel import Session
 
 from domain.bodies import ComplementsReply, ReviewRequest
 from domain.ids import Kind
+from domain.lifecycle import TRANSITIONS
 from domain.models import Actor
 from domain.stages import Action, ApplicationStage
 from domain.support import KPI_LABELS, REPORT_FILES, AnnualReport
-from portal import stages
+from portal import i18n, stages
 from portal.accounts import EDITORS
 from portal.deposit import applicant
 from portal.home import member
 from portal.i18n import N_
-from portal.pages import PREFIX, Person, back, database, render, router
+from portal.pages import PREFIX, Person, back, database, language, render, router
 from portal.receipts import _deposited
 from projection import queries
 from projection.tables import ApplicationRow, ClusterRow, PersonRow
@@ -124,14 +125,24 @@ async def _command(
     here = _case_path(association_id, application_id)
     with database(request) as db:
         actor = _acting(db, person, association_id, application_id)
+        state = queries.application_state(APPLICATIONS.row(db, application_id))
+        if state.stage not in TRANSITIONS[action].sources or (
+            action == Action.REQUEST_REVIEW and stages.public(state) == stages.AWAITING
+        ):  # said in the person's words, before the desk's refusal would say it in French
+            label = i18n.gettext(language(request, person), stages.public(state)[0])
+            return back(request, here, "erreur", NOT_NOW, stage=label)
         path = f"{APPLICATIONS.prefix}/{application_id}/{action}"
         try:
             await APPLICATIONS.spec(action).send(
                 request, application_id, actor, db, body, uuid.uuid4().hex, path
             )
         except ApiError as error:
-            return back(request, here, "erreur", str(error.detail))
+            return back(request, here, "erreur", REFUSED, str(error.detail))
     return back(request, here, "succes", done)
+
+
+NOT_NOW = N_("Cette démarche n'est pas possible à l'étape actuelle de votre dossier (%(stage)s).")
+REFUSED = N_("Votre demande n'a pas été acceptée :")
 
 
 @router.post(CASE + "/complements")

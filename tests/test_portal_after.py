@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
 from domain.models import DEFAULT_DOCUMENTS
 from domain.support import REPORT_FILES
 from portal.i18n import Texts
+from projection.tables import OutboxRow
 from tests.conftest import PDF_BYTES, Service, eventually
 from tests.test_clock import wait_stage
 from tests.test_clusters import TARGETS, stage_is
@@ -131,6 +133,19 @@ async def published(service: Service, call_id: str, application_id: str) -> None
     await eventually(sent, timeout=60, what="the result letter")
 
 
+async def settled(service: Service) -> None:
+    """Every notice the test's cases wrote delivered (or refused): none still on its way when
+    the test ends and its cases are terminated (conftest.end_cases)."""
+
+    async def delivered() -> bool:
+        with Session(service.engine) as db:
+            return (
+                db.exec(select(OutboxRow.id).where(OutboxRow.status == "pending")).first() is None
+            )
+
+    await eventually(delivered, timeout=60, what="the notices")
+
+
 # --- complements ---------------------------------------------------------------------------
 ITEMS = ["Budget prévisionnel signé", "Procès-verbal de l'assemblée constitutive"]
 ASKED = "Le budget joint n'est pas signé."
@@ -223,9 +238,13 @@ async def test_complements_answered_in_the_portal_move_the_case_on_by_itself(
         assert refusal, "no error message on the page"
         words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", refusal.group(1))).split())
         assert "submit_complements" not in words, words  # no command's name
-        assert "compléments" in words.casefold(), words
+        assert (
+            "n'est pas possible à l'étape actuelle de votre dossier (Examen de recevabilité)"
+            in words
+        )
         after = (await service.get(f"/applications/{application_id}")).json()
         assert after["stage"] == "eligibility_review" and len(after["audit"]) == len(staff["audit"])
+    await settled(service)
 
 
 # --- a rejection, its letter and a redress request -----------------------------------------
@@ -272,7 +291,8 @@ async def test_a_published_rejection_its_letter_and_a_redress_request(skipping: 
         assert REJECTED not in page and "Demander un réexamen" not in page
         shows_no_evaluation(page, scored)
         early = await omar.post(f"{case}/recours", data={"reason": "Trop tôt"})
-        assert early.status_code == 303
+        assert early.status_code == 303 and early.headers["location"] == case
+        assert "(En attente de la décision du comité)" in visible(await omar.get(case))
         assert (await service.get(f"/applications/{application_id}")).json()["stage"] == "rejected"
 
         await published(service, call_id, application_id)
@@ -301,6 +321,13 @@ async def test_a_published_rejection_its_letter_and_a_redress_request(skipping: 
         assert staff["redress"]["reason"] == "Le plan R&D a été mal lu."
         [request] = [e for e in staff["audit"] if e["action"] == "request_review"]
         assert request["role"] == "applicant" and "Omar Idrissi" in request["actor"]
+
+        async def compiled() -> bool:  # the redress dossier the request sets off
+            audit = (await service.get(f"/applications/{application_id}")).json()["audit"]
+            return "compile_redress_dossier" in [e["action"] for e in audit]
+
+        await eventually(compiled, timeout=60, what="the redress dossier")
+    await settled(service)
 
 
 # --- a labelled cluster's yearly report ----------------------------------------------------
@@ -407,3 +434,4 @@ async def test_a_labelled_cluster_sends_its_yearly_report_from_the_portal(
         console = await stack.enter_async_context(aclosing(await service.signed_in("t-admin")))
         staff_page = (await console.get(f"/console/clusters/{cluster_id}")).text
         assert staff_page.count("<em>non déclaré</em>") == 1
+    await settled(service)
