@@ -408,18 +408,26 @@ class ApiProcess:
 
 
 @asynccontextmanager
-async def api_process(s: Stack, name: str) -> AsyncIterator[ApiProcess]:
+async def api_process(
+    s: Stack, name: str, extra: dict[str, str] | None = None
+) -> AsyncIterator[ApiProcess]:
     """`uvicorn web.app:app` on a port of its own, with the variables compose gives it (its
-    files in the stack's folder)."""
+    files, data and receipt key in the stack's folder) and `extra` (a mail relay, say)."""
     port = free_port()
-    env = os.environ | {
-        "TEMPORAL_ADDRESS": s.env.client.service_client.config.target_host,
-        "TASK_QUEUE": s.task_queue,
-        "DATABASE_URL": projection_url(s.workdir),
-        "API_TOKENS": TOKENS,
-        "LOG_FORMAT": "json",
-        "DOCUMENTS_URL": str(s.workdir / "documents"),
-    }
+    env = (
+        os.environ
+        | {
+            "TEMPORAL_ADDRESS": s.env.client.service_client.config.target_host,
+            "TASK_QUEUE": s.task_queue,
+            "DATABASE_URL": projection_url(s.workdir),
+            "API_TOKENS": TOKENS,
+            "LOG_FORMAT": "json",
+            "DOCUMENTS_URL": str(s.workdir / "documents"),
+            "CLUSTERS_DATA_DIR": str(s.workdir),
+            "RECEIPT_KEY_FILE": str(s.workdir / "receipt-key.pem"),
+        }
+        | (extra or {})
+    )
     with (s.workdir / f"{name}.log").open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "web.app:app", "--port", str(port)],

@@ -13,7 +13,16 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["latency", "closure", "reads", "lifecycle", "memory", "replicas", "documents"]
+BENCHMARKS = [
+    "latency",
+    "closure",
+    "reads",
+    "lifecycle",
+    "memory",
+    "replicas",
+    "documents",
+    "portal_rush",
+]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,6 +58,13 @@ def headline(result: dict) -> str:
             f"upload {result['upload_ratio']}, download {result['download_ratio']} x a plain copy "
             f"(target >= 0.5); API RSS +{result['rss_growth_mib']} MiB under 10 x 50 MiB "
             "uploads (target < 50)"
+        )
+    if name == "portal_rush":
+        return (
+            f"uploads {result['ratio']} x a plain HTTP upload (target >= 0.5); upload p99 "
+            f"{result['upload']['p99_ms']} ms, deposit p99 {result['deposit']['p99_ms']} ms; "
+            f"{result['deposits_refused']} refused, {result['deposits_lost']} lost; API RSS peak "
+            f"{result['rss_peak_mib']} MiB"
         )
     rss = result["service_rss_mib"][str(result["n"])]
     return f"worker RSS {rss} MiB with {result['n']} open cases"
