@@ -111,6 +111,41 @@ async def save_draft(
     return back(request, _here(association_id, call_id), "succes", N_("Brouillon enregistré."))
 
 
+class Refusal(HTTPException):
+    """A refusal whose French source text takes values (translated where it is shown)."""
+
+    def __init__(self, code: int, text: str, **values: object) -> None:
+        super().__init__(code, text)
+        self.values = values
+
+
+def _upload_target(
+    request: Request, person: PersonRow, association_id: str, call_id: str
+) -> tuple[str, CallState]:
+    """The draft a file goes to (made at the first file) and its call, or why none takes it."""
+    with database(request) as db:
+        _editable(db, person, association_id, call_id)
+        call = open_call(db, call_id)
+        draft = dossier.draft_for(db, association_id, call_id) or dossier.save(
+            db, association_id, call_id, {}, person.name, accounts.now()
+        )
+        if draft.application_id:
+            raise Refusal(409, DEPOSITED)
+        if len(dossier.files(db, draft.id)) >= dossier.MAX_FILES:
+            raise Refusal(409, TOO_MANY, count=dossier.MAX_FILES)
+        return draft.id, call
+
+
+def _keep_row(request: Request, row: DraftFileRow) -> None:
+    with database(request) as db:
+        db.add(row)
+        db.commit()
+        db.refresh(row)
+
+
+TOO_MANY = N_("Un dossier compte au plus %(count)s fichiers.")
+
+
 @router.post("/associations/{association_id}/appels/{call_id}/fichiers")
 async def upload(request: Request, association_id: str, call_id: str, person: Person) -> Response:
     """One file of the dossier (`kind` sent before `file`), streamed to storage as it comes."""
@@ -124,21 +159,12 @@ async def upload(request: Request, association_id: str, call_id: str, person: Pe
             return JSONResponse({"detail": shown}, status_code=code)
         return back(request, here, "erreur", text, **values)
 
-    with database(request) as db:
-        try:
-            _editable(db, person, association_id, call_id)
-        except HTTPException as error:
-            return refused(error.status_code, str(error.detail))
-        call = open_call(db, call_id)
-        draft = dossier.draft_for(db, association_id, call_id) or dossier.save(
-            db, association_id, call_id, {}, person.name, accounts.now()
+    try:  # the database's work off the event loop, which carries the uploads' bytes
+        draft_id, call = await run_in_threadpool(
+            _upload_target, request, person, association_id, call_id
         )
-        if draft.application_id:
-            return refused(409, DEPOSITED)
-        if len(dossier.files(db, draft.id)) >= dossier.MAX_FILES:
-            return refused(
-                409, N_("Un dossier compte au plus %(count)s fichiers."), count=dossier.MAX_FILES
-            )
+    except HTTPException as error:
+        return refused(error.status_code, str(error.detail), **getattr(error, "values", {}))
     kinds = [*call.spec.required_documents, *OTHER_KINDS]
     limit = call.spec.max_file_bytes
 
@@ -167,7 +193,7 @@ async def upload(request: Request, association_id: str, call_id: str, person: Pe
         return refused(error.status_code, str(error.detail))
     row = DraftFileRow(
         id=uuid.uuid4().hex,
-        draft_id=draft.id,
+        draft_id=draft_id,
         kind=upload_.fields.get("kind", ""),
         filename=clean_name(upload_.filename),
         content_type=stored.content_type,
@@ -177,10 +203,7 @@ async def upload(request: Request, association_id: str, call_id: str, person: Pe
         uploaded_by=person.name,
         uploaded_at=accounts.now(),
     )
-    with database(request) as db:
-        db.add(row)
-        db.commit()
-        db.refresh(row)
+    await run_in_threadpool(_keep_row, request, row)
     if wants_json:
         return JSONResponse(
             {"id": row.id, "filename": row.filename, "kind": row.kind, "size": row.size}, 201
