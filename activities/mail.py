@@ -24,13 +24,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.ids import Kind
+from domain.models import Language
 from domain.notices import (
     CONSOLE,
-    DUE,
+    DUES,
     EVALUATOR,
     MAILBOX,
     PROGRAMME,
     due_text,
+    language_of,
     result_published,
 )
 from domain.session import SessionState
@@ -65,6 +67,22 @@ def linked(line: str, console: str) -> Markup:
 
 TEMPLATES.filters["linked"] = linked
 CASES = {"application": "Candidature", "cluster": "Dossier de soutien du cluster", "call": "Appel"}
+# The layout's own words around an applicant's notice, in the language the notice is worded in
+# (the staff's notices are French); its fixed lines are in the templates (notice.html|txt).
+AROUND: dict[Language, dict[str, str]] = {
+    "fr": {
+        "greeting": "Madame, Monsieur,",
+        "reference": "Référence à rappeler : {case}",
+        "answer": "Pour répondre ou pour toute question, répondez à ce message ou écrivez à "
+        "{programme}, en rappelant la référence {case}.",
+    },
+    "ar": {
+        "greeting": "السيدة المحترمة، السيد المحترم،",
+        "reference": "المرجع الواجب التذكير به: {case}",
+        "answer": "للرد أو لأي استفسار، يُرجى الرد على هذه الرسالة أو مراسلة {programme}، "
+        "مع التذكير بالمرجع {case}.",
+    },
+}
 
 
 class Refused(Exception):
@@ -129,10 +147,12 @@ def written_in(
     body: str, relay: Relay, sent: datetime, due_days: int | None, due_working: bool
 ) -> str:
     """The notice's text with what only its sending knows: the end of a response time that
-    runs from now (as the workflow counts it: domain.workdays.response_due), the console's
-    public address, the programme's mailbox."""
+    runs from now (as the workflow counts it: domain.workdays.response_due), written as its
+    language writes it, the console's public address, the programme's mailbox."""
     if due_days is not None:
-        body = body.replace(DUE, due_text(response_due(sent, due_days, due_working)))
+        due = response_due(sent, due_days, due_working)
+        for language, mark in DUES.items():
+            body = body.replace(mark, due_text(due, language))
     return body.replace(CONSOLE, relay.console).replace(MAILBOX, relay.programme)
 
 
@@ -312,27 +332,26 @@ class Mail:
         kind, _, rest = row.key.partition("-")
         case = rest.split(":", 1)[0]
         staff = row.recipient == PROGRAMME or row.recipient.startswith(EVALUATOR)
+        language: Language = "fr" if staff else language_of(row.body)
+        around = {
+            part: words.format(case=case, programme=self.relay.programme)
+            for part, words in AROUND[language].items()
+        }
+        if staff:
+            around["reference"] = f"Dossier : {CASES.get(kind, kind)} {case}"
+            around["answer"] = "Message envoyé automatiquement par la console du programme."
         context = {
             "subject": row.subject,
             "body": body,
-            "greeting": "Madame, Monsieur,",
             "console": self.relay.console,
-            "reference": (
-                f"Dossier : {CASES.get(kind, kind)} {case}"
-                if staff
-                else f"Référence à rappeler : {case}"
-            ),
-            "answer": (
-                "Message envoyé automatiquement par la console du programme."
-                if staff
-                else "Pour répondre ou pour toute question, répondez à ce message ou écrivez à "
-                f"{self.relay.programme}, en rappelant la référence {case}."
-            ),
+            "language": language,
+            **around,
         }
         message.set_content(TEMPLATES.get_template("notice.txt").render(context))
         message.add_alternative(
             TEMPLATES.get_template("notice.html").render(context), subtype="html"
         )
+        message["Content-Language"] = language  # after the content, which resets Content-*
         return message
 
     def _send(self, message: EmailMessage) -> None:

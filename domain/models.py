@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -210,10 +210,16 @@ class Member(Input):
     type: MemberType
 
 
+# The languages a contact reads its notices in (domain.notices words each one in both).
+Language = Literal["fr", "ar"]
+
+
 class Contact(Input):
     name: Text
     email: Email
     phone: Phone | None = None
+    # An older history, written before the portal's Arabic, has none: its notices stay French.
+    language: Language = Field(default="fr", description="Langue des courriers : fr ou ar.")
 
 
 class ApplicationInput(Input):
@@ -484,6 +490,7 @@ class ClusterStart(BaseModel):
     labelled_at: Moment
     max_support_years: int
     contact_email: str | None = None
+    contact_language: Language = "fr"  # the cluster's notices are worded in it
     report_lead_days: int = 30
     report_reminder_days: list[int] = Field(default_factory=lambda: [14, 3])
     previous_cluster_id: str | None = None  # the support case of its earlier labelling, if any

@@ -1,6 +1,8 @@
 """The notices to applicants, evaluators, clusters and managers: who receives which, with what
 facts; their French wording is in one template per kind (domain/templates/{kind}.txt: the
-subject, a blank line, the text), loaded at import so that a workflow renders them without I/O."""
+subject, a blank line, the text), loaded at import so that a workflow renders them without I/O.
+A notice to the applicant is also worded in Arabic (domain/templates/ar/{kind}.txt) and goes out
+in the language its contact reads; the staff's stay in French."""
 
 import functools
 import re
@@ -13,15 +15,24 @@ from jinja2 import Environment, StrictUndefined
 
 from domain.bodies import DigestItem
 from domain.clock import local
-from domain.models import ApplicationState, CallState, FromNotice, Grid, Notification
+from domain.models import (
+    ApplicationState,
+    CallState,
+    FromNotice,
+    Grid,
+    Language,
+    Notification,
+)
 from domain.money import mad
 from domain.stages import ApplicationStage, ClusterStage
 from domain.support import ClusterState
 
 Make = Callable[..., list[Notification]]
 KINDS: dict[str, str] = {}  # each kind of notice (its function's name) and what it is, in French
+TO_APPLICANT: set[str] = set()  # the kinds worded in each language a contact may read
 # What only the sending knows, written in by activities.mail when the notice leaves.
 DUE = "⟨date limite⟩"  # a date counted from the sending
+DUES: dict[Language, str] = {"fr": DUE, "ar": "⟨الأجل⟩"}  # … in each language's wording
 CONSOLE = "⟨console⟩"  # the console's public address (PUBLIC_URL + /console)
 MAILBOX = "⟨adresse du programme⟩"  # where applicants write to the programme (MAIL_PROGRAMME)
 # Recipients named, not addressed: the delivery finds the address (activities.mail).
@@ -60,6 +71,11 @@ def day(moment: datetime) -> str:
     return f"{local(moment):%d/%m/%Y}"
 
 
+def dirhams(value: float) -> str:
+    """An amount as the Arabic notices write it: « 1 200 000 درهم »."""
+    return mad(value).removesuffix("MAD") + "درهم"
+
+
 MONTHS = (
     "janvier",
     "février",
@@ -94,18 +110,32 @@ _JINJA.filters |= {
     "decimal": decimal,
     "mad": mad,
     "day": day,
+    "dirhams": dirhams,
 }
-TEMPLATES = {
-    path.stem: _JINJA.from_string(path.read_text(encoding="utf-8"))
-    for path in (Path(__file__).parent / "templates").glob("*.txt")
+ROOT = Path(__file__).parent.parent
+FOLDERS: dict[Language, Path] = {
+    "fr": ROOT / "domain" / "templates",
+    "ar": ROOT / "domain" / "templates" / "ar",
 }
+WORDINGS = {
+    language: {
+        path.stem: _JINJA.from_string(path.read_text(encoding="utf-8"))
+        for path in folder.glob("*.txt")
+    }
+    for language, folder in FOLDERS.items()
+}
+TEMPLATES = WORDINGS["fr"]
 
 
-def notice(make: Make) -> Make:
+def notice(make: Make, languages: tuple[Language, ...] = ("fr",)) -> Make:
     """Every notification `make` writes is of its kind: the function's name, whose template
-    words it; its docstring says what it is, for the console."""
+    words it in each of `languages`; its docstring says what it is, for the console."""
+    for language in languages:
+        path = (FOLDERS[language] / f"{make.__name__}.txt").relative_to(ROOT)
+        assert make.__name__ in WORDINGS[language], f"{path} is missing"
     KINDS[make.__name__] = (make.__doc__ or make.__name__).strip()
-    assert make.__name__ in TEMPLATES, f"domain/templates/{make.__name__}.txt is missing"
+    if "ar" in languages:
+        TO_APPLICANT.add(make.__name__)
 
     @functools.wraps(make)
     def kinded(*args: object) -> list[Notification]:
@@ -114,13 +144,19 @@ def notice(make: Make) -> Make:
     return kinded
 
 
+def applicant_notice(make: Make) -> Make:
+    """A notice to the applicant (or to its labelled cluster): worded in French and in Arabic,
+    sent in the language its contact reads."""
+    return notice(make, ("fr", "ar"))
+
+
 LIST_ITEM = "– "  # a list's item keeps a line of its own in its paragraph
 
 
-def words(kind: str, **facts: object) -> dict[str, str]:
-    """The subject and the text of a notice of `kind` about these facts: paragraphs apart by a
-    blank line, each one line but for a list's items."""
-    rendered = TEMPLATES[kind].render(**facts).strip()
+def words(kind: str, language: Language = "fr", **facts: object) -> dict[str, str]:
+    """The subject and the text of a notice of `kind` in `language` about these facts:
+    paragraphs apart by a blank line, each one line but for a list's items."""
+    rendered = WORDINGS[language][kind].render(**facts).strip()
     subject, _, body = rendered.partition("\n\n")
     paragraphs = [_paragraph(p) for p in body.split("\n\n") if p.strip()]
     return {"subject": _spaced(subject), "body": "\n\n".join(paragraphs)}
@@ -141,13 +177,25 @@ def _paragraph(text: str) -> str:
     return "\n".join(lines)
 
 
-def due_text(moment: datetime) -> str:
+def due_text(moment: datetime, language: Language = "fr") -> str:
+    """A moment in Rabat as a notice writes it; in Arabic with Latin digits, as Moroccan
+    administration does (strftime on the Rabat time: no locale, the same in every worker)."""
+    if language == "ar":
+        return f"{local(moment):%d/%m/%Y} على الساعة {local(moment):%H:%M}"
     return f"{local(moment):%d/%m/%Y à %H:%M}"
 
 
-def _due(counted: FromNotice) -> str:
+def _due(counted: FromNotice, language: Language = "fr") -> str:
     """The date as the message states it: known, or written in at the sending."""
-    return due_text(counted.due_at) if counted.due_at else DUE
+    return due_text(counted.due_at, language) if counted.due_at else DUES[language]
+
+
+def language_of(body: str) -> Language:
+    """The language a notice's text is worded in, as its first letter shows: every template
+    opens its text with its own words, never with a fact (tests/test_notices_ar.py), so the
+    outbox needs no column of its own for it (activities.mail lays the message out in it)."""
+    first = next((c for c in body if c.isalpha()), "")
+    return "ar" if "\u0600" <= first <= "\u06ff" else "fr"
 
 
 def sentence(text: str) -> str:
@@ -176,8 +224,10 @@ def _to(
     counted: FromNotice | None = None,
     **facts: object,
 ) -> list[Notification]:
-    """The applicant's notice of `kind`; `counted`: a response time that runs from its sending."""
-    text = words(kind, **_application(state), **facts)
+    """The applicant's notice of `kind`, in its contact's language; `counted`: a response time
+    that runs from its sending."""
+    assert kind in TO_APPLICANT, f"{kind}: an applicant's notice is an @applicant_notice"
+    text = words(kind, state.data.contact.language, **_application(state), **facts)
     return [
         Notification(
             recipient=state.data.contact.email,
@@ -188,13 +238,14 @@ def _to(
     ]
 
 
-@notice
+@applicant_notice
 def registered(state: ApplicationState) -> list[Notification]:
     """Candidature enregistrée"""
-    return _to(state, "registered", deadline=due_text(state.deadline))
+    deadline = due_text(state.deadline, state.data.contact.language)
+    return _to(state, "registered", deadline=deadline)
 
 
-@notice
+@applicant_notice
 def complements_requested(state: ApplicationState) -> list[Notification]:
     """Compléments demandés"""
     request = state.complements
@@ -206,11 +257,11 @@ def complements_requested(state: ApplicationState) -> list[Notification]:
         request,
         items=request.items,
         note=note,
-        due=_due(request),
+        due=_due(request, state.data.contact.language),
     )
 
 
-@notice
+@applicant_notice
 def eligibility_decided(state: ApplicationState) -> list[Notification]:
     """Décision de recevabilité"""
     eligible = state.stage == "eligible"
@@ -305,7 +356,7 @@ def letter_filename(reference: str) -> str:
     return f"courrier-resultat-{reference}.pdf"
 
 
-@notice
+@applicant_notice
 def result_published(state: ApplicationState, grid: Grid) -> list[Notification]:
     """Résultat de l'appel"""
     decision, redress = state.decision, state.redress
@@ -317,12 +368,12 @@ def result_published(state: ApplicationState, grid: Grid) -> list[Notification]:
         outcome=decision.outcome,
         reason=sentence(decision.reason),
         redress=redress is not None,
-        due=_due(redress) if redress else "",
+        due=_due(redress, state.data.contact.language) if redress else "",
         **result_marks(state, grid),
     )
 
 
-@notice
+@applicant_notice
 def review_answered(state: ApplicationState) -> list[Notification]:
     """Réponse au recours"""
     assert state.redress
@@ -334,39 +385,48 @@ def review_answered(state: ApplicationState) -> list[Notification]:
     )
 
 
-def _cluster(state: ClusterState, kind: str, **facts: object) -> list[Notification]:
-    """The cluster's notice of `kind`."""
+def _cluster_words(
+    state: ClusterState, kind: str, language: Language, **facts: object
+) -> dict[str, str]:
     year = state.current
-    text = words(
+    return words(
         kind,
+        language,
         **WHERE,
         ref=state.id,
         cluster=state.origin.cluster_name,
         year=year.year if year else "",
-        due=due_text(year.ends_at) if year else "",
+        due=due_text(year.ends_at, language) if year else "",
         **facts,
     )
+
+
+def _cluster(state: ClusterState, kind: str, **facts: object) -> list[Notification]:
+    """The cluster's notice of `kind`, in the language of the contact its application gave."""
+    assert kind in TO_APPLICANT, f"{kind}: a cluster's notice is an @applicant_notice"
+    text = _cluster_words(state, kind, state.origin.contact_language, **facts)
     recipient = state.origin.contact_email or f"cluster:{state.id}"
     return [Notification(recipient=recipient, **text)]
 
 
-@notice
+@applicant_notice
 def report_requested(state: ClusterState) -> list[Notification]:
     """Rapport annuel demandé"""
     return _cluster(state, "report_requested")
 
 
-@notice
+@applicant_notice
 def report_reminder(state: ClusterState) -> list[Notification]:
     """Rappel du rapport annuel"""
     return _cluster(state, "report_reminder")
 
 
-@notice
+@applicant_notice
 def report_overdue(state: ClusterState) -> list[Notification]:
     """Rapport annuel en retard"""
     [to_cluster] = _cluster(state, "report_overdue")
-    return [to_cluster, to_cluster.model_copy(update={"recipient": PROGRAMME})]
+    to_programme = _cluster_words(state, "report_overdue", "fr")  # the staff read French
+    return [to_cluster, Notification(recipient=PROGRAMME, **to_programme)]
 
 
 @notice
@@ -374,14 +434,14 @@ def probation_review(state: ClusterState) -> list[Notification]:
     """Revue de probation"""
     year = state.current
     conditions = sentence(year.probation.conditions) if year and year.probation else ""
-    [text] = _cluster(state, "probation_review", conditions=conditions)
-    return [text.model_copy(update={"recipient": PROGRAMME})]
+    text = _cluster_words(state, "probation_review", "fr", conditions=conditions)
+    return [Notification(recipient=PROGRAMME, **text)]
 
 
 STOPPED = (ClusterStage.SUSPENDED, ClusterStage.TERMINATED)  # their letters give the motive
 
 
-@notice
+@applicant_notice
 def support_decided(state: ClusterState) -> list[Notification]:
     """Décision de soutien"""
     year = state.current

@@ -142,6 +142,7 @@ class ApplicationClock(Case[ApplicationState]):
                     labelled_at=now,
                     max_support_years=self.rules.max_support_years,
                     contact_email=self.state.data.contact.email,
+                    contact_language=self.state.data.contact.language,
                     report_lead_days=self.rules.report_lead_days,
                     report_reminder_days=self.rules.report_reminder_days,
                     previous_cluster_id=self.state.data.previous_cluster_id,
