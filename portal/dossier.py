@@ -13,9 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from domain.models import ApplicationInput, CallState, Deposit, MemberType
+from domain.models import DEFAULT_DOCUMENTS, ApplicationInput, CallState, Deposit, MemberType
+from domain.support import REPORT_FILES
 from portal.i18n import N_
 from projection.tables import DraftFileRow, DraftRow, PersonRow
+from web.files import OTHER_KINDS
 
 MEMBER_ROWS = 12  # rows of the members' table (more after each save, up to MAX_MEMBERS)
 MAX_FILES = 40  # a dossier's files (domain.models.Registration.files)
@@ -37,6 +39,27 @@ LABELS = {
     "requested_amounts": N_("Soutien demandé par année (MAD)"),
     "support_years": N_("Années de soutien déjà reçues"),
 }
+
+
+# The programme's own kinds of document (the default checklist, the desk's, the yearly report's)
+# read in the person's language; a call's own kinds show as its staff wrote them.
+KIND_NAMES = frozenset(
+    {
+        N_("dossier de candidature"),
+        N_("statuts de l'association"),
+        N_("liste des membres et lettres d'engagement"),
+        N_("plan stratégique et plan d'action"),
+        N_("budget prévisionnel"),
+        N_("complément"),
+        N_("autre"),
+        N_("rapport d'activité"),
+        N_("états financiers"),
+        N_("tableau des indicateurs"),
+    }
+)
+assert KIND_NAMES == {*DEFAULT_DOCUMENTS, *OTHER_KINDS, *REPORT_FILES.values()}, (
+    "every kind of document the programme names has its words in the portal"
+)
 
 
 def draft_for(db: Session, association_id: str, call_id: str) -> DraftRow | None:
@@ -144,6 +167,7 @@ def to_input(draft: DraftRow, person: PersonRow) -> tuple[ApplicationInput | Non
             "name": person.name,
             "email": person.email,
             "phone": str(data.get("phone") or "").strip() or None,
+            "language": person.language,  # the case's notices in the depositor's language
         },
         "requested_amounts": amounts,
     }

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from portal import accounts, i18n
+from portal.dossier import KIND_NAMES
 from portal.i18n import N_
 from projection.tables import PersonRow
 from web import flash
@@ -103,6 +104,7 @@ def render(
         request=request,
         person=person,
         message=flash.left(request, MESSAGE_COOKIE),
+        KINDS=KIND_NAMES,
         **context,
     )
     response = HTMLResponse(page, status_code=status_code)
