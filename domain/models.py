@@ -267,6 +267,14 @@ class Amendment(Input):
     def changes(self) -> dict[str, Any]:
         return {name: value for name, value in self if value is not None}
 
+    def applied_to(self, data: "ApplicationInput") -> "ApplicationInput":
+        """`data` with these changes; a new contact that does not say its language keeps the
+        one the applicant chose (the console's form and older clients do not send it)."""
+        changes = self.changes()
+        if self.contact is not None and "language" not in self.contact.model_fields_set:
+            changes["contact"] = self.contact.model_copy(update={"language": data.contact.language})
+        return data.model_copy(update=changes)
+
 
 class CheckItem(BaseModel):
     code: str

@@ -22,6 +22,7 @@ from activities.mailcatcher import Catcher, relay_to, start_catcher
 from domain import notices
 from domain.models import (
     DEFAULT_GRID,
+    Amendment,
     ApplicationInput,
     ApplicationState,
     ComplementRequest,
@@ -437,3 +438,19 @@ async def test_an_applicant_who_reads_arabic_is_told_of_the_registration_in_arab
     assert '<html lang="ar" dir="rtl">' in html and 'dir="rtl"' in html
     assert "تم تسجيل ترشيح التكتل" in html
     assert message["Content-Language"] == "ar"
+
+
+def test_a_new_contact_keeps_the_language_unless_it_says_another() -> None:
+    """The console's amend form sends a contact without its language: the applicant's stays."""
+    data = ApplicationInput.model_validate(
+        {
+            "cluster_name": "Cluster TIC",
+            "sector": "TIC",
+            "contact": {"name": "Salma", "email": "salma@exemple.ma", "language": "ar"},
+        }
+    )
+    kept = Amendment(contact={"name": "Omar", "email": "omar@exemple.ma"}).applied_to(data)
+    assert kept.contact.name == "Omar" and kept.contact.language == "ar"
+    chosen = {"name": "Omar", "email": "omar@exemple.ma", "language": "fr"}
+    assert Amendment(contact=chosen).applied_to(data).contact.language == "fr"
+    assert Amendment(sector="Agro").applied_to(data).contact.language == "ar"

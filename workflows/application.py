@@ -251,7 +251,7 @@ class ApplicationWorkflow(ApplicationClock):
     # --- operator transitions ------------------------------------------------------------
     @transition(Action.AMEND, _before_deadline)
     async def amend(self, actor: Actor, changes: Amendment) -> ApplicationState:
-        self.state.data = self.state.data.model_copy(update=changes.changes())
+        self.state.data = changes.applied_to(self.state.data)
         return await self.commit(
             actor, Action.AMEND, payload=changes.model_dump(mode="json", exclude_none=True)
         )
