@@ -63,10 +63,6 @@ def language(request: Request, person: PersonRow | None = None) -> str:
     )
 
 
-def _now() -> Any:
-    return accounts.now()
-
-
 def database(request: Request) -> Session:
     """A session whose rows stay readable after its commits (a page reads them after)."""
     return Session(request.app.state.engine, expire_on_commit=False)
@@ -77,7 +73,7 @@ def current_person(request: Request) -> PersonRow | None:
     if not session_id:
         return None
     with database(request) as db:
-        person = accounts.person_for_session(db, session_id, _now())
+        person = accounts.person_for_session(db, session_id, accounts.now())
         if person is not None:
             db.expunge(person)
         return person
