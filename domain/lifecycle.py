@@ -202,7 +202,8 @@ APPLICATION: dict[Action, Transition] = {
             ),
         ),
     ),
-    Action.ADD_DOCUMENT: deposit(from_(A.RECEIVED, A.COMPLEMENTS_REQUESTED)),
+    # Before the deadline, in answer to complements, or as a redress's grounds (its window open).
+    Action.ADD_DOCUMENT: deposit(from_(A.RECEIVED, A.COMPLEMENTS_REQUESTED, A.REJECTED)),
     Action.WITHDRAW: Transition(
         sources=from_(A.RECEIVED),
         target=A.WITHDRAWN,

@@ -58,6 +58,8 @@ def case_page(
     requested = state.complements
     answered = [f for f in state.files if requested and f.uploaded_at >= requested.requested_at]
     decision = state.decision if state.decision and state.decision.published_at else None
+    published = decision.published_at if decision else None
+    grounds = [f for f in state.files if published and f.uploaded_at >= published]
     return render(
         request,
         "suivi.html",
@@ -75,6 +77,7 @@ def case_page(
         kinds=accepts.kinds if accepts.open else [],
         may_act=membership.role in EDITORS,
         may_redress=state.stage == ApplicationStage.REJECTED and decision is not None,
+        grounds=grounds,
         cluster=cluster,
         cluster_words=stages.CLUSTER[cluster.stage] if cluster else None,
         tranche_words=stages.TRANCHES,
@@ -174,6 +177,13 @@ async def send_complements(
         body,
         N_("Compléments envoyés : le programme reprend l'examen de votre dossier."),
     )
+
+
+@router.post(CASE + "/recours/fichier")
+async def redress_file(
+    request: Request, association_id: str, application_id: str, person: Person
+) -> Response:
+    return await _file(request, association_id, application_id, person, Kind.APPLICATION)
 
 
 @router.post(CASE + "/recours")

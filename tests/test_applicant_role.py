@@ -71,7 +71,10 @@ def test_the_applicant_takes_exactly_its_rows_and_the_desk_keeps_them() -> None:
         Action.ADD_DOCUMENT,
         Action.SUBMIT_COMPLEMENTS,
     ]
-    assert allowed_actions(ApplicationStage.REJECTED, Role.APPLICANT) == [Action.REQUEST_REVIEW]
+    assert allowed_actions(ApplicationStage.REJECTED, Role.APPLICANT) == [
+        Action.ADD_DOCUMENT,
+        Action.REQUEST_REVIEW,
+    ]
     assert allowed_actions(ApplicationStage.ELIGIBILITY_REVIEW, Role.APPLICANT) == []
     assert allowed_actions(ClusterStage.REPORT_OVERDUE, Role.APPLICANT) == [
         Action.ADD_CLUSTER_DOCUMENT,

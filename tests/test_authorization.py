@@ -649,6 +649,7 @@ PORTAL_PEOPLE = {
     ("POST", CASE_PAGE + "/complements"),
     ("POST", CASE_PAGE + "/complements/fichier"),
     ("POST", CASE_PAGE + "/recours"),
+    ("POST", CASE_PAGE + "/recours/fichier"),
     ("POST", CASE_PAGE + "/rapport"),
     ("POST", CASE_PAGE + "/rapport/fichier"),
 }

@@ -293,6 +293,10 @@ async def test_a_published_rejection_its_letter_and_a_redress_request(skipping: 
         early = await omar.post(f"{case}/recours", data={"reason": "Trop tôt"})
         assert early.status_code == 303 and early.headers["location"] == case
         assert "(En attente de la décision du comité)" in visible(await omar.get(case))
+        grounds = {"file": ("grounds.pdf", PDF_BYTES, "application/pdf")}
+        too_soon = await omar.post(f"{case}/recours/fichier", data={"kind": "autre"}, files=grounds)
+        assert too_soon.status_code == 303  # refused: the results are not published
+        assert "pas encore publiés" in visible(await omar.get(case))
         assert (await service.get(f"/applications/{application_id}")).json()["stage"] == "rejected"
 
         await published(service, call_id, application_id)
@@ -310,6 +314,8 @@ async def test_a_published_rejection_its_letter_and_a_redress_request(skipping: 
         assert downloaded.content.startswith(b"%PDF") and len(downloaded.content) == letter["size"]
         assert (await omar.get(f"{case}/courriers/{'0' * 64}.pdf")).status_code == 404
 
+        added = await omar.post(f"{case}/recours/fichier", data={"kind": "autre"}, files=grounds)
+        assert added.status_code == 303 and "grounds.pdf" in visible(await omar.get(case))
         asked = await omar.post(f"{case}/recours", data={"reason": "Le plan R&D a été mal lu."})
         assert asked.status_code == 303 and asked.headers["location"] == case, asked.text
         page = visible(await omar.get(case))
@@ -319,6 +325,8 @@ async def test_a_published_rejection_its_letter_and_a_redress_request(skipping: 
         staff = (await service.get(f"/applications/{application_id}")).json()
         assert staff["stage"] == "review_requested"
         assert staff["redress"]["reason"] == "Le plan R&D a été mal lu."
+        [kept] = [f for f in staff["files"] if f["filename"] == "grounds.pdf"]
+        assert kept["kind"] == "autre" and "Omar Idrissi" in kept["uploaded_by"]
         [request] = [e for e in staff["audit"] if e["action"] == "request_review"]
         assert request["role"] == "applicant" and "Omar Idrissi" in request["actor"]
 

@@ -134,9 +134,12 @@ class ApplicationWorkflow(ApplicationClock):
             raise not_allowed("La date limite de l'appel est passée.", self.state.stage)
 
     def _check_deposit(self, actor: Actor, body: Deposit) -> None:
-        """Before the deadline, or in answer to an open complements request; within bounds."""
+        """Before the deadline, in answer to an open complements request, or for a redress while
+        its window is open; within bounds."""
         if self.state.stage == ApplicationStage.RECEIVED:
             self._before_deadline(actor, body)
+        if self.state.stage == ApplicationStage.REJECTED:
+            self._redress_open()
         check_room(self.state.files, body, self.rules.max_application_bytes)
 
     def _check_complements_ask(self, actor: Actor, body: ComplementsAsk) -> None:
@@ -236,6 +239,10 @@ class ApplicationWorkflow(ApplicationClock):
             raise invalid("Grille incomplète ou erronée : " + " ; ".join(errors) + ".")
 
     def _check_review_request(self, actor: Actor, _: ReviewRequest) -> None:
+        self._redress_open()
+
+    def _redress_open(self) -> None:
+        """The results published and the redress window not over."""
         redress = self.state.redress
         if redress is None or self.state.decision is None or not self.state.decision.published_at:
             raise not_allowed("Les résultats ne sont pas encore publiés.", self.state.stage)
