@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
 from domain.stages import CallStage
-from portal import accounts, dossier
+from portal import accounts, dossier, i18n
 from portal.accounts import EDITORS, AccountError, MemberRole, Membership
 from portal.i18n import N_
 from portal.mail import compose, deliver, link_to, relay
@@ -165,7 +165,7 @@ async def invite(request: Request, association_id: str, person: Person) -> Respo
         INVITE_LINES,
         by=person.name,
         association=membership.association.name,
-        role=ROLE_NAMES[MemberRole(role)],
+        role=i18n.gettext(language, ROLE_NAMES[MemberRole(role)]),  # in the invitee's words
         link=link_to(request, SIGN_IN),
         days=accounts.INVITATION_DAYS,
     )

@@ -143,6 +143,7 @@ async def test_an_association_deposits_its_dossier_and_its_receipt_verifies(
         invitation = mails_to(omar_email)[1]
         assert invitation["Content-Language"] == "ar"
         assert "Association Souss Agro" in text_of(invitation)
+        assert "مساهم(ة)" in text_of(invitation)  # the role in the invitee's language
         assert (await omar.get(home)).status_code == 404  # not a member yet
         joined = await omar.post(f"/portail/invitations/{association_id}")
         assert joined.status_code == 303 and joined.headers["location"] == home
