@@ -146,6 +146,25 @@ async def settled(service: Service) -> None:
     await eventually(delivered, timeout=60, what="the notices")
 
 
+async def complements_asked(service: Service, application_id: str) -> datetime:
+    """The call closed, then the operator's request for complements: its due date, which runs
+    from the notice's sending."""
+    await closed(service, application_id)
+    asked = await service.post(
+        f"/applications/{application_id}/request_complements",
+        json={"items": ITEMS, "note": ASKED},
+    )
+    await ok(asked, "complements_requested")
+
+    async def counted() -> bool:
+        staff = (await service.get(f"/applications/{application_id}")).json()
+        return staff["complements"]["due_at"] is not None
+
+    await eventually(counted, what="the complements notice")
+    staff = (await service.get(f"/applications/{application_id}")).json()
+    return datetime.fromisoformat(staff["complements"]["due_at"])
+
+
 # --- complements ---------------------------------------------------------------------------
 ITEMS = ["Budget prévisionnel signé", "Procès-verbal de l'assemblée constitutive"]
 ASKED = "Le budget joint n'est pas signé."
@@ -167,20 +186,7 @@ async def test_complements_answered_in_the_portal_move_the_case_on_by_itself(
         omar, leila = people["Omar Idrissi"], people["Leila Amrani"]
         case = await deposited(people[REPRESENTATIVE], home, call_id, "Cluster Rif Numérique")
         application_id = case.rsplit("/", 1)[1]
-        await closed(service, application_id)
-        asked = await service.post(
-            f"/applications/{application_id}/request_complements",
-            json={"items": ITEMS, "note": ASKED},
-        )
-        await ok(asked, "complements_requested")
-
-        async def counted() -> bool:  # the due date runs from the notice's sending
-            staff = (await service.get(f"/applications/{application_id}")).json()
-            return staff["complements"]["due_at"] is not None
-
-        await eventually(counted, what="the complements notice")
-        staff = (await service.get(f"/applications/{application_id}")).json()
-        due = datetime.fromisoformat(staff["complements"]["due_at"])
+        due = await complements_asked(service, application_id)
         for browser in (omar, leila):
             page = visible(await browser.get(case))
             assert "Compléments demandés" in page and all(item in page for item in ITEMS)

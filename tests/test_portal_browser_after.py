@@ -38,6 +38,7 @@ from tests.test_portal_after import (
     PLAN,
     REJECTED,
     closed,
+    complements_asked,
     evaluated,
     open_call,
     published,
@@ -169,20 +170,7 @@ async def test_complements_answered_in_chromium_move_the_case_on_by_itself(
     async def check(page: Page) -> None:
         case = await deposited_in_browser(page, served, lang, title)
         application_id = case.rsplit("/", 1)[1]
-        await closed(service, application_id)
-        asked = await service.post(
-            f"/applications/{application_id}/request_complements",
-            json={"items": ITEMS, "note": ASKED},
-        )
-        await ok(asked, "complements_requested")
-
-        async def counted() -> bool:  # the due date runs from the notice's sending
-            staff = (await service.get(f"/applications/{application_id}")).json()
-            return staff["complements"]["due_at"] is not None
-
-        await eventually(counted, what="the complements notice")
-        staff = (await service.get(f"/applications/{application_id}")).json()
-        due = datetime.fromisoformat(staff["complements"]["due_at"])
+        due = await complements_asked(service, application_id)
 
         words = await case_page(page, case, lang, *french)
         assert await stage_label(page) == [_("Compléments demandés")]
