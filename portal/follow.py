@@ -110,7 +110,8 @@ async def _file(
 
 
 @router.post(CASE + "/complements/fichier")
-async def complement_file(
+@router.post(CASE + "/recours/fichier")  # the grounds of a redress request
+async def application_file(
     request: Request, association_id: str, application_id: str, person: Person
 ) -> Response:
     return await _file(request, association_id, application_id, person, Kind.APPLICATION)
@@ -177,13 +178,6 @@ async def send_complements(
         body,
         N_("Compléments envoyés : le programme reprend l'examen de votre dossier."),
     )
-
-
-@router.post(CASE + "/recours/fichier")
-async def redress_file(
-    request: Request, association_id: str, application_id: str, person: Person
-) -> Response:
-    return await _file(request, association_id, application_id, person, Kind.APPLICATION)
 
 
 @router.post(CASE + "/recours")
