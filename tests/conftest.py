@@ -86,11 +86,12 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret(f't-{role}')}"}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server per test module (it starts in a tenth of a second): the workflows a
-    module leaves behind (clusters' yearly timers, contracts' lapses) never slow another module's
-    clock, and a server that breaks fails one module, not the rest of the suite."""
+    """A time-skipping server per test (it starts in a tenth of a second): no workflow an earlier
+    test left behind (clusters' yearly timers, contracts' lapses) fires during a later test's
+    years, which made the shared server fail in CI, then a module's (a renewal's 360 days after
+    a terminated contract); its clock starts at the wall clock, which the portal reads."""
     path = bundled_binary("temporal-test-server")
     converter = pydantic_data_converter
     async with await WorkflowEnvironment.start_time_skipping(

@@ -1,7 +1,7 @@
 """The deadline's second: a deposit completed before it is untouched by the call's closing; a
 deposit begun before (its files uploaded) and completed after is refused with the moment it
-arrived, in the person's language, and nothing is registered. A module of its own: its
-time-skipping server's clock is still the wall clock, which the portal reads."""
+arrived, in the person's language, and nothing is registered. The test's time-skipping server
+starts at the wall clock, which the portal reads."""
 
 import asyncio
 import html
