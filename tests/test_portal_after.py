@@ -344,6 +344,25 @@ async def test_a_published_rejection_its_letter_and_a_redress_request(skipping: 
     await settled(service)
 
 
+async def supported(service: Service, call_id: str, cluster_id: str) -> None:
+    """The application labelled and published, its support case open and its contract signed."""
+    label = {"reason": "Premier du classement"}
+    await ok(
+        await service.post(f"/applications/{cluster_id}/label", role="committee", json=label),
+        "labelled",
+    )
+    await published(service, call_id, cluster_id)
+
+    async def opened() -> bool:
+        return (await service.get(f"/clusters/{cluster_id}")).status_code == 200
+
+    await eventually(opened, what="the support case")
+    now = await service.env.get_current_time()
+    terms = {"start_at": now.isoformat(), "planned_amounts": [1_200_000], "kpi_targets": TARGETS}
+    signed = await service.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)
+    await ok(signed, "active")
+
+
 # --- a labelled cluster's yearly report ----------------------------------------------------
 HIGH = (4, 4, 4.5, 4, 4)
 PLAN = "Deux projets collaboratifs avec l'université et un brevet déposé."
@@ -363,25 +382,7 @@ async def test_a_labelled_cluster_sends_its_yearly_report_from_the_portal(
         cluster_id = case.rsplit("/", 1)[1]  # the cluster's case is the application's
         await closed(service, cluster_id)
         await evaluated(service, call_id, cluster_id, HIGH)
-        label = {"reason": "Premier du classement"}
-        await ok(
-            await service.post(f"/applications/{cluster_id}/label", role="committee", json=label),
-            "labelled",
-        )
-        await published(service, call_id, cluster_id)
-
-        async def supported() -> bool:
-            return (await service.get(f"/clusters/{cluster_id}")).status_code == 200
-
-        await eventually(supported, what="the support case")
-        now = await service.env.get_current_time()
-        terms = {
-            "start_at": now.isoformat(),
-            "planned_amounts": [1_200_000],
-            "kpi_targets": TARGETS,
-        }
-        signed = await service.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)
-        await ok(signed, "active")
+        await supported(service, call_id, cluster_id)
         page = visible(await omar.get(case))
         assert "Labellisé" in page and "Soutien en cours" in page
         assert "Envoyer le rapport annuel" not in page

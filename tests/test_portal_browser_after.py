@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.support import REPORT_FILES
 from portal.i18n import Texts, catalogue_path
 from tests.conftest import PDF_BYTES, Service, end_cases, eventually, running_service
-from tests.test_clusters import TARGETS, stage_is
+from tests.test_clusters import stage_is
 from tests.test_evaluation import ok
 from tests.test_portal import address
 from tests.test_portal_after import (
@@ -44,6 +44,7 @@ from tests.test_portal_after import (
     published,
     settled,
     shows_no_evaluation,
+    supported,
 )
 from tests.test_portal_browser import (
     ASSOCIATION,
@@ -300,25 +301,7 @@ async def test_a_labelled_cluster_sends_its_yearly_report_in_chromium(
         cluster_id = case.rsplit("/", 1)[1]  # the cluster's case is the application's
         await closed(service, cluster_id)
         await evaluated(service, call_id, cluster_id, HIGH)
-        label = {"reason": "Premier du classement"}
-        labelled = await service.post(
-            f"/applications/{cluster_id}/label", role="committee", json=label
-        )
-        await ok(labelled, "labelled")
-        await published(service, call_id, cluster_id)
-
-        async def supported() -> bool:
-            return (await service.get(f"/clusters/{cluster_id}")).status_code == 200
-
-        await eventually(supported, what="the support case")
-        now = await service.env.get_current_time()
-        terms = {
-            "start_at": now.isoformat(),
-            "planned_amounts": [1_200_000],
-            "kpi_targets": TARGETS,
-        }
-        signed = await service.post(f"/clusters/{cluster_id}/sign_contract", "admin", json=terms)
-        await ok(signed, "active")
+        await supported(service, call_id, cluster_id)
         await case_page(page, case, lang, *french, "Premier du classement")
         assert await stage_label(page) == [_("Labellisé"), _("Soutien en cours")]
         assert await page.locator("form[action$='/rapport']").count() == 0
