@@ -428,9 +428,20 @@ async def api_process(
         }
         | (extra or {})
     )
-    with (s.workdir / f"{name}.log").open("w") as log:
+    async with uvicorn_process(
+        ["web.app:app"], port, env, s.workdir / f"{name}.log", "/health"
+    ) as api:
+        yield api
+
+
+@asynccontextmanager
+async def uvicorn_process(
+    arguments: list[str], port: int, env: dict[str, str], log_path: Path, probe: str
+) -> AsyncIterator[ApiProcess]:
+    """`uvicorn ARGUMENTS` on `port`, once `probe` answers with a success; stopped after."""
+    with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "web.app:app", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", *arguments, "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -441,7 +452,7 @@ async def api_process(
         async with httpx.AsyncClient() as http:
             for _ in range(300):
                 try:
-                    if (await http.get(f"{url}/health")).is_success:
+                    if (await http.get(f"{url}{probe}")).is_success:
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)

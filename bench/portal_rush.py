@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -45,7 +44,6 @@ from sqlmodel import Session
 
 from activities.mailcatcher import Catcher, free_port, relay_to, start_catcher
 from bench.common import (
-    ROOT,
     ApiProcess,
     Stack,
     api_process,
@@ -56,6 +54,7 @@ from bench.common import (
     report,
     stack,
     utcnow,
+    uvicorn_process,
     wait_for,
 )
 from bench.documents import make_file
@@ -169,29 +168,12 @@ async def sink(scope: dict, receive: Callable[[], Awaitable[dict]], send: Callab
 async def sink_process(folder: Path) -> AsyncIterator[ApiProcess]:
     """The sink on a port of its own, run as the API is (a uvicorn process)."""
     folder.mkdir()
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "bench.portal_rush:sink", "--port", str(port)]
-    with (folder.parent / "sink.log").open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--lifespan", "off"],
-            cwd=ROOT,
-            env=os.environ | {"SINK_DIR": str(folder)},
-            stdout=log,
-            stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(300):
-                try:
-                    if (await http.get(url)).status_code == 201:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        yield ApiProcess(url, process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    env = os.environ | {"SINK_DIR": str(folder)}
+    arguments = ["bench.portal_rush:sink", "--lifespan", "off"]
+    async with uvicorn_process(
+        arguments, free_port(), env, folder.parent / "sink.log", "/"
+    ) as sink:
+        yield sink
 
 
 # --- measuring ---------------------------------------------------------------------------------
